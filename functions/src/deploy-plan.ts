@@ -1,0 +1,135 @@
+import { DescribeImagesCommand, type ECRClient } from '@aws-sdk/client-ecr';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import { loadDeployConfig } from './config/load-config.ts';
+import { type DeployConfig, describeIssues, nameSchema } from './config/schema.ts';
+import { awsCall, ImageNotFound, InputInvalid, NoPreviousRelease } from './errors.ts';
+import { arnRegionAccount, ecrRegistry, type ImageRef, parseImageRef, pinnedImage } from './image-ref.ts';
+import { appEnvParameters } from './parameters.ts';
+import { type DeployedImage, deployedImageOf, readRelease } from './release.ts';
+
+/** The execution input: what a person types in the console, or what the entry Lambdas send. */
+export const deployRequestSchema = z
+  .strictObject({
+    app: nameSchema,
+    env: nameSchema,
+    /** `repo:tag`, `repo@sha256:…`, optionally behind the ECR registry host. */
+    image: z.string().min(1).max(512).optional(),
+    /** Go back to the release recorded before the live one. */
+    rollback: z.literal(true).optional(),
+    reason: z.string().max(500).optional(),
+    source: z.enum(['manual', 'ecr-push', 'alarm', 'rollback-requested']).default('manual'),
+    /** When the push or request happened; orders competing requests for one app/environment. */
+    requestedAt: z.iso.datetime({ offset: true }).optional(),
+  })
+  .refine((request) => (request.image === undefined) !== (request.rollback === undefined), {
+    message: 'give exactly one of "image" or "rollback": true',
+  });
+
+export type DeployRequest = z.infer<typeof deployRequestSchema>;
+
+/** Everything later states need, resolved once so a retry or a rollback never re-reads config. */
+export interface DeployPlan {
+  app: string;
+  env: string;
+  executionArn: string;
+  requestedAt: string;
+  source: DeployRequest['source'];
+  mode: 'deploy' | 'rollback';
+  reason?: string;
+  config: DeployConfig;
+  /** The image to run; `taskDefinitionArn` is set when an existing revision is reused (rollback). */
+  desired: Omit<DeployedImage, 'taskDefinitionArn'> & { taskDefinitionArn?: string };
+  /** The release recorded as live before this execution: the target of an automatic rollback. */
+  live: DeployedImage | null;
+  /** The release before the live one, kept so the next record can name it. */
+  livePrevious: DeployedImage | null;
+}
+
+export interface PlanDependencies {
+  ssm: SSMClient;
+  ecr: ECRClient;
+  parameterPrefix: string;
+}
+
+export function parseDeployRequest(input: unknown): DeployRequest {
+  const parsed = deployRequestSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new InputInvalid(`execution input is invalid: ${describeIssues(parsed.error).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** Validates the request and config and pins the image by digest. Reads only; changes nothing. */
+export async function resolveDeployPlan(
+  deps: PlanDependencies,
+  input: { request: unknown; executionArn: string; startedAt: string },
+): Promise<DeployPlan> {
+  const request = parseDeployRequest(input.request);
+  const parameters = appEnvParameters(deps.parameterPrefix, request.app, request.env);
+  const config = await loadDeployConfig(deps.ssm, parameters.config);
+  const release = await readRelease(deps.ssm, parameters.release);
+  const live = release && release.kind !== 'rollback-failed' ? deployedImageOf(release) : null;
+  const base = {
+    app: request.app,
+    env: request.env,
+    executionArn: input.executionArn,
+    requestedAt: request.requestedAt ?? input.startedAt,
+    source: request.source,
+    ...(request.reason !== undefined && { reason: request.reason }),
+    config,
+    live,
+    livePrevious: release?.previous ?? null,
+  };
+
+  if (request.rollback) {
+    if (!release?.previous) {
+      throw new NoPreviousRelease(
+        `${request.app}/${request.env} has no recorded previous release to roll back to`,
+      );
+    }
+    return { ...base, mode: 'rollback', desired: release.previous, livePrevious: null };
+  }
+
+  const ref = parseImageRef(request.image ?? '');
+  if (ref.repository !== config.repository) {
+    throw new InputInvalid(
+      `image repository "${ref.repository}" is not the one ${request.app}/${request.env} tracks ("${config.repository}")`,
+    );
+  }
+  const { region, account } = arnRegionAccount(input.executionArn);
+  const registry = ref.registry ?? ecrRegistry(account, region);
+  const found = await findImage(deps.ecr, ref);
+  return {
+    ...base,
+    mode: 'deploy',
+    desired: {
+      image: pinnedImage(registry, ref.repository, found.digest),
+      digest: found.digest,
+      ...(found.tag !== undefined && { tag: found.tag }),
+    },
+  };
+}
+
+async function findImage(ecr: ECRClient, ref: ImageRef): Promise<{ digest: string; tag?: string }> {
+  const imageId = ref.digest ? { imageDigest: ref.digest } : { imageTag: ref.tag ?? '' };
+  try {
+    const { imageDetails } = await awsCall(`looking up ${ref.repository} in ECR`, () =>
+      ecr.send(new DescribeImagesCommand({ repositoryName: ref.repository, imageIds: [imageId] })),
+    );
+    const detail = imageDetails?.[0];
+    if (!detail?.imageDigest) throw new ImageNotFound(`ECR returned no digest for ${describe(ref)}`);
+    const tag = ref.tag ?? detail.imageTags?.[0];
+    return { digest: detail.imageDigest, ...(tag !== undefined && { tag }) };
+  } catch (error) {
+    const name = (error as Error).name;
+    if (name === 'ImageNotFoundException' || name === 'RepositoryNotFoundException') {
+      throw new ImageNotFound(`${describe(ref)} is not in ECR (${name})`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+function describe(ref: ImageRef): string {
+  return `${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
+}

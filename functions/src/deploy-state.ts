@@ -1,0 +1,49 @@
+import type { DeployPlan } from './deploy-plan.ts';
+import type { EcsDeployment } from './ecs/deploy.ts';
+import type { LockOutcome } from './lock.ts';
+
+/** What Step Functions puts in a Catch's ResultPath. */
+export interface CaughtError {
+  Error: string;
+  Cause?: string;
+}
+
+/**
+ * The execution's state document: each step of `state-machines/deploy.asl.json` adds one key
+ * (its ResultPath), so any step can see what came before and the final output tells the story.
+ */
+export interface DeployState {
+  plan: DeployPlan;
+  lock?: LockOutcome;
+  deployment?: EcsDeployment;
+  rollout?: { rolloutState: string; deploymentId: string };
+  /** Why the deploy is being rolled back. */
+  failure?: CaughtError;
+  rollback?: EcsDeployment;
+  /** Why the rollback itself failed. */
+  rollbackFailure?: CaughtError;
+}
+
+/** Parses a failure's Cause when it is the JSON a Gantry step wrote, else keeps the text. */
+export function causeDetails(caught: CaughtError | undefined): {
+  message: string;
+  details?: Record<string, unknown>;
+} {
+  const text = caught?.Cause ?? '';
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+      const details = parsed as Record<string, unknown>;
+      const message =
+        typeof details.message === 'string'
+          ? details.message
+          : typeof details.errorMessage === 'string'
+            ? details.errorMessage
+            : text;
+      return { message, details };
+    }
+  } catch {
+    // Not JSON: a plain message.
+  }
+  return { message: text || (caught?.Error ?? 'unknown error') };
+}

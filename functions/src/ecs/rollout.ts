@@ -1,0 +1,242 @@
+import {
+  DescribeServicesCommand,
+  DescribeTasksCommand,
+  type ECSClient,
+  ListTasksCommand,
+  type Task,
+} from '@aws-sdk/client-ecs';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import { awsCall, type GantryErrorName, hasErrorName } from '../errors.ts';
+import { deleteParameter, readParameter, rolloutParameter, writeParameter } from '../parameters.ts';
+import { safeJson } from '../release.ts';
+
+/**
+ * A paused execution waiting on one ECS deployment. Stored as a SecureString keyed by the
+ * deployment id, so an ECS event (which names the deployment) finds the token without a scan.
+ */
+const rolloutWaitSchema = z.object({
+  taskToken: z.string(),
+  cluster: z.string(),
+  service: z.string(),
+  deploymentId: z.string(),
+  maxFailedTasks: z.number(),
+});
+export type RolloutWait = z.infer<typeof rolloutWaitSchema>;
+
+export interface StoppedTask {
+  taskArn: string;
+  stopCode?: string;
+  stoppedReason?: string;
+  containers: { name?: string; exitCode?: number; reason?: string }[];
+}
+
+export type RolloutVerdict =
+  | { outcome: 'completed'; deploymentId: string }
+  | { outcome: 'pending' }
+  | {
+      outcome: 'failed';
+      error: Extract<GantryErrorName, 'RolloutFailed' | 'RolloutTimedOut'>;
+      message: string;
+      deploymentId: string;
+      /** ECS's circuit breaker already put the previous deployment back: do not roll back twice. */
+      ecsRolledBack: boolean;
+      stoppedTasks: StoppedTask[];
+      event?: unknown;
+    };
+
+export interface RolloutDependencies {
+  ssm: SSMClient;
+  ecs: ECSClient;
+  sfn: SFNClient;
+  parameterPrefix: string;
+}
+
+/** Step Functions limits a failure cause to 32 768 characters. */
+const maxCauseLength = 32_768;
+/** Only the newest stopped tasks are described: enough forensics, bounded cost. */
+const maxTasksDescribed = 20;
+
+/**
+ * Parks the execution's task token against the deployment, then looks once: the rollout may
+ * have ended (and its event been delivered) before the token was stored.
+ */
+export async function registerRolloutWait(
+  deps: RolloutDependencies,
+  wait: RolloutWait,
+): Promise<RolloutVerdict> {
+  const name = rolloutParameter(deps.parameterPrefix, wait.deploymentId);
+  await writeParameter(deps.ssm, name, JSON.stringify(wait), { overwrite: true, secure: true });
+  const verdict = await evaluateRollout(deps.ecs, wait, { deadlinePassed: false });
+  if (verdict.outcome !== 'pending') await settleRollout(deps, wait, verdict);
+  return verdict;
+}
+
+export async function readRolloutWait(
+  deps: RolloutDependencies,
+  deploymentId: string,
+): Promise<RolloutWait | undefined> {
+  const stored = await readParameter(deps.ssm, rolloutParameter(deps.parameterPrefix, deploymentId), {
+    decrypt: true,
+  });
+  const parsed = stored ? rolloutWaitSchema.safeParse(safeJson(stored.value)) : undefined;
+  return parsed?.success ? parsed.data : undefined;
+}
+
+/**
+ * Resumes the waiting execution exactly once: deleting the parameter is the claim, so of two
+ * racing resumers (an event and the timeout fallback, or a redelivered event) only one sends.
+ */
+export async function settleRollout(
+  deps: RolloutDependencies,
+  wait: RolloutWait,
+  verdict: Exclude<RolloutVerdict, { outcome: 'pending' }>,
+): Promise<boolean> {
+  if (!(await deleteParameter(deps.ssm, rolloutParameter(deps.parameterPrefix, wait.deploymentId))))
+    return false;
+  try {
+    if (verdict.outcome === 'completed') {
+      await awsCall('resuming the execution', () =>
+        deps.sfn.send(
+          new SendTaskSuccessCommand({
+            taskToken: wait.taskToken,
+            output: JSON.stringify({ rolloutState: 'COMPLETED', deploymentId: verdict.deploymentId }),
+          }),
+        ),
+      );
+    } else {
+      await awsCall('failing the execution', () =>
+        deps.sfn.send(
+          new SendTaskFailureCommand({
+            taskToken: wait.taskToken,
+            error: verdict.error,
+            cause: failureCause(verdict),
+          }),
+        ),
+      );
+    }
+  } catch (error) {
+    // The execution already left the wait (its timeout fired first): nothing left to resume.
+    if (hasErrorName(error, 'TaskTimedOut') || hasErrorName(error, 'TaskDoesNotExist')) return false;
+    throw error;
+  }
+  return true;
+}
+
+/** The JSON `Cause` the state machine's rollback reads; trimmed to fit Step Functions' limit. */
+export function failureCause(verdict: Extract<RolloutVerdict, { outcome: 'failed' }>): string {
+  const { outcome: _, error: __, ...details } = verdict;
+  let text = JSON.stringify(details);
+  for (
+    let keep = details.stoppedTasks.length;
+    text.length > maxCauseLength && keep > 0;
+    keep = Math.floor(keep / 2)
+  ) {
+    text = JSON.stringify({
+      ...details,
+      event: undefined,
+      stoppedTasks: details.stoppedTasks.slice(0, keep),
+    });
+  }
+  return text.length > maxCauseLength ? JSON.stringify({ message: details.message.slice(0, 1000) }) : text;
+}
+
+/** Reads the service itself: the fallback when no event came, and the first look after parking. */
+export async function evaluateRollout(
+  ecs: ECSClient,
+  wait: Omit<RolloutWait, 'taskToken'>,
+  options: { deadlinePassed: boolean },
+): Promise<RolloutVerdict> {
+  const { services } = await awsCall('describing the service rollout', () =>
+    ecs.send(new DescribeServicesCommand({ cluster: wait.cluster, services: [wait.service] })),
+  );
+  const service = services?.[0];
+  const deployment = service?.deployments?.find((candidate) => candidate.id === wait.deploymentId);
+  const ecsRolledBack = Boolean(
+    service?.deploymentConfiguration?.deploymentCircuitBreaker?.enable &&
+      service.deploymentConfiguration.deploymentCircuitBreaker.rollback,
+  );
+  if (deployment?.rolloutState === 'COMPLETED')
+    return { outcome: 'completed', deploymentId: wait.deploymentId };
+
+  const failed = (message: string, error: 'RolloutFailed' | 'RolloutTimedOut', stoppedTasks: StoppedTask[]) =>
+    ({
+      outcome: 'failed',
+      error,
+      message,
+      deploymentId: wait.deploymentId,
+      ecsRolledBack: error === 'RolloutFailed' && ecsRolledBack && deployment?.rolloutState === 'FAILED',
+      stoppedTasks,
+    }) as const;
+
+  if (deployment?.rolloutState === 'FAILED') {
+    const stopped = await stoppedTasksOf(ecs, wait.cluster, wait.deploymentId);
+    return failed(
+      `ECS reported the rollout FAILED: ${deployment.rolloutStateReason ?? 'no reason given'}`,
+      'RolloutFailed',
+      stopped,
+    );
+  }
+  const stopped = await stoppedTasksOf(ecs, wait.cluster, wait.deploymentId);
+  const failedTasks = stopped.filter(isFailedTask);
+  if (failedTasks.length >= wait.maxFailedTasks) {
+    return failed(
+      `${failedTasks.length} task(s) of the new deployment stopped (limit ${wait.maxFailedTasks})`,
+      'RolloutFailed',
+      failedTasks,
+    );
+  }
+  if (!deployment) {
+    return failed(
+      `deployment ${wait.deploymentId} is no longer on the service`,
+      'RolloutFailed',
+      failedTasks,
+    );
+  }
+  if (options.deadlinePassed) {
+    return failed(
+      `the rollout did not complete in time (rolloutState ${deployment.rolloutState ?? 'unknown'}, ${deployment.runningCount ?? 0}/${deployment.desiredCount ?? 0} running)`,
+      'RolloutTimedOut',
+      failedTasks,
+    );
+  }
+  return { outcome: 'pending' };
+}
+
+/**
+ * A stop that says the new version is broken. Tasks drained by a scale-in or a later deployment
+ * stop too, with `ServiceSchedulerInitiated` and no health-check reason: those do not count.
+ */
+export function isFailedTask(task: StoppedTask): boolean {
+  if (task.stopCode === 'EssentialContainerExited' || task.stopCode === 'TaskFailedToStart') return true;
+  return /health ?check/i.test(task.stoppedReason ?? '');
+}
+
+export async function stoppedTasksOf(
+  ecs: ECSClient,
+  cluster: string,
+  deploymentId: string,
+): Promise<StoppedTask[]> {
+  const { taskArns } = await awsCall('listing stopped tasks', () =>
+    ecs.send(new ListTasksCommand({ cluster, startedBy: deploymentId, desiredStatus: 'STOPPED' })),
+  );
+  if (!taskArns || taskArns.length === 0) return [];
+  const { tasks } = await awsCall('describing stopped tasks', () =>
+    ecs.send(new DescribeTasksCommand({ cluster, tasks: taskArns.slice(0, maxTasksDescribed) })),
+  );
+  return (tasks ?? []).map(toStoppedTask);
+}
+
+function toStoppedTask(task: Task): StoppedTask {
+  return {
+    taskArn: task.taskArn ?? 'unknown',
+    ...(task.stopCode !== undefined && { stopCode: task.stopCode }),
+    ...(task.stoppedReason !== undefined && { stoppedReason: task.stoppedReason }),
+    containers: (task.containers ?? []).map((container) => ({
+      ...(container.name !== undefined && { name: container.name }),
+      ...(container.exitCode !== undefined && { exitCode: container.exitCode }),
+      ...(container.reason !== undefined && { reason: container.reason }),
+    })),
+  };
+}

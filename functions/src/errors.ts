@@ -1,0 +1,144 @@
+/**
+ * Every error a Gantry Lambda throws. Step Functions matches `Retry`/`Catch` on the error's
+ * name, so names are literal strings (they survive minification) and this catalogue is the one
+ * list both the code and `state-machines/deploy.asl.json` use; a test checks they agree.
+ */
+export const errorCatalogue = {
+  /** The execution input or an event is malformed. Nothing was changed. */
+  InputInvalid: { retryable: false },
+  /** No config parameter for the app/environment. Nothing was changed. */
+  ConfigNotFound: { retryable: false },
+  /** The config parameter fails the schema; the message lists each bad field. Nothing was changed. */
+  ConfigInvalid: { retryable: false },
+  /** The image tag or digest is not in the repository. Nothing was changed. */
+  ImageNotFound: { retryable: false },
+  /** A rollback was asked for but there is no recorded previous release. Nothing was changed. */
+  NoPreviousRelease: { retryable: false },
+  /** The target refused the change (missing service, container not in the task definition…). */
+  DeployFailed: { retryable: false },
+  /** ECS reported the rollout FAILED, or too many of its tasks stopped. */
+  RolloutFailed: { retryable: false },
+  /** The rollout did not finish within `health.timeoutSeconds`. */
+  RolloutTimedOut: { retryable: false },
+  /** Throttling, 5xx or a network fault from an AWS API: safe to retry with backoff. */
+  TransientAwsError: { retryable: true },
+} as const;
+
+export type GantryErrorName = keyof typeof errorCatalogue;
+
+export const retryableErrorNames = (Object.keys(errorCatalogue) as GantryErrorName[]).filter(
+  (name) => errorCatalogue[name].retryable,
+);
+
+/** Errors Step Functions itself or the Lambda service raise, which the state machine also retries. */
+export const platformRetryableErrorNames = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+] as const;
+
+export class GantryError extends Error {
+  constructor(
+    override readonly name: GantryErrorName,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export class InputInvalid extends GantryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('InputInvalid', message, options);
+  }
+}
+
+export class ConfigNotFound extends GantryError {
+  constructor(message: string) {
+    super('ConfigNotFound', message);
+  }
+}
+
+export class ConfigInvalid extends GantryError {
+  constructor(
+    message: string,
+    readonly issues: readonly string[],
+  ) {
+    super('ConfigInvalid', message);
+  }
+}
+
+export class ImageNotFound extends GantryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ImageNotFound', message, options);
+  }
+}
+
+export class NoPreviousRelease extends GantryError {
+  constructor(message: string) {
+    super('NoPreviousRelease', message);
+  }
+}
+
+export class DeployFailed extends GantryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DeployFailed', message, options);
+  }
+}
+
+export class TransientAwsError extends GantryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TransientAwsError', message, options);
+  }
+}
+
+const transientAwsErrorNames = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'TooManyRequestsException',
+  'ThrottledException',
+  'RequestLimitExceeded',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'InternalServerError',
+  'InternalServerException',
+  'InternalFailure',
+  'ServerException',
+  'ServiceException',
+  'TimeoutError',
+  'ECONNRESET',
+  'ECONNREFUSED',
+]);
+
+/**
+ * The SDK already retried with backoff before an error reaches us; what is left is either
+ * transient (the state machine retries the whole step later) or final. Only the transient ones
+ * are renamed, so Step Functions retries one name instead of every service's spelling.
+ */
+export function classifyAwsError(error: unknown, doing: string): unknown {
+  if (error instanceof GantryError || !(error instanceof Error)) return error;
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const code = (error as { code?: string }).code;
+  if (
+    transientAwsErrorNames.has(error.name) ||
+    (code !== undefined && transientAwsErrorNames.has(code)) ||
+    (status !== undefined && status >= 500)
+  ) {
+    return new TransientAwsError(`${doing}: ${error.name}: ${error.message}`, { cause: error });
+  }
+  return error;
+}
+
+/** Runs one AWS call and turns a transient failure into `TransientAwsError`. */
+export async function awsCall<T>(doing: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw classifyAwsError(error, doing);
+  }
+}
+
+export function hasErrorName(error: unknown, name: string): boolean {
+  return error instanceof Error && error.name === name;
+}

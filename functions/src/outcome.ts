@@ -1,0 +1,159 @@
+import type { ECSClient } from '@aws-sdk/client-ecs';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { DeployPlan } from './deploy-plan.ts';
+import { type CaughtError, causeDetails, type DeployState } from './deploy-state.ts';
+import {
+  deployImageToEcs,
+  deployTaskDefinitionToEcs,
+  type EcsDeployment,
+  findPrimaryDeployment,
+} from './ecs/deploy.ts';
+import { DeployFailed } from './errors.ts';
+import { isDigest } from './image-ref.ts';
+import { type GantryEventType, publishGantryEvent } from './notify.ts';
+import { appEnvParameters } from './parameters.ts';
+import { type DeployedImage, type ReleaseRecord, writeRelease } from './release.ts';
+
+export type OutcomeKind = 'release' | 'rollback' | 'rollback-failed' | 'superseded';
+
+export interface OutcomeDependencies {
+  ssm: SSMClient;
+  events: EventBridgeClient;
+  parameterPrefix: string;
+  eventBusName: string;
+  now: () => Date;
+}
+
+/** Rolls the plan's image out: a new pinned revision, or an existing one for a requested rollback. */
+export function deploy(ecs: ECSClient, plan: DeployPlan): Promise<EcsDeployment> {
+  return plan.desired.taskDefinitionArn
+    ? deployTaskDefinitionToEcs(ecs, plan.config.target, plan.desired.taskDefinitionArn)
+    : deployImageToEcs(ecs, plan.config.target, plan.desired.image);
+}
+
+/** Where an automatic rollback goes: the recorded live release, else what the service ran before. */
+export function rollbackTarget(state: DeployState): DeployedImage {
+  if (state.plan.live) return state.plan.live;
+  const before = state.deployment;
+  if (!before)
+    throw new DeployFailed('nothing to roll back to: no recorded release and the deploy never started');
+  const image = before.previousImage ?? 'unknown';
+  const digest = image.split('@')[1] ?? '';
+  return {
+    image,
+    digest: isDigest(digest) ? digest : 'unknown',
+    taskDefinitionArn: before.previousTaskDefinitionArn,
+  };
+}
+
+/**
+ * Puts the rollback target back. When ECS's circuit breaker already rolled the deployment back,
+ * Gantry only follows ECS's own rollback deployment instead of starting a second one.
+ */
+export async function rollBack(ecs: ECSClient, state: DeployState): Promise<EcsDeployment> {
+  const target = rollbackTarget(state);
+  if (causeDetails(state.failure).details?.ecsRolledBack === true) {
+    const ecsRollback = await findPrimaryDeployment(ecs, state.plan.config.target, target.taskDefinitionArn);
+    if (ecsRollback) return ecsRollback;
+  }
+  return deployTaskDefinitionToEcs(ecs, state.plan.config.target, target.taskDefinitionArn);
+}
+
+/** Writes the release record (for every kind but superseded) and announces the outcome. */
+export async function recordOutcome(
+  deps: OutcomeDependencies,
+  kind: OutcomeKind,
+  state: DeployState,
+): Promise<{ kind: OutcomeKind; version?: number; event: GantryEventType }> {
+  const { plan } = state;
+  const event = eventTypeOf(kind, plan);
+  const record = kind === 'superseded' ? undefined : releaseRecordFor(kind, state, deps.now());
+  const version = record
+    ? await writeRelease(deps.ssm, appEnvParameters(deps.parameterPrefix, plan.app, plan.env).release, record)
+    : undefined;
+  await publishGantryEvent(
+    deps.events,
+    deps.eventBusName,
+    event,
+    {
+      app: plan.app,
+      env: plan.env,
+      executionArn: plan.executionArn,
+      source: plan.source,
+      requested: plan.desired,
+      ...(record && { record }),
+      ...(kind === 'superseded' && state.lock?.status === 'superseded' && { supersededBy: state.lock.by }),
+    },
+    [plan.executionArn],
+  );
+  return { kind, ...(version !== undefined && { version }), event };
+}
+
+function eventTypeOf(kind: OutcomeKind, plan: DeployPlan): GantryEventType {
+  switch (kind) {
+    case 'release':
+      return plan.mode === 'rollback' ? 'Rollback Succeeded' : 'Release Succeeded';
+    case 'rollback':
+      return 'Release Rolled Back';
+    case 'rollback-failed':
+      return 'Rollback Failed';
+    case 'superseded':
+      return 'Request Superseded';
+  }
+}
+
+function releaseRecordFor(
+  kind: Exclude<OutcomeKind, 'superseded'>,
+  state: DeployState,
+  at: Date,
+): ReleaseRecord {
+  const { plan } = state;
+  const common = {
+    at: at.toISOString(),
+    executionArn: plan.executionArn,
+    ...(plan.reason && { reason: plan.reason }),
+  };
+  if (kind === 'release') {
+    const taskDefinitionArn =
+      state.deployment?.taskDefinitionArn ?? plan.desired.taskDefinitionArn ?? 'unknown';
+    const deployed = { ...plan.desired, taskDefinitionArn };
+    // A requested rollback forgets the release it left, so a second alarm cannot flip back to it.
+    return plan.mode === 'rollback'
+      ? {
+          kind: 'rollback',
+          ...deployed,
+          ...common,
+          previous: null,
+          ...(plan.live && { rolledBackFrom: plan.live }),
+        }
+      : { kind: 'release', ...deployed, ...common, previous: plan.live };
+  }
+  const target = rollbackTarget(state);
+  const failed = kind === 'rollback' ? state.failure : state.rollbackFailure;
+  return {
+    kind,
+    ...target,
+    ...common,
+    previous: plan.livePrevious,
+    cause: causeOf(failed, kind === 'rollback-failed' ? state.failure : undefined),
+    rolledBackFrom: {
+      ...plan.desired,
+      ...(state.deployment && { taskDefinitionArn: state.deployment.taskDefinitionArn }),
+    },
+  };
+}
+
+function causeOf(
+  failure: CaughtError | undefined,
+  original: CaughtError | undefined,
+): NonNullable<ReleaseRecord['cause']> {
+  const { message, details } = causeDetails(failure);
+  return {
+    error: failure?.Error ?? 'unknown',
+    message,
+    ...((details || original) && {
+      details: { ...details, ...(original && { rolloutFailure: causeDetails(original) }) },
+    }),
+  };
+}

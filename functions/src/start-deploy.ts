@@ -1,0 +1,33 @@
+import { createHash } from 'node:crypto';
+import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { DeployRequest } from './deploy-plan.ts';
+import { awsCall, hasErrorName } from './errors.ts';
+
+export type StartOutcome = { started: true; executionArn: string } | { started: false; why: 'duplicate' };
+
+/**
+ * Execution names are deterministic in what the request is about (app, environment, and the
+ * digest or the triggering event), so a redelivered or repeated event maps to the same name and
+ * Step Functions itself refuses the second start: de-duplication with no table of our own.
+ */
+export function executionName(kind: 'push' | 'rollback', app: string, env: string, key: string): string {
+  const hash = createHash('sha256').update(`${kind}/${app}/${env}/${key}`).digest('hex').slice(0, 20);
+  return `${kind}-${app}-${env}`.slice(0, 58).concat('-', hash);
+}
+
+export async function startDeploy(
+  sfn: SFNClient,
+  stateMachineArn: string,
+  name: string,
+  request: DeployRequest,
+): Promise<StartOutcome> {
+  try {
+    const { executionArn } = await awsCall('starting the deploy execution', () =>
+      sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(request) })),
+    );
+    return { started: true, executionArn: executionArn ?? `${stateMachineArn}:${name}` };
+  } catch (error) {
+    if (hasErrorName(error, 'ExecutionAlreadyExists')) return { started: false, why: 'duplicate' };
+    throw error;
+  }
+}
