@@ -1,0 +1,315 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type {
+  CloudFrontHeaders,
+  CloudFrontRequest,
+  CloudFrontRequestEvent,
+  CloudFrontResponse,
+  CloudFrontResponseEvent,
+  CloudFrontResultResponse,
+} from 'aws-lambda';
+import S3rver from 's3rver';
+import sharp from 'sharp';
+import { type EdgeConfig, parseEdgeConfig } from '../src/config.ts';
+import { bakedConfig } from '../src/edge-config.ts';
+import { createOriginResponseHandler } from '../src/handlers/origin-response.ts';
+import { createViewerRequestHandler } from '../src/handlers/viewer-request.ts';
+import { ResizeLimiter } from '../src/limiter.ts';
+import { S3ImageStore } from '../src/storage.ts';
+
+/**
+ * A loopback stand-in for CloudFront in front of S3, for demos and tests: viewer-request → cache →
+ * S3 origin (s3rver) → origin-response, with the real handlers and CloudFront-shaped events.
+ * It simulates; it is not CloudFront (no TLS, one cache, no request collapsing).
+ */
+
+export interface LocalCdnOptions {
+  readonly config?: EdgeConfig;
+  /** 0 or absent: any free port. */
+  readonly port?: number;
+  /** Sample originals to seed: key (relative to the catch-all route) → bytes. Defaults to generated ones. */
+  readonly seed?: Readonly<Record<string, Buffer>>;
+  readonly now?: () => number;
+}
+
+export interface LocalCdn {
+  readonly url: string;
+  readonly s3: S3Client;
+  readonly config: EdgeConfig;
+  /** How many times origin-response generated an image (cache and S3 hits do not count). */
+  readonly stats: { generated: number; cacheHits: number; originFetches: number };
+  close(): Promise<void>;
+}
+
+interface CachedResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: Buffer;
+  readonly expires: number;
+}
+
+const DISTRIBUTION = {
+  distributionDomainName: 'local.cloudfront.test',
+  distributionId: 'ELOCALCDN',
+} as const;
+const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+/** Sample originals generated at startup, so no binary is committed. */
+export async function sampleImages(): Promise<Record<string, Buffer>> {
+  const width = 2400;
+  const height = 1600;
+  const svg = Buffer.from(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
+      <defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1">
+        <stop offset="0" stop-color="#0b3d91"/><stop offset="1" stop-color="#f7b32b"/></linearGradient></defs>
+      <rect width="100%" height="100%" fill="url(#g)"/>
+      <circle cx="${width / 2}" cy="${height / 2}" r="${height / 3}" fill="#ffffff" fill-opacity="0.6"/>
+      <text x="50%" y="54%" font-size="160" text-anchor="middle" font-family="sans-serif" fill="#222">Gantry</text>
+    </svg>`,
+  );
+  const photo = await sharp(svg).jpeg({ quality: 85 }).toBuffer();
+  const logo = await sharp({
+    create: { width: 800, height: 800, channels: 4, background: { r: 200, g: 40, b: 40, alpha: 0.5 } },
+  })
+    .png()
+    .toBuffer();
+  return { 'sample.jpg': photo, 'logo.png': logo };
+}
+
+function cfHeaders(headers: Readonly<Record<string, string>>): CloudFrontHeaders {
+  const out: CloudFrontHeaders = {};
+  for (const [name, value] of Object.entries(headers)) out[name.toLowerCase()] = [{ key: name, value }];
+  return out;
+}
+
+function plainHeaders(headers: CloudFrontHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, values] of Object.entries(headers ?? {})) {
+    const value = values[0]?.value;
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+/** CloudFront keeps what Cache-Control allows; nothing when it says no-store/no-cache/private. */
+function expiresAt(headers: Record<string, string>, now: number): number {
+  const cc = headers['cache-control'] ?? '';
+  if (/\b(no-store|no-cache|private)\b/.test(cc)) return 0;
+  const age = /\bs-maxage=(\d+)/.exec(cc) ?? /\bmax-age=(\d+)/.exec(cc);
+  return age?.[1] ? now + Number(age[1]) * 1000 : 0;
+}
+
+function indexPage(config: EdgeConfig): string {
+  const presets = Object.keys(config.presets);
+  const imgs = [
+    ...presets.map((p) => `/${p}/sample.jpg`),
+    '/400x/sample.jpg',
+    '/320x320/logo.png?fit=contain',
+    '/800x/sample.jpg?q=60',
+  ];
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Gantry local CDN</title>
+<style>body{font-family:sans-serif;margin:2rem}figure{display:inline-block;margin:1rem;vertical-align:top}
+img{border:1px solid #ccc;max-width:100%}</style></head><body>
+<h1>Gantry local CDN (simulated CloudFront + S3)</h1>
+<p>Each image is resized on first request by the origin-response handler, then served from the cache.</p>
+${imgs.map((src) => `<figure><img src="${src}" alt="${src}"><figcaption><code>${src}</code></figcaption></figure>`).join('\n')}
+</body></html>`;
+}
+
+/** Starts the local CDN on 127.0.0.1 with s3rver as the S3 origin, seeded with sample images. */
+export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<LocalCdn> {
+  const config = options.config ?? parseEdgeConfig(bakedConfig);
+  const now = options.now ?? Date.now;
+  const directory = await mkdtemp(join(tmpdir(), 'gantry-edge-s3-'));
+  const buckets = new Set([config.derived.bucket, ...config.routes.map((r) => r.bucket)]);
+  const s3rver = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    configureBuckets: [...buckets].map((name) => ({ name })),
+  });
+  const { port: s3Port } = await s3rver.run();
+  const s3 = new S3Client({
+    region: config.derived.region,
+    endpoint: `http://127.0.0.1:${s3Port}`,
+    forcePathStyle: true,
+    credentials: LOCAL_CREDENTIALS,
+  });
+
+  const catchAll = config.routes.find((r) => r.match === '') ?? config.routes[0];
+  if (!catchAll) throw new Error('config has no routes');
+  for (const [key, body] of Object.entries(options.seed ?? (await sampleImages()))) {
+    await s3.send(
+      new PutObjectCommand({ Bucket: catchAll.bucket, Key: `${catchAll.keyPrefix}${key}`, Body: body }),
+    );
+  }
+
+  const stats = { generated: 0, cacheHits: 0, originFetches: 0 };
+  const viewerRequest = createViewerRequestHandler(config);
+  const originResponse = createOriginResponseHandler({
+    config,
+    store: new S3ImageStore(s3, { retryAfterSeconds: config.limits.retryAfterSeconds }),
+    limiter: new ResizeLimiter({
+      maxConcurrent: config.limits.maxConcurrentResizes,
+      maxQueued: config.limits.maxQueuedResizes,
+      retryAfterSeconds: config.limits.retryAfterSeconds,
+    }),
+    log: () => {},
+  });
+  const cache = new Map<string, CachedResponse>();
+  let requestCounter = 0;
+
+  /** The S3 origin as CloudFront sees it through OAC: a missing key is a 403 (no s3:ListBucket). */
+  async function fetchOrigin(uri: string): Promise<{ response: CloudFrontResponse; body: Buffer }> {
+    stats.originFetches += 1;
+    const key = decodeURIComponent(uri.slice(1));
+    try {
+      const object = await s3.send(new GetObjectCommand({ Bucket: config.derived.bucket, Key: key }));
+      const body = Buffer.from((await object.Body?.transformToByteArray()) ?? []);
+      const headers: Record<string, string> = { 'Content-Length': String(body.byteLength) };
+      if (object.ContentType) headers['Content-Type'] = object.ContentType;
+      if (object.CacheControl) headers['Cache-Control'] = object.CacheControl;
+      return { response: { status: '200', statusDescription: 'OK', headers: cfHeaders(headers) }, body };
+    } catch {
+      const body = Buffer.from('<Error><Code>AccessDenied</Code></Error>');
+      return {
+        response: {
+          status: '403',
+          statusDescription: 'Forbidden',
+          headers: cfHeaders({ 'Content-Type': 'application/xml' }),
+        },
+        body,
+      };
+    }
+  }
+
+  async function serve(
+    req: IncomingMessage,
+  ): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+    const target = new URL(req.url ?? '/', 'http://local');
+    if (target.pathname === '/' || target.pathname === '/index.html') {
+      return {
+        status: 200,
+        headers: { 'content-type': 'text/html; charset=utf-8' },
+        body: Buffer.from(indexPage(config)),
+      };
+    }
+    const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
+    const requestId = `local-${++requestCounter}`;
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers))
+      if (typeof value === 'string') headers[name] = value;
+    const request: CloudFrontRequest = {
+      clientIp: req.socket.remoteAddress ?? '127.0.0.1',
+      method: req.method ?? 'GET',
+      uri: rawPath,
+      querystring: target.search.slice(1),
+      headers: cfHeaders(headers),
+    };
+    const viewerEvent: CloudFrontRequestEvent = {
+      Records: [{ cf: { config: { ...DISTRIBUTION, eventType: 'viewer-request', requestId }, request } }],
+    };
+    const viewerResult = await viewerRequest(viewerEvent);
+    if (viewerResult && 'status' in viewerResult) return fromResult(viewerResult);
+    if (!viewerResult || !('uri' in viewerResult)) throw new Error('viewer-request returned nothing');
+
+    const cacheKey = viewerResult.uri;
+    const cached = cache.get(cacheKey);
+    if (cached && cached.expires > now()) {
+      stats.cacheHits += 1;
+      return {
+        status: cached.status,
+        headers: { ...cached.headers, 'x-cache': 'Hit from local' },
+        body: cached.body,
+      };
+    }
+    const origin = await fetchOrigin(cacheKey);
+    const originRequest: CloudFrontRequest = {
+      ...viewerResult,
+      origin: {
+        s3: {
+          authMethod: 'origin-access-identity',
+          customHeaders: {},
+          domainName: `${config.derived.bucket}.s3.${config.derived.region}.amazonaws.com`,
+          path: '',
+          region: config.derived.region,
+        },
+      },
+    };
+    const responseEvent: CloudFrontResponseEvent = {
+      Records: [
+        {
+          cf: {
+            config: { ...DISTRIBUTION, eventType: 'origin-response', requestId },
+            request: originRequest,
+            response: origin.response,
+          },
+        },
+      ],
+    };
+    const result = await originResponse(responseEvent);
+    const final =
+      !result || result === origin.response
+        ? {
+            status: Number(origin.response.status),
+            headers: plainHeaders(origin.response.headers),
+            body: origin.body,
+          }
+        : fromResult(result);
+    if (result && result !== origin.response) stats.generated += 1;
+    const expires = expiresAt(final.headers, now());
+    if (expires > 0) cache.set(cacheKey, { ...final, expires });
+    return { ...final, headers: { ...final.headers, 'x-cache': 'Miss from local' } };
+  }
+
+  function fromResult(result: CloudFrontResultResponse): {
+    status: number;
+    headers: Record<string, string>;
+    body: Buffer;
+  } {
+    const body =
+      result.body === undefined
+        ? Buffer.alloc(0)
+        : Buffer.from(result.body, result.bodyEncoding === 'base64' ? 'base64' : 'utf8');
+    return { status: Number(result.status), headers: plainHeaders(result.headers), body };
+  }
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    serve(req).then(
+      ({ status, headers, body }) => {
+        res.writeHead(status, { ...headers, 'content-length': String(body.byteLength) });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      },
+      (error: unknown) => {
+        console.error('local CDN error:', error);
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('local CDN error');
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    s3,
+    config,
+    stats,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+      s3.destroy();
+      await s3rver.close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import middy from '@middy/core';
+import type { CloudFrontResponseEvent, CloudFrontResponseResult } from 'aws-lambda';
+import { parseEdgeConfig } from '../config.ts';
+import { bakedConfig } from '../edge-config.ts';
+import { HttpError } from '../errors.ts';
+import { errorResponse } from '../http.ts';
+import { ResizeLimiter } from '../limiter.ts';
+import { generateDerived, type ResizeServiceDeps } from '../service.ts';
+import { S3ImageStore } from '../storage.ts';
+import { isDerivedUri } from '../url.ts';
+import { logLine, toCloudFrontResult } from './cloudfront.ts';
+
+/**
+ * origin-response: when S3 has no derived object yet (403 without s3:ListBucket, 404 with it),
+ * generate it; every other response passes through untouched.
+ */
+export function createOriginResponseHandler(deps: ResizeServiceDeps) {
+  return async (event: CloudFrontResponseEvent): Promise<CloudFrontResponseResult> => {
+    const cf = event.Records[0]?.cf;
+    if (!cf) throw new Error('origin-response event without a record');
+    const { request, response } = cf;
+    if ((response.status !== '403' && response.status !== '404') || !isDerivedUri(request.uri, deps.config)) {
+      return response;
+    }
+    try {
+      return toCloudFrontResult(await generateDerived(request.uri, deps));
+    } catch (error) {
+      const known = error instanceof HttpError;
+      if (!known || error.status >= 500) {
+        deps.log({
+          level: known ? 'warn' : 'error',
+          code: known ? error.code : 'Internal.Error',
+          cause: known ? String((error.cause as Error | undefined)?.name ?? '') : String(error),
+        });
+      }
+      return toCloudFrontResult(errorResponse(error, deps.config.cache));
+    }
+  };
+}
+
+// Parsed with zod here (this bundle carries sharp anyway): a bad config fails the first cold start
+// loudly instead of misbehaving.
+const config = parseEdgeConfig(bakedConfig);
+// Lambda@Edge runs in the region nearest the viewer; the buckets stay in theirs.
+const defaultClient = new S3Client({ region: config.derived.region });
+
+export const handler = middy(
+  createOriginResponseHandler({
+    config,
+    store: new S3ImageStore(defaultClient, { retryAfterSeconds: config.limits.retryAfterSeconds }),
+    limiter: new ResizeLimiter({
+      maxConcurrent: config.limits.maxConcurrentResizes,
+      maxQueued: config.limits.maxQueuedResizes,
+      retryAfterSeconds: config.limits.retryAfterSeconds,
+    }),
+    log: logLine,
+  }),
+);

@@ -1,0 +1,74 @@
+import type { EdgeConfig } from './config.ts';
+import { HttpError } from './errors.ts';
+import { MAX_GENERATED_BODY_BYTES, type PlainResponse } from './http.ts';
+import type { ResizeLimiter } from './limiter.ts';
+import { resizeImage } from './resize.ts';
+import { routeOriginal } from './routing.ts';
+import { sign } from './signature.ts';
+import type { ImageStore } from './storage.ts';
+import { derivedKey, derivedUri, parseDerivedUri } from './url.ts';
+
+export interface ResizeServiceDeps {
+  readonly config: EdgeConfig;
+  readonly store: ImageStore;
+  readonly limiter: ResizeLimiter;
+  readonly log: (entry: Record<string, unknown>) => void;
+}
+
+/**
+ * Produces the derived image named by `uri` (a cache miss): find the original by the routing rules,
+ * resize it, write it back under the derived key so later misses are served by S3, and return it.
+ * Throws HttpError for every expected failure.
+ */
+export async function generateDerived(uri: string, deps: ResizeServiceDeps): Promise<PlainResponse> {
+  const { config, store, limiter, log } = deps;
+  const request = parseDerivedUri(uri, config);
+  const original = routeOriginal(request.path, config.routes);
+
+  const image = await limiter.run(async () => {
+    const input = await store.getOriginal(original, config.limits.maxInputBytes);
+    return resizeImage(input, request, { maxInputPixels: config.limits.maxInputPixels });
+  });
+
+  const cacheControl = `public, max-age=${config.cache.successMaxAge}, immutable`;
+  let stored = true;
+  try {
+    await store.putDerived({ bucket: config.derived.bucket, key: derivedKey(request, config) }, image.body, {
+      contentType: image.contentType,
+      cacheControl,
+    });
+  } catch (error) {
+    // The viewer still gets the image; only the next miss in another edge cache pays for it again.
+    stored = false;
+    log({
+      level: 'warn',
+      code: 'Derived.WriteFailed',
+      error: error instanceof Error ? error.name : 'unknown',
+    });
+  }
+
+  if (image.body.byteLength <= MAX_GENERATED_BODY_BYTES) {
+    return {
+      status: 200,
+      headers: { 'content-type': image.contentType, 'cache-control': cacheControl },
+      body: image.body,
+    };
+  }
+  if (!stored) {
+    throw new HttpError(
+      503,
+      'Resize.Unstored',
+      'the resized image is too large to return and could not be stored',
+      {
+        retryAfter: config.limits.retryAfterSeconds,
+      },
+    );
+  }
+  // Too big for a generated response: send the viewer to the derived URL, now backed by S3.
+  // no-store keeps CloudFront from caching the redirect in place of the image.
+  const sig = config.signing ? `?sig=${sign(request, config.signing.secret)}` : '';
+  return {
+    status: 302,
+    headers: { location: `${derivedUri(request, config)}${sig}`, 'cache-control': 'no-store' },
+  };
+}
