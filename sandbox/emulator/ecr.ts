@@ -1,0 +1,128 @@
+import { createHash } from 'node:crypto';
+import type { SimClock } from './clock.ts';
+import { AwsError, compact, epochSeconds, type Params, type ServiceDefinition } from './protocol.ts';
+
+interface Image {
+  readonly digest: string;
+  readonly tags: string[];
+  readonly pushedAt: number;
+}
+
+/** What {@link EcrState.putImage} seeded. */
+export interface PushedImage {
+  readonly repository: string;
+  readonly digest: string;
+  /** `<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>` */
+  readonly imageUri: string;
+}
+
+/** ECR repositories and images, seeded by hand: the emulator does not accept pushes. */
+export class EcrState {
+  readonly #repositories = new Map<string, Image[]>();
+  readonly #clock: SimClock;
+  readonly #region: string;
+  readonly #account: string;
+
+  constructor(clock: SimClock, region: string, account: string) {
+    this.#clock = clock;
+    this.#region = region;
+    this.#account = account;
+  }
+
+  /** The registry host images of this emulator live under. */
+  get registry(): string {
+    return `${this.#account}.dkr.ecr.${this.#region}.amazonaws.com`;
+  }
+
+  /**
+   * Seeds an image. Without `digest` one is derived from repository and tag, so a re-seed is stable.
+   * Like a mutable ECR repository, a tag already on another image moves to this one.
+   */
+  putImage(input: { repository: string; tag: string; digest?: string }): PushedImage {
+    const digest =
+      input.digest ??
+      `sha256:${createHash('sha256').update(`${input.repository}:${input.tag}`).digest('hex')}`;
+    if (!/^sha256:[0-9a-f]{64}$/.test(digest))
+      throw new Error(`putImage: '${digest}' is not a sha256 digest`);
+    const images = this.#repositories.get(input.repository) ?? [];
+    for (const image of images) {
+      const at = image.tags.indexOf(input.tag);
+      if (at >= 0) image.tags.splice(at, 1);
+    }
+    const existing = images.find((image) => image.digest === digest);
+    if (existing === undefined) {
+      images.push({ digest, tags: [input.tag], pushedAt: this.#clock.now() });
+    } else {
+      existing.tags.push(input.tag);
+    }
+    this.#repositories.set(input.repository, images);
+    return {
+      repository: input.repository,
+      digest,
+      imageUri: `${this.registry}/${input.repository}:${input.tag}`,
+    };
+  }
+
+  /** The digest a tag points at, if seeded. */
+  resolveTag(repository: string, tag: string): string | undefined {
+    return this.#repositories.get(repository)?.find((image) => image.tags.includes(tag))?.digest;
+  }
+
+  service(): ServiceDefinition {
+    return {
+      name: 'ecr',
+      targetPrefix: 'AmazonEC2ContainerRegistry_V20150921',
+      validationError: 'InvalidParameterException',
+      operations: {
+        DescribeImages: {
+          keys: ['repositoryName', 'registryId', 'imageIds'],
+          handle: (p: Params) => {
+            const repository = p.requiredString('repositoryName');
+            const registryId = p.string('registryId') ?? this.#account;
+            const images = this.#repositories.get(repository);
+            if (images === undefined || registryId !== this.#account) {
+              throw new AwsError(
+                'RepositoryNotFoundException',
+                `The repository with name '${repository}' does not exist in the registry with id '${registryId}'`,
+              );
+            }
+            const ids = p.objectArray('imageIds', ['imageTag', 'imageDigest']);
+            const found =
+              ids === undefined
+                ? images
+                : ids.map((id) => {
+                    const image = images.find(
+                      (i) =>
+                        (id.imageDigest === undefined || i.digest === id.imageDigest) &&
+                        (id.imageTag === undefined || i.tags.includes(String(id.imageTag))),
+                    );
+                    if (image === undefined || (id.imageTag === undefined && id.imageDigest === undefined)) {
+                      throw new AwsError(
+                        'ImageNotFoundException',
+                        `The image with imageId {imageDigest:'${String(id.imageDigest ?? 'null')}', imageTag:'${String(
+                          id.imageTag ?? 'null',
+                        )}'} does not exist within the repository with name '${repository}' in the registry with id '${registryId}'`,
+                      );
+                    }
+                    return image;
+                  });
+            return {
+              imageDetails: found.map((image) =>
+                compact({
+                  registryId,
+                  repositoryName: repository,
+                  imageDigest: image.digest,
+                  imageTags: image.tags.length > 0 ? [...image.tags] : undefined,
+                  imageSizeInBytes: 50_000_000,
+                  imagePushedAt: epochSeconds(image.pushedAt),
+                  imageManifestMediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+                  artifactMediaType: 'application/vnd.docker.container.image.v1+json',
+                }),
+              ),
+            };
+          },
+        },
+      },
+    };
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The Gantry sandbox's loopback AWS emulator: a SIMULATOR of the AWS APIs Gantry calls (SSM, ECS,
+ * ECR, Step Functions hooks, EventBridge PutEvents), for local demos and tests. Real AWS SDK v3
+ * clients talk to it over HTTP (`endpoint: emulator.url`). It answers anything it does not emulate
+ * with a loud 400 (`UnsupportedOperation` / `UnsupportedParameter`), never a silent success.
+ * See README.md in this folder for what is emulated and how faithfully.
+ */
+import type { AddressInfo } from 'node:net';
+import { SimClock } from './clock.ts';
+import { EcrState } from './ecr.ts';
+import { EcsState } from './ecs.ts';
+import { EventHub, type EventListener, eventsService } from './events.ts';
+import { type CallRecord, createEmulatorServer, Faults } from './server.ts';
+import { SfnHooks } from './sfn.ts';
+import { SsmState } from './ssm.ts';
+
+export type { RealtimeOptions } from './clock.ts';
+export { SimClock } from './clock.ts';
+export type { EcrState, PushedImage } from './ecr.ts';
+export type { CreateServiceInput, EcsState, Scenario, ScenarioName } from './ecs.ts';
+export { circuitBreakerThreshold, parseImage } from './ecs.ts';
+export type { AwsEvent, EventHub, EventListener } from './events.ts';
+export type { Json, JsonObject, ServiceName } from './protocol.ts';
+export type { CallRecord, FaultSpec, Faults } from './server.ts';
+export type { ExecutionDescription, SfnHandlers, SfnHooks } from './sfn.ts';
+export { SFN_ERROR_NAMES } from './sfn.ts';
+export type { SsmState } from './ssm.ts';
+
+/** Options of {@link startEmulator}. */
+export interface EmulatorOptions {
+  /** Region written into ARNs and events (default `us-east-1`). */
+  readonly region?: string;
+  /** Account id written into ARNs and events (default `000000000000`). */
+  readonly accountId?: string;
+  /** Epoch milliseconds the simulated clock starts at (default: the wall clock at start). */
+  readonly startTime?: number;
+  /** Port to listen on, on 127.0.0.1 (default 0: any free port). */
+  readonly port?: number;
+}
+
+/** A running emulator. */
+export interface Emulator {
+  /** `http://127.0.0.1:<port>`: give it to SDK clients as `endpoint` (or `AWS_ENDPOINT_URL`). */
+  readonly url: string;
+  readonly port: number;
+  readonly region: string;
+  readonly accountId: string;
+  /** The simulated clock every rollout and event delivery runs on. */
+  readonly clock: SimClock;
+  /** Parameter Store state: seed and inspect without HTTP. */
+  readonly ssm: SsmState;
+  /** ECS state and the rollout simulator: `createService`, `setScenario`, `dropEvents`. */
+  readonly ecs: EcsState;
+  /** ECR images: `putImage`. */
+  readonly ecr: EcrState;
+  /** Step Functions calls are delegated to the local runner's hooks: `setHandlers`. */
+  readonly sfn: SfnHooks;
+  /** Every event delivered or dropped, and the dropped ones. */
+  readonly events: Pick<EventHub, 'history' | 'dropped'>;
+  /** Inject errors into the next matching calls. */
+  readonly faults: Faults;
+  /** Log of every API call, oldest first, secrets and task tokens redacted. */
+  readonly calls: CallRecord[];
+  /**
+   * Subscribes to every event: PutEvents entries and the simulated `aws.ecs` events, delivered as
+   * EventBridge would to a rule target, when the clock next runs. Returns an unsubscribe function.
+   */
+  onEvent(listener: EventListener): () => void;
+  /** Waits until listeners' promises have settled; rethrows a listener's failure. */
+  settled(): Promise<void>;
+  /** Stops the server (and any realtime clock started through it). */
+  close(): Promise<void>;
+}
+
+/** Starts the emulator on 127.0.0.1. */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const region = options.region ?? 'us-east-1';
+  const accountId = options.accountId ?? '000000000000';
+  let hub: EventHub | undefined;
+  const clock = new SimClock(options.startTime ?? Date.now(), async () => hub?.settle());
+  hub = new EventHub(clock, region, accountId);
+  const ssm = new SsmState(clock, region, accountId);
+  const ecr = new EcrState(clock, region, accountId);
+  const ecs = new EcsState(clock, hub, ecr, region, accountId);
+  const sfn = new SfnHooks();
+  const faults = new Faults();
+  const calls: CallRecord[] = [];
+  const server = createEmulatorServer({
+    services: [
+      ssm.service(),
+      ecs.service(),
+      ecr.service(),
+      sfn.service(),
+      eventsService(hub, region, accountId),
+    ],
+    faults,
+    calls,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const eventHub = hub;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    region,
+    accountId,
+    clock,
+    ssm,
+    ecs,
+    ecr,
+    sfn,
+    events: eventHub,
+    faults,
+    calls,
+    onEvent: (listener: EventListener) => eventHub.on(listener),
+    settled: () => eventHub.settle(),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        clock.stopRealtime();
+        server.closeAllConnections();
+        server.close((error) => (error === undefined ? resolve() : reject(error)));
+      }),
+  };
+}

@@ -1,0 +1,183 @@
+import {
+  AwsError,
+  compact,
+  epochSeconds,
+  type JsonObject,
+  type Params,
+  REDACTED,
+  type ServiceDefinition,
+} from './protocol.ts';
+
+/** What DescribeExecution answers, as the local runner knows it. */
+export interface ExecutionDescription {
+  readonly executionArn: string;
+  readonly stateMachineArn: string;
+  readonly name: string;
+  readonly status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE';
+  readonly startDate: Date;
+  readonly stopDate?: Date;
+  readonly input?: string;
+  readonly output?: string;
+  readonly error?: string;
+  readonly cause?: string;
+}
+
+/**
+ * The local runner's implementation of the Step Functions calls Gantry makes. The emulator runs no
+ * state machine itself. A hook rejects with an Error whose `name` is an SFN error name
+ * ({@link SFN_ERROR_NAMES}) to answer that error.
+ */
+export interface SfnHandlers {
+  startExecution(input: {
+    stateMachineArn: string;
+    name?: string;
+    input?: string;
+  }): Promise<{ executionArn: string; startDate: Date }> | { executionArn: string; startDate: Date };
+  describeExecution(executionArn: string): Promise<ExecutionDescription> | ExecutionDescription;
+  sendTaskSuccess(taskToken: string, output: string): Promise<void> | void;
+  sendTaskFailure(
+    taskToken: string,
+    error: string | undefined,
+    cause: string | undefined,
+  ): Promise<void> | void;
+  sendTaskHeartbeat(taskToken: string): Promise<void> | void;
+}
+
+/** Error names a hook may throw that reach the SDK caller unchanged. */
+export const SFN_ERROR_NAMES = [
+  'ExecutionAlreadyExists',
+  'ExecutionDoesNotExist',
+  'ExecutionLimitExceeded',
+  'InvalidArn',
+  'InvalidExecutionInput',
+  'InvalidName',
+  'InvalidOutput',
+  'InvalidToken',
+  'StateMachineDoesNotExist',
+  'TaskDoesNotExist',
+  'TaskTimedOut',
+  'ValidationException',
+] as const;
+
+export class SfnHooks {
+  #handlers: SfnHandlers | undefined;
+
+  /** Installs the runner's hooks (replacing any previous ones). */
+  setHandlers(handlers: SfnHandlers): void {
+    this.#handlers = handlers;
+  }
+
+  clearHandlers(): void {
+    this.#handlers = undefined;
+  }
+
+  async #call<T>(operation: string, run: (handlers: SfnHandlers) => Promise<T> | T): Promise<T> {
+    const handlers = this.#handlers;
+    if (handlers === undefined) {
+      throw new AwsError(
+        'EmulatorNotConfigured',
+        `Step Functions ${operation}: the sandbox emulator runs no state machine; the local runner must install handlers with emulator.sfn.setHandlers()`,
+      );
+    }
+    try {
+      return await run(handlers);
+    } catch (error) {
+      if (error instanceof Error && (SFN_ERROR_NAMES as readonly string[]).includes(error.name)) {
+        throw new AwsError(error.name, error.message);
+      }
+      // Not retryable on purpose: a crashing hook is a bug in the runner, not a transient fault.
+      throw new AwsError(
+        'EmulatorHookFailed',
+        `Step Functions ${operation}: the runner's hook failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+
+  service(): ServiceDefinition {
+    return {
+      name: 'sfn',
+      targetPrefix: 'AWSStepFunctions',
+      validationError: 'ValidationException',
+      redact: (_operation: string, input: JsonObject) =>
+        input.taskToken === undefined ? input : { ...input, taskToken: REDACTED },
+      operations: {
+        StartExecution: {
+          keys: ['stateMachineArn', 'name', 'input'],
+          handle: async (p: Params) => {
+            const request = compact({
+              stateMachineArn: p.requiredString('stateMachineArn'),
+              name: p.string('name'),
+              input: p.string('input'),
+            });
+            if (request.input !== undefined) {
+              try {
+                JSON.parse(request.input);
+              } catch {
+                throw new AwsError(
+                  'InvalidExecutionInput',
+                  'Invalid State Machine Execution Input: not JSON',
+                );
+              }
+            }
+            const started = await this.#call('StartExecution', (h) => h.startExecution(request));
+            return {
+              executionArn: started.executionArn,
+              startDate: epochSeconds(started.startDate.getTime()),
+            };
+          },
+        },
+        DescribeExecution: {
+          keys: ['executionArn'],
+          handle: async (p: Params) => {
+            const arn = p.requiredString('executionArn');
+            const d = await this.#call('DescribeExecution', (h) => h.describeExecution(arn));
+            return compact({
+              executionArn: d.executionArn,
+              stateMachineArn: d.stateMachineArn,
+              name: d.name,
+              status: d.status,
+              startDate: epochSeconds(d.startDate.getTime()),
+              stopDate: d.stopDate === undefined ? undefined : epochSeconds(d.stopDate.getTime()),
+              input: d.input,
+              output: d.output,
+              error: d.error,
+              cause: d.cause,
+            });
+          },
+        },
+        SendTaskSuccess: {
+          keys: ['taskToken', 'output'],
+          handle: async (p: Params) => {
+            const token = p.requiredString('taskToken');
+            const output = p.requiredString('output');
+            try {
+              JSON.parse(output);
+            } catch {
+              throw new AwsError('InvalidOutput', 'SendTaskSuccess: output is not JSON');
+            }
+            await this.#call('SendTaskSuccess', (h) => h.sendTaskSuccess(token, output));
+            return {};
+          },
+        },
+        SendTaskFailure: {
+          keys: ['taskToken', 'error', 'cause'],
+          handle: async (p: Params) => {
+            const token = p.requiredString('taskToken');
+            const error = p.string('error');
+            const cause = p.string('cause');
+            await this.#call('SendTaskFailure', (h) => h.sendTaskFailure(token, error, cause));
+            return {};
+          },
+        },
+        SendTaskHeartbeat: {
+          keys: ['taskToken'],
+          handle: async (p: Params) => {
+            const token = p.requiredString('taskToken');
+            await this.#call('SendTaskHeartbeat', (h) => h.sendTaskHeartbeat(token));
+            return {};
+          },
+        },
+      },
+    };
+  }
+}

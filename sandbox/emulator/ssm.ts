@@ -1,0 +1,349 @@
+import { createHash } from 'node:crypto';
+import type { SimClock } from './clock.ts';
+import {
+  AwsError,
+  compact,
+  epochSeconds,
+  type JsonObject,
+  type Params,
+  REDACTED,
+  type ServiceDefinition,
+  UnsupportedParameter,
+} from './protocol.ts';
+
+type ParameterType = 'String' | 'SecureString';
+
+interface ParameterVersion {
+  readonly version: number;
+  readonly value: string;
+  readonly type: ParameterType;
+  readonly description: string | undefined;
+  readonly tier: string;
+  readonly modifiedAt: number;
+  readonly labels: string[];
+}
+
+/** Parameter Store as Gantry uses it: String and SecureString parameters, versions, labels. */
+export class SsmState {
+  readonly #parameters = new Map<string, ParameterVersion[]>();
+  readonly #clock: SimClock;
+  readonly #region: string;
+  readonly #account: string;
+
+  constructor(clock: SimClock, region: string, account: string) {
+    this.#clock = clock;
+    this.#region = region;
+    this.#account = account;
+  }
+
+  /** Seeds or overwrites a parameter without going through HTTP (demos, test setup). */
+  put(name: string, value: string, options: { type?: ParameterType; description?: string } = {}): number {
+    return this.#put({ name, value, type: options.type, description: options.description, overwrite: true });
+  }
+
+  /** The current value, or undefined: for assertions. */
+  get(name: string): string | undefined {
+    return this.#parameters.get(name)?.at(-1)?.value;
+  }
+
+  /** All current parameter names, sorted: for assertions. */
+  names(): string[] {
+    return [...this.#parameters.keys()].sort();
+  }
+
+  #put(input: {
+    name: string;
+    value: string;
+    type: ParameterType | undefined;
+    description: string | undefined;
+    overwrite: boolean;
+    tier?: string;
+  }): number {
+    checkName(input.name);
+    if (input.value === '') throw new AwsError('ValidationException', 'Parameter value must not be empty');
+    const versions = this.#parameters.get(input.name);
+    const current = versions?.at(-1);
+    if (current !== undefined && !input.overwrite) {
+      throw new AwsError(
+        'ParameterAlreadyExists',
+        'The parameter already exists. To overwrite this value, set the overwrite option in the request to true.',
+      );
+    }
+    const tier = input.tier ?? current?.tier ?? 'Standard';
+    const limit = tier === 'Advanced' ? 8192 : 4096;
+    if (Buffer.byteLength(input.value) > limit) {
+      throw new AwsError(
+        'ValidationException',
+        `Parameter value exceeds the ${limit}-byte limit of the ${tier} tier`,
+      );
+    }
+    const list = versions ?? [];
+    if (list.length >= 100) {
+      const oldest = list[0];
+      if (oldest !== undefined && oldest.labels.length > 0) {
+        throw new AwsError(
+          'ParameterMaxVersionLimitExceeded',
+          `Parameter ${input.name} has 100 versions and its oldest is labelled`,
+        );
+      }
+      list.shift();
+    }
+    const version: ParameterVersion = {
+      version: (current?.version ?? 0) + 1,
+      value: input.value,
+      type: input.type ?? current?.type ?? 'String',
+      description: input.description ?? current?.description,
+      tier,
+      modifiedAt: this.#clock.now(),
+      labels: [],
+    };
+    list.push(version);
+    this.#parameters.set(input.name, list);
+    return version.version;
+  }
+
+  /** Called before the operation runs: an overwrite without Type keeps a SecureString secret. */
+  #redact(operation: string, input: JsonObject): JsonObject {
+    if (operation !== 'PutParameter') return input;
+    const existing = typeof input.Name === 'string' ? this.#parameters.get(input.Name)?.at(-1) : undefined;
+    const secure =
+      input.Type === 'SecureString' || (input.Type === undefined && existing?.type === 'SecureString');
+    return secure ? { ...input, Value: REDACTED } : input;
+  }
+
+  #arn(name: string): string {
+    return `arn:aws:ssm:${this.#region}:${this.#account}:parameter${name.startsWith('/') ? '' : '/'}${name}`;
+  }
+
+  #render(name: string, v: ParameterVersion, decrypt: boolean, selector?: string): JsonObject {
+    return compact({
+      Name: name,
+      Type: v.type,
+      Value: v.type === 'SecureString' && !decrypt ? ciphertext(name, v) : v.value,
+      Version: v.version,
+      Selector: selector,
+      LastModifiedDate: epochSeconds(v.modifiedAt),
+      ARN: this.#arn(name),
+      DataType: 'text',
+    }) as JsonObject;
+  }
+
+  #versions(name: string): ParameterVersion[] {
+    const versions = this.#parameters.get(name);
+    if (versions === undefined || versions.length === 0) {
+      throw new AwsError('ParameterNotFound', `Parameter ${name} not found.`);
+    }
+    return versions;
+  }
+
+  service(): ServiceDefinition {
+    return {
+      name: 'ssm',
+      targetPrefix: 'AmazonSSM',
+      validationError: 'ValidationException',
+      redact: (operation, input) => this.#redact(operation, input),
+      operations: {
+        GetParameter: {
+          keys: ['Name', 'WithDecryption'],
+          handle: (p: Params) => {
+            const requested = p.requiredString('Name');
+            const { name, selector } = splitSelector(requested);
+            const versions = this.#versions(name);
+            let version: ParameterVersion | undefined = versions.at(-1);
+            if (selector !== undefined) {
+              const key = selector.slice(1);
+              version = /^\d+$/.test(key)
+                ? versions.find((v) => v.version === Number(key))
+                : versions.find((v) => v.labels.includes(key));
+              if (version === undefined) {
+                throw new AwsError('ParameterVersionNotFound', `Parameter ${requested} version not found.`);
+              }
+            }
+            if (version === undefined)
+              throw new AwsError('ParameterNotFound', `Parameter ${name} not found.`);
+            return { Parameter: this.#render(name, version, p.boolean('WithDecryption') === true, selector) };
+          },
+        },
+        GetParametersByPath: {
+          keys: ['Path', 'Recursive', 'WithDecryption', 'MaxResults', 'NextToken'],
+          handle: (p: Params) => {
+            const path = p.requiredString('Path');
+            if (!path.startsWith('/')) throw p.invalid(`Path '${path}' must begin with '/'`);
+            const prefix = path.endsWith('/') ? path : `${path}/`;
+            const recursive = p.boolean('Recursive') === true;
+            const names = [...this.#parameters.keys()].filter((name) => {
+              if (!name.startsWith(prefix)) return false;
+              return recursive || !name.slice(prefix.length).includes('/');
+            });
+            const page = paginate(p, names, 10);
+            const decrypt = p.boolean('WithDecryption') === true;
+            return compact({
+              Parameters: page.items.map((name) => {
+                const current = this.#versions(name).at(-1) as ParameterVersion;
+                return this.#render(name, current, decrypt);
+              }),
+              NextToken: page.nextToken,
+            });
+          },
+        },
+        PutParameter: {
+          keys: ['Name', 'Value', 'Type', 'Overwrite', 'Description', 'Tier'],
+          handle: (p: Params) => {
+            const type = p.string('Type');
+            if (type !== undefined && type !== 'String' && type !== 'SecureString') {
+              throw new UnsupportedParameter(
+                `PutParameter: Type '${type}' is not emulated (String, SecureString)`,
+              );
+            }
+            const tier = p.string('Tier');
+            if (tier !== undefined && tier !== 'Standard' && tier !== 'Advanced') {
+              throw new UnsupportedParameter(
+                `PutParameter: Tier '${tier}' is not emulated (Standard, Advanced)`,
+              );
+            }
+            const version = this.#put({
+              name: p.requiredString('Name'),
+              value: p.string('Value') ?? '',
+              type,
+              description: p.string('Description'),
+              overwrite: p.boolean('Overwrite') === true,
+              ...(tier === undefined ? {} : { tier }),
+            });
+            const stored = this.#versions(p.requiredString('Name')).at(-1) as ParameterVersion;
+            return { Version: version, Tier: stored.tier };
+          },
+        },
+        DeleteParameter: {
+          keys: ['Name'],
+          handle: (p: Params) => {
+            const name = p.requiredString('Name');
+            this.#versions(name);
+            this.#parameters.delete(name);
+            return {};
+          },
+        },
+        GetParameterHistory: {
+          keys: ['Name', 'WithDecryption', 'MaxResults', 'NextToken'],
+          handle: (p: Params) => {
+            const name = p.requiredString('Name');
+            const versions = this.#versions(name);
+            const decrypt = p.boolean('WithDecryption') === true;
+            const page = paginate(p, versions, 50);
+            return compact({
+              Parameters: page.items.map((v) =>
+                compact({
+                  Name: name,
+                  Type: v.type,
+                  KeyId: v.type === 'SecureString' ? 'alias/aws/ssm' : undefined,
+                  LastModifiedDate: epochSeconds(v.modifiedAt),
+                  LastModifiedUser: `arn:aws:iam::${this.#account}:user/gantry-sandbox`,
+                  Description: v.description,
+                  Value: v.type === 'SecureString' && !decrypt ? ciphertext(name, v) : v.value,
+                  Version: v.version,
+                  Labels: [...v.labels],
+                  Tier: v.tier,
+                  Policies: [],
+                  DataType: 'text',
+                }),
+              ),
+              NextToken: page.nextToken,
+            });
+          },
+        },
+        LabelParameterVersion: {
+          keys: ['Name', 'Labels', 'ParameterVersion'],
+          handle: (p: Params) => {
+            const name = p.requiredString('Name');
+            const labels = p.stringArray('Labels') ?? [];
+            if (labels.length === 0 || labels.length > 10) throw p.invalid('Labels must hold 1 to 10 labels');
+            const versions = this.#versions(name);
+            const wanted = p.number('ParameterVersion');
+            const target =
+              wanted === undefined ? versions.at(-1) : versions.find((v) => v.version === wanted);
+            if (target === undefined) {
+              throw new AwsError(
+                'ParameterVersionNotFound',
+                `Systems Manager could not find version ${String(wanted)} of ${name}.`,
+              );
+            }
+            const invalid = labels.filter((label) => !validLabel(label));
+            const valid = labels.filter((label) => validLabel(label) && !target.labels.includes(label));
+            if (target.labels.length + valid.length > 10) {
+              throw new AwsError(
+                'ParameterVersionLabelLimitExceeded',
+                'A parameter version can have maximum 10 labels.',
+              );
+            }
+            // A label names one version at a time: attaching it here detaches it from any other.
+            for (const v of versions) {
+              if (v === target) continue;
+              for (const label of valid) {
+                const at = v.labels.indexOf(label);
+                if (at >= 0) v.labels.splice(at, 1);
+              }
+            }
+            target.labels.push(...valid);
+            return { InvalidLabels: invalid, ParameterVersion: target.version };
+          },
+        },
+      },
+    };
+  }
+}
+
+function checkName(name: string): void {
+  if (name.includes('/') && !name.startsWith('/')) {
+    throw new AwsError(
+      'ValidationException',
+      `Parameter name '${name}': a name containing '/' must be fully qualified (begin with '/')`,
+    );
+  }
+  if (/^\/?(aws|ssm)/i.test(name)) {
+    throw new AwsError('ValidationException', `Parameter name '${name}' must not begin with aws or ssm`);
+  }
+  if (name.split('/').length - 1 > 15) {
+    throw new AwsError(
+      'HierarchyLevelLimitExceededException',
+      `Parameter name '${name}' is deeper than 15 levels`,
+    );
+  }
+}
+
+/** `name:3` and `name:label` select a version; a colon elsewhere is part of no valid name. */
+function splitSelector(requested: string): { name: string; selector?: string } {
+  const at = requested.lastIndexOf(':');
+  if (at <= 0) return { name: requested };
+  return { name: requested.slice(0, at), selector: requested.slice(at) };
+}
+
+function validLabel(label: string): boolean {
+  return (
+    label.length <= 100 && /^[a-zA-Z0-9_.-]+$/.test(label) && !/^\d/.test(label) && !/^(aws|ssm)/i.test(label)
+  );
+}
+
+/** Stands in for the KMS ciphertext SSM returns without WithDecryption; reveals nothing of the value. */
+function ciphertext(name: string, v: ParameterVersion): string {
+  return `AQICAH${createHash('sha256').update(`${name}\u0000${v.version}\u0000${v.value}`).digest('base64')}`;
+}
+
+function paginate<T>(p: Params, items: readonly T[], max: number): { items: T[]; nextToken?: string } {
+  const size = p.number('MaxResults') ?? max;
+  if (!Number.isInteger(size) || size < 1 || size > max) throw p.invalid(`MaxResults must be 1 to ${max}`);
+  const token = p.string('NextToken');
+  let start = 0;
+  if (token !== undefined) {
+    const decoded = Number(
+      Buffer.from(token, 'base64url')
+        .toString('utf8')
+        .replace(/^offset:/, ''),
+    );
+    if (!Number.isInteger(decoded) || decoded < 0) throw p.invalid('NextToken is not valid');
+    start = decoded;
+  }
+  const slice = items.slice(start, start + size);
+  const end = start + slice.length;
+  return end < items.length
+    ? { items: slice, nextToken: Buffer.from(`offset:${end}`).toString('base64url') }
+    : { items: slice };
+}
