@@ -33,7 +33,11 @@ export function causeDetails(caught: CaughtError | undefined): {
   try {
     const parsed: unknown = JSON.parse(text);
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
-      const details = parsed as Record<string, unknown>;
+      let details = parsed as Record<string, unknown>;
+      // A Lambda error's Cause is `{errorType, errorMessage}`; Gantry's own errors put JSON in the message.
+      if (typeof details.errorMessage === 'string' && details.errorMessage.startsWith('{')) {
+        details = { ...details, ...causeDetails({ Error: '', Cause: details.errorMessage }).details };
+      }
       const message =
         typeof details.message === 'string'
           ? details.message

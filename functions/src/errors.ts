@@ -20,6 +20,10 @@ export const errorCatalogue = {
   RolloutFailed: { retryable: false },
   /** The rollout did not finish within `health.timeoutSeconds`. */
   RolloutTimedOut: { retryable: false },
+  /** Terminal: the deploy failed and putting the previous release back failed too. Alarming. */
+  RollbackFailed: { retryable: false },
+  /** Terminal: the outcome could not be written after every retry. */
+  RecordFailed: { retryable: false },
   /** Throttling, 5xx or a network fault from an AWS API: safe to retry with backoff. */
   TransientAwsError: { retryable: true },
 } as const;
@@ -36,6 +40,8 @@ export const platformRetryableErrorNames = [
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',
+  // A Lambda that timed out or ran out of memory. Every Gantry step is safe to repeat.
+  'Lambda.Unknown',
 ] as const;
 
 export class GantryError extends Error {

@@ -22,6 +22,8 @@ const rolloutWaitSchema = z.object({
   service: z.string(),
   deploymentId: z.string(),
   maxFailedTasks: z.number(),
+  /** The state's timeout, kept for forensics: a parameter left behind says when it stopped mattering. */
+  timeoutSeconds: z.number().optional(),
 });
 export type RolloutWait = z.infer<typeof rolloutWaitSchema>;
 
@@ -82,6 +84,11 @@ export async function readRolloutWait(
   });
   const parsed = stored ? rolloutWaitSchema.safeParse(safeJson(stored.value)) : undefined;
   return parsed?.success ? parsed.data : undefined;
+}
+
+/** Removes the parked token without resuming anyone: the execution stopped waiting by itself. */
+export async function withdrawRolloutWait(deps: RolloutDependencies, deploymentId: string): Promise<void> {
+  await deleteParameter(deps.ssm, rolloutParameter(deps.parameterPrefix, deploymentId));
 }
 
 /**

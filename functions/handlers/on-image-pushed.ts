@@ -1,0 +1,28 @@
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import type { EventBridgeEvent } from 'aws-lambda';
+import { parseImagePush, routeImagePush } from '../src/image-push.ts';
+import { cachedConfigSource } from './config-source.ts';
+import { logger, parameterPrefix, requiredEnv, wrap } from './runtime.ts';
+
+const ssm = new SSMClient({});
+const deps = {
+  ssm,
+  sfn: new SFNClient({}),
+  configSource: cachedConfigSource(ssm),
+  parameterPrefix,
+  stateMachineArn: requiredEnv('DEPLOY_STATE_MACHINE_ARN'),
+};
+
+export const lambdaHandler = async (event: EventBridgeEvent<'ECR Image Action', unknown>) => {
+  const push = parseImagePush(event);
+  const routed = await routeImagePush(deps, push);
+  if (routed.invalidConfigs.length > 0)
+    logger.warn('skipped invalid configs', { invalid: routed.invalidConfigs });
+  if (routed.ignored)
+    logger.info('push ignored', { repository: push.repository, tag: push.tag, why: routed.ignored });
+  for (const decision of routed.decisions) logger.info('push routed', { ...decision, digest: push.digest });
+  return routed;
+};
+
+export const handler = wrap(lambdaHandler);

@@ -1,0 +1,21 @@
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import type { DeployState } from '../src/deploy-state.ts';
+import { type OutcomeKind, recordOutcome } from '../src/outcome.ts';
+import { logger, parameterPrefix, wrap } from './runtime.ts';
+
+const deps = {
+  ssm: new SSMClient({}),
+  events: new EventBridgeClient({}),
+  parameterPrefix,
+  eventBusName: process.env.GANTRY_EVENT_BUS_NAME ?? 'default',
+  now: () => new Date(),
+};
+
+export const lambdaHandler = async ({ kind, state }: { kind: OutcomeKind; state: DeployState }) => {
+  const recorded = await recordOutcome(deps, kind, state);
+  logger.info('recorded', { app: state.plan.app, env: state.plan.env, ...recorded });
+  return recorded;
+};
+
+export const handler = wrap(lambdaHandler);

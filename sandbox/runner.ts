@@ -1,0 +1,362 @@
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
+import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import {
+  type AslDefinition,
+  functionKeyOf,
+  loadDeployDefinition,
+  readDeployDefinition,
+} from './definition.ts';
+
+/** A Lambda handler as the real functions export it (middy-wrapped). */
+export type LambdaHandler = (event: never, context: Context) => Promise<unknown>;
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+
+export interface ExecutionDescription {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  status: ExecutionStatus;
+  startDate: Date;
+  stopDate?: Date;
+  input: string;
+  output?: string;
+  error?: string;
+  cause?: string;
+  /** State names in the order they were entered: one per state transition. */
+  states: string[];
+}
+
+export interface StateProgress {
+  executionArn: string;
+  type: 'entered' | 'retried' | 'caught' | 'succeeded' | 'failed';
+  state?: string;
+  error?: string;
+}
+
+export interface LocalStepFunctionsOptions {
+  stateMachineArn: string;
+  /** Function key (as in serverless.yml) → its real handler. */
+  handlers: Record<string, LambdaHandler>;
+  /** Real milliseconds per second of the definition's task-token timeouts (1000 = real time). */
+  msPerSecond?: number;
+  /** Pause before each retry, in real milliseconds, instead of the definition's backoff. */
+  retryDelayMs?: number;
+  /** Real milliseconds a `Wait` state pauses, instead of its Seconds. */
+  waitMs?: number;
+  /** Fault injection: return an error to make this invocation fail as a crashed Lambda would. */
+  crash?: (state: string, functionKey: string) => { name: string; message: string } | undefined;
+  onProgress?: (progress: StateProgress) => void;
+}
+
+interface Execution extends ExecutionDescription {
+  done: Promise<void>;
+  abort: () => void;
+}
+
+interface ParkedTask {
+  executionArn: string;
+  resolve: (output: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+/** Errors with the names Step Functions' API uses, so the SDK-facing emulator can pass them on. */
+export class StepFunctionsApiError extends Error {
+  constructor(
+    override readonly name:
+      | 'TaskDoesNotExist'
+      | 'TaskTimedOut'
+      | 'ExecutionAlreadyExists'
+      | 'ExecutionDoesNotExist',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const tokenPlaceholder = 'local-task-token';
+
+type LocalHandlers = NonNullable<
+  NonNullable<NonNullable<Parameters<StateMachine['run']>[1]>['overrides']>['taskResourceLocalHandlers']
+>;
+
+/**
+ * Runs the real deploy definition with aws-local-stepfunctions, every Task state mapped to the
+ * real handler, and `.waitForTaskToken` emulated: the interpreter has none, so the local task
+ * parks a fresh token here and settles when someone calls sendTaskSuccess/Failure with it,
+ * exactly as Lambda and Step Functions would, or fails with `States.Timeout` when time is up.
+ */
+export class LocalStepFunctions {
+  readonly stateMachineArn: string;
+  /** The definition as written, with function placeholders: maps each Task state to its function. */
+  private readonly definition: AslDefinition = readDeployDefinition();
+  private readonly machine: StateMachine;
+  private readonly executions = new Map<string, Execution>();
+  private readonly parked = new Map<string, ParkedTask>();
+  private readonly expiredTokens = new Set<string>();
+
+  constructor(private readonly options: LocalStepFunctionsOptions) {
+    this.stateMachineArn = options.stateMachineArn;
+    const { region, account } = arnParts(options.stateMachineArn);
+    const runnable = loadDeployDefinition(
+      (key) => `arn:aws:lambda:${region}:${account}:function:gantry-local-${key}`,
+    );
+    for (const [name, state] of Object.entries(this.definition.States)) {
+      if (state.Type !== 'Task') continue;
+      const key = functionKeyOf(state);
+      if (!key || !options.handlers[key])
+        throw new Error(`state ${name} runs "${key}", which has no local handler`);
+    }
+    this.machine = new StateMachine(runnable as never, {
+      validationOptions: { checkPaths: true, checkArn: true },
+    });
+  }
+
+  startExecution(request: { name?: string; input?: string }): { executionArn: string; startDate: Date } {
+    const name = request.name ?? randomUUID();
+    const executionArn = `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+    const input = request.input ?? '{}';
+    const existing = this.executions.get(executionArn);
+    if (existing) {
+      // Step Functions treats a repeated start with the same name and input as the same request.
+      if (existing.status === 'RUNNING' && existing.input === input) return existing;
+      throw new StepFunctionsApiError('ExecutionAlreadyExists', `execution ${name} already exists`);
+    }
+    const startDate = new Date();
+    const run = this.machine.run(JSON.parse(input), {
+      overrides: {
+        taskResourceLocalHandlers: this.localHandlers(executionArn),
+        retryIntervalOverrides: this.everyState('Task', this.options.retryDelayMs ?? 0),
+        waitTimeOverrides: this.everyState('Wait', this.options.waitMs ?? 0),
+      },
+      context: {
+        Execution: {
+          Id: executionArn,
+          Name: name,
+          StartTime: startDate.toISOString(),
+          Input: JSON.parse(input),
+        },
+        StateMachine: { Id: this.stateMachineArn, Name: this.stateMachineArn.split(':').pop() },
+        Task: { Token: tokenPlaceholder },
+      },
+    });
+    const execution: Execution = {
+      executionArn,
+      stateMachineArn: this.stateMachineArn,
+      name,
+      status: 'RUNNING',
+      startDate,
+      input,
+      states: [],
+      abort: run.abort,
+      done: Promise.resolve(),
+    };
+    this.executions.set(executionArn, execution);
+    const logs = this.followLogs(execution, run.eventLogs);
+    execution.done = run.result
+      .then(
+        (output) => this.finish(execution, { status: 'SUCCEEDED', output: JSON.stringify(output) }),
+        (error: unknown) => this.finish(execution, failureOf(error)),
+      )
+      .then(() => logs);
+    return { executionArn, startDate };
+  }
+
+  describeExecution(executionArn: string): ExecutionDescription {
+    const execution = this.executions.get(executionArn);
+    if (!execution) throw new StepFunctionsApiError('ExecutionDoesNotExist', `no execution ${executionArn}`);
+    const { done: _, abort: __, ...description } = execution;
+    return { ...description, states: [...execution.states] };
+  }
+
+  listExecutions(): ExecutionDescription[] {
+    return [...this.executions.keys()].map((arn) => this.describeExecution(arn));
+  }
+
+  /** Resolves when the execution has ended, with its description. */
+  async waitForExecution(executionArn: string): Promise<ExecutionDescription> {
+    const execution = this.executions.get(executionArn);
+    if (!execution) throw new StepFunctionsApiError('ExecutionDoesNotExist', `no execution ${executionArn}`);
+    await execution.done;
+    return this.describeExecution(executionArn);
+  }
+
+  /** Resolves when every execution started so far (and any they started) has ended. */
+  async idle(): Promise<void> {
+    for (;;) {
+      const running = [...this.executions.values()].filter((execution) => execution.status === 'RUNNING');
+      if (running.length === 0) return;
+      await Promise.all(running.map((execution) => execution.done));
+    }
+  }
+
+  /** Stops an execution as `StopExecution` or a crashed Step Functions worker would. */
+  abortExecution(executionArn: string): void {
+    this.executions.get(executionArn)?.abort();
+  }
+
+  sendTaskSuccess(taskToken: string, output: string): void {
+    this.takeParked(taskToken).resolve(JSON.parse(output));
+  }
+
+  sendTaskFailure(taskToken: string, error = 'States.TaskFailed', cause = ''): void {
+    this.takeParked(taskToken).reject(named(error, cause));
+  }
+
+  sendTaskHeartbeat(taskToken: string): void {
+    if (!this.parked.has(taskToken)) this.takeParked(taskToken);
+  }
+
+  private takeParked(taskToken: string): ParkedTask {
+    const parked = this.parked.get(taskToken);
+    if (!parked) {
+      if (this.expiredTokens.has(taskToken))
+        throw new StepFunctionsApiError('TaskTimedOut', 'task timed out');
+      throw new StepFunctionsApiError('TaskDoesNotExist', 'no task is waiting on that token');
+    }
+    this.parked.delete(taskToken);
+    this.expiredTokens.add(taskToken);
+    return parked;
+  }
+
+  private localHandlers(executionArn: string): LocalHandlers {
+    const handlers: LocalHandlers = {};
+    for (const [stateName, state] of Object.entries(this.definition.States)) {
+      if (state.Type !== 'Task') continue;
+      const key = functionKeyOf(state) ?? '';
+      const waits = state.Resource?.endsWith('.waitForTaskToken') ?? false;
+      handlers[stateName] = async (input) =>
+        (waits
+          ? this.invokeAndPark(executionArn, stateName, key, input)
+          : this.invoke(stateName, key, input)) as never;
+    }
+    return handlers;
+  }
+
+  private async invoke(stateName: string, functionKey: string, event: unknown): Promise<unknown> {
+    const crash = this.options.crash?.(stateName, functionKey);
+    if (crash) throw lambdaError(crash);
+    const handler = this.options.handlers[functionKey];
+    if (!handler) throw new Error(`no local handler for ${functionKey}`);
+    try {
+      // A real invocation gets its own copy of the payload; never share objects between states.
+      return await handler(structuredClone(event) as never, lambdaContext(functionKey));
+    } catch (error) {
+      throw lambdaError(error as Error);
+    }
+  }
+
+  private async invokeAndPark(executionArn: string, stateName: string, key: string, input: unknown) {
+    const { Payload } = input as { Payload: Record<string, unknown> };
+    const taskToken = `${randomUUID()}${randomUUID()}`;
+    const settled = new Promise<unknown>((resolve, reject) => {
+      this.parked.set(taskToken, { executionArn, resolve, reject });
+    });
+    const timeoutSeconds = typeof Payload.timeoutSeconds === 'number' ? Payload.timeoutSeconds : 99_999_999;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => {
+          this.parked.delete(taskToken);
+          this.expiredTokens.add(taskToken);
+          reject(named('States.Timeout', 'the task token was not returned in time'));
+        },
+        timeoutSeconds * (this.options.msPerSecond ?? 1000),
+      );
+    });
+    try {
+      await this.invoke(stateName, key, { ...Payload, taskToken });
+      return await Promise.race([settled, timedOut]);
+    } catch (error) {
+      this.parked.delete(taskToken);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private everyState(type: string, value: number): Record<string, number> {
+    return Object.fromEntries(
+      Object.entries(this.definition.States)
+        .filter(([, state]) => state.Type === type)
+        .map(([name]) => [name, value]),
+    );
+  }
+
+  private async followLogs(
+    execution: Execution,
+    logs: ReturnType<StateMachine['run']>['eventLogs'],
+  ): Promise<void> {
+    const report = (progress: Omit<StateProgress, 'executionArn'>) =>
+      this.options.onProgress?.({ executionArn: execution.executionArn, ...progress });
+    for await (const event of logs) {
+      if (event.type === 'StateEntered') {
+        execution.states.push(event.state.name);
+        report({ type: 'entered', state: event.state.name });
+      } else if (event.type === 'StateRetried') {
+        report({ type: 'retried', state: event.state.name });
+      } else if (event.type === 'StateCaught') {
+        report({ type: 'caught', state: event.state.name });
+      }
+    }
+  }
+
+  private finish(
+    execution: Execution,
+    end: Partial<ExecutionDescription> & { status: ExecutionStatus },
+  ): void {
+    Object.assign(execution, end, { stopDate: new Date() });
+    for (const [token, parked] of this.parked) {
+      if (parked.executionArn === execution.executionArn) this.parked.delete(token);
+    }
+    this.options.onProgress?.({
+      executionArn: execution.executionArn,
+      type: end.status === 'SUCCEEDED' ? 'succeeded' : 'failed',
+      ...(end.error !== undefined && { error: end.error }),
+    });
+  }
+}
+
+function named(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+/** What Step Functions sees when a Lambda throws: the name as Error, Lambda's JSON as Cause. */
+function lambdaError(error: { name: string; message: string }): Error {
+  return named(error.name, JSON.stringify({ errorType: error.name, errorMessage: error.message, trace: [] }));
+}
+
+function failureOf(error: unknown): Partial<ExecutionDescription> & { status: ExecutionStatus } {
+  if (error instanceof ExecutionError && error.cause instanceof Error) {
+    return { status: 'FAILED', error: error.cause.name, cause: error.cause.message };
+  }
+  const failure = error as Error;
+  if (failure?.name === 'ExecutionAbortedError') return { status: 'ABORTED' };
+  return { status: 'FAILED', error: failure?.name ?? 'Error', cause: failure?.message ?? String(error) };
+}
+
+function arnParts(arn: string): { region: string; account: string } {
+  const [, , , region = 'us-east-1', account = '000000000000'] = arn.split(':');
+  return { region, account };
+}
+
+function lambdaContext(functionKey: string): Context {
+  const deadline = Date.now() + 30_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: `gantry-local-${functionKey}`,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:gantry-local-${functionKey}`,
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/gantry-local-${functionKey}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
