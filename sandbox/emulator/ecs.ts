@@ -807,6 +807,16 @@ export class EcsState {
           'Container.name and Container.image should not be null or empty.',
         );
       }
+      if (
+        raw.memory === undefined &&
+        container.memory === undefined &&
+        container.memoryReservation === undefined
+      ) {
+        throw new AwsError(
+          'ClientException',
+          `Invalid setting for container '${container.name}'. At least one of 'memory' or 'memoryReservation' must be specified.`,
+        );
+      }
     }
     const tags = raw.tags;
     if (tags !== undefined && !(Array.isArray(tags) && tags.every(isTag))) {

@@ -45,6 +45,12 @@ export interface Emulator {
   readonly port: number;
   readonly region: string;
   readonly accountId: string;
+  /** SDK v3 client configuration pointing at this emulator, with dummy credentials. */
+  readonly clientConfig: {
+    readonly endpoint: string;
+    readonly region: string;
+    readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  };
   /** The simulated clock every rollout and event delivery runs on. */
   readonly clock: SimClock;
   /** Parameter Store state: seed and inspect without HTTP. */
@@ -105,6 +111,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    clientConfig: {
+      endpoint: `http://127.0.0.1:${port}`,
+      region,
+      credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' },
+    },
     region,
     accountId,
     clock,

@@ -38,7 +38,13 @@ export class SsmState {
 
   /** Seeds or overwrites a parameter without going through HTTP (demos, test setup). */
   put(name: string, value: string, options: { type?: ParameterType; description?: string } = {}): number {
-    return this.#put({ name, value, type: options.type, description: options.description, overwrite: true });
+    return this.#put({
+      name,
+      value,
+      type: options.type ?? 'String',
+      description: options.description,
+      overwrite: true,
+    });
   }
 
   /** The current value, or undefined: for assertions. */
@@ -68,6 +74,9 @@ export class SsmState {
         'ParameterAlreadyExists',
         'The parameter already exists. To overwrite this value, set the overwrite option in the request to true.',
       );
+    }
+    if (current === undefined && input.type === undefined) {
+      throw new AwsError('ValidationException', 'A parameter type is required when you create a parameter.');
     }
     const tier = input.tier ?? current?.tier ?? 'Standard';
     const limit = tier === 'Advanced' ? 8192 : 4096;
