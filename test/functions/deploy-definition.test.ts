@@ -1,0 +1,97 @@
+import validateAsl from 'asl-validator';
+import { describe, expect, it } from 'vitest';
+import {
+  errorCatalogue,
+  platformRetryableErrorNames,
+  retryableErrorNames,
+} from '../../functions/src/errors.ts';
+import {
+  type AslState,
+  functionKeyOf,
+  loadDeployDefinition,
+  readDeployDefinition,
+} from '../../sandbox/definition.ts';
+
+const raw = readDeployDefinition();
+const states = Object.entries(raw.States);
+const taskStates = states.filter(([, state]) => state.Type === 'Task');
+const lambdaArn = (key: string) => `arn:aws:lambda:eu-west-1:123456789012:function:gantry-dev-${key}`;
+
+function errorNamesIn(state: AslState): string[] {
+  const lists = [
+    ...((state.Retry as { ErrorEquals: string[] }[]) ?? []),
+    ...((state.Catch as { ErrorEquals: string[] }[]) ?? []),
+  ];
+  const names = lists.flatMap((entry) => entry.ErrorEquals);
+  if (typeof state.Error === 'string') names.push(state.Error);
+  return names;
+}
+
+describe('state-machines/deploy.asl.json', () => {
+  it('is valid ASL once function ARNs are substituted', () => {
+    // Prepare: asl-validator mutates its input, so it gets its own copy.
+    const definition = structuredClone(loadDeployDefinition(lambdaArn));
+
+    // Act
+    const result = validateAsl(definition, { checkPaths: true, checkArn: true });
+
+    // Assess
+    expect(result.errorsText('\n')).toBe('');
+    expect(result.isValid).toBe(true);
+  });
+
+  it('names only errors from the shared catalogue, Step Functions or Lambda', () => {
+    const known = new Set<string>([...Object.keys(errorCatalogue), ...platformRetryableErrorNames]);
+    const unknown = states
+      .flatMap(([, state]) => errorNamesIn(state))
+      .filter((name) => !known.has(name) && !name.startsWith('States.'));
+    expect(unknown).toEqual([]);
+  });
+
+  it('retries every retryable error with backoff on every Task state', () => {
+    for (const [name, state] of taskStates) {
+      const retried = ((state.Retry as { ErrorEquals: string[]; BackoffRate?: number }[]) ?? []).filter(
+        (retrier) => (retrier.BackoffRate ?? 1) > 1,
+      );
+      const names = retried.flatMap((retrier) => retrier.ErrorEquals);
+      for (const error of [...retryableErrorNames, ...platformRetryableErrorNames]) {
+        expect(names, `${name} retries ${error}`).toContain(error);
+      }
+    }
+  });
+
+  it('catches every error on every Task state, so no failure skips the lock release or rollback', () => {
+    for (const [name, state] of taskStates) {
+      const caught = ((state.Catch as { ErrorEquals: string[] }[]) ?? []).flatMap(
+        (catcher) => catcher.ErrorEquals,
+      );
+      expect(caught, name).toContain('States.ALL');
+    }
+  });
+
+  it('uses a serverless.yml function key for every Task state', () => {
+    const keys = taskStates.map(([, state]) => functionKeyOf(state));
+    expect(keys).not.toContain(undefined);
+    expect(new Set(keys)).toEqual(
+      new Set([
+        'resolveConfig',
+        'acquireLock',
+        'deployEcs',
+        'waitForRollout',
+        'checkRollout',
+        'recordOutcome',
+        'rollback',
+        'releaseLock',
+      ]),
+    );
+  });
+
+  it('waits for rollouts on a task token with a timeout from the config', () => {
+    for (const name of ['WaitForRollout', 'WaitForRollback']) {
+      const state = raw.States[name];
+      expect(state?.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+      expect(state?.TimeoutSecondsPath).toBe('$.plan.config.health.timeoutSeconds');
+      expect((state?.Parameters?.Payload as Record<string, unknown>)['taskToken.$']).toBe('$$.Task.Token');
+    }
+  });
+});

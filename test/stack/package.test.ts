@@ -1,0 +1,88 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const require = createRequire(import.meta.url);
+const { permissions } = require('../../functions/permissions.cjs') as {
+  permissions: Record<string, { Action: string[]; Resource: unknown }[]>;
+};
+
+type Template = { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+
+describe('serverless.yml', () => {
+  let template: Template;
+  let packageDir: string;
+
+  beforeAll(async () => {
+    packageDir = await mkdtemp(join(tmpdir(), 'gantry-package-'));
+    await run('npx', ['osls', 'package', '--stage', 'ci', '--package', packageDir], { timeout: 240_000 });
+    template = JSON.parse(
+      readFileSync(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8'),
+    );
+  }, 300_000);
+
+  it('packages offline into a template cfn-lint finds no error in', async () => {
+    // cfn-lint exits 2 for errors, 4 for warnings (dependency hints serverless adds), 0 when clean.
+    const lint = await run('cfn-lint', [
+      '--format',
+      'parseable',
+      join(packageDir, 'cloudformation-template-update-stack.json'),
+    ]).catch((error: { code: number; stdout: string }) => error);
+    const errors = ('stdout' in lint ? lint.stdout : '').split('\n').filter((line) => /:E\d{4}:/.test(line));
+    expect(errors).toEqual([]);
+  }, 120_000);
+
+  it('runs every function on nodejs22.x with a role of its own', () => {
+    const functions = Object.values(template.Resources).filter(
+      (resource) => resource.Type === 'AWS::Lambda::Function',
+    );
+    expect(functions).toHaveLength(Object.keys(permissions).length);
+    const roles = functions.map((fn) => JSON.stringify(fn.Properties.Role));
+    expect(new Set(roles).size).toBe(functions.length);
+    for (const fn of functions) expect(fn.Properties.Runtime).toBe('nodejs22.x');
+  });
+
+  it('grants each function only the calls its table lists, never a wildcard action', () => {
+    for (const [key, statements] of Object.entries(permissions)) {
+      const role = template.Resources[`${key[0]?.toUpperCase()}${key.slice(1)}Role`];
+      const policy = (
+        role?.Properties.Policies as { PolicyDocument: { Statement: { Action: string[] }[] } }[]
+      )[0];
+      const actions = policy?.PolicyDocument.Statement.flatMap((statement) => statement.Action) ?? [];
+      expect(actions.filter((action) => action.includes('*'))).toEqual([]);
+      expect(new Set(actions)).toEqual(
+        new Set([
+          'logs:CreateLogStream',
+          'logs:PutLogEvents',
+          ...statements.flatMap((statement) => statement.Action),
+        ]),
+      );
+    }
+  });
+
+  it('routes ECR pushes, ECS state changes and rollback requests through EventBridge rules', () => {
+    const patterns = Object.values(template.Resources)
+      .filter((resource) => resource.Type === 'AWS::Events::Rule')
+      .map((rule) => rule.Properties.EventPattern as { source: string[]; 'detail-type': string[] });
+    expect(patterns.map((pattern) => `${pattern.source[0]}/${pattern['detail-type'][0]}`).sort()).toEqual([
+      'aws.cloudwatch/CloudWatch Alarm State Change',
+      'aws.ecr/ECR Image Action',
+      'aws.ecs/ECS Deployment State Change',
+      'aws.ecs/ECS Task State Change',
+      'gantry/Rollback Requested',
+    ]);
+  });
+
+  it('never logs execution data, where task tokens would appear', () => {
+    const machine = Object.values(template.Resources).find(
+      (resource) => resource.Type === 'AWS::StepFunctions::StateMachine',
+    );
+    expect(machine?.Properties.LoggingConfiguration).toMatchObject({ IncludeExecutionData: false });
+  });
+});
