@@ -300,9 +300,17 @@ const results: { moto: { ssm: Outcome; ecs: Outcome }; emulator: { ssm: Outcome;
   emulator: { ssm: {}, ecs: {} },
 };
 
+let startupError: unknown;
+
 beforeAll(async () => {
   const port = await freePort();
-  moto = await startMoto(port);
+  try {
+    moto = await startMoto(port);
+  } catch (error) {
+    // Kept for every test to throw: a missing moto_server must fail the check, never skip it.
+    startupError = error;
+    return;
+  }
   emulator = await startEmulator({ accountId: ACCOUNT });
   const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
   const motoConfig = {
@@ -377,12 +385,14 @@ const ECS_STEPS = [
 describe('emulator against moto_server', () => {
   it.each(SSM_STEPS)('agrees on SSM step %s', (step) => {
     // Assess
+    if (startupError !== undefined) throw startupError;
     expect(results.moto.ssm[step]).toBeDefined();
     expect(results.emulator.ssm[step]).toEqual(results.moto.ssm[step]);
   });
 
   it.each(ECS_STEPS)('agrees on ECS step %s', (step) => {
     // Assess
+    if (startupError !== undefined) throw startupError;
     expect(results.moto.ecs[step]).toBeDefined();
     expect(results.emulator.ecs[step]).toEqual(results.moto.ecs[step]);
   });
