@@ -76,6 +76,8 @@ export class StepFunctionsApiError extends Error {
 }
 
 const tokenPlaceholder = 'local-task-token';
+/** Node timers overflow past 2^31 ms: the longest wait a timer can express, in seconds. */
+const maxTimerSeconds = 2_000_000;
 
 type LocalHandlers = NonNullable<
   NonNullable<NonNullable<Parameters<StateMachine['run']>[1]>['overrides']>['taskResourceLocalHandlers']
@@ -102,6 +104,15 @@ export class LocalStepFunctions {
     const runnable = loadDeployDefinition(
       (key) => `arn:aws:lambda:${region}:${account}:function:gantry-local-${key}`,
     );
+    for (const state of Object.values(runnable.States)) {
+      // The interpreter resolves TimeoutSecondsPath against the state's effective input (after
+      // Parameters), Step Functions against its raw input. The parked task enforces the same
+      // timeout itself (from the payload, on the sandbox's time scale), so the path goes here.
+      if (state.TimeoutSecondsPath && state.Resource?.endsWith('.waitForTaskToken')) {
+        delete state.TimeoutSecondsPath;
+        state.TimeoutSeconds = maxTimerSeconds;
+      }
+    }
     for (const [name, state] of Object.entries(this.definition.States)) {
       if (state.Type !== 'Task') continue;
       const key = functionKeyOf(state);
@@ -253,7 +264,8 @@ export class LocalStepFunctions {
     const settled = new Promise<unknown>((resolve, reject) => {
       this.parked.set(taskToken, { executionArn, resolve, reject });
     });
-    const timeoutSeconds = typeof Payload.timeoutSeconds === 'number' ? Payload.timeoutSeconds : 99_999_999;
+    const timeoutSeconds =
+      typeof Payload.timeoutSeconds === 'number' ? Payload.timeoutSeconds : maxTimerSeconds;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -343,7 +355,8 @@ function arnParts(arn: string): { region: string; account: string } {
   return { region, account };
 }
 
-function lambdaContext(functionKey: string): Context {
+/** The Context a handler gets from Lambda, with the fields Powertools reads. */
+export function lambdaContext(functionKey: string): Context {
   const deadline = Date.now() + 30_000;
   return {
     callbackWaitsForEmptyEventLoop: false,

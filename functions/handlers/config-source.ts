@@ -6,7 +6,10 @@ import type { ConfigSource } from '../src/tracking.ts';
  * Config changes rarely and a push burst asks for it many times: Powertools caches the whole
  * tree per warm instance for a minute, so a config edit takes effect within that minute.
  */
-export function cachedConfigSource(ssm: SSMClient, maxAgeSeconds = 60): ConfigSource {
+export function cachedConfigSource(
+  ssm: SSMClient,
+  maxAgeSeconds = Number(process.env.GANTRY_CONFIG_CACHE_SECONDS ?? 60),
+): ConfigSource {
   const provider = new SSMProvider({ awsSdkV3Client: ssm });
   return async (prefix) =>
     (await provider.getMultiple(prefix, {

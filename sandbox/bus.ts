@@ -1,0 +1,121 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+
+/** An EventBridge event pattern, as written in serverless.yml. */
+export type EventPattern = { [field: string]: EventPattern | PatternValue[] };
+type PatternValue = string | number | boolean | null | { [operator: string]: unknown };
+
+export interface EventRule {
+  functionKey: string;
+  pattern: EventPattern;
+}
+
+export const serverlessConfigPath = new URL('../serverless.yml', import.meta.url);
+
+/** The `eventBridge` triggers declared in serverless.yml: the sandbox routes with exactly these. */
+export function readEventRules(path: URL | string = serverlessConfigPath): EventRule[] {
+  const config = parse(readFileSync(path, 'utf8')) as {
+    functions: Record<string, { events?: { eventBridge?: { pattern?: EventPattern } }[] }>;
+  };
+  return Object.entries(config.functions).flatMap(([functionKey, fn]) =>
+    (fn.events ?? []).flatMap((trigger) =>
+      trigger.eventBridge?.pattern ? [{ functionKey, pattern: trigger.eventBridge.pattern }] : [],
+    ),
+  );
+}
+
+/**
+ * EventBridge matching for the subset of pattern syntax Gantry's rules use: exact values,
+ * nested fields, `prefix`, `suffix`, `anything-but`, `exists`. Anything else throws, so a rule
+ * the sandbox cannot honour fails loudly instead of silently never matching.
+ */
+export function matchesPattern(pattern: EventPattern, event: unknown): boolean {
+  return Object.entries(pattern).every(([field, expected]) => {
+    const actual = isObject(event) ? event[field] : undefined;
+    if (Array.isArray(expected)) return matchesValues(expected, actual);
+    return isObject(actual) && matchesPattern(expected, actual);
+  });
+}
+
+function matchesValues(expected: PatternValue[], actual: unknown): boolean {
+  const candidates = Array.isArray(actual) ? actual : [actual];
+  return expected.some((rule) => {
+    if (isObject(rule)) return matchesOperator(rule, actual, candidates);
+    return candidates.some((candidate) => candidate === rule);
+  });
+}
+
+function matchesOperator(rule: Record<string, unknown>, actual: unknown, candidates: unknown[]): boolean {
+  const [operator, operand] = Object.entries(rule)[0] ?? [];
+  switch (operator) {
+    case 'prefix':
+      return candidates.some((value) => typeof value === 'string' && value.startsWith(String(operand)));
+    case 'suffix':
+      return candidates.some((value) => typeof value === 'string' && value.endsWith(String(operand)));
+    case 'exists':
+      return (actual !== undefined) === operand;
+    case 'anything-but': {
+      const excluded = Array.isArray(operand) ? operand : [operand];
+      return actual !== undefined && candidates.every((value) => !excluded.includes(value));
+    }
+    default:
+      throw new Error(`the sandbox event bus does not implement the "${operator}" pattern operator`);
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const asyncInvokeAttempts = 3;
+
+export type EventTarget = (event: unknown) => Promise<unknown>;
+
+export interface Delivery {
+  functionKey: string;
+  detailType: string;
+  ok: boolean;
+  result?: unknown;
+  error?: { name: string; message: string };
+}
+
+/**
+ * Delivers each event to every function whose rule matches, as EventBridge invokes rule targets:
+ * asynchronously, so a failing invocation is tried again (Lambda's async retries: two more).
+ */
+export class LocalEventBus {
+  readonly deliveries: Delivery[] = [];
+
+  constructor(
+    private readonly rules: EventRule[],
+    private readonly targets: Record<string, EventTarget>,
+  ) {
+    for (const rule of rules) {
+      if (!targets[rule.functionKey]) throw new Error(`no local target for ${rule.functionKey}`);
+    }
+  }
+
+  async publish(event: { 'detail-type'?: string }): Promise<Delivery[]> {
+    const matched = this.rules.filter((rule) => matchesPattern(rule.pattern, event));
+    const deliveries = await Promise.all(
+      matched.map(async ({ functionKey }): Promise<Delivery> => {
+        const base = { functionKey, detailType: event['detail-type'] ?? '' };
+        let failure: Error | undefined;
+        for (let attempt = 0; attempt < asyncInvokeAttempts; attempt++) {
+          try {
+            return { ...base, ok: true, result: await this.targets[functionKey]?.(structuredClone(event)) };
+          } catch (error) {
+            failure = error as Error;
+          }
+        }
+        return {
+          ...base,
+          ok: false,
+          error: { name: failure?.name ?? 'Error', message: failure?.message ?? '' },
+        };
+      }),
+    );
+    this.deliveries.push(...deliveries);
+    return deliveries;
+  }
+}

@@ -1,0 +1,249 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import type { DeployConfig } from '../functions/src/config/schema.ts';
+import type { ReleaseRecord } from '../functions/src/release.ts';
+import { LocalEventBus, readEventRules, serverlessConfigPath } from './bus.ts';
+import { type Emulator, type Scenario, startEmulator } from './emulator/index.ts';
+import { type LambdaHandler, LocalStepFunctions, lambdaContext, type StateProgress } from './runner.ts';
+
+export interface SandboxOptions {
+  /** Simulated milliseconds per real millisecond: 100 shows a 30 s rollout in 0.3 s. */
+  speed?: number;
+  region?: string;
+  accountId?: string;
+  onProgress?: (progress: StateProgress) => void;
+  /** Fault injection: make a state's Lambda fail as a crashed invocation would. */
+  crash?: (state: string, functionKey: string) => { name: string; message: string } | undefined;
+}
+
+export interface AppSeed {
+  app: string;
+  env: string;
+  repository: string;
+  /** The image the service runs before Gantry touches it. */
+  initialTag?: string;
+  desiredCount?: number;
+  circuitBreaker?: { enable: boolean; rollback: boolean };
+  config?: Partial<DeployConfig>;
+  /** Seed the config parameter with this raw text instead (to show validation). */
+  rawConfig?: string;
+}
+
+export interface Sandbox {
+  readonly emulator: Emulator;
+  readonly stepFunctions: LocalStepFunctions;
+  readonly bus: LocalEventBus;
+  readonly parameterPrefix: string;
+  seedApp(seed: AppSeed): { cluster: string; service: string };
+  /** Pushes an image to the emulated ECR and delivers the ECR push event, as EventBridge would. */
+  push(input: {
+    repository: string;
+    tag: string;
+    scenario?: Scenario;
+    digest?: string;
+  }): Promise<{ digest: string }>;
+  /** Starts a deploy execution as the console would. */
+  startExecution(input: Record<string, unknown>, name?: string): string;
+  /** Resolves when no execution is running. */
+  idle(): Promise<void>;
+  release(app: string, env: string): ReleaseRecord | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * The sandbox: a SIMULATION of the AWS side of Gantry on loopback, for demos and tests. The real
+ * handlers and the real ASL run; their real SDK clients reach the emulator through
+ * AWS_ENDPOINT_URL, exactly as they would reach LocalStack. Nothing here deploys anything.
+ *
+ * One sandbox per process: handlers create their SDK clients once, at import, as on Lambda.
+ */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const speed = options.speed ?? 100;
+  const region = options.region ?? 'eu-west-1';
+  const accountId = options.accountId ?? '123456789012';
+  const parameterPrefix = '/gantry';
+  const emulator = await startEmulator({ region, accountId });
+  const stateMachineArn = `arn:aws:states:${region}:${accountId}:stateMachine:gantry-sandbox-deploy`;
+
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: emulator.url,
+    AWS_REGION: region,
+    AWS_ACCESS_KEY_ID: 'sandbox',
+    AWS_SECRET_ACCESS_KEY: 'sandbox',
+    GANTRY_PARAMETER_PREFIX: parameterPrefix,
+    GANTRY_CONFIG_CACHE_SECONDS: '0',
+    DEPLOY_STATE_MACHINE_ARN: stateMachineArn,
+  });
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+  const handlers = await importHandlers();
+
+  const realMsPerSimulatedSecond = 1000 / speed;
+  const stepFunctions = new LocalStepFunctions({
+    stateMachineArn,
+    handlers,
+    msPerSecond: realMsPerSimulatedSecond,
+    retryDelayMs: 2 * realMsPerSimulatedSecond,
+    waitMs: 15 * realMsPerSimulatedSecond,
+    ...(options.onProgress && { onProgress: options.onProgress }),
+    ...(options.crash && { crash: options.crash }),
+  });
+  emulator.sfn.setHandlers({
+    startExecution: (input) => stepFunctions.startExecution(input),
+    describeExecution: (arn) => stepFunctions.describeExecution(arn),
+    sendTaskSuccess: (token, output) => stepFunctions.sendTaskSuccess(token, output),
+    sendTaskFailure: (token, error, cause) => stepFunctions.sendTaskFailure(token, error, cause),
+    sendTaskHeartbeat: (token) => stepFunctions.sendTaskHeartbeat(token),
+  });
+
+  const bus = new LocalEventBus(
+    readEventRules(),
+    Object.fromEntries(
+      Object.entries(handlers).map(([key, handler]) => [
+        key,
+        (event: unknown) => handler(event as never, lambdaContext(key)),
+      ]),
+    ),
+  );
+  emulator.onEvent((event) => bus.publish(event).then(() => undefined));
+  emulator.clock.startRealtime({ speed, tickMs: 10 });
+
+  return {
+    emulator,
+    stepFunctions,
+    bus,
+    parameterPrefix,
+    seedApp(seed) {
+      const cluster = `${seed.env}`;
+      const service = seed.app;
+      const initial = emulator.ecr.putImage({
+        repository: seed.repository,
+        tag: seed.initialTag ?? 'v0.0.0',
+      });
+      emulator.ecs.createService({
+        cluster,
+        service,
+        desiredCount: seed.desiredCount ?? 2,
+        ...(seed.circuitBreaker && { circuitBreaker: seed.circuitBreaker }),
+        taskDefinition: {
+          family: `${seed.app}-${seed.env}`,
+          networkMode: 'awsvpc',
+          requiresCompatibilities: ['FARGATE'],
+          cpu: '256',
+          memory: '512',
+          executionRoleArn: `arn:aws:iam::${accountId}:role/${seed.app}-execution`,
+          runtimePlatform: { cpuArchitecture: 'ARM64', operatingSystemFamily: 'LINUX' },
+          containerDefinitions: [
+            {
+              name: 'app',
+              image: `${accountId}.dkr.ecr.${region}.amazonaws.com/${seed.repository}@${initial.digest}`,
+              essential: true,
+              portMappings: [{ containerPort: 8080, protocol: 'tcp' }],
+              secrets: [
+                {
+                  name: 'DATABASE_URL',
+                  valueFrom: `arn:aws:ssm:${region}:${accountId}:parameter/${seed.app}/db-url`,
+                },
+              ],
+            },
+            {
+              name: 'log-router',
+              image: 'public.ecr.aws/aws-observability/aws-for-fluent-bit:stable',
+              essential: false,
+            },
+          ],
+        },
+      });
+      const config: DeployConfig = {
+        repository: seed.repository,
+        tagPattern: '^v\\d+\\.\\d+\\.\\d+$',
+        target: { type: 'ecs', cluster, service, container: 'app' },
+        health: { timeoutSeconds: 600, maxFailedTasks: 2 },
+        rollbackAlarms: [],
+        ...seed.config,
+      };
+      emulator.ssm.put(
+        `${parameterPrefix}/${seed.app}/${seed.env}/config`,
+        seed.rawConfig ?? JSON.stringify(config),
+      );
+      return { cluster, service };
+    },
+    async push({ repository, tag, scenario, digest }) {
+      const image = emulator.ecr.putImage({ repository, tag, ...(digest && { digest }) });
+      if (scenario) emulator.ecs.setScenario(image.digest, scenario);
+      await bus.publish(
+        ecrPushEvent({
+          region,
+          accountId,
+          repository,
+          tag,
+          digest: image.digest,
+          time: emulator.clock.now(),
+        }),
+      );
+      return { digest: image.digest };
+    },
+    startExecution(input, name) {
+      return stepFunctions.startExecution({ ...(name && { name }), input: JSON.stringify(input) })
+        .executionArn;
+    },
+    async idle() {
+      await emulator.settled();
+      await stepFunctions.idle();
+      await emulator.settled();
+    },
+    release(app, env) {
+      const stored = emulator.ssm.get(`${parameterPrefix}/${app}/${env}/release`);
+      return stored ? (JSON.parse(stored) as ReleaseRecord) : undefined;
+    },
+    close: () => emulator.close(),
+  };
+}
+
+/** Every function in serverless.yml, imported from the handler path it declares there. */
+async function importHandlers(): Promise<Record<string, LambdaHandler>> {
+  const config = parse(readFileSync(serverlessConfigPath, 'utf8')) as {
+    functions: Record<string, { handler: string }>;
+  };
+  const entries = await Promise.all(
+    Object.entries(config.functions).map(async ([key, { handler }]) => {
+      const dot = handler.lastIndexOf('.');
+      const module = (await import(
+        new URL(`../${handler.slice(0, dot)}.ts`, import.meta.url).href
+      )) as Record<string, LambdaHandler>;
+      const exported = module[handler.slice(dot + 1)];
+      if (!exported) throw new Error(`${handler} does not export its handler`);
+      return [key, exported] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+/** An ECR push event shaped like events/ecr-image-push.json. */
+export function ecrPushEvent(input: {
+  region: string;
+  accountId: string;
+  repository: string;
+  tag: string;
+  digest: string;
+  time: number;
+}) {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'ECR Image Action',
+    source: 'aws.ecr',
+    account: input.accountId,
+    time: new Date(input.time).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region: input.region,
+    resources: [],
+    detail: {
+      result: 'SUCCESS',
+      'repository-name': input.repository,
+      'image-digest': input.digest,
+      'action-type': 'PUSH',
+      'image-tag': input.tag,
+      'manifest-media-type': 'application/vnd.oci.image.manifest.v1+json',
+    },
+  };
+}
