@@ -45,9 +45,23 @@ export interface LocalStepFunctionsOptions {
   retryDelayMs?: number;
   /** Real milliseconds a `Wait` state pauses, instead of its Seconds. */
   waitMs?: number;
-  /** Fault injection: return an error to make this invocation fail as a crashed Lambda would. */
-  crash?: (state: string, functionKey: string) => { name: string; message: string } | undefined;
   onProgress?: (progress: StateProgress) => void;
+}
+
+export interface Invocation {
+  executionArn: string;
+  state: string;
+  functionKey: string;
+  /** The execution's input: tells which app/environment the invocation works for. */
+  executionInput: string;
+}
+
+/** Test and demo hooks, changeable while executions run. */
+export interface InvocationHooks {
+  /** Called as each Lambda invocation starts. */
+  observe?: (invocation: Invocation) => void;
+  /** Fault injection: return an error to make this invocation fail as a crashed Lambda would. */
+  crash?: (invocation: Invocation) => { name: string; message: string } | undefined;
 }
 
 interface Execution extends ExecutionDescription {
@@ -97,6 +111,7 @@ export class LocalStepFunctions {
   private readonly executions = new Map<string, Execution>();
   private readonly parked = new Map<string, ParkedTask>();
   private readonly expiredTokens = new Set<string>();
+  readonly hooks: InvocationHooks = {};
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
     this.stateMachineArn = options.stateMachineArn;
@@ -237,16 +252,27 @@ export class LocalStepFunctions {
       if (state.Type !== 'Task') continue;
       const key = functionKeyOf(state) ?? '';
       const waits = state.Resource?.endsWith('.waitForTaskToken') ?? false;
-      handlers[stateName] = async (input) =>
-        (waits
-          ? this.invokeAndPark(executionArn, stateName, key, input)
-          : this.invoke(stateName, key, input)) as never;
+      handlers[stateName] = async (input) => {
+        const invocation = {
+          executionArn,
+          state: stateName,
+          functionKey: key,
+          executionInput: this.inputOf(executionArn),
+        };
+        return (waits ? this.invokeAndPark(invocation, input) : this.invoke(invocation, input)) as never;
+      };
     }
     return handlers;
   }
 
-  private async invoke(stateName: string, functionKey: string, event: unknown): Promise<unknown> {
-    const crash = this.options.crash?.(stateName, functionKey);
+  private inputOf(executionArn: string): string {
+    return this.executions.get(executionArn)?.input ?? '{}';
+  }
+
+  private async invoke(invocation: Invocation, event: unknown): Promise<unknown> {
+    const { functionKey } = invocation;
+    this.hooks.observe?.(invocation);
+    const crash = this.hooks.crash?.(invocation);
     if (crash) throw lambdaError(crash);
     const handler = this.options.handlers[functionKey];
     if (!handler) throw new Error(`no local handler for ${functionKey}`);
@@ -258,7 +284,8 @@ export class LocalStepFunctions {
     }
   }
 
-  private async invokeAndPark(executionArn: string, stateName: string, key: string, input: unknown) {
+  private async invokeAndPark(invocation: Invocation, input: unknown) {
+    const { executionArn } = invocation;
     const { Payload } = input as { Payload: Record<string, unknown> };
     const taskToken = `${randomUUID()}${randomUUID()}`;
     const settled = new Promise<unknown>((resolve, reject) => {
@@ -274,11 +301,11 @@ export class LocalStepFunctions {
           this.expiredTokens.add(taskToken);
           reject(named('States.Timeout', 'the task token was not returned in time'));
         },
-        timeoutSeconds * (this.options.msPerSecond ?? 1000),
+        Math.min(timeoutSeconds * (this.options.msPerSecond ?? 1000), maxTimerSeconds * 1000),
       );
     });
     try {
-      await this.invoke(stateName, key, { ...Payload, taskToken });
+      await this.invoke(invocation, { ...Payload, taskToken });
       return await Promise.race([settled, timedOut]);
     } catch (error) {
       this.parked.delete(taskToken);

@@ -13,8 +13,6 @@ export interface SandboxOptions {
   region?: string;
   accountId?: string;
   onProgress?: (progress: StateProgress) => void;
-  /** Fault injection: make a state's Lambda fail as a crashed invocation would. */
-  crash?: (state: string, functionKey: string) => { name: string; message: string } | undefined;
 }
 
 export interface AppSeed {
@@ -86,7 +84,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     retryDelayMs: 2 * realMsPerSimulatedSecond,
     waitMs: 15 * realMsPerSimulatedSecond,
     ...(options.onProgress && { onProgress: options.onProgress }),
-    ...(options.crash && { crash: options.crash }),
   });
   emulator.sfn.setHandlers({
     startExecution: (input) => stepFunctions.startExecution(input),

@@ -9,6 +9,7 @@ import {
   type EcsDeployment,
   findPrimaryDeployment,
 } from './ecs/deploy.ts';
+import type { StoppedTask } from './ecs/rollout.ts';
 import { DeployFailed } from './errors.ts';
 import { isDigest } from './image-ref.ts';
 import { type GantryEventType, publishGantryEvent } from './notify.ts';
@@ -83,6 +84,9 @@ export async function recordOutcome(
       source: plan.source,
       requested: plan.desired,
       ...(record && { record }),
+      // Everything gathered when it failed: stopped tasks, exit codes, the ECS event.
+      ...(state.failure && { failure: causeDetails(state.failure) }),
+      ...(state.rollbackFailure && { rollbackFailure: causeDetails(state.rollbackFailure) }),
       ...(kind === 'superseded' && state.lock?.status === 'superseded' && { supersededBy: state.lock.by }),
     },
     [plan.executionArn],
@@ -144,16 +148,34 @@ function releaseRecordFor(
   };
 }
 
+/**
+ * The cause as kept in the release record: a summary, because a Standard parameter holds 4 KB.
+ * The full forensics travel in the gantry event, which holds 256 KB.
+ */
 function causeOf(
   failure: CaughtError | undefined,
   original: CaughtError | undefined,
 ): NonNullable<ReleaseRecord['cause']> {
   const { message, details } = causeDetails(failure);
+  const stoppedTasks = Array.isArray(details?.stoppedTasks) ? (details.stoppedTasks as StoppedTask[]) : [];
+  const summary = {
+    ...(typeof details?.deploymentId === 'string' && { deploymentId: details.deploymentId }),
+    ...(details?.ecsRolledBack === true && { ecsRolledBack: true }),
+    ...(stoppedTasks.length > 0 && {
+      stoppedTasks: stoppedTasks.length,
+      stopReasons: [
+        ...new Set(stoppedTasks.map((task) => `${task.stopCode ?? '?'}: ${task.stoppedReason ?? ''}`)),
+      ]
+        .slice(0, 3)
+        .map((reason) => reason.slice(0, 200)),
+    }),
+    ...(original && {
+      rolloutFailure: { error: original.Error, message: causeDetails(original).message.slice(0, 500) },
+    }),
+  };
   return {
     error: failure?.Error ?? 'unknown',
-    message,
-    ...((details || original) && {
-      details: { ...details, ...(original && { rolloutFailure: causeDetails(original) }) },
-    }),
+    message: message.slice(0, 1000),
+    ...(Object.keys(summary).length > 0 && { details: summary }),
   };
 }

@@ -63,9 +63,18 @@ export async function writeRelease(ssm: SSMClient, name: string, record: Release
   ) {
     return current.version;
   }
-  const version = await writeParameter(ssm, name, JSON.stringify(record), { overwrite: true });
+  const version = await writeParameter(ssm, name, fitToParameter(record), { overwrite: true });
   if (record.kind !== 'rollback-failed') await labelParameterVersion(ssm, name, version, liveLabel);
   return version;
+}
+
+/** A Standard parameter holds 4 KB; a record never fails to be written for its forensics' sake. */
+const maxParameterBytes = 4096;
+
+function fitToParameter(record: ReleaseRecord): string {
+  const text = JSON.stringify(record);
+  if (Buffer.byteLength(text) <= maxParameterBytes || !record.cause) return text;
+  return JSON.stringify({ ...record, cause: { error: record.cause.error, message: record.cause.message.slice(0, 500) } });
 }
 
 export function safeJson(text: string): unknown {
