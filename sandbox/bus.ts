@@ -95,7 +95,7 @@ export class LocalEventBus {
     }
   }
 
-  async publish(event: { 'detail-type'?: string; [field: string]: unknown }): Promise<Delivery[]> {
+  async publish<E extends { readonly 'detail-type'?: string }>(event: E): Promise<Delivery[]> {
     const matched = this.rules.filter((rule) => matchesPattern(rule.pattern, event));
     const deliveries = await Promise.all(
       matched.map(async ({ functionKey }): Promise<Delivery> => {
