@@ -1,0 +1,116 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Invocation } from '../../sandbox/runner.ts';
+import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
+import { executionsOf, onlyExecutionOf } from '../support/flows.ts';
+
+/** Fault injection: every failure must end in a consistent state — release true, lock free, nothing lost. */
+describe('deploy flows under faults (sandbox)', () => {
+  let sandbox: Sandbox;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ speed: 500 });
+  });
+  afterEach(() => {
+    sandbox.stepFunctions.hooks.crash = undefined;
+    sandbox.stepFunctions.hooks.observe = undefined;
+    sandbox.emulator.faults.clear();
+  });
+  afterAll(async () => {
+    await sandbox.close();
+  });
+
+  function expectConsistent(app: string, digest: string) {
+    expect(sandbox.release(app, 'prod')?.digest).toBe(digest);
+    expect(sandbox.emulator.ssm.get(`/gantry/${app}/prod/lock`)).toBeUndefined();
+  }
+
+  it('deploys through Parameter Store throttling', async () => {
+    sandbox.seedApp({ app: 'throttled', env: 'prod', repository: 'throttled' });
+    // More failures than the SDK's own three attempts: the state machine's retry takes over.
+    sandbox.emulator.faults.add({ service: 'ssm', operation: 'PutParameter', times: 5, error: 'ThrottlingException' });
+
+    const { digest } = await sandbox.push({ repository: 'throttled', tag: 'v1.0.0' });
+    await sandbox.idle();
+
+    expect(onlyExecutionOf(sandbox, 'throttled').status).toBe('SUCCEEDED');
+    expect(sandbox.emulator.faults.pending()).toBe(0);
+    expectConsistent('throttled', digest);
+  });
+
+  it('deploys through ECS server errors', async () => {
+    sandbox.seedApp({ app: 'flaky', env: 'prod', repository: 'flaky' });
+    sandbox.emulator.faults.add({ service: 'ecs', operation: 'UpdateService', times: 4, error: 'ServerException', status: 500 });
+
+    const { digest } = await sandbox.push({ repository: 'flaky', tag: 'v1.0.0' });
+    await sandbox.idle();
+
+    expect(onlyExecutionOf(sandbox, 'flaky').status).toBe('SUCCEEDED');
+    expectConsistent('flaky', digest);
+  });
+
+  describe('a Lambda crashing once', () => {
+    const crashOnce = (state: string) => {
+      const crashed = new Set<string>();
+      return (invocation: Invocation) => {
+        if (invocation.state !== state || crashed.has(invocation.executionArn)) return undefined;
+        crashed.add(invocation.executionArn);
+        return { name: 'Lambda.Unknown', message: 'The function timed out or ran out of memory (injected)' };
+      };
+    };
+
+    for (const state of ['ResolveConfig', 'AcquireLock', 'DeployEcs', 'WaitForRollout', 'RecordRelease', 'ReleaseLock']) {
+      it(`still deploys when ${state} crashes`, async () => {
+        const app = `crash-${state.toLowerCase()}`;
+        sandbox.seedApp({ app, env: 'prod', repository: app });
+        sandbox.stepFunctions.hooks.crash = crashOnce(state);
+
+        const { digest } = await sandbox.push({ repository: app, tag: 'v1.0.0' });
+        await sandbox.idle();
+
+        expect(onlyExecutionOf(sandbox, app).status).toBe('SUCCEEDED');
+        expectConsistent(app, digest);
+      });
+    }
+
+    for (const state of ['Rollback', 'WaitForRollback', 'RecordRollback']) {
+      it(`still rolls back and records it when ${state} crashes`, async () => {
+        const app = `crash-${state.toLowerCase()}`;
+        sandbox.seedApp({ app, env: 'prod', repository: app });
+        const v1 = await sandbox.push({ repository: app, tag: 'v1.0.0' });
+        await sandbox.idle();
+        sandbox.stepFunctions.hooks.crash = crashOnce(state);
+
+        await sandbox.push({ repository: app, tag: 'v2.0.0', scenario: 'crashLoop' });
+        await sandbox.idle();
+
+        const failed = executionsOf(sandbox, app).find((execution) => execution.status === 'FAILED');
+        expect(failed?.error).toBe('RolloutFailed');
+        expect(sandbox.release(app, 'prod')?.kind).toBe('rollback');
+        expectConsistent(app, v1.digest);
+      });
+    }
+  });
+
+  it('reclaims the lock of an execution that died holding it', async () => {
+    // Prepare: a deploy that holds the lock for a long rollout, then dies.
+    sandbox.seedApp({ app: 'orphan', env: 'prod', repository: 'orphan' });
+    const waiting = new Promise<void>((resolve) => {
+      sandbox.stepFunctions.hooks.observe = ({ state }) => state === 'WaitForRollout' && resolve();
+    });
+    await sandbox.push({ repository: 'orphan', tag: 'v1.0.0', scenario: { kind: 'healthy', stableAfterSeconds: 3600 } });
+    await waiting;
+    const [dead] = executionsOf(sandbox, 'orphan');
+    sandbox.stepFunctions.abortExecution(dead?.executionArn ?? '');
+    await sandbox.idle();
+    expect(sandbox.emulator.ssm.get('/gantry/orphan/prod/lock')).toBeDefined();
+
+    // Act
+    const v2 = await sandbox.push({ repository: 'orphan', tag: 'v2.0.0' });
+    await sandbox.idle();
+
+    // Assess
+    const next = executionsOf(sandbox, 'orphan').find((execution) => execution.executionArn !== dead?.executionArn);
+    expect(next?.status).toBe('SUCCEEDED');
+    expectConsistent('orphan', v2.digest);
+  });
+});
