@@ -1,0 +1,279 @@
+import {
+  AccessDeniedException,
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  ECSClient,
+  ECSServiceException,
+  RegisterTaskDefinitionCommand,
+  ServerException,
+  UpdateServiceCommand,
+} from '@aws-sdk/client-ecs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  deployImageToEcs,
+  deployTaskDefinitionToEcs,
+  describeService,
+  findPrimaryDeployment,
+} from '../../functions/src/ecs/deploy.ts';
+import {
+  describeServicesResponse,
+  describeTaskDefinitionResponse,
+  serviceOf,
+  serviceRollingOut,
+  story,
+  webConfig,
+} from '../support/aws-fixtures.ts';
+
+const ecsMock = mockClient(ECSClient);
+const ecs = new ECSClient({ region: story.region });
+const target = webConfig.target;
+const newImage = `${story.registry}/web@${story.digest}`;
+const previousImage = `${story.registry}/web@${story.previousDigest}`;
+
+function registeredRevision() {
+  const described = describeTaskDefinitionResponse();
+  return {
+    taskDefinition: { ...described.taskDefinition, taskDefinitionArn: story.taskDefinitionArn, revision: 42 },
+    tags: described.tags,
+  };
+}
+
+function primedForDeploy() {
+  ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf()));
+  ecsMock.on(DescribeTaskDefinitionCommand).resolves(describeTaskDefinitionResponse(previousImage));
+  ecsMock.on(RegisterTaskDefinitionCommand).resolves(registeredRevision());
+  ecsMock.on(UpdateServiceCommand).resolves({ service: serviceRollingOut('IN_PROGRESS') });
+}
+
+afterEach(() => {
+  ecsMock.reset();
+});
+
+describe('ecs/deploy', () => {
+  describe('deployImageToEcs', () => {
+    it('copies the running revision with the new image and rolls it out', async () => {
+      // Prepare
+      primedForDeploy();
+      const { taskDefinition, tags } = describeTaskDefinitionResponse(previousImage);
+      const {
+        taskDefinitionArn: _arn,
+        revision: _revision,
+        status: _status,
+        requiresAttributes: _requires,
+        compatibilities: _compatibilities,
+        registeredAt: _at,
+        registeredBy: _by,
+        containerDefinitions = [],
+        ...writable
+      } = taskDefinition ?? {};
+      const [app, logRouter] = containerDefinitions;
+      const expectedRegistration = {
+        ...writable,
+        containerDefinitions: [{ ...app, image: newImage }, logRouter],
+        tags,
+      };
+
+      // Act
+      const deployment = await deployImageToEcs(ecs, target, newImage);
+
+      // Assess
+      expect(ecsMock).toHaveReceivedCommandWith(DescribeServicesCommand, { cluster: 'prod', services: ['web'] });
+      expect(ecsMock).toHaveReceivedCommandWith(DescribeTaskDefinitionCommand, {
+        taskDefinition: story.previousTaskDefinitionArn,
+        include: ['TAGS'],
+      });
+      expect(ecsMock).toHaveReceivedCommandExactlyOnceWith(
+        RegisterTaskDefinitionCommand,
+        expectedRegistration,
+      );
+      // The matcher compares partially; the registration must carry nothing else either.
+      expect(ecsMock.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input).toStrictEqual(
+        expectedRegistration,
+      );
+      expect(ecsMock).toHaveReceivedCommandExactlyOnceWith(UpdateServiceCommand, {
+        cluster: 'prod',
+        service: 'web',
+        taskDefinition: story.taskDefinitionArn,
+      });
+      expect(deployment).toEqual({
+        deploymentId: story.deploymentId,
+        taskDefinitionArn: story.taskDefinitionArn,
+        previousTaskDefinitionArn: story.previousTaskDefinitionArn,
+        previousImage,
+      });
+    });
+
+    it('registers with the new image, the same family and the tags, and without read-only fields', async () => {
+      primedForDeploy();
+
+      await deployImageToEcs(ecs, target, newImage);
+
+      const input = ecsMock.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input;
+      expect(input).toMatchObject({
+        family: 'web',
+        containerDefinitions: [{ name: 'app', image: newImage }, { name: 'log-router' }],
+        tags: [
+          { key: 'team', value: 'payments' },
+          { key: 'gantry:app', value: 'web' },
+        ],
+      });
+      expect(input).not.toHaveProperty('taskDefinitionArn');
+      expect(input).not.toHaveProperty('requiresAttributes');
+    });
+
+    it('makes the calls in order: describe service, describe revision, register, update', async () => {
+      primedForDeploy();
+
+      await deployImageToEcs(ecs, target, newImage);
+
+      expect(ecsMock.calls().map((call) => call.args[0].constructor.name)).toEqual([
+        'DescribeServicesCommand',
+        'DescribeTaskDefinitionCommand',
+        'RegisterTaskDefinitionCommand',
+        'UpdateServiceCommand',
+      ]);
+    });
+
+    it('returns the PRIMARY deployment, not the one being drained', async () => {
+      primedForDeploy();
+      const rolling = serviceRollingOut('IN_PROGRESS');
+      ecsMock.on(UpdateServiceCommand).resolves({ service: { ...rolling, deployments: [...(rolling.deployments ?? [])].reverse() } });
+
+      await expect(deployImageToEcs(ecs, target, newImage)).resolves.toMatchObject({
+        deploymentId: story.deploymentId,
+      });
+    });
+
+    it('fails with DeployFailed when UpdateService returns no PRIMARY deployment', async () => {
+      primedForDeploy();
+      ecsMock.on(UpdateServiceCommand).resolves({ service: serviceOf({ deployments: [] }) });
+
+      await expect(deployImageToEcs(ecs, target, newImage)).rejects.toMatchObject({ name: 'DeployFailed' });
+    });
+
+    it('fails with DeployFailed naming the containers when the target container is not there', async () => {
+      primedForDeploy();
+
+      await expect(
+        deployImageToEcs(ecs, { ...target, container: 'web' }, newImage),
+      ).rejects.toMatchObject({ name: 'DeployFailed', message: expect.stringContaining('(it has: app, log-router)') });
+      expect(ecsMock).not.toHaveReceivedCommand(RegisterTaskDefinitionCommand);
+      expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+    });
+
+    describe('an unusable service', () => {
+      it('fails with DeployFailed when the service is INACTIVE', async () => {
+        ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf({ status: 'INACTIVE' })));
+
+        await expect(deployImageToEcs(ecs, target, newImage)).rejects.toMatchObject({
+          name: 'DeployFailed',
+          message: 'ECS service prod/web is not usable: INACTIVE',
+        });
+        expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+      });
+
+      it('fails with DeployFailed when the service is missing', async () => {
+        ecsMock.on(DescribeServicesCommand).resolves({
+          $metadata: {},
+          services: [],
+          failures: [{ arn: story.serviceArn, reason: 'MISSING' }],
+        });
+
+        await expect(deployImageToEcs(ecs, target, newImage)).rejects.toMatchObject({
+          name: 'DeployFailed',
+          message: 'ECS service prod/web is not usable: MISSING',
+        });
+      });
+    });
+
+    describe('AWS errors', () => {
+      it('turns ThrottlingException into TransientAwsError', async () => {
+        primedForDeploy();
+        const throttled = new ECSServiceException({
+          name: 'ThrottlingException',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 400 },
+          message: 'Rate exceeded',
+        });
+        ecsMock.on(RegisterTaskDefinitionCommand).rejects(throttled);
+
+        await expect(deployImageToEcs(ecs, target, newImage)).rejects.toMatchObject({
+          name: 'TransientAwsError',
+          message: 'registering the new task definition: ThrottlingException: Rate exceeded',
+          cause: throttled,
+        });
+        expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+      });
+
+      it('turns a 500 into TransientAwsError', async () => {
+        primedForDeploy();
+        ecsMock
+          .on(UpdateServiceCommand)
+          .rejects(new ServerException({ message: 'internal error', $metadata: { httpStatusCode: 500 } }));
+
+        await expect(deployImageToEcs(ecs, target, newImage)).rejects.toMatchObject({
+          name: 'TransientAwsError',
+        });
+      });
+
+      it('passes AccessDeniedException through unchanged', async () => {
+        primedForDeploy();
+        const denied = new AccessDeniedException({
+          message: 'User is not authorized to perform: iam:PassRole',
+          $metadata: { httpStatusCode: 400 },
+        });
+        ecsMock.on(RegisterTaskDefinitionCommand).rejects(denied);
+
+        await expect(deployImageToEcs(ecs, target, newImage)).rejects.toBe(denied);
+      });
+    });
+  });
+
+  describe('deployTaskDefinitionToEcs', () => {
+    it('points the service at the existing revision without registering one', async () => {
+      ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf()));
+      ecsMock.on(UpdateServiceCommand).resolves({ service: serviceRollingOut('IN_PROGRESS') });
+
+      const deployment = await deployTaskDefinitionToEcs(ecs, target, story.taskDefinitionArn);
+
+      expect(ecsMock).toHaveReceivedCommandExactlyOnceWith(UpdateServiceCommand, {
+        cluster: 'prod',
+        service: 'web',
+        taskDefinition: story.taskDefinitionArn,
+      });
+      expect(ecsMock).not.toHaveReceivedCommand(RegisterTaskDefinitionCommand);
+      expect(deployment).toEqual({
+        deploymentId: story.deploymentId,
+        taskDefinitionArn: story.taskDefinitionArn,
+        previousTaskDefinitionArn: story.previousTaskDefinitionArn,
+      });
+    });
+  });
+
+  describe('findPrimaryDeployment', () => {
+    it('returns the PRIMARY deployment when it runs the given revision', async () => {
+      ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf()));
+
+      await expect(findPrimaryDeployment(ecs, target, story.previousTaskDefinitionArn)).resolves.toEqual({
+        deploymentId: story.previousDeploymentId,
+        taskDefinitionArn: story.previousTaskDefinitionArn,
+        previousTaskDefinitionArn: story.previousTaskDefinitionArn,
+      });
+    });
+
+    it('returns nothing when the PRIMARY deployment runs another revision', async () => {
+      ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceRollingOut('IN_PROGRESS')));
+
+      await expect(findPrimaryDeployment(ecs, target, story.previousTaskDefinitionArn)).resolves.toBeUndefined();
+    });
+  });
+
+  describe('describeService', () => {
+    it('returns the ACTIVE service', async () => {
+      ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf()));
+
+      await expect(describeService(ecs, target)).resolves.toMatchObject({ serviceArn: story.serviceArn });
+    });
+  });
+});
