@@ -89,7 +89,10 @@ describe('config', () => {
       expect(() => parseDeployConfig(name, JSON.stringify(typo))).toThrow(
         expect.objectContaining({
           name: 'ConfigInvalid',
-          issues: expect.arrayContaining(['(root): unknown key(s) tagPatern', 'target: unknown key(s) clutser']),
+          issues: expect.arrayContaining([
+            '(root): unknown key(s) tagPatern',
+            'target: unknown key(s) clutser',
+          ]),
         }),
       );
     });
@@ -109,7 +112,9 @@ describe('config', () => {
     });
 
     it('rejects JSON that is not an object', () => {
-      expect(() => parseDeployConfig(name, '"web"')).toThrow(expect.objectContaining({ name: 'ConfigInvalid' }));
+      expect(() => parseDeployConfig(name, '"web"')).toThrow(
+        expect.objectContaining({ name: 'ConfigInvalid' }),
+      );
     });
   });
 

@@ -67,10 +67,11 @@ describe('ecs/deploy', () => {
         containerDefinitions = [],
         ...writable
       } = taskDefinition ?? {};
-      const [app, logRouter] = containerDefinitions;
       const expectedRegistration = {
         ...writable,
-        containerDefinitions: [{ ...app, image: newImage }, logRouter],
+        containerDefinitions: containerDefinitions.map((container) =>
+          container.name === 'app' ? { ...container, image: newImage } : container,
+        ),
         tags,
       };
 
@@ -78,7 +79,10 @@ describe('ecs/deploy', () => {
       const deployment = await deployImageToEcs(ecs, target, newImage);
 
       // Assess
-      expect(ecsMock).toHaveReceivedCommandWith(DescribeServicesCommand, { cluster: 'prod', services: ['web'] });
+      expect(ecsMock).toHaveReceivedCommandWith(DescribeServicesCommand, {
+        cluster: 'prod',
+        services: ['web'],
+      });
       expect(ecsMock).toHaveReceivedCommandWith(DescribeTaskDefinitionCommand, {
         taskDefinition: story.previousTaskDefinitionArn,
         include: ['TAGS'],
@@ -138,7 +142,9 @@ describe('ecs/deploy', () => {
     it('returns the PRIMARY deployment, not the one being drained', async () => {
       primedForDeploy();
       const rolling = serviceRollingOut('IN_PROGRESS');
-      ecsMock.on(UpdateServiceCommand).resolves({ service: { ...rolling, deployments: [...(rolling.deployments ?? [])].reverse() } });
+      ecsMock
+        .on(UpdateServiceCommand)
+        .resolves({ service: { ...rolling, deployments: [...(rolling.deployments ?? [])].reverse() } });
 
       await expect(deployImageToEcs(ecs, target, newImage)).resolves.toMatchObject({
         deploymentId: story.deploymentId,
@@ -155,16 +161,19 @@ describe('ecs/deploy', () => {
     it('fails with DeployFailed naming the containers when the target container is not there', async () => {
       primedForDeploy();
 
-      await expect(
-        deployImageToEcs(ecs, { ...target, container: 'web' }, newImage),
-      ).rejects.toMatchObject({ name: 'DeployFailed', message: expect.stringContaining('(it has: app, log-router)') });
+      await expect(deployImageToEcs(ecs, { ...target, container: 'web' }, newImage)).rejects.toMatchObject({
+        name: 'DeployFailed',
+        message: expect.stringContaining('(it has: app, log-router)'),
+      });
       expect(ecsMock).not.toHaveReceivedCommand(RegisterTaskDefinitionCommand);
       expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
     });
 
     describe('an unusable service', () => {
       it('fails with DeployFailed when the service is INACTIVE', async () => {
-        ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf({ status: 'INACTIVE' })));
+        ecsMock
+          .on(DescribeServicesCommand)
+          .resolves(describeServicesResponse(serviceOf({ status: 'INACTIVE' })));
 
         await expect(deployImageToEcs(ecs, target, newImage)).rejects.toMatchObject({
           name: 'DeployFailed',
@@ -263,9 +272,13 @@ describe('ecs/deploy', () => {
     });
 
     it('returns nothing when the PRIMARY deployment runs another revision', async () => {
-      ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceRollingOut('IN_PROGRESS')));
+      ecsMock
+        .on(DescribeServicesCommand)
+        .resolves(describeServicesResponse(serviceRollingOut('IN_PROGRESS')));
 
-      await expect(findPrimaryDeployment(ecs, target, story.previousTaskDefinitionArn)).resolves.toBeUndefined();
+      await expect(
+        findPrimaryDeployment(ecs, target, story.previousTaskDefinitionArn),
+      ).resolves.toBeUndefined();
     });
   });
 

@@ -9,7 +9,11 @@ import {
 } from '../../functions/src/errors.ts';
 
 const awsError = (name: string, status: number) =>
-  new ECSServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } });
+  new ECSServiceException({
+    name,
+    $fault: status >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode: status },
+  });
 
 describe('errors', () => {
   describe('classifyAwsError', () => {
@@ -33,7 +37,10 @@ describe('errors', () => {
     );
 
     it('renames any 5xx, whatever its name', () => {
-      const original = new ServerException({ message: 'Service Unavailable', $metadata: { httpStatusCode: 503 } });
+      const original = new ServerException({
+        message: 'Service Unavailable',
+        $metadata: { httpStatusCode: 503 },
+      });
 
       expect(classifyAwsError(original, 'x')).toMatchObject({ name: 'TransientAwsError', cause: original });
     });
@@ -45,7 +52,10 @@ describe('errors', () => {
     });
 
     it('leaves a final client error alone', () => {
-      const original = new AccessDeniedException({ message: 'not authorized', $metadata: { httpStatusCode: 400 } });
+      const original = new AccessDeniedException({
+        message: 'not authorized',
+        $metadata: { httpStatusCode: 400 },
+      });
 
       expect(classifyAwsError(original, 'x')).toBe(original);
     });
@@ -62,7 +72,10 @@ describe('errors', () => {
     it('rethrows a throttled call as TransientAwsError', async () => {
       await expect(
         awsCall('listing tasks', () => Promise.reject(awsError('ThrottlingException', 400))),
-      ).rejects.toMatchObject({ name: 'TransientAwsError', message: expect.stringContaining('listing tasks') });
+      ).rejects.toMatchObject({
+        name: 'TransientAwsError',
+        message: expect.stringContaining('listing tasks'),
+      });
     });
 
     it('returns the call result when it succeeds', async () => {

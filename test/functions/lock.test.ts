@@ -8,7 +8,8 @@ import { story } from '../support/aws-fixtures.ts';
 import { fakeParameterStore } from '../support/ssm-fake.ts';
 
 const parameters = appEnvParameters('/gantry', 'web', 'prod');
-const executionOf = (name: string) => `arn:aws:states:eu-west-1:123456789012:execution:gantry-dev-deploy:${name}`;
+const executionOf = (name: string) =>
+  `arn:aws:states:eu-west-1:123456789012:execution:gantry-dev-deploy:${name}`;
 const claimOf = (name: string, requestedAt: string): LockClaim => ({
   executionArn: executionOf(name),
   requestedAt,
@@ -175,9 +176,14 @@ describe('lock', () => {
 
     it('turns a throttled DescribeExecution into TransientAwsError and leaves the lock alone', async () => {
       ssm.put(parameters.lock, holder);
-      sfnMock.on(DescribeExecutionCommand).rejects(
-        Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }),
-      );
+      sfnMock
+        .on(DescribeExecutionCommand)
+        .rejects(
+          Object.assign(new Error('Rate exceeded'), {
+            name: 'ThrottlingException',
+            $metadata: { httpStatusCode: 400 },
+          }),
+        );
 
       await expect(acquireLock({ ssm: ssm.client, sfn }, parameters, ours)).rejects.toMatchObject({
         name: 'TransientAwsError',
@@ -190,14 +196,18 @@ describe('lock', () => {
     it('deletes its own lock', async () => {
       ssm.put(parameters.lock, ours);
 
-      await expect(releaseLock(ssm.client, parameters, ours.executionArn)).resolves.toEqual({ released: true });
+      await expect(releaseLock(ssm.client, parameters, ours.executionArn)).resolves.toEqual({
+        released: true,
+      });
       expect(ssm.parameters.has(parameters.lock)).toBe(false);
     });
 
     it("leaves someone else's lock alone", async () => {
       ssm.put(parameters.lock, holder);
 
-      await expect(releaseLock(ssm.client, parameters, ours.executionArn)).resolves.toEqual({ released: false });
+      await expect(releaseLock(ssm.client, parameters, ours.executionArn)).resolves.toEqual({
+        released: false,
+      });
       expect(ssm.json(parameters.lock)).toEqual(holder);
       expect(ssm.mock).not.toHaveReceivedCommand(DeleteParameterCommand);
     });
@@ -206,7 +216,9 @@ describe('lock', () => {
       ssm.put(parameters.lock, ours);
       await releaseLock(ssm.client, parameters, ours.executionArn);
 
-      await expect(releaseLock(ssm.client, parameters, ours.executionArn)).resolves.toEqual({ released: false });
+      await expect(releaseLock(ssm.client, parameters, ours.executionArn)).resolves.toEqual({
+        released: false,
+      });
       expect(ssm.mock).toHaveReceivedCommandTimes(DeleteParameterCommand, 1);
     });
 

@@ -14,7 +14,10 @@ const readOnly = [
   'registeredBy',
 ] as const;
 
-function current(): { taskDefinition: TaskDefinition; tags: NonNullable<ReturnType<typeof describeTaskDefinitionResponse>['tags']> } {
+function current(): {
+  taskDefinition: TaskDefinition;
+  tags: NonNullable<ReturnType<typeof describeTaskDefinitionResponse>['tags']>;
+} {
   const response = describeTaskDefinitionResponse();
   if (!response.taskDefinition || !response.tags) throw new Error('fixture lacks a task definition');
   return { taskDefinition: response.taskDefinition, tags: response.tags };
@@ -25,8 +28,16 @@ describe('withContainerImage', () => {
     it('changes only that container image and keeps every writable field', () => {
       // Prepare
       const { taskDefinition, tags } = current();
-      const { taskDefinitionArn, revision, status, requiresAttributes, compatibilities, registeredAt, registeredBy, ...writable } =
-        taskDefinition;
+      const {
+        taskDefinitionArn,
+        revision,
+        status,
+        requiresAttributes,
+        compatibilities,
+        registeredAt,
+        registeredBy,
+        ...writable
+      } = taskDefinition;
       const [app, logRouter] = taskDefinition.containerDefinitions ?? [];
 
       // Act
@@ -43,7 +54,12 @@ describe('withContainerImage', () => {
     it('drops every read-only field RegisterTaskDefinition refuses', () => {
       const { taskDefinition, tags } = current();
 
-      const input = withContainerImage({ ...taskDefinition, deregisteredAt: new Date() }, tags, 'app', newImage);
+      const input = withContainerImage(
+        { ...taskDefinition, deregisteredAt: new Date() },
+        tags,
+        'app',
+        newImage,
+      );
 
       for (const field of [...readOnly, 'deregisteredAt']) expect(input).not.toHaveProperty(field);
     });
@@ -54,7 +70,7 @@ describe('withContainerImage', () => {
       const input = withContainerImage(taskDefinition, tags, 'app', newImage);
 
       const before = taskDefinition.containerDefinitions?.[0];
-      const after = input.containerDefinitions[0];
+      const after = input.containerDefinitions?.[0];
       expect(after?.secrets).toStrictEqual(before?.secrets);
       expect(after?.environment).toStrictEqual(before?.environment);
       expect(after?.healthCheck).toStrictEqual(before?.healthCheck);

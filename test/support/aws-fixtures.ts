@@ -277,7 +277,11 @@ export function describeTasksResponse(tasks: Task[]): DescribeTasksCommandOutput
   return { $metadata: metadata, tasks, failures: [] };
 }
 
-export const crashed = { stopCode: 'EssentialContainerExited', stoppedReason: 'Essential container in task exited', exitCode: 1 } as const;
+export const crashed = {
+  stopCode: 'EssentialContainerExited',
+  stoppedReason: 'Essential container in task exited',
+  exitCode: 1,
+} as const;
 
 /** The error `act` throws, for tests that inspect more than its name; fails when nothing is thrown. */
 export function thrownBy(act: () => unknown): unknown {

@@ -1,0 +1,526 @@
+import {
+  DescribeServicesCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  ListTasksCommand,
+} from '@aws-sdk/client-ecs';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
+import { PutParameterCommand } from '@aws-sdk/client-ssm';
+import type { Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { handleEcsEvent, parseEcsEvent } from '../../functions/src/ecs/events.ts';
+import {
+  failureCause,
+  type RolloutDependencies,
+  type RolloutWait,
+  registerRolloutWait,
+  type StoppedTask,
+  settleRollout,
+} from '../../functions/src/ecs/rollout.ts';
+import {
+  crashed,
+  describeServicesResponse,
+  describeTasksResponse,
+  loadEvent,
+  serviceRollingOut,
+  stoppedTask,
+  story,
+} from '../support/aws-fixtures.ts';
+import { fakeParameterStore } from '../support/ssm-fake.ts';
+
+const taskToken =
+  'AQCEAAAAKgAAAAMAAAAAAAAAAZ1v7Jd2k3TrYI8vQvL0pTokenOnlyForTests0Rjb2sZ1pQx9mN3bV5cX7zL2kJ4hG6fD8sA0qW1eR3tY5uI7oP9';
+const wait: RolloutWait = {
+  taskToken,
+  cluster: story.cluster,
+  service: story.service,
+  deploymentId: story.deploymentId,
+  maxFailedTasks: 2,
+  timeoutSeconds: 900,
+};
+const rolloutParameter = `/gantry-rollouts/${story.deploymentId}`;
+
+const completedEvent = loadEvent('ecs-deployment-completed.json');
+const failedEvent = loadEvent('ecs-deployment-failed.json');
+const inProgressEvent = loadEvent('ecs-deployment-in-progress.json');
+const taskStoppedEvent = loadEvent<{ detail: Record<string, unknown> }>('ecs-task-stopped.json');
+
+const ecsMock = mockClient(ECSClient);
+const sfnMock = mockClient(SFNClient);
+let ssm: ReturnType<typeof fakeParameterStore>;
+let deps: RolloutDependencies;
+
+beforeEach(() => {
+  ssm = fakeParameterStore();
+  deps = {
+    ssm: ssm.client,
+    ecs: new ECSClient({ region: story.region }),
+    sfn: new SFNClient({ region: story.region }),
+    parameterPrefix: '/gantry',
+  };
+  sfnMock.on(SendTaskSuccessCommand).resolves({});
+  sfnMock.on(SendTaskFailureCommand).resolves({});
+  ecsMock.on(ListTasksCommand).resolves({ taskArns: [] });
+});
+
+afterEach(() => {
+  ssm.mock.reset();
+  ecsMock.reset();
+  sfnMock.reset();
+  vi.restoreAllMocks();
+  vi.unstubAllEnvs();
+});
+
+function parked() {
+  ssm.put(rolloutParameter, wait);
+}
+
+function rollingOut(
+  state: 'IN_PROGRESS' | 'COMPLETED' | 'FAILED',
+  breaker = { enable: true, rollback: true },
+) {
+  ecsMock.on(DescribeServicesCommand).resolves(
+    describeServicesResponse(
+      serviceRollingOut(state, {
+        deploymentConfiguration: {
+          deploymentCircuitBreaker: breaker,
+          maximumPercent: 200,
+          minimumHealthyPercent: 100,
+        },
+      }),
+    ),
+  );
+}
+
+function stopped(...tasks: ReturnType<typeof stoppedTask>[]) {
+  ecsMock.on(ListTasksCommand).resolves({ taskArns: tasks.map((task) => task.taskArn ?? '') });
+  ecsMock.on(DescribeTasksCommand).resolves(describeTasksResponse(tasks));
+}
+
+function sentCause(): Record<string, unknown> {
+  const cause = sfnMock.commandCalls(SendTaskFailureCommand)[0]?.args[0].input.cause;
+  return JSON.parse(cause ?? 'null') as Record<string, unknown>;
+}
+
+describe('ecs rollout', () => {
+  describe('registerRolloutWait', () => {
+    it('parks the task token as a SecureString keyed by the deployment and keeps waiting', async () => {
+      // Prepare
+      rollingOut('IN_PROGRESS');
+
+      // Act
+      const verdict = await registerRolloutWait(deps, wait);
+
+      // Assess
+      expect(verdict).toEqual({ outcome: 'pending' });
+      expect(ssm.mock).toHaveReceivedCommandWith(PutParameterCommand, {
+        Name: rolloutParameter,
+        Type: 'SecureString',
+        Overwrite: true,
+      });
+      expect(ssm.json(rolloutParameter)).toEqual(wait);
+      expect(sfnMock).not.toHaveReceivedAnyCommand();
+    });
+
+    it('settles at once when the deployment already COMPLETED', async () => {
+      rollingOut('COMPLETED');
+
+      const verdict = await registerRolloutWait(deps, wait);
+
+      expect(verdict).toEqual({ outcome: 'completed', deploymentId: story.deploymentId });
+      expect(sfnMock).toHaveReceivedCommandExactlyOnceWith(SendTaskSuccessCommand, {
+        taskToken,
+        output: JSON.stringify({ rolloutState: 'COMPLETED', deploymentId: story.deploymentId }),
+      });
+      expect(ssm.parameters.has(rolloutParameter)).toBe(false);
+    });
+
+    it('fails at once when the deployment already FAILED, noting ECS rolled it back', async () => {
+      rollingOut('FAILED');
+      stopped(stoppedTask(1, crashed));
+
+      const verdict = await registerRolloutWait(deps, wait);
+
+      expect(verdict).toMatchObject({ outcome: 'failed', error: 'RolloutFailed', ecsRolledBack: true });
+      expect(sfnMock).toHaveReceivedCommandExactlyOnceWith(SendTaskFailureCommand, {
+        taskToken,
+        error: 'RolloutFailed',
+      });
+    });
+  });
+
+  describe('handleEcsEvent', () => {
+    describe('SERVICE_DEPLOYMENT_COMPLETED', () => {
+      it('resumes the waiting execution with SendTaskSuccess exactly once', async () => {
+        // Prepare
+        parked();
+
+        // Act
+        const outcome = await handleEcsEvent(deps, parseEcsEvent(completedEvent));
+
+        // Assess
+        expect(outcome).toEqual({
+          action: 'resumed',
+          deploymentId: story.deploymentId,
+          outcome: 'completed',
+        });
+        expect(sfnMock).toHaveReceivedCommandExactlyOnceWith(SendTaskSuccessCommand, {
+          taskToken,
+          output: JSON.stringify({ rolloutState: 'COMPLETED', deploymentId: story.deploymentId }),
+        });
+        expect(sfnMock).not.toHaveReceivedCommand(SendTaskFailureCommand);
+        expect(ssm.parameters.has(rolloutParameter)).toBe(false);
+      });
+
+      it('sends nothing more on a redelivery of the same event', async () => {
+        parked();
+        await handleEcsEvent(deps, parseEcsEvent(completedEvent));
+
+        const again = await handleEcsEvent(deps, parseEcsEvent(completedEvent));
+
+        expect(again).toMatchObject({ action: 'ignored' });
+        expect(sfnMock).toHaveReceivedCommandTimes(SendTaskSuccessCommand, 1);
+      });
+
+      it('resumes once when two deliveries race, the other reporting already-resumed', async () => {
+        parked();
+
+        const outcomes = await Promise.all([
+          handleEcsEvent(deps, parseEcsEvent(completedEvent)),
+          handleEcsEvent(deps, parseEcsEvent(structuredClone(completedEvent))),
+        ]);
+
+        expect(outcomes.map((outcome) => outcome.action).sort()).toEqual(['already-resumed', 'resumed']);
+        expect(sfnMock).toHaveReceivedCommandTimes(SendTaskSuccessCommand, 1);
+      });
+
+      it('returns already-resumed without throwing when the execution timed out of the wait', async () => {
+        parked();
+        sfnMock
+          .on(SendTaskSuccessCommand)
+          .rejects(new TaskTimedOut({ message: 'Task Timed Out', $metadata: { httpStatusCode: 400 } }));
+
+        await expect(handleEcsEvent(deps, parseEcsEvent(completedEvent))).resolves.toEqual({
+          action: 'already-resumed',
+          deploymentId: story.deploymentId,
+        });
+      });
+    });
+
+    describe('SERVICE_DEPLOYMENT_FAILED', () => {
+      it('fails the execution with RolloutFailed and stopped-task forensics', async () => {
+        // Prepare
+        parked();
+        rollingOut('FAILED');
+        stopped(stoppedTask(1, crashed), stoppedTask(2, crashed));
+
+        // Act
+        const outcome = await handleEcsEvent(deps, parseEcsEvent(failedEvent));
+
+        // Assess
+        expect(outcome).toEqual({
+          action: 'resumed',
+          deploymentId: story.deploymentId,
+          outcome: 'failed',
+          error: 'RolloutFailed',
+        });
+        expect(sfnMock).toHaveReceivedCommandExactlyOnceWith(SendTaskFailureCommand, {
+          taskToken,
+          error: 'RolloutFailed',
+        });
+        expect(ecsMock).toHaveReceivedCommandWith(ListTasksCommand, {
+          cluster: 'prod',
+          startedBy: story.deploymentId,
+          desiredStatus: 'STOPPED',
+        });
+        expect(sentCause()).toMatchObject({
+          message: 'ECS reported the rollout FAILED: ECS deployment circuit breaker: task failed to start.',
+          deploymentId: story.deploymentId,
+          ecsRolledBack: true,
+          stoppedTasks: [
+            {
+              taskArn: stoppedTask(1, crashed).taskArn,
+              stopCode: 'EssentialContainerExited',
+              stoppedReason: 'Essential container in task exited',
+              containers: [{ name: 'app', exitCode: 1 }],
+            },
+            { taskArn: stoppedTask(2, crashed).taskArn },
+          ],
+          event: { eventName: 'SERVICE_DEPLOYMENT_FAILED' },
+        });
+        expect(sfnMock).not.toHaveReceivedCommand(SendTaskSuccessCommand);
+      });
+
+      it('says ECS did not roll back when the circuit breaker has rollback off', async () => {
+        parked();
+        rollingOut('FAILED', { enable: true, rollback: false });
+
+        await handleEcsEvent(deps, parseEcsEvent(failedEvent));
+
+        expect(sentCause()).toMatchObject({ ecsRolledBack: false, stoppedTasks: [] });
+      });
+    });
+
+    describe('ECS Task State Change STOPPED', () => {
+      it('ignores one stopped task while maxFailedTasks is 2', async () => {
+        parked();
+        rollingOut('IN_PROGRESS');
+        stopped(stoppedTask(1, crashed));
+
+        const outcome = await handleEcsEvent(deps, parseEcsEvent(taskStoppedEvent));
+
+        expect(outcome).toEqual({ action: 'ignored', why: 'rollout still in progress' });
+        expect(sfnMock).not.toHaveReceivedAnyCommand();
+        expect(ssm.parameters.has(rolloutParameter)).toBe(true);
+      });
+
+      it('fails the rollout at the second stopped task', async () => {
+        parked();
+        rollingOut('IN_PROGRESS');
+        stopped(stoppedTask(1, crashed), stoppedTask(2, crashed));
+
+        const outcome = await handleEcsEvent(deps, parseEcsEvent(taskStoppedEvent));
+
+        expect(outcome).toMatchObject({ action: 'resumed', outcome: 'failed', error: 'RolloutFailed' });
+        expect(sentCause()).toMatchObject({
+          message: '2 task(s) of the new deployment stopped (limit 2)',
+          ecsRolledBack: false,
+          stoppedTasks: [{ stopCode: 'EssentialContainerExited' }, { stopCode: 'EssentialContainerExited' }],
+          event: { taskArn: taskStoppedEvent.detail.taskArn, lastStatus: 'STOPPED' },
+        });
+      });
+
+      it('does not count tasks the scheduler stopped without a health-check reason', async () => {
+        parked();
+        rollingOut('IN_PROGRESS');
+        const drained = {
+          stopCode: 'ServiceSchedulerInitiated',
+          stoppedReason: `Scaling activity initiated by (deployment ${story.deploymentId})`,
+        } as const;
+        stopped(stoppedTask(1, drained), stoppedTask(2, drained), stoppedTask(3, crashed));
+
+        await expect(handleEcsEvent(deps, parseEcsEvent(taskStoppedEvent))).resolves.toEqual({
+          action: 'ignored',
+          why: 'rollout still in progress',
+        });
+        expect(sfnMock).not.toHaveReceivedAnyCommand();
+      });
+
+      it('counts tasks the scheduler stopped for failing health checks', async () => {
+        parked();
+        rollingOut('IN_PROGRESS');
+        const unhealthy = {
+          stopCode: 'ServiceSchedulerInitiated',
+          stoppedReason:
+            'Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web-prod/0123456789abcdef)',
+        } as const;
+        stopped(stoppedTask(1, unhealthy), stoppedTask(2, unhealthy));
+
+        await expect(handleEcsEvent(deps, parseEcsEvent(taskStoppedEvent))).resolves.toMatchObject({
+          action: 'resumed',
+          outcome: 'failed',
+        });
+      });
+
+      it('ignores a task that is not STOPPED yet', async () => {
+        parked();
+        const deprovisioning = structuredClone(taskStoppedEvent);
+        deprovisioning.detail.lastStatus = 'DEPROVISIONING';
+
+        await expect(handleEcsEvent(deps, parseEcsEvent(deprovisioning))).resolves.toEqual({
+          action: 'ignored',
+          why: 'task is DEPROVISIONING, not STOPPED',
+        });
+        expect(ecsMock).not.toHaveReceivedAnyCommand();
+      });
+
+      it('ignores a task no service deployment started', async () => {
+        const standalone = structuredClone(taskStoppedEvent);
+        delete standalone.detail.startedBy;
+
+        await expect(handleEcsEvent(deps, parseEcsEvent(standalone))).resolves.toEqual({
+          action: 'ignored',
+          why: 'not started by a service deployment',
+        });
+      });
+    });
+
+    it('ignores an event for a deployment nobody waits on', async () => {
+      rollingOut('COMPLETED');
+
+      await expect(handleEcsEvent(deps, parseEcsEvent(completedEvent))).resolves.toEqual({
+        action: 'ignored',
+        why: 'no execution waits on this deployment',
+      });
+      expect(sfnMock).not.toHaveReceivedAnyCommand();
+    });
+
+    it('ignores IN_PROGRESS, which does not end a rollout', async () => {
+      parked();
+
+      await expect(handleEcsEvent(deps, parseEcsEvent(inProgressEvent))).resolves.toEqual({
+        action: 'ignored',
+        why: 'SERVICE_DEPLOYMENT_IN_PROGRESS does not end a rollout',
+      });
+      expect(sfnMock).not.toHaveReceivedAnyCommand();
+      expect(ssm.parameters.has(rolloutParameter)).toBe(true);
+    });
+  });
+
+  describe('parseEcsEvent', () => {
+    it.each([
+      ['another detail-type', { ...completedEvent, 'detail-type': 'ECS Container Instance State Change' }],
+      ['a deployment event without deploymentId', { ...completedEvent, detail: { eventName: 'X' } }],
+      ['a task event without taskArn', { ...taskStoppedEvent, detail: { lastStatus: 'STOPPED' } }],
+      ['not an object', 'ECS Deployment State Change'],
+    ])('rejects %s with InputInvalid', (_, event) => {
+      expect(() => parseEcsEvent(event)).toThrow(expect.objectContaining({ name: 'InputInvalid' }));
+    });
+  });
+
+  describe('settleRollout', () => {
+    it('returns false, without throwing, when SendTaskSuccess reports TaskTimedOut', async () => {
+      parked();
+      sfnMock
+        .on(SendTaskSuccessCommand)
+        .rejects(new TaskTimedOut({ message: 'Task Timed Out', $metadata: { httpStatusCode: 400 } }));
+
+      await expect(
+        settleRollout(deps, wait, { outcome: 'completed', deploymentId: story.deploymentId }),
+      ).resolves.toBe(false);
+    });
+
+    it('returns false and sends nothing when another resumer already claimed the wait', async () => {
+      await expect(
+        settleRollout(deps, wait, { outcome: 'completed', deploymentId: story.deploymentId }),
+      ).resolves.toBe(false);
+      expect(sfnMock).not.toHaveReceivedAnyCommand();
+    });
+  });
+
+  describe('failureCause', () => {
+    it('stays within Step Functions’ 32 768 characters with 2000 stopped tasks', () => {
+      // Prepare
+      const stoppedTasks: StoppedTask[] = Array.from({ length: 2000 }, (_, index) => ({
+        taskArn: stoppedTask(index, crashed).taskArn ?? '',
+        stopCode: 'EssentialContainerExited',
+        stoppedReason: 'Essential container in task exited',
+        containers: [
+          { name: 'app', exitCode: 137, reason: 'OutOfMemoryError: Container killed due to memory usage' },
+        ],
+      }));
+
+      // Act
+      const cause = failureCause({
+        outcome: 'failed',
+        error: 'RolloutFailed',
+        message: '2000 task(s) of the new deployment stopped (limit 2)',
+        deploymentId: story.deploymentId,
+        ecsRolledBack: true,
+        stoppedTasks,
+        event: taskStoppedEvent.detail,
+      });
+
+      // Assess
+      expect(cause.length).toBeLessThanOrEqual(32_768);
+      const parsed = JSON.parse(cause) as { stoppedTasks: StoppedTask[] };
+      expect(parsed).toMatchObject({ message: expect.stringContaining('2000 task(s)'), ecsRolledBack: true });
+      expect(parsed.stoppedTasks.length).toBeGreaterThan(0);
+      expect(parsed.stoppedTasks[0]).toEqual(stoppedTasks[0]);
+    });
+
+    it('keeps everything when it fits', () => {
+      const cause = failureCause({
+        outcome: 'failed',
+        error: 'RolloutTimedOut',
+        message: 'too slow',
+        deploymentId: story.deploymentId,
+        ecsRolledBack: false,
+        stoppedTasks: [],
+        event: { eventName: 'SERVICE_DEPLOYMENT_FAILED' },
+      });
+
+      expect(JSON.parse(cause)).toEqual({
+        message: 'too slow',
+        deploymentId: story.deploymentId,
+        ecsRolledBack: false,
+        stoppedTasks: [],
+        event: { eventName: 'SERVICE_DEPLOYMENT_FAILED' },
+      });
+    });
+  });
+
+  describe('on-ecs-event handler logging', () => {
+    const context = {
+      functionName: 'gantry-dev-onEcsEvent',
+      functionVersion: '$LATEST',
+      invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:gantry-dev-onEcsEvent',
+      memoryLimitInMB: '256',
+      awsRequestId: '6f7c2a1e-0b6d-4e0f-9c1a-2b3c4d5e6f70',
+      logGroupName: '/aws/lambda/gantry-dev-onEcsEvent',
+      logStreamName: '2025/06/03/[$LATEST]0123456789abcdef',
+      callbackWaitsForEmptyEventLoop: true,
+      getRemainingTimeInMillis: () => 30_000,
+      done: () => undefined,
+      fail: () => undefined,
+      succeed: () => undefined,
+    } satisfies Context;
+
+    async function loadHandler() {
+      vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'DEBUG');
+      vi.stubEnv('POWERTOOLS_DEV', '');
+      vi.resetModules();
+      const { handler } = await import('../../functions/handlers/on-ecs-event.ts');
+      const written: string[] = [];
+      const capture = (chunk: unknown) => {
+        written.push(String(chunk));
+        return true;
+      };
+      vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+      vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+      for (const method of ['log', 'info', 'debug', 'warn', 'error'] as const) {
+        vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+          written.push(args.map(String).join(' '));
+        });
+      }
+      return { handler, written };
+    }
+
+    it('never logs the task token when it resumes a failed rollout', async () => {
+      // Prepare
+      parked();
+      rollingOut('FAILED');
+      stopped(stoppedTask(1, crashed));
+      const { handler, written } = await loadHandler();
+
+      // Act
+      const outcome = await handler(failedEvent as never, context);
+
+      // Assess
+      expect(outcome).toMatchObject({ action: 'resumed', outcome: 'failed' });
+      const log = written.join('\n');
+      expect(log).toContain('ecs event');
+      expect(log).not.toContain(taskToken);
+    });
+
+    it('never logs the task token when the resume fails', async () => {
+      parked();
+      sfnMock.on(SendTaskSuccessCommand).rejects(
+        Object.assign(new Error('User is not authorized to perform: states:SendTaskSuccess'), {
+          name: 'AccessDeniedException',
+          $metadata: { httpStatusCode: 400 },
+        }),
+      );
+      const { handler, written } = await loadHandler();
+
+      await expect(handler(completedEvent as never, context)).rejects.toMatchObject({
+        name: 'AccessDeniedException',
+      });
+
+      const log = written.join('\n');
+      expect(log).toContain('step failed');
+      expect(log).not.toContain(taskToken);
+    });
+  });
+});
