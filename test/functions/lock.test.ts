@@ -176,14 +176,12 @@ describe('lock', () => {
 
     it('turns a throttled DescribeExecution into TransientAwsError and leaves the lock alone', async () => {
       ssm.put(parameters.lock, holder);
-      sfnMock
-        .on(DescribeExecutionCommand)
-        .rejects(
-          Object.assign(new Error('Rate exceeded'), {
-            name: 'ThrottlingException',
-            $metadata: { httpStatusCode: 400 },
-          }),
-        );
+      sfnMock.on(DescribeExecutionCommand).rejects(
+        Object.assign(new Error('Rate exceeded'), {
+          name: 'ThrottlingException',
+          $metadata: { httpStatusCode: 400 },
+        }),
+      );
 
       await expect(acquireLock({ ssm: ssm.client, sfn }, parameters, ours)).rejects.toMatchObject({
         name: 'TransientAwsError',

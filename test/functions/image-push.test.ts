@@ -1,0 +1,253 @@
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type PushDependencies, parseImagePush, routeImagePush } from '../../functions/src/image-push.ts';
+import { loadEvent, story, webConfig } from '../support/aws-fixtures.ts';
+import { fakeParameterStore } from '../support/ssm-fake.ts';
+
+const stateMachineArn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:gantry-dev-deploy';
+const pushEvent = loadEvent<{ detail: Record<string, unknown> }>('ecr-image-push.json');
+const untaggedEvent = loadEvent('ecr-image-push-untagged.json');
+const pushedImage = `${story.registry}/web:v1.4.2@${story.digest}`;
+
+const sfnMock = mockClient(SFNClient);
+let ssm: ReturnType<typeof fakeParameterStore>;
+
+/** Config parameters as Powertools' getMultiple returns them: relative names, every kind. */
+let stored: Record<string, string>;
+
+function deps(): PushDependencies {
+  return {
+    ssm: ssm.client,
+    sfn: new SFNClient({ region: story.region }),
+    configSource: async () => stored,
+    parameterPrefix: '/gantry',
+    stateMachineArn,
+  };
+}
+
+function startedInputs() {
+  return sfnMock
+    .commandCalls(StartExecutionCommand)
+    .map((call) => ({ name: call.args[0].input.name, input: JSON.parse(call.args[0].input.input ?? '{}') }));
+}
+
+beforeEach(() => {
+  ssm = fakeParameterStore();
+  stored = {
+    'web/prod/config': JSON.stringify(webConfig),
+    'web/staging/config': JSON.stringify({ ...webConfig, tagPattern: '^v' }),
+    'web/prod/release': '{"not":"a config"}',
+    'web/prod/lock': '{}',
+    'web/preview/config': JSON.stringify({ ...webConfig, tagPattern: undefined }),
+    'web/canary/config': JSON.stringify({ ...webConfig, tagPattern: '^v\\d+\\.\\d+\\.\\d+-rc' }),
+    'api/prod/config': JSON.stringify({ ...webConfig, repository: 'api' }),
+  };
+  sfnMock
+    .on(StartExecutionCommand)
+    .callsFake(({ name }) => ({
+      executionArn: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`,
+      startDate: new Date(),
+    }));
+});
+
+afterEach(() => {
+  ssm.mock.reset();
+  sfnMock.reset();
+});
+
+describe('image push', () => {
+  describe('parseImagePush', () => {
+    it('reads repository, digest, tag, registry and push time from a PUSH SUCCESS event', () => {
+      expect(parseImagePush(pushEvent)).toEqual({
+        repository: 'web',
+        digest: story.digest,
+        tag: 'v1.4.2',
+        registry: story.registry,
+        pushedAt: '2025-06-03T10:15:01Z',
+      });
+    });
+
+    it('treats the empty image-tag of a child manifest as no tag', () => {
+      expect(parseImagePush(untaggedEvent)).not.toHaveProperty('tag');
+    });
+
+    it.each([
+      ['a DELETE', { 'action-type': 'DELETE' }],
+      ['a FAILED push', { result: 'FAILED' }],
+    ])('rejects %s with InputInvalid', (_, change) => {
+      const event = { ...pushEvent, detail: { ...pushEvent.detail, ...change } };
+
+      expect(() => parseImagePush(event)).toThrow(
+        expect.objectContaining({
+          name: 'InputInvalid',
+          message: expect.stringMatching(/is not a successful push$/),
+        }),
+      );
+    });
+
+    it('rejects an event that is not an ECR Image Action', () => {
+      expect(() => parseImagePush(loadEvent('ecs-deployment-completed.json'))).toThrow(
+        expect.objectContaining({ name: 'InputInvalid', message: 'not an ECR Image Action event' }),
+      );
+    });
+  });
+
+  describe('routeImagePush', () => {
+    it('starts a deploy for every app/environment whose tagPattern matches', async () => {
+      // Act
+      const routed = await routeImagePush(deps(), parseImagePush(pushEvent));
+
+      // Assess
+      expect(routed.ignored).toBeUndefined();
+      expect(routed.invalidConfigs).toEqual([]);
+      expect(routed.decisions.map(({ app, env, action }) => `${app}/${env}:${action}`).sort()).toEqual([
+        'web/prod:started',
+        'web/staging:started',
+      ]);
+      expect(startedInputs().map(({ input }) => input)).toEqual(
+        expect.arrayContaining(
+          ['prod', 'staging'].map((env) => ({
+            app: 'web',
+            env,
+            image: pushedImage,
+            source: 'ecr-push',
+            requestedAt: '2025-06-03T10:15:01Z',
+          })),
+        ),
+      );
+      expect(sfnMock).toHaveReceivedCommandTimes(StartExecutionCommand, 2);
+      expect(sfnMock).toHaveReceivedCommandWith(StartExecutionCommand, { stateMachineArn });
+    });
+
+    it('returns the started execution ARN', async () => {
+      stored = { 'web/prod/config': JSON.stringify(webConfig) };
+
+      const { decisions } = await routeImagePush(deps(), parseImagePush(pushEvent));
+
+      const [{ name }] = startedInputs() as [{ name: string }];
+      expect(decisions).toEqual([
+        {
+          app: 'web',
+          env: 'prod',
+          action: 'started',
+          executionArn: expect.stringMatching(new RegExp(`:${name}$`)),
+        },
+      ]);
+    });
+
+    it('names the execution deterministically, so the same event twice gets the same name', async () => {
+      stored = { 'web/prod/config': JSON.stringify(webConfig) };
+
+      await routeImagePush(deps(), parseImagePush(pushEvent));
+      await routeImagePush(deps(), parseImagePush(structuredClone(pushEvent)));
+
+      const [first, second] = startedInputs();
+      expect(first?.name).toMatch(/^push-web-prod-[0-9a-f]{20}$/);
+      expect(second?.name).toBe(first?.name);
+    });
+
+    it('names executions differently for another digest or another environment', async () => {
+      const otherDigest = {
+        ...pushEvent,
+        detail: { ...pushEvent.detail, 'image-digest': story.previousDigest },
+      };
+
+      await routeImagePush(deps(), parseImagePush(pushEvent));
+      await routeImagePush(deps(), parseImagePush(otherDigest));
+
+      expect(new Set(startedInputs().map(({ name }) => name)).size).toBe(4);
+    });
+
+    it('ignores an untagged manifest', async () => {
+      const routed = await routeImagePush(deps(), parseImagePush(untaggedEvent));
+
+      expect(routed).toEqual({ decisions: [], ignored: 'untagged manifest', invalidConfigs: [] });
+      expect(sfnMock).not.toHaveReceivedAnyCommand();
+    });
+
+    it('ignores a tag no app/environment tracks, saying why', async () => {
+      const latest = { ...pushEvent, detail: { ...pushEvent.detail, 'image-tag': 'latest' } };
+
+      const routed = await routeImagePush(deps(), parseImagePush(latest));
+
+      expect(routed).toEqual({
+        decisions: [],
+        ignored: 'no app/environment tracks web:latest',
+        invalidConfigs: [],
+      });
+      expect(sfnMock).not.toHaveReceivedAnyCommand();
+    });
+
+    it('skips an app/environment whose live release already runs the digest', async () => {
+      ssm.put('/gantry/web/prod/release', {
+        kind: 'release',
+        image: `${story.registry}/web@${story.digest}`,
+        digest: story.digest,
+        tag: 'v1.4.2',
+        taskDefinitionArn: story.taskDefinitionArn,
+        at: '2025-06-03T10:19:30Z',
+        executionArn: story.executionArn,
+        previous: null,
+      });
+
+      const { decisions } = await routeImagePush(deps(), parseImagePush(pushEvent));
+
+      expect(decisions).toContainEqual({
+        app: 'web',
+        env: 'prod',
+        action: 'skipped',
+        why: `${story.digest} is already live`,
+      });
+      expect(startedInputs().map(({ input }) => input.env)).toEqual(['staging']);
+    });
+
+    it('skips as a duplicate when Step Functions already has the execution', async () => {
+      stored = { 'web/prod/config': JSON.stringify(webConfig) };
+      sfnMock
+        .on(StartExecutionCommand)
+        .rejects(new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: {} }));
+
+      const { decisions } = await routeImagePush(deps(), parseImagePush(pushEvent));
+
+      expect(decisions).toEqual([
+        {
+          app: 'web',
+          env: 'prod',
+          action: 'skipped',
+          why: `a deploy of ${story.digest} was already started`,
+        },
+      ]);
+    });
+
+    it('reports an invalid config and still routes the others', async () => {
+      stored['web/qa/config'] = JSON.stringify({
+        ...webConfig,
+        tagPatern: '^v',
+        health: { timeoutSeconds: 1 },
+      });
+
+      const routed = await routeImagePush(deps(), parseImagePush(pushEvent));
+
+      expect(routed.invalidConfigs).toEqual([
+        expect.stringMatching(
+          /^web\/qa: (?=.*health\.timeoutSeconds: )(?=.*\(root\): unknown key\(s\) tagPatern)/,
+        ),
+      ]);
+      expect(routed.decisions.filter(({ action }) => action === 'started')).toHaveLength(2);
+    });
+
+    it('turns a throttled StartExecution into TransientAwsError', async () => {
+      sfnMock.on(StartExecutionCommand).rejects(
+        Object.assign(new Error('Rate exceeded'), {
+          name: 'ThrottlingException',
+          $metadata: { httpStatusCode: 400 },
+        }),
+      );
+
+      await expect(routeImagePush(deps(), parseImagePush(pushEvent))).rejects.toMatchObject({
+        name: 'TransientAwsError',
+      });
+    });
+  });
+});
