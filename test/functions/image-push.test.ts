@@ -29,7 +29,10 @@ function deps(): PushDependencies {
 function startedInputs() {
   return sfnMock
     .commandCalls(StartExecutionCommand)
-    .map((call) => ({ name: call.args[0].input.name, input: JSON.parse(call.args[0].input.input ?? '{}') }));
+    .map((call) => ({
+      name: call.args[0].input.name,
+      input: JSON.parse(call.args[0].input.input ?? '{}') as Record<string, unknown>,
+    }));
 }
 
 beforeEach(() => {
@@ -43,12 +46,10 @@ beforeEach(() => {
     'web/canary/config': JSON.stringify({ ...webConfig, tagPattern: '^v\\d+\\.\\d+\\.\\d+-rc' }),
     'api/prod/config': JSON.stringify({ ...webConfig, repository: 'api' }),
   };
-  sfnMock
-    .on(StartExecutionCommand)
-    .callsFake(({ name }) => ({
-      executionArn: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`,
-      startDate: new Date(),
-    }));
+  sfnMock.on(StartExecutionCommand).callsFake(({ name }) => ({
+    executionArn: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`,
+    startDate: new Date(),
+  }));
 });
 
 afterEach(() => {
@@ -125,7 +126,7 @@ describe('image push', () => {
 
       const { decisions } = await routeImagePush(deps(), parseImagePush(pushEvent));
 
-      const [{ name }] = startedInputs() as [{ name: string }];
+      const name = startedInputs()[0]?.name ?? 'none';
       expect(decisions).toEqual([
         {
           app: 'web',
