@@ -1,0 +1,269 @@
+import { DescribeImagesCommand, ECRClient, ImageNotFoundException } from '@aws-sdk/client-ecr';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type PlanDependencies, resolveDeployPlan } from '../../functions/src/deploy-plan.ts';
+import type { ReleaseRecord } from '../../functions/src/release.ts';
+import { loadEvent, story, webConfig } from '../support/aws-fixtures.ts';
+import { fakeParameterStore } from '../support/ssm-fake.ts';
+
+// Another region and account than the events', so the registry provably comes from the ARN.
+const executionArn = 'arn:aws:states:us-east-2:210987654321:execution:gantry-dev-deploy:manual-web-prod-1';
+const registry = '210987654321.dkr.ecr.us-east-2.amazonaws.com';
+const startedAt = '2025-06-03T10:40:00.000Z';
+const configName = '/gantry/web/prod/config';
+const releaseName = '/gantry/web/prod/release';
+
+const manualStart = loadEvent('manual-start.json');
+const manualStartDigest = loadEvent('manual-start-digest.json');
+const manualRollback = loadEvent('manual-rollback.json');
+
+const previousRelease = {
+  image: `${registry}/web@${story.previousDigest}`,
+  digest: story.previousDigest,
+  tag: 'v1.4.1',
+  taskDefinitionArn: story.previousTaskDefinitionArn,
+};
+const liveRelease: ReleaseRecord = {
+  kind: 'release',
+  image: `${registry}/web@${story.digest}`,
+  digest: story.digest,
+  tag: 'v1.4.2',
+  taskDefinitionArn: story.taskDefinitionArn,
+  at: '2025-06-03T10:19:30.000Z',
+  executionArn: story.executionArn,
+  previous: previousRelease,
+};
+
+const ecrMock = mockClient(ECRClient);
+let ssm: ReturnType<typeof fakeParameterStore>;
+let deps: PlanDependencies;
+
+function imageInEcr(tags: string[]) {
+  ecrMock.on(DescribeImagesCommand).resolves({
+    $metadata: { httpStatusCode: 200 },
+    imageDetails: [
+      {
+        registryId: '210987654321',
+        repositoryName: 'web',
+        imageDigest: story.digest,
+        imageTags: tags,
+        imageSizeInBytes: 48_213_771,
+        imagePushedAt: new Date('2025-06-03T10:15:01Z'),
+        imageManifestMediaType: 'application/vnd.oci.image.index.v1+json',
+        lastRecordedPullTime: new Date('2025-06-03T10:15:30Z'),
+      },
+    ],
+  });
+}
+
+beforeEach(() => {
+  ssm = fakeParameterStore();
+  ssm.put(configName, webConfig);
+  deps = { ssm: ssm.client, ecr: new ECRClient({ region: 'us-east-2' }), parameterPrefix: '/gantry' };
+});
+
+afterEach(() => {
+  ssm.mock.reset();
+  ecrMock.reset();
+});
+
+describe('resolveDeployPlan', () => {
+  describe('a manual start by tag', () => {
+    it('resolves the tag to its digest and pins the image in the execution’s account and region', async () => {
+      // Prepare
+      imageInEcr(['v1.4.2', 'latest']);
+
+      // Act
+      const plan = await resolveDeployPlan(deps, { request: manualStart, executionArn, startedAt });
+
+      // Assess
+      expect(ecrMock).toHaveReceivedCommandExactlyOnceWith(DescribeImagesCommand, {
+        repositoryName: 'web',
+        imageIds: [{ imageTag: 'v1.4.2' }],
+      });
+      expect(plan).toEqual({
+        app: 'web',
+        env: 'prod',
+        executionArn,
+        requestedAt: startedAt,
+        source: 'manual',
+        mode: 'deploy',
+        config: webConfig,
+        desired: { image: `${registry}/web@${story.digest}`, digest: story.digest, tag: 'v1.4.2' },
+        live: null,
+        livePrevious: null,
+      });
+    });
+
+    it('carries the live release and the one before it', async () => {
+      imageInEcr(['v1.4.2']);
+      ssm.put(releaseName, liveRelease);
+
+      const plan = await resolveDeployPlan(deps, { request: manualStart, executionArn, startedAt });
+
+      expect(plan.live).toEqual({
+        image: liveRelease.image,
+        digest: liveRelease.digest,
+        tag: 'v1.4.2',
+        taskDefinitionArn: story.taskDefinitionArn,
+      });
+      expect(plan.livePrevious).toEqual(previousRelease);
+    });
+
+    it('throws ImageNotFound when ECR has no such tag', async () => {
+      ecrMock.on(DescribeImagesCommand).rejects(
+        new ImageNotFoundException({
+          message:
+            "The image with imageId {imageDigest:'null', imageTag:'v1.4.2'} does not exist within the repository with name 'web' in the registry with id '210987654321'",
+          $metadata: { httpStatusCode: 400 },
+        }),
+      );
+
+      await expect(
+        resolveDeployPlan(deps, { request: manualStart, executionArn, startedAt }),
+      ).rejects.toMatchObject({
+        name: 'ImageNotFound',
+        message: 'web:v1.4.2 is not in ECR (ImageNotFoundException)',
+      });
+    });
+  });
+
+  describe('a manual start by digest', () => {
+    it('looks the digest up and takes its tag from ECR', async () => {
+      imageInEcr(['v1.4.2']);
+
+      const plan = await resolveDeployPlan(deps, { request: manualStartDigest, executionArn, startedAt });
+
+      expect(ecrMock).toHaveReceivedCommandWith(DescribeImagesCommand, {
+        repositoryName: 'web',
+        imageIds: [{ imageDigest: story.digest }],
+      });
+      expect(plan.desired).toEqual({
+        image: `${registry}/web@${story.digest}`,
+        digest: story.digest,
+        tag: 'v1.4.2',
+      });
+    });
+
+    it('keeps the registry given in the image', async () => {
+      imageInEcr([]);
+      const request = { ...manualStartDigest, image: `${story.registry}/web@${story.digest}` };
+
+      const plan = await resolveDeployPlan(deps, { request, executionArn, startedAt });
+
+      expect(plan.desired).toEqual({ image: `${story.registry}/web@${story.digest}`, digest: story.digest });
+    });
+  });
+
+  describe('a push-started request', () => {
+    it('keeps its source and requestedAt', async () => {
+      imageInEcr(['v1.4.2']);
+      const request = {
+        app: 'web',
+        env: 'prod',
+        image: `${story.registry}/web:v1.4.2@${story.digest}`,
+        source: 'ecr-push',
+        requestedAt: '2025-06-03T10:15:01Z',
+      };
+
+      await expect(resolveDeployPlan(deps, { request, executionArn, startedAt })).resolves.toMatchObject({
+        source: 'ecr-push',
+        requestedAt: '2025-06-03T10:15:01Z',
+        desired: { tag: 'v1.4.2', digest: story.digest },
+      });
+    });
+  });
+
+  describe('invalid input', () => {
+    it('rejects an image of another repository than the config’s with InputInvalid', async () => {
+      await expect(
+        resolveDeployPlan(deps, {
+          request: { ...manualStart, image: 'api:v1.4.2' },
+          executionArn,
+          startedAt,
+        }),
+      ).rejects.toMatchObject({
+        name: 'InputInvalid',
+        message: 'image repository "api" is not the one web/prod tracks ("web")',
+      });
+      expect(ecrMock).not.toHaveReceivedAnyCommand();
+    });
+
+    it.each([
+      ['an unknown key', { ...manualStart, imgae: 'web:v1' }, /unknown key/i],
+      ['both image and rollback', { ...manualStart, rollback: true }, /exactly one of "image" or "rollback"/],
+      ['neither image nor rollback', { app: 'web', env: 'prod' }, /exactly one of "image" or "rollback"/],
+      ['an app that is not a path segment', { ...manualStart, app: '../web' }, /app: /],
+      ['rollback: false', { app: 'web', env: 'prod', rollback: false }, /rollback: /],
+      ['a bad requestedAt', { ...manualStart, requestedAt: 'yesterday' }, /requestedAt: /],
+    ])('rejects %s with InputInvalid', async (_, request, why) => {
+      await expect(resolveDeployPlan(deps, { request, executionArn, startedAt })).rejects.toMatchObject({
+        name: 'InputInvalid',
+        message: expect.stringMatching(why),
+      });
+      expect(ssm.mock).not.toHaveReceivedAnyCommand();
+    });
+
+    it('rejects a malformed image with InputInvalid', async () => {
+      await expect(
+        resolveDeployPlan(deps, {
+          request: { ...manualStart, image: 'web@sha256:123' },
+          executionArn,
+          startedAt,
+        }),
+      ).rejects.toMatchObject({ name: 'InputInvalid' });
+    });
+
+    it('throws ConfigNotFound for an app/environment without config', async () => {
+      await expect(
+        resolveDeployPlan(deps, { request: { ...manualStart, env: 'qa' }, executionArn, startedAt }),
+      ).rejects.toMatchObject({ name: 'ConfigNotFound' });
+    });
+  });
+
+  describe('a rollback', () => {
+    it('goes back to the recorded previous release and reuses its task definition', async () => {
+      // Prepare
+      ssm.put(releaseName, liveRelease);
+
+      // Act
+      const plan = await resolveDeployPlan(deps, { request: manualRollback, executionArn, startedAt });
+
+      // Assess
+      expect(plan).toMatchObject({
+        mode: 'rollback',
+        reason: 'bad release',
+        desired: previousRelease,
+        live: { digest: story.digest, taskDefinitionArn: story.taskDefinitionArn },
+        livePrevious: null,
+      });
+      expect(plan.desired.taskDefinitionArn).toBe(story.previousTaskDefinitionArn);
+      expect(ecrMock).not.toHaveReceivedAnyCommand();
+    });
+
+    it('throws NoPreviousRelease when nothing was recorded', async () => {
+      await expect(
+        resolveDeployPlan(deps, { request: manualRollback, executionArn, startedAt }),
+      ).rejects.toMatchObject({
+        name: 'NoPreviousRelease',
+        message: 'web/prod has no recorded previous release to roll back to',
+      });
+    });
+
+    it('throws NoPreviousRelease when the live release has no previous one', async () => {
+      ssm.put(releaseName, { ...liveRelease, previous: null });
+
+      await expect(
+        resolveDeployPlan(deps, { request: manualRollback, executionArn, startedAt }),
+      ).rejects.toMatchObject({ name: 'NoPreviousRelease' });
+    });
+
+    it('treats an unreadable release record as absent', async () => {
+      ssm.put(releaseName, '{"hand":"edited"');
+
+      await expect(
+        resolveDeployPlan(deps, { request: manualRollback, executionArn, startedAt }),
+      ).rejects.toMatchObject({ name: 'NoPreviousRelease' });
+    });
+  });
+});
