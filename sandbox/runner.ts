@@ -39,8 +39,11 @@ export interface LocalStepFunctionsOptions {
   stateMachineArn: string;
   /** Function key (as in serverless.yml) → its real handler. */
   handlers: Record<string, LambdaHandler>;
-  /** Real milliseconds per second of the definition's task-token timeouts (1000 = real time). */
-  msPerSecond?: number;
+  /**
+   * Starts the timer of a task-token wait and returns its cancel function. Default: real time.
+   * The sandbox passes its simulated clock, so timeouts and rollouts share one notion of time.
+   */
+  startTimer?: (seconds: number, onTimeout: () => void) => () => void;
   /** Pause before each retry, in real milliseconds, instead of the definition's backoff. */
   retryDelayMs?: number;
   /** Real milliseconds a `Wait` state pauses, instead of its Seconds. */
@@ -59,9 +62,9 @@ export interface Invocation {
 /** Test and demo hooks, changeable while executions run. */
 export interface InvocationHooks {
   /** Called as each Lambda invocation starts. */
-  observe?: (invocation: Invocation) => void;
+  observe?: ((invocation: Invocation) => void) | undefined;
   /** Fault injection: return an error to make this invocation fail as a crashed Lambda would. */
-  crash?: (invocation: Invocation) => { name: string; message: string } | undefined;
+  crash?: ((invocation: Invocation) => { name: string; message: string } | undefined) | undefined;
 }
 
 interface Execution extends ExecutionDescription {
@@ -293,16 +296,13 @@ export class LocalStepFunctions {
     });
     const timeoutSeconds =
       typeof Payload.timeoutSeconds === 'number' ? Payload.timeoutSeconds : maxTimerSeconds;
-    let timer: NodeJS.Timeout | undefined;
+    let cancelTimer = () => {};
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => {
-          this.parked.delete(taskToken);
-          this.expiredTokens.add(taskToken);
-          reject(named('States.Timeout', 'the task token was not returned in time'));
-        },
-        Math.min(timeoutSeconds * (this.options.msPerSecond ?? 1000), maxTimerSeconds * 1000),
-      );
+      cancelTimer = (this.options.startTimer ?? realTimer)(timeoutSeconds, () => {
+        this.parked.delete(taskToken);
+        this.expiredTokens.add(taskToken);
+        reject(named('States.Timeout', 'the task token was not returned in time'));
+      });
     });
     try {
       await this.invoke(invocation, { ...Payload, taskToken });
@@ -311,7 +311,7 @@ export class LocalStepFunctions {
       this.parked.delete(taskToken);
       throw error;
     } finally {
-      clearTimeout(timer);
+      cancelTimer();
     }
   }
 
@@ -355,6 +355,11 @@ export class LocalStepFunctions {
       ...(end.error !== undefined && { error: end.error }),
     });
   }
+}
+
+function realTimer(seconds: number, onTimeout: () => void): () => void {
+  const timer = setTimeout(onTimeout, Math.min(seconds, maxTimerSeconds) * 1000);
+  return () => clearTimeout(timer);
 }
 
 function named(name: string, message: string): Error {

@@ -43,6 +43,8 @@ export interface Sandbox {
   }): Promise<{ digest: string }>;
   /** Starts a deploy execution as the console would. */
   startExecution(input: Record<string, unknown>, name?: string): string;
+  /** Resolves once this much simulated time has passed. */
+  elapse(seconds: number): Promise<void>;
   /** Resolves when no execution is running. */
   idle(): Promise<void>;
   release(app: string, env: string): ReleaseRecord | undefined;
@@ -80,7 +82,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const stepFunctions = new LocalStepFunctions({
     stateMachineArn,
     handlers,
-    msPerSecond: realMsPerSimulatedSecond,
+    startTimer: (seconds, onTimeout) => emulator.clock.schedule(seconds * 1000, onTimeout),
     retryDelayMs: 2 * realMsPerSimulatedSecond,
     waitMs: 15 * realMsPerSimulatedSecond,
     ...(options.onProgress && { onProgress: options.onProgress }),
@@ -184,9 +186,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       return stepFunctions.startExecution({ ...(name && { name }), input: JSON.stringify(input) })
         .executionArn;
     },
+    elapse: (seconds) =>
+      new Promise<void>((resolve) => {
+        emulator.clock.schedule(seconds * 1000, resolve);
+      }),
     async idle() {
       await emulator.settled();
       await stepFunctions.idle();
+      // Events put by the last steps are delivered on the clock's next tick.
+      await new Promise<void>((resolve) => emulator.clock.schedule(0, resolve));
       await emulator.settled();
     },
     release(app, env) {

@@ -9,7 +9,7 @@ import {
   readParameter,
   writeParameter,
 } from './parameters.ts';
-import { safeJson } from './release.ts';
+import { readRelease, safeJson } from './release.ts';
 
 /** Who holds, or waits for, one app/environment. */
 const claimSchema = z.object({ executionArn: z.string(), requestedAt: z.string(), image: z.string() });
@@ -29,8 +29,9 @@ export interface LockDependencies {
  * One deployment at a time per app/environment, and the newest request wins.
  *
  * The lock is a parameter created with `Overwrite: false`, Parameter Store's only atomic
- * operation. Waiters leave their claim in `next`; a waiter that finds a newer claim there stands
- * down (superseded), so a burst of pushes deploys the first and the last, never the ones between.
+ * operation. Waiters leave their claim in `next`. A request stands down (superseded) when a newer
+ * one holds the lock, waits in `next`, or is already the recorded release: so a burst of pushes
+ * deploys the first and the last, never the ones between, and never an older one after a newer.
  * A lock whose holder execution has ended (crashed, aborted, timed out) is reclaimed.
  */
 export async function acquireLock(
@@ -38,34 +39,41 @@ export async function acquireLock(
   parameters: AppEnvParameters,
   claim: LockClaim,
 ): Promise<LockOutcome> {
+  const [holder, next, release] = await Promise.all([
+    readClaim(deps.ssm, parameters.lock),
+    readClaim(deps.ssm, parameters.next),
+    readRelease(deps.ssm, parameters.release),
+  ]);
   // A retried step may already hold the lock; it must not then stand down and strand it.
-  if ((await readClaim(deps.ssm, parameters.lock))?.executionArn === claim.executionArn) {
-    return { status: 'acquired' };
-  }
-  const next = await readClaim(deps.ssm, parameters.next);
-  if (next && next.executionArn !== claim.executionArn && isNewer(next, claim)) {
-    return { status: 'superseded', by: next.executionArn };
-  }
+  if (holder?.executionArn === claim.executionArn) return { status: 'acquired' };
+  const newer = [holder, next, release].find((other) => other && isNewerThan(other, claim));
+  if (newer) return { status: 'superseded', by: newer.executionArn };
 
   for (let attempt = 0; attempt < 2; attempt++) {
     if (await createParameterIfAbsent(deps.ssm, parameters.lock, JSON.stringify(claim))) {
-      if (next?.executionArn === claim.executionArn) await deleteParameter(deps.ssm, parameters.next);
       return { status: 'acquired' };
     }
-    const holder = await readClaim(deps.ssm, parameters.lock);
-    if (!holder) continue; // released between our create and read: try again
-    if (holder.executionArn === claim.executionArn) return { status: 'acquired' };
-    if (await isRunning(deps.sfn, holder.executionArn)) {
-      if (!next || next.executionArn !== claim.executionArn) {
+    const current = await readClaim(deps.ssm, parameters.lock);
+    if (!current) continue; // released between our create and read: try again
+    if (current.executionArn === claim.executionArn) return { status: 'acquired' };
+    if (isNewerThan(current, claim)) return { status: 'superseded', by: current.executionArn };
+    if (await isRunning(deps.sfn, current.executionArn)) {
+      if (next?.executionArn !== claim.executionArn) {
         await writeParameter(deps.ssm, parameters.next, JSON.stringify(claim), { overwrite: true });
       }
-      return { status: 'waiting', holder: holder.executionArn };
+      return { status: 'waiting', holder: current.executionArn };
     }
     // The holder ended without releasing: reclaim, then compete for the create like anyone else.
-    await deleteParameter(deps.ssm, parameters.lock);
+    // Only if the lock still is that holder's: a holder that ended normally released it first,
+    // and someone may have taken it since. Compared by holder, not version: a re-created
+    // parameter starts again at version 1. (Parameter Store has no compare-and-delete; two
+    // waiters reclaiming one crashed holder at the same instant remain a narrow race.)
+    if ((await readClaim(deps.ssm, parameters.lock))?.executionArn === current.executionArn) {
+      await deleteParameter(deps.ssm, parameters.lock);
+    }
   }
-  const holder = await readClaim(deps.ssm, parameters.lock);
-  return { status: 'waiting', holder: holder?.executionArn ?? 'unknown' };
+  const current = await readClaim(deps.ssm, parameters.lock);
+  return { status: 'waiting', holder: current?.executionArn ?? 'unknown' };
 }
 
 /** Releases the lock if this execution holds it; releasing twice, or someone else's lock, is a no-op. */
@@ -79,8 +87,13 @@ export async function releaseLock(
   return { released: await deleteParameter(ssm, parameters.lock) };
 }
 
-function isNewer(a: LockClaim, b: LockClaim): boolean {
-  return Date.parse(a.requestedAt) > Date.parse(b.requestedAt);
+/** Another request than `claim`, made later. Records written before requests carried a time never are. */
+function isNewerThan(
+  other: { executionArn: string; requestedAt?: string | undefined },
+  claim: LockClaim,
+): boolean {
+  if (other.executionArn === claim.executionArn || other.requestedAt === undefined) return false;
+  return Date.parse(other.requestedAt) > Date.parse(claim.requestedAt);
 }
 
 async function readClaim(ssm: SSMClient, name: string): Promise<LockClaim | undefined> {

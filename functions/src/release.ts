@@ -15,6 +15,8 @@ export const releaseRecordSchema = deployedImageSchema.extend({
   kind: z.enum(['release', 'rollback', 'rollback-failed']),
   at: z.string(),
   executionArn: z.string(),
+  /** When the request behind this record was made: an older request never replaces it. */
+  requestedAt: z.string().optional(),
   /** What was live before this record; a requested rollback goes back to it. */
   previous: deployedImageSchema.nullable(),
   /** Why a rollback happened, with the forensics gathered at the time. */
@@ -74,7 +76,10 @@ const maxParameterBytes = 4096;
 function fitToParameter(record: ReleaseRecord): string {
   const text = JSON.stringify(record);
   if (Buffer.byteLength(text) <= maxParameterBytes || !record.cause) return text;
-  return JSON.stringify({ ...record, cause: { error: record.cause.error, message: record.cause.message.slice(0, 500) } });
+  return JSON.stringify({
+    ...record,
+    cause: { error: record.cause.error, message: record.cause.message.slice(0, 500) },
+  });
 }
 
 export function safeJson(text: string): unknown {

@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Invocation } from '../../sandbox/runner.ts';
+import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
+import { callsFor, executionsOf } from '../support/flows.ts';
+
+/** Watches invocations: DeployEcs of an app/env must never start while another of its deploys holds the lock. */
+function overlapWatcher() {
+  const active = new Map<string, Set<string>>();
+  const overlaps: string[] = [];
+  const observe = ({ state, executionArn, executionInput }: Invocation) => {
+    const { app, env } = JSON.parse(executionInput) as { app: string; env: string };
+    const key = `${app}/${env}`;
+    const holders = active.get(key) ?? new Set<string>();
+    active.set(key, holders);
+    if (state === 'DeployEcs') {
+      if ([...holders].some((holder) => holder !== executionArn)) overlaps.push(`${key}: ${executionArn}`);
+      holders.add(executionArn);
+    }
+    if (state === 'ReleaseLock') holders.delete(executionArn);
+  };
+  return { observe, overlaps };
+}
+
+describe('competing deploys (sandbox)', () => {
+  let sandbox: Sandbox;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ speed: 500 });
+  });
+  afterAll(async () => {
+    await sandbox.close();
+  });
+
+  it('lets a newer push wait for the running deploy and supersede the older waiting one', async () => {
+    // Prepare
+    sandbox.seedApp({ app: 'queue', env: 'prod', repository: 'queue' });
+    const watcher = overlapWatcher();
+    sandbox.stepFunctions.hooks.observe = watcher.observe;
+    const deploying = new Promise<void>((resolve) => {
+      const observe = watcher.observe;
+      sandbox.stepFunctions.hooks.observe = (invocation) => {
+        observe(invocation);
+        if (invocation.state === 'WaitForRollout') resolve();
+      };
+    });
+
+    // Act: v2 and v3 arrive while v1 rolls out, in that order.
+    const v1 = await sandbox.push({ repository: 'queue', tag: 'v1.0.0', scenario: { kind: 'healthy', stableAfterSeconds: 120 } });
+    await deploying;
+    const v2 = await sandbox.push({ repository: 'queue', tag: 'v2.0.0' });
+    await sandbox.elapse(1);
+    const v3 = await sandbox.push({ repository: 'queue', tag: 'v3.0.0' });
+    await sandbox.idle();
+
+    // Assess
+    const executions = executionsOf(sandbox, 'queue');
+    expect(executions.map((execution) => execution.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+    const byDigest = (digest: string) => executions.find((execution) => execution.input.includes(digest));
+    expect(byDigest(v1.digest)?.states.at(-1)).toBe('Deployed');
+    expect(byDigest(v2.digest)?.states.at(-1)).toBe('Superseded');
+    expect(byDigest(v3.digest)?.states.at(-1)).toBe('Deployed');
+    expect(sandbox.release('queue', 'prod')?.digest).toBe(v3.digest);
+    expect(callsFor(sandbox, 'RegisterTaskDefinition', v2.digest)).toEqual([]);
+    expect(watcher.overlaps).toEqual([]);
+    const announced = sandbox.emulator.events.history.filter((event) => event.source === 'gantry');
+    expect(announced.map((event) => event['detail-type'])).toContain('Request Superseded');
+  });
+
+  it('handles 100 pushes over 10 app/environments: no overlap, newest wins, no stuck lock', async () => {
+    // Prepare
+    const apps = Array.from({ length: 10 }, (_, index) => `burst${index}`);
+    for (const app of apps) sandbox.seedApp({ app, env: 'prod', repository: app });
+    const watcher = overlapWatcher();
+    sandbox.stepFunctions.hooks.observe = watcher.observe;
+
+    // Act: ten rounds, each pushing a newer tag of every app at once.
+    const newest = new Map<string, string>();
+    for (let round = 1; round <= 10; round++) {
+      const pushed = await Promise.all(apps.map((app) => sandbox.push({ repository: app, tag: `v1.0.${round}` })));
+      pushed.forEach(({ digest }, index) => newest.set(apps[index] ?? '', digest));
+      // Later pushes carry later event times, as real pushes a moment apart do.
+      await sandbox.elapse(1);
+    }
+    await sandbox.idle();
+
+    // Assess
+    for (const app of apps) {
+      const executions = executionsOf(sandbox, app);
+      expect(executions, app).toHaveLength(10);
+      expect(executions.filter((execution) => execution.status !== 'SUCCEEDED').map((e) => `${e.error}: ${e.cause} ${e.states.join()}`), app).toEqual([]);
+      expect(sandbox.release(app, 'prod')?.digest, app).toBe(newest.get(app));
+      expect(sandbox.emulator.ssm.get(`/gantry/${app}/prod/lock`), app).toBeUndefined();
+    }
+    expect(watcher.overlaps).toEqual([]);
+  });
+});
