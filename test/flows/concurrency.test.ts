@@ -45,7 +45,11 @@ describe('competing deploys (sandbox)', () => {
     });
 
     // Act: v2 and v3 arrive while v1 rolls out, in that order.
-    const v1 = await sandbox.push({ repository: 'queue', tag: 'v1.0.0', scenario: { kind: 'healthy', stableAfterSeconds: 120 } });
+    const v1 = await sandbox.push({
+      repository: 'queue',
+      tag: 'v1.0.0',
+      scenario: { kind: 'healthy', stableAfterSeconds: 120 },
+    });
     await deploying;
     const v2 = await sandbox.push({ repository: 'queue', tag: 'v2.0.0' });
     await sandbox.elapse(1);
@@ -76,8 +80,10 @@ describe('competing deploys (sandbox)', () => {
     // Act: ten rounds, each pushing a newer tag of every app at once.
     const newest = new Map<string, string>();
     for (let round = 1; round <= 10; round++) {
-      const pushed = await Promise.all(apps.map((app) => sandbox.push({ repository: app, tag: `v1.0.${round}` })));
-      pushed.forEach(({ digest }, index) => newest.set(apps[index] ?? '', digest));
+      const pushed = await Promise.all(
+        apps.map((app) => sandbox.push({ repository: app, tag: `v1.0.${round}` })),
+      );
+      for (const [index, { digest }] of pushed.entries()) newest.set(apps[index] ?? '', digest);
       // Later pushes carry later event times, as real pushes a moment apart do.
       await sandbox.elapse(1);
     }
@@ -87,7 +93,12 @@ describe('competing deploys (sandbox)', () => {
     for (const app of apps) {
       const executions = executionsOf(sandbox, app);
       expect(executions, app).toHaveLength(10);
-      expect(executions.filter((execution) => execution.status !== 'SUCCEEDED').map((e) => `${e.error}: ${e.cause} ${e.states.join()}`), app).toEqual([]);
+      expect(
+        executions
+          .filter((execution) => execution.status !== 'SUCCEEDED')
+          .map((e) => `${e.error}: ${e.cause} ${e.states.join()}`),
+        app,
+      ).toEqual([]);
       expect(sandbox.release(app, 'prod')?.digest, app).toBe(newest.get(app));
       expect(sandbox.emulator.ssm.get(`/gantry/${app}/prod/lock`), app).toBeUndefined();
     }

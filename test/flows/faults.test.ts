@@ -27,7 +27,12 @@ describe('deploy flows under faults (sandbox)', () => {
   it('deploys through Parameter Store throttling', async () => {
     sandbox.seedApp({ app: 'throttled', env: 'prod', repository: 'throttled' });
     // More failures than the SDK's own three attempts: the state machine's retry takes over.
-    sandbox.emulator.faults.add({ service: 'ssm', operation: 'PutParameter', times: 5, error: 'ThrottlingException' });
+    sandbox.emulator.faults.add({
+      service: 'ssm',
+      operation: 'PutParameter',
+      times: 5,
+      error: 'ThrottlingException',
+    });
 
     const { digest } = await sandbox.push({ repository: 'throttled', tag: 'v1.0.0' });
     await sandbox.idle();
@@ -39,7 +44,13 @@ describe('deploy flows under faults (sandbox)', () => {
 
   it('deploys through ECS server errors', async () => {
     sandbox.seedApp({ app: 'flaky', env: 'prod', repository: 'flaky' });
-    sandbox.emulator.faults.add({ service: 'ecs', operation: 'UpdateService', times: 4, error: 'ServerException', status: 500 });
+    sandbox.emulator.faults.add({
+      service: 'ecs',
+      operation: 'UpdateService',
+      times: 4,
+      error: 'ServerException',
+      status: 500,
+    });
 
     const { digest } = await sandbox.push({ repository: 'flaky', tag: 'v1.0.0' });
     await sandbox.idle();
@@ -58,7 +69,14 @@ describe('deploy flows under faults (sandbox)', () => {
       };
     };
 
-    for (const state of ['ResolveConfig', 'AcquireLock', 'DeployEcs', 'WaitForRollout', 'RecordRelease', 'ReleaseLock']) {
+    for (const state of [
+      'ResolveConfig',
+      'AcquireLock',
+      'DeployEcs',
+      'WaitForRollout',
+      'RecordRelease',
+      'ReleaseLock',
+    ]) {
       it(`still deploys when ${state} crashes`, async () => {
         const app = `crash-${state.toLowerCase()}`;
         sandbox.seedApp({ app, env: 'prod', repository: app });
@@ -97,7 +115,11 @@ describe('deploy flows under faults (sandbox)', () => {
     const waiting = new Promise<void>((resolve) => {
       sandbox.stepFunctions.hooks.observe = ({ state }) => state === 'WaitForRollout' && resolve();
     });
-    await sandbox.push({ repository: 'orphan', tag: 'v1.0.0', scenario: { kind: 'healthy', stableAfterSeconds: 3600 } });
+    await sandbox.push({
+      repository: 'orphan',
+      tag: 'v1.0.0',
+      scenario: { kind: 'healthy', stableAfterSeconds: 3600 },
+    });
     await waiting;
     const [dead] = executionsOf(sandbox, 'orphan');
     sandbox.stepFunctions.abortExecution(dead?.executionArn ?? '');
@@ -109,7 +131,9 @@ describe('deploy flows under faults (sandbox)', () => {
     await sandbox.idle();
 
     // Assess
-    const next = executionsOf(sandbox, 'orphan').find((execution) => execution.executionArn !== dead?.executionArn);
+    const next = executionsOf(sandbox, 'orphan').find(
+      (execution) => execution.executionArn !== dead?.executionArn,
+    );
     expect(next?.status).toBe('SUCCEEDED');
     expectConsistent('orphan', v2.digest);
   });

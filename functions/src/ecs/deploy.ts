@@ -25,11 +25,11 @@ export async function describeService(ecs: ECSClient, target: EcsTarget): Promis
     ecs.send(new DescribeServicesCommand({ cluster: target.cluster, services: [target.service] })),
   );
   const service = services?.[0];
-  if (!service || service.status !== 'ACTIVE') {
+  if (service?.status !== 'ACTIVE') {
     const why = failures?.[0]?.reason ?? service?.status ?? 'not found';
     throw new DeployFailed(`ECS service ${target.cluster}/${target.service} is not usable: ${why}`);
   }
-  return service;
+  return service as Service;
 }
 
 /** Registers a revision pinned to `image` (only the target container changes), then rolls it out. */
