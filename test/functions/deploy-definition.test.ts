@@ -91,7 +91,7 @@ describe('state-machines/deploy.asl.json', () => {
       const state = raw.States[name];
       expect(state?.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
       expect(state?.TimeoutSecondsPath).toBe('$.plan.config.health.timeoutSeconds');
-      expect((state?.Parameters?.Payload as Record<string, unknown>)['taskToken.$']).toBe('$$.Task.Token');
+      expect(state?.Parameters?.Payload).toMatchObject({ 'taskToken.$': '$$.Task.Token' });
     }
   });
 });

@@ -51,9 +51,10 @@ describe('serverless.yml', () => {
   it('grants each function only the calls its table lists, never a wildcard action', () => {
     for (const [key, statements] of Object.entries(permissions)) {
       const role = template.Resources[`${key[0]?.toUpperCase()}${key.slice(1)}Role`];
-      const policy = (
-        role?.Properties.Policies as { PolicyDocument: { Statement: { Action: string[] }[] } }[]
-      )[0];
+      const policies = role?.Properties.Policies as {
+        PolicyDocument: { Statement: { Action: string[] }[] };
+      }[];
+      const policy = policies[0];
       const actions = policy?.PolicyDocument.Statement.flatMap((statement) => statement.Action) ?? [];
       expect(actions.filter((action) => action.includes('*'))).toEqual([]);
       expect(new Set(actions)).toEqual(
