@@ -42,6 +42,8 @@ export interface LocalCdn {
   readonly config: EdgeConfig;
   /** How many times origin-response generated an image (cache and S3 hits do not count). */
   readonly stats: { generated: number; cacheHits: number; originFetches: number };
+  /** Empties the cache, as a request reaching another edge location would see it. */
+  clearCache(): void;
   close(): Promise<void>;
 }
 
@@ -303,6 +305,7 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
     s3,
     config,
     stats,
+    clearCache: () => cache.clear(),
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

@@ -1,0 +1,102 @@
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalCdn, startLocalCdn } from '../local/cdn.ts';
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+describe('local CDN (simulated CloudFront + s3rver)', () => {
+  let cdn: LocalCdn;
+
+  beforeAll(async () => {
+    cdn = await startLocalCdn();
+  });
+
+  afterAll(async () => {
+    await cdn.close();
+  });
+
+  it('resizes on the first request and serves the second from its cache', async () => {
+    const first = await fetch(`${cdn.url}/400x/sample.jpg`, { headers: { accept: 'image/webp,*/*' } });
+    const second = await fetch(`${cdn.url}/400x/sample.jpg?utm=ignored`, {
+      headers: { accept: 'image/webp,*/*' },
+    });
+
+    expect(first.status).toBe(200);
+    expect(first.headers.get('content-type')).toBe('image/webp');
+    expect(first.headers.get('x-cache')).toBe('Miss from local');
+    expect(second.headers.get('x-cache')).toBe('Hit from local');
+    expect(Buffer.from(await second.arrayBuffer()).equals(Buffer.from(await first.arrayBuffer()))).toBe(true);
+  });
+
+  it('serves a miss in another edge cache from S3, without resizing again', async () => {
+    const first = await fetch(`${cdn.url}/card/sample.jpg`);
+    const generated = cdn.stats.generated;
+    const originFetches = cdn.stats.originFetches;
+    cdn.clearCache();
+
+    const again = await fetch(`${cdn.url}/400x300/sample.jpg?fit=cover`);
+
+    expect(first.status).toBe(200);
+    expect(again.status).toBe(200);
+    expect(again.headers.get('x-cache')).toBe('Miss from local');
+    expect(cdn.stats.originFetches).toBe(originFetches + 1);
+    expect(cdn.stats.generated).toBe(generated);
+  });
+
+  it('keeps an error only for its short max-age', async () => {
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    const local = await startLocalCdn({ now: () => now, seed: {} });
+    try {
+      await fetch(`${local.url}/400x/late.jpg`);
+      const cached = await fetch(`${local.url}/400x/late.jpg`);
+      now += 61_000;
+      const expired = await fetch(`${local.url}/400x/late.jpg`);
+
+      expect(cached.headers.get('x-cache')).toBe('Hit from local');
+      expect(expired.headers.get('x-cache')).toBe('Miss from local');
+      expect(expired.status).toBe(404);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('answers a bad size with 400 and a missing original with 404', async () => {
+    const bad = await fetch(`${cdn.url}/401x/sample.jpg`);
+    const missing = await fetch(`${cdn.url}/400x/missing.jpg`);
+
+    expect(bad.status).toBe(400);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('cache-control')).toBe('public, max-age=60');
+  });
+
+  it('renders a resized <img> in headless Chromium at the requested width', async () => {
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    try {
+      const page = await browser.newPage();
+      await page.setContent(
+        `<img id="resized" src="${cdn.url}/320x/sample.jpg"><img id="preset" src="${cdn.url}/thumb/logo.png">`,
+      );
+      // A string, not a function: the test tsconfig has no DOM lib, this runs in the page.
+      const sizes = await page.evaluate(`Promise.all([...document.images].map(async (img) => {
+        await img.decode();
+        return { id: img.id, width: img.naturalWidth, height: img.naturalHeight };
+      }))`);
+
+      expect(sizes).toEqual([
+        { id: 'resized', width: 320, height: 213 },
+        { id: 'preset', width: 160, height: 160 },
+      ]);
+    } finally {
+      await browser.close();
+    }
+  });
+});

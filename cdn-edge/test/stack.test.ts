@@ -1,0 +1,80 @@
+import { execFile } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const serviceDir = fileURLToPath(new URL('..', import.meta.url));
+
+interface Template {
+  Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+}
+
+describe('cdn-edge stack (osls package + cfn-lint)', () => {
+  let template: Template;
+  let templatePath: string;
+
+  beforeAll(async () => {
+    await rm(`${serviceDir}.serverless`, { recursive: true, force: true });
+    // npx picks node_modules/.bin first, so osls runs on the repository's Node 22 offline.
+    await run('npx', ['osls', 'package', '--stage', 'dev'], { cwd: serviceDir, timeout: 170_000 });
+    templatePath = `${serviceDir}.serverless/cloudformation-template-update-stack.json`;
+    template = JSON.parse(await readFile(templatePath, 'utf8')) as Template;
+  }, 180_000);
+
+  it('packages a template that cfn-lint reports no errors for', async () => {
+    // cfn-lint exits with a bit mask: 2 = errors, 4 = warnings, 8 = informational.
+    const exitCode = await run('cfn-lint', [templatePath], { timeout: 60_000 }).then(
+      () => 0,
+      (error: { code?: number; stdout?: string }) => {
+        if (typeof error.code !== 'number') throw error;
+        return error.code;
+      },
+    );
+
+    expect(exitCode & 2).toBe(0);
+  }, 90_000);
+
+  it('associates both functions with the distribution, on nodejs22.x', () => {
+    const resources = Object.values(template.Resources);
+    const functions = resources.filter((r) => r.Type === 'AWS::Lambda::Function');
+    const distribution = resources.find((r) => r.Type === 'AWS::CloudFront::Distribution');
+    const config = distribution?.Properties.DistributionConfig as {
+      DefaultCacheBehavior: { LambdaFunctionAssociations: Array<{ EventType: string }> };
+      Origins: Array<{ OriginAccessControlId?: unknown }>;
+    };
+
+    expect(functions.map((f) => f.Properties.Runtime)).toEqual(['nodejs22.x', 'nodejs22.x']);
+    expect(config.DefaultCacheBehavior.LambdaFunctionAssociations.map((a) => a.EventType).sort()).toEqual([
+      'origin-response',
+      'viewer-request',
+    ]);
+    expect(config.Origins[0]?.OriginAccessControlId).toBeDefined();
+  });
+
+  it('grants the resizer GetObject on originals and PutObject on the derived prefix only', () => {
+    const role = template.Resources.OriginResponseRole?.Properties as {
+      Policies: Array<{
+        PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> };
+      }>;
+    };
+    const s3Statements = role.Policies.flatMap((p) => p.PolicyDocument.Statement).filter((s) =>
+      String(s.Action).startsWith('s3:'),
+    );
+
+    expect(s3Statements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: [
+          'arn:aws:s3:::gantry-cdn-media-dev/originals/catalog/*',
+          'arn:aws:s3:::gantry-cdn-media-dev/originals/*',
+        ],
+      },
+      { Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::gantry-cdn-media-dev/derived/*' },
+    ]);
+    const viewerRole = JSON.stringify(template.Resources.ViewerRequestRole);
+    expect(viewerRole).not.toContain('s3:');
+  });
+});

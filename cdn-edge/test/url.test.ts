@@ -1,0 +1,277 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { HttpError } from '../src/errors.ts';
+import { sign } from '../src/signature.ts';
+import { derivedUri, negotiateFormat, parseDerivedUri, parsePublicUri, type ResizeSpec } from '../src/url.ts';
+import { rewriteViewerRequest } from '../src/viewer.ts';
+import { testConfig } from './support/config.ts';
+
+const config = testConfig();
+const unsigned = testConfig({ signing: undefined });
+
+function errorOf(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+// ---- arbitraries -------------------------------------------------------------------------------
+const SAFE = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~';
+const segmentChar = fc.constantFrom(...`${SAFE} ()+,;=@!é€ü中`);
+const segment = fc
+  .array(segmentChar, { minLength: 1, maxLength: 12 })
+  .map((chars) => chars.join(''))
+  .filter((s) => s !== '.' && s !== '..');
+const imagePath = fc
+  .tuple(fc.array(segment, { maxLength: 3 }), segment, fc.constantFrom('jpg', 'JPG', 'png', 'webp', 'gif'))
+  .map(([dirs, name, ext]) => [...dirs, `${name}.${ext}`].join('/'));
+
+const spec = fc
+  .record({
+    width: fc.constantFrom(0, ...config.widths),
+    height: fc.constantFrom(0, ...config.heights),
+    fit: fc.constantFrom('cover', 'contain', 'fill', 'inside', 'outside' as const),
+    quality: fc.constantFrom(...config.qualities),
+    path: imagePath,
+  })
+  .filter((s) => s.width !== 0 || s.height !== 0)
+  .map((s): ResizeSpec => (s.width === 0 || s.height === 0 ? { ...s, fit: 'inside' } : s));
+
+/** Percent-encodes a decoded path the many ways a client may: optional for safe chars, either hex case. */
+function encodingOf(path: string): fc.Arbitrary<string> {
+  return fc
+    .tuple(...[...path].map((c) => fc.tuple(fc.constant(c), fc.boolean(), fc.boolean())))
+    .map((parts) =>
+      parts
+        .map(([c, encodeSafe, lower]) => {
+          if (c === '/') return c;
+          const mustEncode = !SAFE.includes(c);
+          if (!mustEncode && !encodeSafe) return c;
+          const encoded =
+            mustEncode && encodeURIComponent(c) !== c
+              ? encodeURIComponent(c)
+              : `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`;
+          return lower ? encoded.toLowerCase() : encoded;
+        })
+        .join(''),
+    );
+}
+
+/** All the public spellings of one spec. */
+function publicUrlOf(s: ResizeSpec): fc.Arbitrary<{ uri: string; querystring: string }> {
+  const sizes: string[] = [];
+  if (s.height === 0) sizes.push(`${s.width}x`, `${s.width}X`, `${s.width}`);
+  else if (s.width === 0) sizes.push(`x${s.height}`, `X${s.height}`);
+  else sizes.push(`${s.width}x${s.height}`, `${s.width}X${s.height}`);
+  const fitIsFree = s.width === 0 || s.height === 0;
+  return fc
+    .record({
+      size: fc.constantFrom(...sizes),
+      path: encodingOf(s.path),
+      fit: fitIsFree
+        ? fc.constantFrom(undefined, 'cover', 'contain', 'inside')
+        : s.fit === config.defaultFit
+          ? fc.constantFrom(undefined, s.fit)
+          : fc.constant(s.fit),
+      q:
+        s.quality === config.defaultQuality
+          ? fc.constantFrom(undefined, String(s.quality))
+          : fc.constant(String(s.quality)),
+      junk: fc.array(fc.constantFrom('utm_source=x', 'v=2', 'cb=123', 'w=9999'), { maxLength: 2 }),
+      order: fc.boolean(),
+    })
+    .map(({ size, path, fit, q, junk, order }) => {
+      const params: string[] = [...junk];
+      if (fit !== undefined) params.push(`fit=${fit}`);
+      if (q !== undefined) params.push(`q=${q}`);
+      if (order) params.reverse();
+      return { uri: `/${size}/${path}`, querystring: params.join('&') };
+    });
+}
+
+// ---- properties --------------------------------------------------------------------------------
+describe('URL contract', () => {
+  describe('normalisation', () => {
+    it('maps every spelling of one request to the same derived URI (one cache entry)', () => {
+      fc.assert(
+        fc.property(
+          spec.chain((s) =>
+            fc.tuple(
+              fc.constant(s),
+              publicUrlOf(s),
+              fc.constantFrom('image/avif,image/webp,*/*', 'image/webp,*/*', '*/*'),
+            ),
+          ),
+          ([s, url, accept]) => {
+            const format = negotiateFormat(accept, unsigned);
+            const rewritten = rewriteViewerRequest({ ...url, accept }, unsigned);
+            expect(rewritten).toBe(derivedUri({ ...s, format }, unsigned));
+          },
+        ),
+      );
+    });
+
+    it('parses a derived URI back to the request that made it', () => {
+      fc.assert(
+        fc.property(spec, fc.constantFrom('avif', 'webp', 'jpeg', 'png', 'auto' as const), (s, format) => {
+          const request = { ...s, format };
+          expect(parseDerivedUri(derivedUri(request, config), config)).toEqual(request);
+        }),
+      );
+    });
+
+    it('resolves a preset to the same entry as its explicit size', () => {
+      const viaPreset = rewriteViewerRequest(
+        { uri: '/thumb/a/b.jpg', querystring: '', accept: undefined },
+        unsigned,
+      );
+      const explicit = rewriteViewerRequest(
+        { uri: '/160x160/a/b.jpg', querystring: 'fit=cover', accept: undefined },
+        unsigned,
+      );
+      expect(viaPreset).toBe('/derived/160x160/cover/q80/auto/a/b.jpg');
+      expect(explicit).toBe(viaPreset);
+    });
+  });
+
+  describe('rejection', () => {
+    it('answers any input with a derived URI or a 4xx HttpError, never anything else', () => {
+      const anyUri = fc.oneof(
+        fc.string({ unit: 'binary', maxLength: 60 }).map((s) => `/${s}`),
+        fc
+          .tuple(
+            fc.constantFrom('/800x/', '/thumb/', '/derived/800x0/inside/q80/webp/'),
+            fc.string({ unit: 'binary', maxLength: 40 }),
+          )
+          .map(([a, b]) => a + b),
+      );
+      fc.assert(
+        fc.property(anyUri, fc.string({ maxLength: 30 }), (uri, querystring) => {
+          let out: string | undefined;
+          const error = errorOf(() => {
+            out = rewriteViewerRequest({ uri, querystring, accept: 'image/webp' }, unsigned);
+          });
+          if (error === undefined) {
+            const parsed = parseDerivedUri(out ?? '', unsigned);
+            expect(parsed.path.split('/')).not.toContain('..');
+            expect(out?.startsWith('/derived/')).toBe(true);
+          } else {
+            expect(error).toBeInstanceOf(HttpError);
+            expect((error as HttpError).status).toBeGreaterThanOrEqual(400);
+            expect((error as HttpError).status).toBeLessThan(500);
+          }
+        }),
+        { numRuns: 500 },
+      );
+    });
+
+    it.each([
+      ['/800x/../secret.jpg', 'Url.Traversal'],
+      ['/800x/a/./b.jpg', 'Url.Traversal'],
+      ['/800x/%2e%2e/secret.jpg', 'Url.Traversal'],
+      ['/800x/a/%2E%2E/%2E%2E/secret.jpg', 'Url.Traversal'],
+      ['/800x/%252e%252e/secret.jpg', 'Url.DoubleEncoded'],
+      ['/800x/a%252Fb.jpg', 'Url.DoubleEncoded'],
+      ['/800x/a%2Fb.jpg', 'Url.BadPath'],
+      ['/800x/..%2Fsecret.jpg', 'Url.BadPath'],
+      ['/800x/a%5C..%5Cb.jpg', 'Url.BadPath'],
+      ['/800x/a%00.jpg', 'Url.BadPath'],
+      ['/800x/a//b.jpg', 'Url.BadPath'],
+      ['/800x/%E0%A4%A.jpg', 'Url.BadEncoding'],
+      ['/800x/readme.txt', 'Url.NotAnImagePath'],
+      ['/800x/', 'Url.BadPath'],
+      ['/800x', 'Url.BadPath'],
+      ['/derived/800x0/inside/q80/webp/../../originals/x.jpg', 'Url.Traversal'],
+      ['/derived/800x0/cover/q80/webp/a.jpg', 'Url.BadFit'],
+      ['/derived/0800x0/inside/q80/webp/a.jpg', 'Url.BadSize'],
+      ['/derived/800x0/inside/q80/gif/a.jpg', 'Url.BadFormat'],
+    ])('rejects %s with 400 %s', (uri, code) => {
+      const error = errorOf(() =>
+        rewriteViewerRequest({ uri, querystring: '', accept: undefined }, unsigned),
+      );
+
+      expect(error).toMatchObject({ status: 400, code });
+    });
+
+    it('answers a size outside the list with 400 and the allowed list', () => {
+      const error = errorOf(() => parsePublicUri('/799x/a.jpg', '', config));
+
+      expect(error).toMatchObject({
+        status: 400,
+        code: 'Url.BadSize',
+        message:
+          'width 799 is not allowed; allowed widths: 80, 160, 320, 400, 640, 800, 1024, 1280, 1600, 1920',
+      });
+    });
+
+    it.each([
+      ['/800x/a.jpg', 'q=81', 'Url.BadQuality'],
+      ['/800x/a.jpg', 'q=abc', 'Url.BadQuality'],
+      ['/800x/a.jpg', 'fit=stretch', 'Url.BadFit'],
+      ['/800x/a.jpg', 'q=80&q=90', 'Url.DuplicateParameter'],
+      ['/huge/a.jpg', '', 'Url.BadSize'],
+      ['/100000x/a.jpg', '', 'Url.BadSize'],
+    ])('rejects %s?%s with %s', (uri, querystring, code) => {
+      expect(errorOf(() => parsePublicUri(uri, querystring, config))).toMatchObject({ status: 400, code });
+    });
+  });
+
+  describe('format negotiation', () => {
+    it.each([
+      ['image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8', 'avif'],
+      ['image/webp,*/*', 'webp'],
+      ['image/avif;q=0,image/webp', 'webp'],
+      ['IMAGE/WEBP', 'webp'],
+      ['image/*,*/*;q=0.8', 'auto'],
+      ['', 'auto'],
+    ])('picks from Accept %j → %s', (accept, format) => {
+      expect(negotiateFormat(accept, config)).toBe(format);
+    });
+
+    it('does not offer a format the config disables', () => {
+      const noAvif = testConfig({ formats: { avif: false, webp: true } });
+
+      expect(negotiateFormat('image/avif,image/webp', noAvif)).toBe('webp');
+    });
+  });
+
+  describe('signature', () => {
+    const signed = testConfig({ signing: { required: true, secret: 'a-test-secret-of-some-length' } });
+    const s: ResizeSpec = { width: 400, height: 0, fit: 'inside', quality: 80, path: 'a/b.jpg' };
+    const sig = sign(s, 'a-test-secret-of-some-length');
+
+    it('accepts a valid signature, the same for every spelling of the URL', () => {
+      const a = rewriteViewerRequest(
+        { uri: '/400x/a/b.jpg', querystring: `sig=${sig}`, accept: undefined },
+        signed,
+      );
+      const b = rewriteViewerRequest(
+        { uri: '/400/a/%62.jpg', querystring: `q=80&fit=cover&sig=${sig}`, accept: undefined },
+        signed,
+      );
+      expect(a).toBe('/derived/400x0/inside/q80/auto/a/b.jpg');
+      expect(b).toBe(a);
+    });
+
+    it.each([
+      ['', 'Url.SignatureRequired'],
+      [`sig=${sig.replace(/^./, (c) => (c === '0' ? '1' : '0'))}`, 'Url.BadSignature'],
+      ['sig=short', 'Url.BadSignature'],
+    ])('answers 403 for %j', (querystring, code) => {
+      const error = errorOf(() =>
+        rewriteViewerRequest({ uri: '/400x/a/b.jpg', querystring, accept: undefined }, signed),
+      );
+      expect(error).toMatchObject({ status: 403, code });
+    });
+
+    it('binds the signature to the size', () => {
+      const error = errorOf(() =>
+        rewriteViewerRequest({ uri: '/800x/a/b.jpg', querystring: `sig=${sig}`, accept: undefined }, signed),
+      );
+      expect(error).toMatchObject({ status: 403, code: 'Url.BadSignature' });
+    });
+  });
+});
