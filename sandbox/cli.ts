@@ -1,0 +1,117 @@
+import { Listr } from 'listr2';
+import type { ReleaseRecord } from '../functions/src/release.ts';
+import type { ExecutionDescription, StateProgress } from './runner.ts';
+import { startSandbox } from './sandbox.ts';
+import { endState, type SandboxScenario, scenarios } from './scenarios.ts';
+
+/**
+ * `npm run demo` / `npm run sandbox -- <scenario>`: plays a scenario on the sandbox and shows each
+ * state as it happens. Everything AWS-side is SIMULATED on loopback; nothing is deployed.
+ */
+const name = process.argv[2] ?? 'demo';
+const scenario = scenarios[name];
+if (!scenario) {
+  console.error(
+    `unknown scenario "${name}". Scenarios:\n${Object.entries(scenarios)
+      .map(([key, s]) => `  ${key.padEnd(16)} ${s.summary}`)
+      .join('\n')}`,
+  );
+  process.exit(2);
+}
+
+const speed = Number(process.env.GANTRY_SANDBOX_SPEED ?? scenario.speed ?? 20);
+console.log(
+  `Gantry sandbox: a local SIMULATION of ECR, ECS, Parameter Store, EventBridge and Step Functions.`,
+);
+console.log(`Real deploy ASL, real Lambda handlers, real AWS SDK clients, pointed at a loopback emulator.`);
+console.log(`Nothing is deployed anywhere. Simulated time runs ${speed}x faster than real time.\n`);
+console.log(`Scenario "${name}": ${scenario.summary}\n`);
+
+const listeners = new Set<(progress: StateProgress) => void>();
+const sandbox = await startSandbox({
+  speed,
+  onProgress: (progress) => {
+    for (const listener of listeners) listener(progress);
+  },
+});
+const { app, env } = scenario.app;
+sandbox.seedApp(scenario.app);
+const started = Date.now();
+const outcomes: { tag: string; expected: string; execution: ExecutionDescription }[] = [];
+
+await new Listr(
+  scenario.steps.map((step) => ({
+    title: `push ${scenario.app.repository}:${step.tag} (${step.note})`,
+    task: async (_ctx: unknown, task: { output: string; title: string }) => {
+      step.fault?.(sandbox);
+      const pushedAt = sandbox.emulator.clock.now();
+      const stamp = () =>
+        `+${String(Math.round((sandbox.emulator.clock.now() - pushedAt) / 1000)).padStart(4)}s (simulated)`;
+      let executionArn: string | undefined;
+      const listener = (progress: StateProgress) => {
+        if (progress.executionArn !== executionArn || !progress.state) return;
+        if (progress.type === 'entered') task.output = `${stamp()}  ${progress.state}`;
+        if (progress.type === 'caught')
+          task.output = `${stamp()}  ${progress.state} failed: caught, handled by the state machine`;
+      };
+      listeners.add(listener);
+      const { digest } = await sandbox.push({
+        repository: scenario.app.repository,
+        tag: step.tag,
+        scenario: step.rollout,
+      });
+      const execution = sandbox.stepFunctions
+        .listExecutions()
+        .find((candidate) => candidate.input.includes(digest));
+      if (!execution) throw new Error(`no execution started for ${step.tag}`);
+      executionArn = execution.executionArn;
+      for (const state of execution.states) task.output = `${stamp()}  ${state}`;
+      const ended = await sandbox.stepFunctions.waitForExecution(execution.executionArn);
+      await sandbox.idle();
+      listeners.delete(listener);
+      outcomes.push({ tag: step.tag, expected: step.expect, execution: ended });
+      task.title = `${task.title}: ${endState(ended)}${ended.error ? ` (${ended.error})` : ''}`;
+    },
+    rendererOptions: { persistentOutput: true, outputBar: Number.POSITIVE_INFINITY },
+  })),
+  { concurrent: false, exitOnError: false, rendererOptions: { collapseErrors: false } },
+).run();
+
+const release = sandbox.release(app, env);
+console.log(`\nSummary after ${((Date.now() - started) / 1000).toFixed(1)} s (real time):`);
+for (const { tag, execution } of outcomes) {
+  const cause = execution.error ? `: ${execution.error}, ${summariseCause(execution.cause)}` : '';
+  console.log(
+    `  ${tag.padEnd(8)} ${endState(execution)} in ${execution.states.length} state transitions${cause}`,
+  );
+}
+console.log(`  live release of ${app}/${env}: ${describeRelease(release)}`);
+await sandbox.close();
+
+const surprises = outcomes.filter(({ execution, expected }) => endState(execution) !== expected);
+for (const { tag, expected, execution } of surprises) {
+  console.error(`  UNEXPECTED: ${tag} ended ${endState(execution)}, the scenario expects ${expected}`);
+}
+process.exit(surprises.length === 0 && outcomes.length === scenario.steps.length ? 0 : 1);
+
+function summariseCause(cause: string | undefined): string {
+  try {
+    const parsed = JSON.parse(cause ?? '') as { message?: string; errorMessage?: string };
+    const message = parsed.message ?? parsed.errorMessage ?? '';
+    try {
+      return (JSON.parse(message) as { message?: string }).message ?? message;
+    } catch {
+      return message;
+    }
+  } catch {
+    return cause ?? '';
+  }
+}
+
+function describeRelease(release: ReleaseRecord | undefined): string {
+  if (!release) return 'none recorded';
+  const tag = release.tag ?? release.digest.slice(0, 19);
+  return `${tag} (${release.kind}${release.cause ? `, cause: ${release.cause.error}: ${release.cause.message}` : ''})`;
+}
+
+export type { SandboxScenario };

@@ -1,0 +1,125 @@
+import type { Scenario } from './emulator/index.ts';
+import type { ExecutionDescription } from './runner.ts';
+import type { AppSeed, Sandbox } from './sandbox.ts';
+
+/** One image pushed in a scenario, with how its rollout behaves and what Gantry should make of it. */
+export interface ScenarioStep {
+  tag: string;
+  rollout: Scenario;
+  expect: 'Deployed' | 'RolledBack' | 'Superseded';
+  /** Injected before the push: what goes wrong around it. */
+  fault?: (sandbox: Sandbox) => void;
+  note: string;
+}
+
+export interface SandboxScenario {
+  summary: string;
+  /** Simulated seconds per real second; long scenarios run faster so they stay short to watch. */
+  speed?: number;
+  app: AppSeed;
+  steps: ScenarioStep[];
+}
+
+const app = (extra: Partial<AppSeed> = {}): AppSeed => ({
+  app: 'web',
+  env: 'prod',
+  repository: 'web',
+  ...extra,
+});
+
+/** The sandbox's scenarios; `demo` is what `npm run demo` plays. */
+export const scenarios: Record<string, SandboxScenario> = {
+  demo: {
+    summary: 'v1.0.0 rolls out healthy; v1.1.0 crash-loops and Gantry puts v1.0.0 back',
+    app: app(),
+    steps: [
+      { tag: 'v1.0.0', rollout: 'healthy', expect: 'Deployed', note: 'healthy after 30 s' },
+      { tag: 'v1.1.0', rollout: 'crashLoop', expect: 'RolledBack', note: 'exits with code 1 after start' },
+    ],
+  },
+  healthy: {
+    summary: 'one healthy rollout',
+    app: app(),
+    steps: [{ tag: 'v1.0.0', rollout: 'healthy', expect: 'Deployed', note: 'healthy after 30 s' }],
+  },
+  'failing-rollout': {
+    summary:
+      "ECS's circuit breaker fails the rollout and rolls back itself; Gantry follows it, records the cause",
+    app: app({
+      circuitBreaker: { enable: true, rollback: true },
+      config: { health: { timeoutSeconds: 900, maxFailedTasks: 50 } },
+    }),
+    steps: [
+      { tag: 'v1.0.0', rollout: 'healthy', expect: 'Deployed', note: 'healthy' },
+      {
+        tag: 'v1.1.0',
+        rollout: 'crashLoop',
+        expect: 'RolledBack',
+        note: 'crash-loops until the breaker trips',
+      },
+    ],
+  },
+  slow: {
+    summary:
+      'a slow rollout (15 simulated minutes) that still fits the timeout: same number of state transitions',
+    app: app({ config: { health: { timeoutSeconds: 1800, maxFailedTasks: 2 } } }),
+    steps: [{ tag: 'v1.0.0', rollout: 'slow', expect: 'Deployed', note: 'healthy after 900 s' }],
+  },
+  'stuck-rollout': {
+    summary: 'a rollout that never stabilises: the timeout rolls it back',
+    app: app({ config: { health: { timeoutSeconds: 300, maxFailedTasks: 2 } } }),
+    steps: [
+      { tag: 'v1.0.0', rollout: 'healthy', expect: 'Deployed', note: 'healthy' },
+      { tag: 'v1.1.0', rollout: 'neverStable', expect: 'RolledBack', note: 'tasks never start' },
+    ],
+  },
+  'lost-event': {
+    summary: 'EventBridge loses the completion event: the timeout fallback reads the service and carries on',
+    app: app({ config: { health: { timeoutSeconds: 120, maxFailedTasks: 2 } } }),
+    steps: [
+      {
+        tag: 'v1.0.0',
+        rollout: 'healthy',
+        expect: 'Deployed',
+        note: 'completion event dropped',
+        fault: (sandbox) => {
+          sandbox.emulator.ecs.dropEvents(
+            (event) => (event.detail as { eventName?: string }).eventName === 'SERVICE_DEPLOYMENT_COMPLETED',
+          );
+        },
+      },
+    ],
+  },
+  throttling: {
+    summary: 'Parameter Store and ECS throttle and fail: retries with backoff carry the deploy through',
+    app: app(),
+    steps: [
+      {
+        tag: 'v1.0.0',
+        rollout: 'healthy',
+        expect: 'Deployed',
+        note: '5 throttled PutParameter, 4 failed UpdateService',
+        fault: (sandbox) => {
+          sandbox.emulator.faults.add({
+            service: 'ssm',
+            operation: 'PutParameter',
+            times: 5,
+            error: 'ThrottlingException',
+          });
+          sandbox.emulator.faults.add({
+            service: 'ecs',
+            operation: 'UpdateService',
+            times: 4,
+            error: 'ServerException',
+            status: 500,
+          });
+        },
+      },
+    ],
+  },
+};
+
+/** The state an execution ended in: Deployed, RolledBack, Superseded, or a failure state. */
+export function endState(execution: ExecutionDescription): string {
+  return execution.states.at(-1) ?? execution.status;
+}
