@@ -335,14 +335,21 @@ describe('ecs rollout', () => {
         expect(ecsMock).not.toHaveReceivedAnyCommand();
       });
 
-      it('ignores a task no service deployment started', async () => {
+      it.each([
+        ['no startedBy', undefined],
+        ['a RunTask caller', 'gantry-db-migrate'],
+      ])('ignores a task with %s, which no service deployment started', async (_, startedBy) => {
+        parked();
         const standalone = structuredClone(taskStoppedEvent);
-        delete standalone.detail.startedBy;
+        if (startedBy === undefined) delete standalone.detail.startedBy;
+        else standalone.detail.startedBy = startedBy;
 
         await expect(handleEcsEvent(deps, parseEcsEvent(standalone))).resolves.toEqual({
           action: 'ignored',
           why: 'not started by a service deployment',
         });
+        expect(sfnMock).not.toHaveReceivedAnyCommand();
+        expect(ssm.parameters.has(rolloutParameter)).toBe(true);
       });
     });
 

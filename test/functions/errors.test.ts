@@ -36,13 +36,22 @@ describe('errors', () => {
       },
     );
 
-    it('renames any 5xx, whatever its name', () => {
-      const original = new ServerException({
-        message: 'Service Unavailable',
-        $metadata: { httpStatusCode: 503 },
-      });
+    it('renames ECS ServerException', () => {
+      const original = new ServerException({ message: 'internal error', $metadata: { httpStatusCode: 500 } });
 
       expect(classifyAwsError(original, 'x')).toMatchObject({ name: 'TransientAwsError', cause: original });
+    });
+
+    it.each([500, 502, 503])('renames a %i whatever its name', (status) => {
+      const original = awsError('Unknown', status);
+
+      expect(classifyAwsError(original, 'x')).toMatchObject({ name: 'TransientAwsError', cause: original });
+    });
+
+    it('leaves a 4xx with an unlisted name alone', () => {
+      const original = awsError('Unknown', 409);
+
+      expect(classifyAwsError(original, 'x')).toBe(original);
     });
 
     it('renames network faults by their code', () => {

@@ -27,12 +27,10 @@ function deps(): PushDependencies {
 }
 
 function startedInputs() {
-  return sfnMock
-    .commandCalls(StartExecutionCommand)
-    .map((call) => ({
-      name: call.args[0].input.name,
-      input: JSON.parse(call.args[0].input.input ?? '{}') as Record<string, unknown>,
-    }));
+  return sfnMock.commandCalls(StartExecutionCommand).map((call) => ({
+    name: call.args[0].input.name,
+    input: JSON.parse(call.args[0].input.input ?? '{}') as Record<string, unknown>,
+  }));
 }
 
 beforeEach(() => {
@@ -201,6 +199,23 @@ describe('image push', () => {
         why: `${story.digest} is already live`,
       });
       expect(startedInputs().map(({ input }) => input.env)).toEqual(['staging']);
+    });
+
+    it('deploys the digest again when the last record is a failed rollback of it', async () => {
+      stored = { 'web/prod/config': JSON.stringify(webConfig) };
+      ssm.put('/gantry/web/prod/release', {
+        kind: 'rollback-failed',
+        image: `${story.registry}/web@${story.digest}`,
+        digest: story.digest,
+        taskDefinitionArn: story.taskDefinitionArn,
+        at: '2025-06-03T10:25:00Z',
+        executionArn: story.executionArn,
+        previous: null,
+      });
+
+      const { decisions } = await routeImagePush(deps(), parseImagePush(pushEvent));
+
+      expect(decisions).toEqual([expect.objectContaining({ app: 'web', env: 'prod', action: 'started' })]);
     });
 
     it('skips as a duplicate when Step Functions already has the execution', async () => {
