@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -76,5 +78,38 @@ describe('cdn-edge stack (osls package + cfn-lint)', () => {
     ]);
     const viewerRole = JSON.stringify(template.Resources.ViewerRequestRole);
     expect(viewerRole).not.toContain('s3:');
+  });
+
+  it('ships bundles that load on their own: CommonJS, config inlined, sharp for linux-x64 beside them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gantry-edge-zip-'));
+    try {
+      for (const name of ['viewerRequest', 'originResponse']) {
+        await run('python3', [
+          '-m',
+          'zipfile',
+          '-e',
+          `${serviceDir}.serverless/${name}.zip`,
+          join(dir, name),
+        ]);
+      }
+      const probe = `
+        const viewer = require('./viewerRequest/src/handlers/viewer-request.js').handler;
+        const origin = require('./originResponse/src/handlers/origin-response.js').handler;
+        const cf = (eventType, extra) => ({ Records: [{ cf: { config: { eventType }, ...extra } }] });
+        (async () => {
+          const request = { uri: '/thumb/a.jpg', querystring: '', headers: {} };
+          const rewritten = await viewer(cf('viewer-request', { request }), {});
+          const response = { status: '200', statusDescription: 'OK', headers: {} };
+          const passed = await origin(cf('origin-response', { request: rewritten, response }), {});
+          process.stdout.write(JSON.stringify({ uri: rewritten.uri, status: passed.status }));
+        })();`;
+      const { stdout } = await run(process.execPath, ['-e', probe], { cwd: dir });
+
+      expect(JSON.parse(stdout)).toEqual({ uri: '/derived/160x160/cover/q80/auto/a.jpg', status: '200' });
+      const zip = await readFile(`${serviceDir}.serverless/viewerRequest.zip`);
+      expect(zip.byteLength).toBeLessThan(1024 * 1024);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
