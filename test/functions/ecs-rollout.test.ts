@@ -434,6 +434,8 @@ describe('ecs rollout', () => {
       const parsed = JSON.parse(cause) as { stoppedTasks: StoppedTask[] };
       expect(parsed).toMatchObject({ message: expect.stringContaining('2000 task(s)'), ecsRolledBack: true });
       expect(parsed.stoppedTasks.length).toBeGreaterThan(0);
+      expect(parsed).not.toHaveProperty('event');
+      expect(parsed.stoppedTasks.length).toBeLessThan(2000);
       expect(parsed.stoppedTasks[0]).toEqual(stoppedTasks[0]);
     });
 
