@@ -112,4 +112,17 @@ describe('cdn-edge stack (osls package + cfn-lint)', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('pins the shipped sharp to exactly the versions of the root lock', async () => {
+    type Lock = { packages: Record<string, { version?: string; integrity?: string }> };
+    const root = JSON.parse(await readFile(`${serviceDir}../package-lock.json`, 'utf8')) as Lock;
+    const shipped = JSON.parse(await readFile(`${serviceDir}deploy/package-lock.json`, 'utf8')) as Lock;
+
+    const mismatches = Object.entries(shipped.packages)
+      .filter(([path]) => path !== '')
+      .filter(([path, entry]) => root.packages[path]?.integrity !== entry.integrity)
+      .map(([path]) => path);
+
+    expect(mismatches).toEqual([]);
+  });
 });
