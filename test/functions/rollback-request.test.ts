@@ -27,12 +27,10 @@ function deps(): RollbackRequestDependencies {
 }
 
 function started() {
-  return sfnMock
-    .commandCalls(StartExecutionCommand)
-    .map((call) => ({
-      name: call.args[0].input.name,
-      input: JSON.parse(call.args[0].input.input ?? '{}') as Record<string, unknown>,
-    }));
+  return sfnMock.commandCalls(StartExecutionCommand).map((call) => ({
+    name: call.args[0].input.name,
+    input: JSON.parse(call.args[0].input.input ?? '{}') as Record<string, unknown>,
+  }));
 }
 
 beforeEach(() => {
