@@ -1,4 +1,5 @@
 import { chromium } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalCdn, startLocalCdn } from '../local/cdn.ts';
 
@@ -64,6 +65,39 @@ describe('local CDN (simulated CloudFront + s3rver)', () => {
       expect(cached.headers.get('x-cache')).toBe('Hit from local');
       expect(expired.headers.get('x-cache')).toBe('Miss from local');
       expect(expired.status).toBe(404);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('redirects a result too big for a generated response to its stored copy, which then serves it', async () => {
+    const noise = await sharp({
+      create: {
+        width: 1920,
+        height: 1440,
+        channels: 3,
+        background: '#000',
+        noise: { type: 'gaussian', mean: 128, sigma: 90 },
+      },
+    })
+      .png()
+      .toBuffer();
+    const local = await startLocalCdn({ seed: { 'noise.png': noise } });
+    try {
+      const first = await fetch(`${local.url}/1920x/noise.png?q=90`, { redirect: 'manual' });
+      const location = first.headers.get('location') ?? '';
+      const followed = await fetch(new URL(location, local.url));
+
+      expect(first.status).toBe(302);
+      expect(first.headers.get('cache-control')).toBe('no-store');
+      expect(location).toMatch(/^\/derived\/1920x0\/inside\/q90\/auto\/noise\.png\?sig=[0-9a-f]{32}$/);
+      expect(followed.status).toBe(200);
+      expect(followed.headers.get('content-type')).toBe('image/jpeg');
+      expect(await sharp(Buffer.from(await followed.arrayBuffer())).metadata()).toMatchObject({
+        width: 1920,
+        height: 1440,
+      });
+      expect(local.stats.generated).toBe(1);
     } finally {
       await local.close();
     }
