@@ -113,6 +113,52 @@ describe('lock', () => {
       expect(ssm.json(parameters.lock)).toEqual(holder);
     });
 
+    it('stands down as superseded when a newer request already holds the lock', async () => {
+      ssm.put(parameters.lock, newer);
+
+      await expect(acquireLock({ ssm: ssm.client, sfn }, parameters, ours)).resolves.toEqual({
+        status: 'superseded',
+        by: newer.executionArn,
+      });
+      expect(ssm.parameters.has(parameters.next)).toBe(false);
+      expect(sfnMock).not.toHaveReceivedAnyCommand();
+    });
+
+    it('stands down as superseded when the recorded release came from a newer request', async () => {
+      ssm.put(parameters.release, {
+        kind: 'release',
+        image: newer.image,
+        digest: story.digest,
+        taskDefinitionArn: story.taskDefinitionArn,
+        at: '2025-06-03T10:24:00Z',
+        executionArn: newer.executionArn,
+        requestedAt: newer.requestedAt,
+        previous: null,
+      });
+
+      await expect(acquireLock({ ssm: ssm.client, sfn }, parameters, ours)).resolves.toEqual({
+        status: 'superseded',
+        by: newer.executionArn,
+      });
+      expect(ssm.parameters.has(parameters.lock)).toBe(false);
+    });
+
+    it('ignores a recorded release written before records carried requestedAt', async () => {
+      ssm.put(parameters.release, {
+        kind: 'release',
+        image: newer.image,
+        digest: story.digest,
+        taskDefinitionArn: story.taskDefinitionArn,
+        at: '2025-06-03T10:24:00Z',
+        executionArn: newer.executionArn,
+        previous: null,
+      });
+
+      await expect(acquireLock({ ssm: ssm.client, sfn }, parameters, ours)).resolves.toEqual({
+        status: 'acquired',
+      });
+    });
+
     it('is superseded by a newer waiter even when the lock is free', async () => {
       ssm.put(parameters.next, newer);
 
