@@ -1,7 +1,7 @@
 import { ECSClient } from '@aws-sdk/client-ecs';
 import type { DeployState } from '../src/deploy-state.ts';
 import type { EcsDeployment } from '../src/ecs/deploy.ts';
-import { deploy } from '../src/outcome.ts';
+import { deploy } from '../src/target.ts';
 import { logger, wrap } from './runtime.ts';
 
 const ecs = new ECSClient({});

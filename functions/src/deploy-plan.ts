@@ -1,6 +1,6 @@
 import { DescribeImagesCommand, type ECRClient } from '@aws-sdk/client-ecr';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { loadDeployConfig } from './config/load-config.ts';
 import { type DeployConfig, describeIssues, nameSchema } from './config/schema.ts';
 import { awsCall, ImageNotFound, InputInvalid, NoPreviousRelease } from './errors.ts';

@@ -1,6 +1,6 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InputInvalid } from './errors.ts';
 import { ecrRegistry } from './image-ref.ts';
 import { appEnvParameters } from './parameters.ts';

@@ -1,6 +1,6 @@
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { awsCall, hasErrorName } from './errors.ts';
 import {
   type AppEnvParameters,

@@ -1,20 +1,12 @@
-import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { DeployPlan } from './deploy-plan.ts';
 import { type CaughtError, causeDetails, type DeployState } from './deploy-state.ts';
-import {
-  deployImageToEcs,
-  deployTaskDefinitionToEcs,
-  type EcsDeployment,
-  findPrimaryDeployment,
-} from './ecs/deploy.ts';
 import type { StoppedTask } from './ecs/rollout.ts';
-import { DeployFailed } from './errors.ts';
-import { isDigest } from './image-ref.ts';
 import { type GantryEventType, publishGantryEvent } from './notify.ts';
 import { appEnvParameters } from './parameters.ts';
-import { type DeployedImage, type ReleaseRecord, writeRelease } from './release.ts';
+import { type ReleaseRecord, writeRelease } from './release.ts';
+import { rollbackTarget } from './target.ts';
 
 export type OutcomeKind = 'release' | 'rollback' | 'rollback-failed' | 'superseded';
 
@@ -24,41 +16,6 @@ export interface OutcomeDependencies {
   parameterPrefix: string;
   eventBusName: string;
   now: () => Date;
-}
-
-/** Rolls the plan's image out: a new pinned revision, or an existing one for a requested rollback. */
-export function deploy(ecs: ECSClient, plan: DeployPlan): Promise<EcsDeployment> {
-  return plan.desired.taskDefinitionArn
-    ? deployTaskDefinitionToEcs(ecs, plan.config.target, plan.desired.taskDefinitionArn)
-    : deployImageToEcs(ecs, plan.config.target, plan.desired.image);
-}
-
-/** Where an automatic rollback goes: the recorded live release, else what the service ran before. */
-export function rollbackTarget(state: DeployState): DeployedImage {
-  if (state.plan.live) return state.plan.live;
-  const before = state.deployment;
-  if (!before)
-    throw new DeployFailed('nothing to roll back to: no recorded release and the deploy never started');
-  const image = before.previousImage ?? 'unknown';
-  const digest = image.split('@')[1] ?? '';
-  return {
-    image,
-    digest: isDigest(digest) ? digest : 'unknown',
-    taskDefinitionArn: before.previousTaskDefinitionArn,
-  };
-}
-
-/**
- * Puts the rollback target back. When ECS's circuit breaker already rolled the deployment back,
- * Gantry only follows ECS's own rollback deployment instead of starting a second one.
- */
-export async function rollBack(ecs: ECSClient, state: DeployState): Promise<EcsDeployment> {
-  const target = rollbackTarget(state);
-  if (causeDetails(state.failure).details?.ecsRolledBack === true) {
-    const ecsRollback = await findPrimaryDeployment(ecs, state.plan.config.target, target.taskDefinitionArn);
-    if (ecsRollback) return ecsRollback;
-  }
-  return deployTaskDefinitionToEcs(ecs, state.plan.config.target, target.taskDefinitionArn);
 }
 
 /** Writes the release record (for every kind but superseded) and announces the outcome. */

@@ -1,5 +1,5 @@
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { labelParameterVersion, readParameter, writeParameter } from './parameters.ts';
 
 const deployedImageSchema = z.object({

@@ -1,5 +1,5 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
+import * as z from 'zod';
 import { nameSchema } from './config/schema.ts';
 import { InputInvalid } from './errors.ts';
 import { executionName, startDeploy } from './start-deploy.ts';

@@ -1,5 +1,5 @@
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { awsCall, InputInvalid } from '../errors.ts';
 import {
   evaluateRollout,

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-ecs';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { awsCall, type GantryErrorName, hasErrorName } from '../errors.ts';
 import { deleteParameter, readParameter, rolloutParameter, writeParameter } from '../parameters.ts';
 import { safeJson } from '../release.ts';
