@@ -12,8 +12,8 @@ import type { DeployPlan } from '../../functions/src/deploy-plan.ts';
 import type { DeployState } from '../../functions/src/deploy-state.ts';
 import { failureCause } from '../../functions/src/ecs/rollout.ts';
 import { type OutcomeDependencies, recordOutcome } from '../../functions/src/outcome.ts';
-import { rollBack } from '../../functions/src/target.ts';
 import type { DeployedImage } from '../../functions/src/release.ts';
+import { rollBack } from '../../functions/src/target.ts';
 import {
   crashed,
   describeServicesResponse,
