@@ -1,107 +1,24 @@
-import {
-  DescribeServicesCommand,
-  ECSClient,
-  RegisterTaskDefinitionCommand,
-  UpdateServiceCommand,
-} from '@aws-sdk/client-ecs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DeployPlan } from '../../functions/src/deploy-plan.ts';
 import type { DeployState } from '../../functions/src/deploy-state.ts';
-import { failureCause } from '../../functions/src/ecs/rollout.ts';
 import { type OutcomeDependencies, recordOutcome } from '../../functions/src/outcome.ts';
-import type { DeployedImage } from '../../functions/src/release.ts';
-import { rollBack } from '../../functions/src/target.ts';
+import { story } from '../support/aws-fixtures.ts';
 import {
-  crashed,
-  describeServicesResponse,
-  serviceOf,
-  serviceRollingOut,
-  stoppedTask,
-  story,
-  webConfig,
-} from '../support/aws-fixtures.ts';
+  deployment,
+  desired,
+  lambdaFailure,
+  live,
+  older,
+  planOf,
+  rolloutFailure,
+} from '../support/deploy-states.ts';
 import { fakeParameterStore } from '../support/ssm-fake.ts';
 
 const releaseName = '/gantry/web/prod/release';
 const now = new Date('2025-06-03T10:19:31.000Z');
-const rollbackDeploymentId = 'ecs-svc/5555555555555555555';
-
-const older: DeployedImage = {
-  image: `${story.registry}/web@sha256:${'c'.repeat(64)}`,
-  digest: `sha256:${'c'.repeat(64)}`,
-  tag: 'v1.4.0',
-  taskDefinitionArn: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/web:40',
-};
-const live: DeployedImage = {
-  image: `${story.registry}/web@${story.previousDigest}`,
-  digest: story.previousDigest,
-  tag: 'v1.4.1',
-  taskDefinitionArn: story.previousTaskDefinitionArn,
-};
-const desired = { image: `${story.registry}/web@${story.digest}`, digest: story.digest, tag: 'v1.4.2' };
-
-function planOf(overrides: Partial<DeployPlan> = {}): DeployPlan {
-  return {
-    app: 'web',
-    env: 'prod',
-    executionArn: story.executionArn,
-    requestedAt: '2025-06-03T10:15:01Z',
-    source: 'ecr-push',
-    mode: 'deploy',
-    config: webConfig,
-    desired,
-    live,
-    livePrevious: older,
-    ...overrides,
-  };
-}
-
-const deployment = {
-  deploymentId: story.deploymentId,
-  taskDefinitionArn: story.taskDefinitionArn,
-  previousTaskDefinitionArn: story.previousTaskDefinitionArn,
-  previousImage: live.image,
-};
-
-/** What Step Functions' Catch puts in `$.failure` when the rollout wait failed via SendTaskFailure. */
-function rolloutFailure(ecsRolledBack: boolean) {
-  return {
-    Error: 'RolloutFailed',
-    Cause: failureCause({
-      outcome: 'failed',
-      error: 'RolloutFailed',
-      message: 'ECS reported the rollout FAILED: ECS deployment circuit breaker: task failed to start.',
-      deploymentId: story.deploymentId,
-      ecsRolledBack,
-      stoppedTasks: [stoppedTask(1, crashed), stoppedTask(2, crashed)].map((task) => ({
-        taskArn: task.taskArn ?? '',
-        stopCode: 'EssentialContainerExited',
-        stoppedReason: 'Essential container in task exited',
-        containers: [{ name: 'app', exitCode: 1 }],
-      })),
-    }),
-  };
-}
-
-/** The same failure thrown by a Lambda (checkRollout): Lambda wraps Gantry's JSON message in its own. */
-function lambdaFailure() {
-  const inner = rolloutFailure(false).Cause;
-  return {
-    Error: 'RolloutFailed',
-    Cause: JSON.stringify({
-      errorType: 'RolloutFailed',
-      errorMessage: inner,
-      trace: ['RolloutFailed: {"message":…', '    at lambdaHandler (/var/task/check-rollout.mjs:1:2)'],
-    }),
-  };
-}
-
 const eventsMock = mockClient(EventBridgeClient);
-const ecsMock = mockClient(ECSClient);
-const ecs = new ECSClient({ region: story.region });
 let ssm: ReturnType<typeof fakeParameterStore>;
 let deps: OutcomeDependencies;
 
@@ -127,7 +44,6 @@ beforeEach(() => {
 afterEach(() => {
   ssm.mock.reset();
   eventsMock.reset();
-  ecsMock.reset();
 });
 
 describe('outcome', () => {
@@ -326,111 +242,6 @@ describe('outcome', () => {
         name: 'TransientAwsError',
         message: 'EventBridge refused the event: InternalFailure Internal service error',
       });
-    });
-  });
-
-  describe('rollBack', () => {
-    beforeEach(() => {
-      ecsMock.on(UpdateServiceCommand).resolves({
-        service: serviceOf({
-          deployments: [
-            { id: rollbackDeploymentId, status: 'PRIMARY', taskDefinition: live.taskDefinitionArn },
-          ],
-        }),
-      });
-    });
-
-    it('follows the rollback deployment ECS started itself when the failure says ecsRolledBack', async () => {
-      // Prepare: the breaker already made the previous revision PRIMARY again.
-      ecsMock.on(DescribeServicesCommand).resolves(
-        describeServicesResponse(
-          serviceOf({
-            deployments: [
-              {
-                id: rollbackDeploymentId,
-                status: 'PRIMARY',
-                taskDefinition: live.taskDefinitionArn,
-                rolloutState: 'IN_PROGRESS',
-              },
-              {
-                id: story.deploymentId,
-                status: 'ACTIVE',
-                taskDefinition: story.taskDefinitionArn,
-                rolloutState: 'FAILED',
-              },
-            ],
-          }),
-        ),
-      );
-
-      // Act
-      const result = await rollBack(ecs, { plan: planOf(), deployment, failure: rolloutFailure(true) });
-
-      // Assess
-      expect(result).toEqual({
-        deploymentId: rollbackDeploymentId,
-        taskDefinitionArn: live.taskDefinitionArn,
-        previousTaskDefinitionArn: live.taskDefinitionArn,
-      });
-      expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
-      expect(ecsMock).not.toHaveReceivedCommand(RegisterTaskDefinitionCommand);
-    });
-
-    it('updates the service itself when ECS says it rolled back but another revision is PRIMARY', async () => {
-      ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceRollingOut('FAILED')));
-
-      await rollBack(ecs, { plan: planOf(), deployment, failure: rolloutFailure(true) });
-
-      expect(ecsMock).toHaveReceivedCommandExactlyOnceWith(UpdateServiceCommand, {
-        cluster: 'prod',
-        service: 'web',
-        taskDefinition: live.taskDefinitionArn,
-      });
-    });
-
-    it('puts the recorded live task definition back when ECS did not roll back', async () => {
-      ecsMock
-        .on(DescribeServicesCommand)
-        .resolves(describeServicesResponse(serviceRollingOut('IN_PROGRESS')));
-
-      const result = await rollBack(ecs, { plan: planOf(), deployment, failure: lambdaFailure() });
-
-      expect(ecsMock).toHaveReceivedCommandExactlyOnceWith(UpdateServiceCommand, {
-        cluster: 'prod',
-        service: 'web',
-        taskDefinition: live.taskDefinitionArn,
-      });
-      expect(result).toMatchObject({
-        deploymentId: rollbackDeploymentId,
-        taskDefinitionArn: live.taskDefinitionArn,
-      });
-    });
-
-    it('puts back what the service ran before when no release is recorded', async () => {
-      const firstDeploy: DeployState = {
-        plan: planOf({ live: null, livePrevious: null }),
-        deployment: {
-          ...deployment,
-          previousTaskDefinitionArn: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/web:7',
-        },
-        failure: rolloutFailure(false),
-      };
-      ecsMock
-        .on(DescribeServicesCommand)
-        .resolves(describeServicesResponse(serviceRollingOut('IN_PROGRESS')));
-
-      await rollBack(ecs, firstDeploy);
-
-      expect(ecsMock).toHaveReceivedCommandExactlyOnceWith(UpdateServiceCommand, {
-        taskDefinition: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/web:7',
-      });
-    });
-
-    it('fails with DeployFailed when there is no release and the deploy never started', async () => {
-      await expect(
-        rollBack(ecs, { plan: planOf({ live: null }), failure: { Error: 'DeployFailed', Cause: 'x' } }),
-      ).rejects.toMatchObject({ name: 'DeployFailed' });
-      expect(ecsMock).not.toHaveReceivedAnyCommand();
     });
   });
 });

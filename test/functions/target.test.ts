@@ -1,0 +1,193 @@
+import {
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  ECSClient,
+  RegisterTaskDefinitionCommand,
+  UpdateServiceCommand,
+} from '@aws-sdk/client-ecs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DeployState } from '../../functions/src/deploy-state.ts';
+import { deploy, rollBack, rollbackTarget } from '../../functions/src/target.ts';
+import {
+  describeServicesResponse,
+  describeTaskDefinitionResponse,
+  serviceOf,
+  serviceRollingOut,
+  story,
+} from '../support/aws-fixtures.ts';
+import {
+  deployment,
+  desired,
+  lambdaFailure,
+  live,
+  planOf,
+  rollbackDeploymentId,
+  rolloutFailure,
+} from '../support/deploy-states.ts';
+
+const ecsMock = mockClient(ECSClient);
+const ecs = new ECSClient({ region: story.region });
+
+afterEach(() => {
+  ecsMock.reset();
+});
+
+describe('deploy', () => {
+  beforeEach(() => {
+    ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf()));
+    ecsMock.on(DescribeTaskDefinitionCommand).resolves(describeTaskDefinitionResponse());
+    ecsMock.on(RegisterTaskDefinitionCommand).resolves({
+      taskDefinition: { taskDefinitionArn: story.taskDefinitionArn, family: 'web', revision: 42 },
+    });
+    ecsMock.on(UpdateServiceCommand).resolves({ service: serviceRollingOut('IN_PROGRESS') });
+  });
+
+  it('registers a revision with the desired image for a deploy', async () => {
+    const result = await deploy(ecs, planOf());
+
+    expect(ecsMock).toHaveReceivedCommandWith(RegisterTaskDefinitionCommand, {
+      containerDefinitions: [
+        expect.objectContaining({ name: 'app', image: desired.image }),
+        expect.anything(),
+      ],
+    });
+    expect(result).toMatchObject({
+      deploymentId: story.deploymentId,
+      taskDefinitionArn: story.taskDefinitionArn,
+    });
+  });
+
+  it('reuses the recorded revision for a requested rollback, registering nothing', async () => {
+    await deploy(ecs, planOf({ mode: 'rollback', desired: live }));
+
+    expect(ecsMock).not.toHaveReceivedCommand(RegisterTaskDefinitionCommand);
+    expect(ecsMock).toHaveReceivedCommandExactlyOnceWith(UpdateServiceCommand, {
+      taskDefinition: live.taskDefinitionArn,
+    });
+  });
+});
+
+describe('rollbackTarget', () => {
+  it('is the recorded live release when there is one', () => {
+    expect(rollbackTarget({ plan: planOf(), deployment })).toEqual(live);
+  });
+
+  it('is what the service ran before, by image and digest, on a first deploy', () => {
+    expect(rollbackTarget({ plan: planOf({ live: null }), deployment })).toEqual({
+      image: live.image,
+      digest: live.digest,
+      taskDefinitionArn: story.previousTaskDefinitionArn,
+    });
+  });
+
+  it('marks the digest unknown when the previous image was a tag', () => {
+    const byTag = { ...deployment, previousImage: `${story.registry}/web:latest` };
+
+    expect(rollbackTarget({ plan: planOf({ live: null }), deployment: byTag })).toMatchObject({
+      digest: 'unknown',
+      taskDefinitionArn: story.previousTaskDefinitionArn,
+    });
+  });
+});
+
+describe('rollBack', () => {
+  beforeEach(() => {
+    ecsMock.on(UpdateServiceCommand).resolves({
+      service: serviceOf({
+        deployments: [
+          { id: rollbackDeploymentId, status: 'PRIMARY', taskDefinition: live.taskDefinitionArn },
+        ],
+      }),
+    });
+  });
+
+  it('follows the rollback deployment ECS started itself when the failure says ecsRolledBack', async () => {
+    // Prepare: the breaker already made the previous revision PRIMARY again.
+    ecsMock.on(DescribeServicesCommand).resolves(
+      describeServicesResponse(
+        serviceOf({
+          deployments: [
+            {
+              id: rollbackDeploymentId,
+              status: 'PRIMARY',
+              taskDefinition: live.taskDefinitionArn,
+              rolloutState: 'IN_PROGRESS',
+            },
+            {
+              id: story.deploymentId,
+              status: 'ACTIVE',
+              taskDefinition: story.taskDefinitionArn,
+              rolloutState: 'FAILED',
+            },
+          ],
+        }),
+      ),
+    );
+
+    // Act
+    const result = await rollBack(ecs, { plan: planOf(), deployment, failure: rolloutFailure(true) });
+
+    // Assess
+    expect(result).toEqual({
+      deploymentId: rollbackDeploymentId,
+      taskDefinitionArn: live.taskDefinitionArn,
+      previousTaskDefinitionArn: live.taskDefinitionArn,
+    });
+    expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+    expect(ecsMock).not.toHaveReceivedCommand(RegisterTaskDefinitionCommand);
+  });
+
+  it('updates the service itself when ECS says it rolled back but another revision is PRIMARY', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceRollingOut('FAILED')));
+
+    await rollBack(ecs, { plan: planOf(), deployment, failure: rolloutFailure(true) });
+
+    expect(ecsMock).toHaveReceivedCommandExactlyOnceWith(UpdateServiceCommand, {
+      cluster: 'prod',
+      service: 'web',
+      taskDefinition: live.taskDefinitionArn,
+    });
+  });
+
+  it('puts the recorded live task definition back when ECS did not roll back', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceRollingOut('IN_PROGRESS')));
+
+    const result = await rollBack(ecs, { plan: planOf(), deployment, failure: lambdaFailure() });
+
+    expect(ecsMock).toHaveReceivedCommandExactlyOnceWith(UpdateServiceCommand, {
+      cluster: 'prod',
+      service: 'web',
+      taskDefinition: live.taskDefinitionArn,
+    });
+    expect(result).toMatchObject({
+      deploymentId: rollbackDeploymentId,
+      taskDefinitionArn: live.taskDefinitionArn,
+    });
+  });
+
+  it('puts back what the service ran before when no release is recorded', async () => {
+    const firstDeploy: DeployState = {
+      plan: planOf({ live: null, livePrevious: null }),
+      deployment: {
+        ...deployment,
+        previousTaskDefinitionArn: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/web:7',
+      },
+      failure: rolloutFailure(false),
+    };
+    ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceRollingOut('IN_PROGRESS')));
+
+    await rollBack(ecs, firstDeploy);
+
+    expect(ecsMock).toHaveReceivedCommandExactlyOnceWith(UpdateServiceCommand, {
+      taskDefinition: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/web:7',
+    });
+  });
+
+  it('fails with DeployFailed when there is no release and the deploy never started', async () => {
+    await expect(
+      rollBack(ecs, { plan: planOf({ live: null }), failure: { Error: 'DeployFailed', Cause: 'x' } }),
+    ).rejects.toMatchObject({ name: 'DeployFailed' });
+    expect(ecsMock).not.toHaveReceivedAnyCommand();
+  });
+});
