@@ -9,13 +9,16 @@ import { endState, type SandboxScenario, scenarios } from './scenarios.ts';
  * state as it happens. Everything AWS-side is SIMULATED on loopback; nothing is deployed.
  */
 const name = process.argv[2] ?? 'demo';
+const scenarioList = Object.entries(scenarios)
+  .map(([key, known]) => `  ${key.padEnd(16)} ${known.summary}`)
+  .join('\n');
+if (name === 'list') {
+  console.log(`Scenarios (npm run sandbox -- <name>):\n${scenarioList}`);
+  process.exit(0);
+}
 const scenario = scenarios[name];
 if (!scenario) {
-  console.error(
-    `unknown scenario "${name}". Scenarios:\n${Object.entries(scenarios)
-      .map(([key, s]) => `  ${key.padEnd(16)} ${s.summary}`)
-      .join('\n')}`,
-  );
+  console.error(`unknown scenario "${name}". Scenarios:\n${scenarioList}`);
   process.exit(2);
 }
 
