@@ -98,7 +98,14 @@ export async function resolveDeployPlan(
     );
   }
   const { region, account } = arnRegionAccount(input.executionArn);
-  const registry = ref.registry ?? ecrRegistry(account, region);
+  const registry = ecrRegistry(account, region);
+  // The digest is looked up in this account's ECR; running it from any other host would deploy
+  // an image nobody checked.
+  if (ref.registry !== undefined && ref.registry !== registry) {
+    throw new InputInvalid(
+      `image registry "${ref.registry}" is not this account's ECR registry (${registry})`,
+    );
+  }
   const found = await findImage(deps.ecr, ref);
   return {
     ...base,

@@ -11,6 +11,9 @@ export interface ImageRef {
 
 const digestPattern = /^sha256:[a-f0-9]{64}$/;
 const tagPattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/** A host name (labels of letters, digits and inner dashes) with an optional port. */
+const registryPattern =
+  /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$/;
 const repositoryPattern = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 
 export function isDigest(value: string): boolean {
@@ -34,6 +37,7 @@ export function parseImageRef(text: string): ImageRef {
   if (firstSlash > 0 && /[.:]/.test(rest.slice(0, firstSlash))) {
     registry = rest.slice(0, firstSlash);
     rest = rest.slice(firstSlash + 1);
+    if (!registryPattern.test(registry)) throw invalid('bad registry host');
   }
   let tag: string | undefined;
   const colon = rest.lastIndexOf(':');

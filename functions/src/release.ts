@@ -63,6 +63,8 @@ export async function writeRelease(ssm: SSMClient, name: string, record: Release
     currentRecord.data.executionArn === record.executionArn &&
     currentRecord.data.kind === record.kind
   ) {
+    // Written by an earlier try that may have failed before labelling it: label again (idempotent).
+    if (record.kind !== 'rollback-failed') await labelParameterVersion(ssm, name, current.version, liveLabel);
     return current.version;
   }
   const version = await writeParameter(ssm, name, fitToParameter(record), { overwrite: true });

@@ -145,13 +145,24 @@ describe('resolveDeployPlan', () => {
       });
     });
 
-    it('keeps the registry given in the image', async () => {
+    it("accepts the image behind this account's ECR registry", async () => {
       imageInEcr([]);
-      const request = { ...manualStartDigest, image: `${story.registry}/web@${story.digest}` };
+      const request = { ...manualStartDigest, image: `${registry}/web@${story.digest}` };
 
       const plan = await resolveDeployPlan(deps, { request, executionArn, startedAt });
 
-      expect(plan.desired).toEqual({ image: `${story.registry}/web@${story.digest}`, digest: story.digest });
+      expect(plan.desired).toEqual({ image: `${registry}/web@${story.digest}`, digest: story.digest });
+    });
+
+    it('refuses an image behind any other registry, whose digest nobody checked', async () => {
+      imageInEcr([]);
+      const request = { ...manualStartDigest, image: `evil.example.com/web@${story.digest}` };
+
+      await expect(resolveDeployPlan(deps, { request, executionArn, startedAt })).rejects.toMatchObject({
+        name: 'InputInvalid',
+        message: expect.stringContaining('evil.example.com'),
+      });
+      expect(ecrMock).not.toHaveReceivedCommand(DescribeImagesCommand);
     });
   });
 
@@ -161,7 +172,7 @@ describe('resolveDeployPlan', () => {
       const request = {
         app: 'web',
         env: 'prod',
-        image: `${story.registry}/web:v1.4.2@${story.digest}`,
+        image: `${registry}/web:v1.4.2@${story.digest}`,
         source: 'ecr-push',
         requestedAt: '2025-06-03T10:15:01Z',
       };

@@ -51,6 +51,8 @@ describe('image-ref', () => {
         ['a tag longer than 128 characters', `web:${'v'.repeat(129)}`],
         ['a double path traversal', '../../etc/passwd:1'],
         ['path traversal inside the repository', 'team/../x:1'],
+        ['a registry host that is a dot segment', '../x:1'],
+        ['a registry host with an empty label', 'a..b.com/web:1'],
         ['an empty tag', 'web:'],
       ])('%s', (_, text) => {
         expect(() => parseImageRef(text)).toThrow(expect.objectContaining({ name: 'InputInvalid' }));

@@ -1,5 +1,5 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { PutParameterCommand } from '@aws-sdk/client-ssm';
+import { LabelParameterVersionCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DeployState } from '../../functions/src/deploy-state.ts';
@@ -108,6 +108,21 @@ describe('outcome', () => {
 
         expect(second.version).toBe(first.version);
         expect(ssm.parameters.get(releaseName)?.version).toBe(1);
+        expect(ssm.mock).toHaveReceivedCommandTimes(PutParameterCommand, 1);
+      });
+
+      it('labels the record live when a retry finds it written but unlabelled', async () => {
+        // Prepare: the first try wrote the record, then failed before labelling it.
+        const state: DeployState = { plan: planOf(), deployment };
+        ssm.mock.on(LabelParameterVersionCommand).rejectsOnce(new Error('throttled before labelling'));
+        await expect(recordOutcome(deps, 'release', state)).rejects.toThrow();
+        ssm.relabel();
+
+        // Act
+        await recordOutcome(deps, 'release', state);
+
+        // Assess
+        expect(ssm.parameters.get(releaseName)?.labels).toEqual(['live']);
         expect(ssm.mock).toHaveReceivedCommandTimes(PutParameterCommand, 1);
       });
 

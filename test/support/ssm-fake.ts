@@ -36,14 +36,19 @@ export function fakeParameterStore() {
     if (!parameters.delete(Name)) throw notFound(Name);
     return {};
   });
-  mock.on(LabelParameterVersionCommand).callsFake(({ Name, ParameterVersion, Labels }) => {
-    const stored = parameters.get(Name);
-    if (!stored || stored.version !== ParameterVersion) throw notFound(Name);
-    stored.labels.push(...(Labels ?? []));
-    return { ParameterVersion, InvalidLabels: [] };
-  });
+  const label = () =>
+    mock.on(LabelParameterVersionCommand).callsFake(({ Name, ParameterVersion, Labels }) => {
+      const stored = parameters.get(Name);
+      if (!stored || stored.version !== ParameterVersion) throw notFound(Name);
+      // A label sits on one version at a time: labelling again is a no-op.
+      stored.labels = [...new Set([...stored.labels, ...(Labels ?? [])])];
+      return { ParameterVersion, InvalidLabels: [] };
+    });
+  label();
   return {
     mock,
+    /** Restores the label behaviour after a test overrode it. */
+    relabel: label,
     client: new SSMClient({ region: 'eu-west-1' }),
     parameters,
     put(name: string, value: unknown) {
