@@ -1,6 +1,9 @@
 import type { DeployPlan } from './deploy-plan.ts';
 import type { EcsDeployment } from './ecs/deploy.ts';
+import { DeployFailed } from './errors.ts';
+import { isDigest } from './image-ref.ts';
 import type { LockOutcome } from './lock.ts';
+import type { DeployedImage } from './release.ts';
 
 /** What Step Functions puts in a Catch's ResultPath. */
 export interface CaughtError {
@@ -50,4 +53,19 @@ export function causeDetails(caught: CaughtError | undefined): {
     // Not JSON: a plain message.
   }
   return { message: text || (caught?.Error ?? 'unknown error') };
+}
+
+/** Where an automatic rollback goes: the recorded live release, else what the service ran before. */
+export function rollbackTarget(state: DeployState): DeployedImage {
+  if (state.plan.live) return state.plan.live;
+  const before = state.deployment;
+  if (!before)
+    throw new DeployFailed('nothing to roll back to: no recorded release and the deploy never started');
+  const image = before.previousImage ?? 'unknown';
+  const digest = image.split('@')[1] ?? '';
+  return {
+    image,
+    digest: isDigest(digest) ? digest : 'unknown',
+    taskDefinitionArn: before.previousTaskDefinitionArn,
+  };
 }

@@ -1,12 +1,11 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { DeployPlan } from './deploy-plan.ts';
-import { type CaughtError, causeDetails, type DeployState } from './deploy-state.ts';
+import { type CaughtError, causeDetails, type DeployState, rollbackTarget } from './deploy-state.ts';
 import type { StoppedTask } from './ecs/rollout.ts';
 import { type GantryEventType, publishGantryEvent } from './notify.ts';
 import { appEnvParameters } from './parameters.ts';
 import { type ReleaseRecord, writeRelease } from './release.ts';
-import { rollbackTarget } from './target.ts';
 
 export type OutcomeKind = 'release' | 'rollback' | 'rollback-failed' | 'superseded';
 

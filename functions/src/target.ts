@@ -1,36 +1,18 @@
 import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { DeployPlan } from './deploy-plan.ts';
-import { causeDetails, type DeployState } from './deploy-state.ts';
+import { causeDetails, type DeployState, rollbackTarget } from './deploy-state.ts';
 import {
   deployImageToEcs,
   deployTaskDefinitionToEcs,
   type EcsDeployment,
   findPrimaryDeployment,
 } from './ecs/deploy.ts';
-import { DeployFailed } from './errors.ts';
-import { isDigest } from './image-ref.ts';
-import type { DeployedImage } from './release.ts';
 
 /** Rolls the plan's image out: a new pinned revision, or an existing one for a requested rollback. */
 export function deploy(ecs: ECSClient, plan: DeployPlan): Promise<EcsDeployment> {
   return plan.desired.taskDefinitionArn
     ? deployTaskDefinitionToEcs(ecs, plan.config.target, plan.desired.taskDefinitionArn)
     : deployImageToEcs(ecs, plan.config.target, plan.desired.image);
-}
-
-/** Where an automatic rollback goes: the recorded live release, else what the service ran before. */
-export function rollbackTarget(state: DeployState): DeployedImage {
-  if (state.plan.live) return state.plan.live;
-  const before = state.deployment;
-  if (!before)
-    throw new DeployFailed('nothing to roll back to: no recorded release and the deploy never started');
-  const image = before.previousImage ?? 'unknown';
-  const digest = image.split('@')[1] ?? '';
-  return {
-    image,
-    digest: isDigest(digest) ? digest : 'unknown',
-    taskDefinitionArn: before.previousTaskDefinitionArn,
-  };
 }
 
 /**

@@ -8,7 +8,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DeployState } from '../../functions/src/deploy-state.ts';
-import { deploy, rollBack, rollbackTarget } from '../../functions/src/target.ts';
+import { rollbackTarget } from '../../functions/src/deploy-state.ts';
+import { deploy, rollBack } from '../../functions/src/target.ts';
 import {
   describeServicesResponse,
   describeTaskDefinitionResponse,
