@@ -1,5 +1,5 @@
 import type { Scenario } from '../sandbox/emulator/index.ts';
-import { startSandbox } from '../sandbox/sandbox.ts';
+import type { Sandbox } from '../sandbox/sandbox.ts';
 
 export interface TransitionFigures {
   rolloutSeconds: number;
@@ -16,42 +16,39 @@ export interface LatencyFigures {
 }
 
 /** Happy deploys whose rollouts take `rolloutSeconds`; counts state transitions of each. */
-export async function measureTransitions(rolloutSeconds: number[]): Promise<TransitionFigures[]> {
-  const sandbox = await startSandbox({ speed: 2000 });
-  try {
-    const figures: TransitionFigures[] = [];
-    for (const [index, seconds] of rolloutSeconds.entries()) {
-      const app = `transitions${index}`;
-      sandbox.seedApp({
-        app,
-        env: 'prod',
-        repository: app,
-        config: { health: { timeoutSeconds: 3600, maxFailedTasks: 2 } },
-      });
-      const { digest } = await sandbox.push({
-        repository: app,
-        tag: 'v1.0.0',
-        scenario: { kind: 'healthy', stableAfterSeconds: seconds },
-      });
-      await sandbox.idle();
-      const execution = sandbox.stepFunctions
-        .listExecutions()
-        .find((candidate) => candidate.input.includes(digest));
-      figures.push({
-        rolloutSeconds: seconds,
-        transitions: execution?.states.length ?? -1,
-        status: execution?.status ?? 'none',
-      });
-    }
-    return figures;
-  } finally {
-    await sandbox.close();
+export async function measureTransitions(
+  sandbox: Sandbox,
+  rolloutSeconds: number[],
+): Promise<TransitionFigures[]> {
+  const figures: TransitionFigures[] = [];
+  for (const [index, seconds] of rolloutSeconds.entries()) {
+    const app = `transitions${index}`;
+    sandbox.seedApp({
+      app,
+      env: 'prod',
+      repository: app,
+      config: { health: { timeoutSeconds: 3600, maxFailedTasks: 2 } },
+    });
+    const { digest } = await sandbox.push({
+      repository: app,
+      tag: 'v1.0.0',
+      scenario: { kind: 'healthy', stableAfterSeconds: seconds },
+    });
+    await sandbox.idle();
+    const execution = sandbox.stepFunctions
+      .listExecutions()
+      .find((candidate) => candidate.input.includes(digest));
+    figures.push({
+      rolloutSeconds: seconds,
+      transitions: execution?.states.length ?? -1,
+      status: execution?.status ?? 'none',
+    });
   }
+  return figures;
 }
 
 /** How fast Gantry reacts: rollout end → resume (real ms), N-th failed task → rollback (simulated s). */
-export async function measureLatencies(): Promise<LatencyFigures[]> {
-  const sandbox = await startSandbox({ speed: 50 });
+export async function measureLatencies(sandbox: Sandbox): Promise<LatencyFigures[]> {
   const cases: { scenario: string; rollout: Scenario; circuitBreaker?: boolean }[] = [
     { scenario: 'healthy', rollout: 'healthy' },
     { scenario: 'slow', rollout: { kind: 'slow', stableAfterSeconds: 120 } },
@@ -113,6 +110,6 @@ export async function measureLatencies(): Promise<LatencyFigures[]> {
     }
     return figures;
   } finally {
-    await sandbox.close();
+    sandbox.stepFunctions.hooks.observe = undefined;
   }
 }

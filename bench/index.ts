@@ -1,3 +1,4 @@
+import { startSandbox } from '../sandbox/sandbox.ts';
 import { measureBundles } from './bundles.ts';
 import { measureLatencies, measureTransitions } from './flows.ts';
 
@@ -12,8 +13,10 @@ const ms = (value: number) => `${value.toFixed(1)} ms`;
 
 console.log('Gantry benchmarks (sandbox figures are simulated AWS on loopback)\n');
 
+// One sandbox for every flow figure: handlers bind their SDK clients to it once, at import.
+const sandbox = await startSandbox({ speed: 50 });
 console.log('1. State transitions of a happy deploy, by rollout length');
-const transitions = await measureTransitions([30, 300]);
+const transitions = await measureTransitions(sandbox, [30, 300]);
 console.table(
   transitions.map((row) => ({
     'rollout (simulated s)': row.rolloutSeconds,
@@ -31,7 +34,8 @@ goal(
 console.log(
   '\n2. Reaction times (goal: resume <= 1 s real after the end event; rollback <= 5 s simulated after the N-th failed task)',
 );
-const latencies = await measureLatencies();
+const latencies = await measureLatencies(sandbox);
+await sandbox.close();
 console.table(
   latencies.map((row) => ({
     scenario: row.scenario,
@@ -40,13 +44,18 @@ console.table(
       row.failureToRollbackSeconds === undefined ? '-' : `${row.failureToRollbackSeconds.toFixed(1)} s`,
   })),
 );
+const resumes = latencies.flatMap((row) => (row.resumeMs === undefined ? [] : [row.resumeMs]));
+const rollbacks = latencies.flatMap((row) =>
+  row.failureToRollbackSeconds === undefined ? [] : [row.failureToRollbackSeconds],
+);
+// A figure that was not measured is a missed goal, not a met one.
 goal(
-  'resume <= 1 s',
-  latencies.every((row) => row.resumeMs === undefined || row.resumeMs <= 1000),
+  'resume <= 1 s (healthy and slow measured)',
+  resumes.length === 2 && resumes.every((value) => value <= 1000),
 );
 goal(
-  'rollback starts <= 5 s after the N-th failure',
-  latencies.every((row) => row.failureToRollbackSeconds === undefined || row.failureToRollbackSeconds <= 5),
+  'rollback starts <= 5 s after the N-th failure (both crash cases measured)',
+  rollbacks.length === 2 && rollbacks.every((value) => value <= 5),
 );
 
 console.log(

@@ -58,7 +58,13 @@ export interface Sandbox {
  *
  * One sandbox per process: handlers create their SDK clients once, at import, as on Lambda.
  */
+let sandboxStarted = false;
+
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  if (sandboxStarted) {
+    throw new Error('one sandbox per process: the handlers already bound their SDK clients to the first one');
+  }
+  sandboxStarted = true;
   const speed = options.speed ?? 100;
   const region = options.region ?? 'eu-west-1';
   const accountId = options.accountId ?? '123456789012';
