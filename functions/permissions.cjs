@@ -1,33 +1,6 @@
 // Least privilege, one IAM role per function, generated from one table so a reviewer reads every
 // grant in one place (docs/architecture.md lists the same calls per function). Called by
-// serverless.yml while osls resolves variables.
-const prefix = process.env.GANTRY_PARAMETER_PREFIX || '/gantry';
-
-const parameter = (path) => ({
-  'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter${path}`,
-});
-const appEnv = (leaf) => parameter(`${prefix}/*/*/${leaf}`);
-const rollouts = parameter(`${prefix}-rollouts/*`);
-const everyConfig = [parameter(prefix), parameter(`${prefix}/*`)];
-const stateMachine = { Ref: 'DeployStateMachine' };
-// By name, not by reference: the state machine depends on acquireLock, so a reference would be a cycle.
-// serverless.yml names the machine `<service>-<stage>-deploy`, which is the stack name plus `-deploy`.
-const executions = {
-  'Fn::Sub':
-    'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-deploy:*',
-};
-const services = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/*/*' };
-const ecsTasks = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/*/*' };
-const containerInstances = {
-  'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:container-instance/*/*',
-};
-const taskDefinitions = {
-  'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/*:*',
-};
-const repositories = { 'Fn::Sub': 'arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*' };
-const defaultBus = {
-  'Fn::Sub': 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default',
-};
+// serverless.yml while osls resolves variables, with the parameter prefix serverless.yml sets.
 
 const allow = (Action, Resource, Condition) => ({
   Effect: 'Allow',
@@ -35,86 +8,124 @@ const allow = (Action, Resource, Condition) => ({
   Resource,
   ...(Condition && { Condition }),
 });
-const readRollout = [
-  allow(['ecs:DescribeServices'], services),
-  // ListTasks is authorised on container instances, DescribeTasks on tasks; neither on services.
-  allow(['ecs:ListTasks'], containerInstances),
-  allow(['ecs:DescribeTasks'], ecsTasks),
-];
-// Task-token calls are authorised by the token itself; IAM offers no resource to narrow them to.
-const resume = allow(['states:SendTaskSuccess', 'states:SendTaskFailure'], '*');
 
-/** Function key → the statements it needs beyond writing its own logs. */
-const permissions = {
-  onImagePushed: [
-    allow(['ssm:GetParametersByPath'], everyConfig),
-    allow(['ssm:GetParameter'], appEnv('release')),
-    allow(['states:StartExecution'], stateMachine),
-  ],
-  onRollbackRequested: [
-    allow(['ssm:GetParametersByPath'], everyConfig),
-    allow(['states:StartExecution'], stateMachine),
-  ],
-  resolveConfig: [
-    allow(['ssm:GetParameter'], [appEnv('config'), appEnv('release')]),
-    allow(['ecr:DescribeImages'], repositories),
-  ],
-  acquireLock: [
-    allow(['ssm:GetParameter', 'ssm:PutParameter', 'ssm:DeleteParameter'], [appEnv('lock'), appEnv('next')]),
-    allow(['states:DescribeExecution'], executions),
-  ],
-  releaseLock: [allow(['ssm:GetParameter', 'ssm:DeleteParameter'], appEnv('lock'))],
-  deployEcs: [
-    allow(['ecs:DescribeServices', 'ecs:UpdateService'], services),
-    // Neither call supports resource-level permissions.
-    allow(['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'], '*'),
-    allow(['ecs:TagResource'], taskDefinitions, {
-      StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' },
-    }),
-    allow(['iam:PassRole'], '*', { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } }),
-  ],
-  rollback: [allow(['ecs:DescribeServices', 'ecs:UpdateService'], services)],
-  waitForRollout: [allow(['ssm:PutParameter', 'ssm:DeleteParameter'], rollouts), ...readRollout, resume],
-  onEcsEvent: [allow(['ssm:GetParameter', 'ssm:DeleteParameter'], rollouts), ...readRollout, resume],
-  checkRollout: [allow(['ssm:DeleteParameter'], rollouts), ...readRollout],
-  recordOutcome: [
-    allow(['ssm:GetParameter', 'ssm:PutParameter', 'ssm:LabelParameterVersion'], appEnv('release')),
-    allow(['events:PutEvents'], defaultBus),
-  ],
-};
+function permissionsFor(prefix) {
+  const parameter = (path) => ({
+    'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter${path}`,
+  });
+  const appEnv = (leaf) => parameter(`${prefix}/*/*/${leaf}`);
+  const rollouts = parameter(`${prefix}-rollouts/*`);
+  const prefixTree = [parameter(prefix), parameter(`${prefix}/*`)];
+  const stateMachine = { Ref: 'DeployStateMachine' };
+  // By name, not by reference: the state machine depends on acquireLock, so a reference would be a cycle.
+  // serverless.yml names the machine `<service>-<stage>-deploy`, which is the stack name plus `-deploy`.
+  const executions = {
+    'Fn::Sub':
+      'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-deploy:*',
+  };
+  const services = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/*/*' };
+  const ecsTasks = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/*/*' };
+  const containerInstances = {
+    'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:container-instance/*/*',
+  };
+  const taskDefinitions = {
+    'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/*:*',
+  };
+  const repositories = {
+    'Fn::Sub': 'arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*',
+  };
+  const defaultBus = {
+    'Fn::Sub': 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default',
+  };
+
+  const readRollout = [
+    allow(['ecs:DescribeServices'], services),
+    // ListTasks is authorised on container instances, DescribeTasks on tasks; neither on services.
+    allow(['ecs:ListTasks'], containerInstances),
+    allow(['ecs:DescribeTasks'], ecsTasks),
+  ];
+  // Task-token calls are authorised by the token itself; IAM offers no resource to narrow them to.
+  const resume = allow(['states:SendTaskSuccess', 'states:SendTaskFailure'], '*');
+
+  /** Function key → the statements it needs beyond writing its own logs. */
+  return {
+    onImagePushed: [
+      allow(['ssm:GetParametersByPath'], prefixTree),
+      allow(['ssm:GetParameter'], appEnv('release')),
+      allow(['states:StartExecution'], stateMachine),
+    ],
+    onRollbackRequested: [
+      allow(['ssm:GetParametersByPath'], prefixTree),
+      allow(['states:StartExecution'], stateMachine),
+    ],
+    resolveConfig: [
+      allow(['ssm:GetParameter'], [appEnv('config'), appEnv('release')]),
+      allow(['ecr:DescribeImages'], repositories),
+    ],
+    acquireLock: [
+      allow(
+        ['ssm:GetParameter', 'ssm:PutParameter', 'ssm:DeleteParameter'],
+        [appEnv('lock'), appEnv('next')],
+      ),
+      // A request older than the recorded release stands down, and the plan is refreshed from it.
+      allow(['ssm:GetParameter'], appEnv('release')),
+      allow(['states:DescribeExecution'], executions),
+    ],
+    releaseLock: [allow(['ssm:GetParameter', 'ssm:DeleteParameter'], appEnv('lock'))],
+    deployEcs: [
+      allow(['ecs:DescribeServices', 'ecs:UpdateService'], services),
+      // Neither call supports resource-level permissions.
+      allow(['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'], '*'),
+      allow(['ecs:TagResource'], taskDefinitions, {
+        StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' },
+      }),
+      allow(['iam:PassRole'], '*', { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } }),
+    ],
+    rollback: [allow(['ecs:DescribeServices', 'ecs:UpdateService'], services)],
+    waitForRollout: [allow(['ssm:PutParameter', 'ssm:DeleteParameter'], rollouts), ...readRollout, resume],
+    onEcsEvent: [allow(['ssm:GetParameter', 'ssm:DeleteParameter'], rollouts), ...readRollout, resume],
+    checkRollout: [allow(['ssm:DeleteParameter'], rollouts), ...readRollout],
+    recordOutcome: [
+      allow(['ssm:GetParameter', 'ssm:PutParameter', 'ssm:LabelParameterVersion'], appEnv('release')),
+      allow(['events:PutEvents'], defaultBus),
+    ],
+  };
+}
 
 const roleName = (key) => `${key[0].toUpperCase()}${key.slice(1)}Role`;
 
-module.exports.permissions = permissions;
-module.exports.roles = () => ({
+module.exports.permissionsFor = permissionsFor;
+module.exports.roles = async ({ resolveVariable }) => ({
   Resources: Object.fromEntries(
-    Object.entries(permissions).map(([key, statements]) => [
-      roleName(key),
-      {
-        Type: 'AWS::IAM::Role',
-        Properties: {
-          AssumeRolePolicyDocument: {
-            Version: '2012-10-17',
-            Statement: [
-              { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+    Object.entries(permissionsFor(await resolveVariable('self:custom.parameterPrefix'))).map(
+      ([key, statements]) => [
+        roleName(key),
+        {
+          Type: 'AWS::IAM::Role',
+          Properties: {
+            AssumeRolePolicyDocument: {
+              Version: '2012-10-17',
+              Statement: [
+                { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+              ],
+            },
+            Policies: [
+              {
+                PolicyName: key,
+                PolicyDocument: {
+                  Version: '2012-10-17',
+                  Statement: [
+                    allow(['logs:CreateLogStream', 'logs:PutLogEvents'], {
+                      'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/\${AWS::StackName}-${key}:*`,
+                    }),
+                    ...statements,
+                  ],
+                },
+              },
             ],
           },
-          Policies: [
-            {
-              PolicyName: key,
-              PolicyDocument: {
-                Version: '2012-10-17',
-                Statement: [
-                  allow(['logs:CreateLogStream', 'logs:PutLogEvents'], {
-                    'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/\${AWS::StackName}-${key}:*`,
-                  }),
-                  ...statements,
-                ],
-              },
-            },
-          ],
         },
-      },
-    ]),
+      ],
+    ),
   ),
 });

@@ -1,20 +1,26 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { withLiveRelease } from '../src/deploy-plan.ts';
 import type { DeployState } from '../src/deploy-state.ts';
-import { acquireLock, type LockOutcome } from '../src/lock.ts';
+import { acquireLock } from '../src/lock.ts';
 import { appEnvParameters } from '../src/parameters.ts';
+import { readRelease } from '../src/release.ts';
 import { logger, parameterPrefix, wrap } from './runtime.ts';
 
 const deps = { ssm: new SSMClient({}), sfn: new SFNClient({}) };
 
-export const lambdaHandler = async ({ plan }: DeployState): Promise<LockOutcome> => {
-  const outcome = await acquireLock(deps, appEnvParameters(parameterPrefix, plan.app, plan.env), {
+/** Returns the whole state: once the lock is held, the plan is refreshed against the live release. */
+export const lambdaHandler = async (state: DeployState): Promise<DeployState> => {
+  const { plan } = state;
+  const parameters = appEnvParameters(parameterPrefix, plan.app, plan.env);
+  const lock = await acquireLock(deps, parameters, {
     executionArn: plan.executionArn,
     requestedAt: plan.requestedAt,
     image: plan.desired.image,
   });
-  logger.info('lock', { app: plan.app, env: plan.env, ...outcome });
-  return outcome;
+  logger.info('lock', { app: plan.app, env: plan.env, ...lock });
+  if (lock.status !== 'acquired') return { ...state, lock };
+  return { ...state, lock, plan: withLiveRelease(plan, await readRelease(deps.ssm, parameters.release)) };
 };
 
 export const handler = wrap(lambdaHandler);

@@ -6,7 +6,7 @@ import { type DeployConfig, describeIssues, nameSchema } from './config/schema.t
 import { awsCall, ImageNotFound, InputInvalid, NoPreviousRelease } from './errors.ts';
 import { arnRegionAccount, ecrRegistry, type ImageRef, parseImageRef, pinnedImage } from './image-ref.ts';
 import { appEnvParameters } from './parameters.ts';
-import { type DeployedImage, deployedImageOf, readRelease } from './release.ts';
+import { type DeployedImage, liveReleaseOf, type ReleaseRecord, readRelease } from './release.ts';
 
 /** The execution input: what a person types in the console, or what the entry Lambdas send. */
 export const deployRequestSchema = z
@@ -69,7 +69,6 @@ export async function resolveDeployPlan(
   const parameters = appEnvParameters(deps.parameterPrefix, request.app, request.env);
   const config = await loadDeployConfig(deps.ssm, parameters.config);
   const release = await readRelease(deps.ssm, parameters.release);
-  const live = release && release.kind !== 'rollback-failed' ? deployedImageOf(release) : null;
   const base = {
     app: request.app,
     env: request.env,
@@ -78,17 +77,13 @@ export async function resolveDeployPlan(
     source: request.source,
     ...(request.reason !== undefined && { reason: request.reason }),
     config,
-    live,
-    livePrevious: release?.previous ?? null,
   };
 
   if (request.rollback) {
-    if (!release?.previous) {
-      throw new NoPreviousRelease(
-        `${request.app}/${request.env} has no recorded previous release to roll back to`,
-      );
-    }
-    return { ...base, mode: 'rollback', desired: release.previous, livePrevious: null };
+    return withLiveRelease(
+      { ...base, mode: 'rollback', desired: { image: '', digest: '' }, live: null, livePrevious: null },
+      release,
+    );
   }
 
   const ref = parseImageRef(request.image ?? '');
@@ -107,15 +102,34 @@ export async function resolveDeployPlan(
     );
   }
   const found = await findImage(deps.ecr, ref);
-  return {
-    ...base,
-    mode: 'deploy',
-    desired: {
-      image: pinnedImage(registry, ref.repository, found.digest),
-      digest: found.digest,
-      ...(found.tag !== undefined && { tag: found.tag }),
+  return withLiveRelease(
+    {
+      ...base,
+      mode: 'deploy',
+      desired: {
+        image: pinnedImage(registry, ref.repository, found.digest),
+        digest: found.digest,
+        ...(found.tag !== undefined && { tag: found.tag }),
+      },
+      live: null,
+      livePrevious: null,
     },
-  };
+    release,
+  );
+}
+
+/**
+ * The plan against the release recorded now. ResolveConfig reads it first; AcquireLock reads it
+ * again once the lock is held, because a request that waited may have seen an older release, and
+ * its rollback target (or, for a requested rollback, its image) must be the one actually live.
+ */
+export function withLiveRelease(plan: DeployPlan, release: ReleaseRecord | undefined): DeployPlan {
+  const live = liveReleaseOf(release);
+  if (plan.mode === 'deploy') return { ...plan, live, livePrevious: release?.previous ?? null };
+  if (!release?.previous) {
+    throw new NoPreviousRelease(`${plan.app}/${plan.env} has no recorded previous release to roll back to`);
+  }
+  return { ...plan, live, desired: release.previous, livePrevious: null };
 }
 
 async function findImage(ecr: ECRClient, ref: ImageRef): Promise<{ digest: string; tag?: string }> {

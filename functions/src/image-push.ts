@@ -4,7 +4,7 @@ import * as z from 'zod';
 import { InputInvalid } from './errors.ts';
 import { ecrRegistry } from './image-ref.ts';
 import { appEnvParameters } from './parameters.ts';
-import { readRelease } from './release.ts';
+import { liveReleaseOf, readRelease } from './release.ts';
 import { executionName, startDeploy } from './start-deploy.ts';
 import { type ConfigSource, listAppEnvConfigs } from './tracking.ts';
 
@@ -80,8 +80,10 @@ export async function routeImagePush(
   }
   const decisions = await Promise.all(
     tracking.map(async ({ app, env }): Promise<PushDecision> => {
-      const live = await readRelease(deps.ssm, appEnvParameters(deps.parameterPrefix, app, env).release);
-      if (live?.digest === push.digest && live.kind !== 'rollback-failed') {
+      const live = liveReleaseOf(
+        await readRelease(deps.ssm, appEnvParameters(deps.parameterPrefix, app, env).release),
+      );
+      if (live?.digest === push.digest) {
         return { app, env, action: 'skipped', why: `${push.digest} is already live` };
       }
       const outcome = await startDeploy(

@@ -46,18 +46,25 @@ export async function acquireLock(
   ]);
   // A retried step may already hold the lock; it must not then stand down and strand it.
   if (holder?.executionArn === claim.executionArn) return { status: 'acquired' };
-  const newer = [holder, next, release].find((other) => other && isNewerThan(other, claim));
-  if (newer) return { status: 'superseded', by: newer.executionArn };
+  if (release && isNewerThan(release, claim)) return { status: 'superseded', by: release.executionArn };
+  // A newer request that died (aborted, timed out) supersedes nobody: its intent is gone.
+  for (const other of [holder, next]) {
+    if (other && isNewerThan(other, claim) && (await isRunning(deps.sfn, other.executionArn))) {
+      return { status: 'superseded', by: other.executionArn };
+    }
+  }
 
   for (let attempt = 0; attempt < 2; attempt++) {
     if (await createParameterIfAbsent(deps.ssm, parameters.lock, JSON.stringify(claim))) {
+      if (next?.executionArn === claim.executionArn) await deleteParameter(deps.ssm, parameters.next);
       return { status: 'acquired' };
     }
     const current = await readClaim(deps.ssm, parameters.lock);
     if (!current) continue; // released between our create and read: try again
     if (current.executionArn === claim.executionArn) return { status: 'acquired' };
-    if (isNewerThan(current, claim)) return { status: 'superseded', by: current.executionArn };
-    if (await isRunning(deps.sfn, current.executionArn)) {
+    const running = await isRunning(deps.sfn, current.executionArn);
+    if (running && isNewerThan(current, claim)) return { status: 'superseded', by: current.executionArn };
+    if (running) {
       if (next?.executionArn !== claim.executionArn) {
         await writeParameter(deps.ssm, parameters.next, JSON.stringify(claim), { overwrite: true });
       }

@@ -72,6 +72,7 @@ function releaseRecordFor(
   const common = {
     at: at.toISOString(),
     executionArn: plan.executionArn,
+    requestedAt: plan.requestedAt,
     ...(plan.reason && { reason: plan.reason }),
   };
   if (kind === 'release') {

@@ -41,6 +41,11 @@ export function deployedImageOf(record: DeployedImage): DeployedImage {
   };
 }
 
+/** What a record says is running, or null when a failed rollback left that unknown. */
+export function liveReleaseOf(record: ReleaseRecord | undefined): DeployedImage | null {
+  return record && record.kind !== 'rollback-failed' ? deployedImageOf(record) : null;
+}
+
 export async function readRelease(ssm: SSMClient, name: string): Promise<ReleaseRecord | undefined> {
   const stored = await readParameter(ssm, name);
   if (!stored) return undefined;

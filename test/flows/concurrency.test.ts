@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Invocation } from '../../sandbox/runner.ts';
-import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
+import { ecrPushEvent, type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
 import { callsFor, executionsOf } from '../support/flows.ts';
 
 /** Watches invocations: DeployEcs of an app/env must never start while another of its deploys holds the lock. */
@@ -68,6 +68,64 @@ describe('competing deploys (sandbox)', () => {
     expect(watcher.overlaps).toEqual([]);
     const announced = sandbox.emulator.events.history.filter((event) => event.source === 'gantry');
     expect(announced.map((event) => event['detail-type'])).toContain('Request Superseded');
+  });
+
+  it('rolls a deploy that waited for the lock back to the release that went live meanwhile', async () => {
+    // Prepare: v1 live; v2 rolls out slowly; v3 (broken) arrives and waits for v2.
+    sandbox.seedApp({ app: 'stale', env: 'prod', repository: 'stale' });
+    await sandbox.push({ repository: 'stale', tag: 'v1.0.0' });
+    await sandbox.idle();
+    const v2Rolling = new Promise<void>((resolve) => {
+      sandbox.stepFunctions.hooks.observe = ({ state, executionInput }) =>
+        state === 'WaitForRollout' && executionInput.includes('stale') && resolve();
+    });
+    const v2 = await sandbox.push({
+      repository: 'stale',
+      tag: 'v2.0.0',
+      scenario: { kind: 'healthy', stableAfterSeconds: 120 },
+    });
+    await v2Rolling;
+    await sandbox.elapse(1);
+
+    // Act
+    const v3 = await sandbox.push({ repository: 'stale', tag: 'v3.0.0', scenario: 'crashLoop' });
+    await sandbox.idle();
+
+    // Assess: v3 resolved its plan while v1 was live, but must roll back to v2.
+    expect(sandbox.release('stale', 'prod')).toMatchObject({
+      kind: 'rollback',
+      digest: v2.digest,
+      rolledBackFrom: { digest: v3.digest },
+      previous: { digest: expect.any(String) },
+    });
+  });
+
+  it('lets an older push delivered late stand down instead of replacing a newer release', async () => {
+    // Prepare
+    sandbox.seedApp({ app: 'late', env: 'prod', repository: 'late' });
+    const pushedEarlier = sandbox.emulator.clock.now();
+    const old = sandbox.emulator.ecr.putImage({ repository: 'late', tag: 'v1.0.0' });
+    await sandbox.elapse(5);
+    const newer = await sandbox.push({ repository: 'late', tag: 'v2.0.0' });
+    await sandbox.idle();
+
+    // Act: EventBridge delivers the older push only now.
+    await sandbox.bus.publish(
+      ecrPushEvent({
+        region: 'eu-west-1',
+        accountId: '123456789012',
+        repository: 'late',
+        tag: 'v1.0.0',
+        digest: old.digest,
+        time: pushedEarlier,
+      }),
+    );
+    await sandbox.idle();
+
+    // Assess
+    const late = executionsOf(sandbox, 'late').find((execution) => execution.input.includes(old.digest));
+    expect(late?.states.at(-1)).toBe('Superseded');
+    expect(sandbox.release('late', 'prod')?.digest).toBe(newer.digest);
   });
 
   it('handles 100 pushes over 10 app/environments: no overlap, newest wins, no stuck lock', async () => {

@@ -115,13 +115,16 @@ describe('lock', () => {
 
     it('stands down as superseded when a newer request already holds the lock', async () => {
       ssm.put(parameters.lock, newer);
+      holderIs('RUNNING');
 
       await expect(acquireLock({ ssm: ssm.client, sfn }, parameters, ours)).resolves.toEqual({
         status: 'superseded',
         by: newer.executionArn,
       });
       expect(ssm.parameters.has(parameters.next)).toBe(false);
-      expect(sfnMock).not.toHaveReceivedAnyCommand();
+      expect(sfnMock).toHaveReceivedCommandWith(DescribeExecutionCommand, {
+        executionArn: newer.executionArn,
+      });
     });
 
     it('stands down as superseded when the recorded release came from a newer request', async () => {
@@ -161,12 +164,32 @@ describe('lock', () => {
 
     it('is superseded by a newer waiter even when the lock is free', async () => {
       ssm.put(parameters.next, newer);
+      holderIs('RUNNING');
 
       await expect(acquireLock({ ssm: ssm.client, sfn }, parameters, ours)).resolves.toEqual({
         status: 'superseded',
         by: newer.executionArn,
       });
       expect(ssm.parameters.has(parameters.lock)).toBe(false);
+    });
+
+    it('is not superseded by a newer waiter that has since died, and takes the lock', async () => {
+      ssm.put(parameters.next, newer);
+      holderIs('ABORTED');
+
+      await expect(acquireLock({ ssm: ssm.client, sfn }, parameters, ours)).resolves.toEqual({
+        status: 'acquired',
+      });
+      expect(ssm.json(parameters.lock)).toEqual(ours);
+    });
+
+    it('clears its own waiting claim once it holds the lock', async () => {
+      ssm.put(parameters.next, ours);
+
+      await expect(acquireLock({ ssm: ssm.client, sfn }, parameters, ours)).resolves.toEqual({
+        status: 'acquired',
+      });
+      expect(ssm.parameters.has(parameters.next)).toBe(false);
     });
 
     it('reports acquired to a retried acquire by the holder, even when a newer request waits', async () => {

@@ -9,9 +9,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const require = createRequire(import.meta.url);
-const { permissions } = require('../../functions/permissions.cjs') as {
-  permissions: Record<string, { Action: string[]; Resource: unknown }[]>;
+const { permissionsFor } = require('../../functions/permissions.cjs') as {
+  permissionsFor: (prefix: string) => Record<string, { Action: string[]; Resource: unknown }[]>;
 };
+const permissions = permissionsFor('/gantry');
 
 type Template = { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
 
