@@ -51,6 +51,12 @@ export interface LocalStepFunctionsOptions {
   onProgress?: (progress: StateProgress) => void;
 }
 
+export interface InjectedCrash {
+  name: string;
+  message: string;
+  afterWork?: boolean;
+}
+
 export interface Invocation {
   executionArn: string;
   state: string;
@@ -63,8 +69,12 @@ export interface Invocation {
 export interface InvocationHooks {
   /** Called as each Lambda invocation starts. */
   observe?: ((invocation: Invocation) => void) | undefined;
-  /** Fault injection: return an error to make this invocation fail as a crashed Lambda would. */
-  crash?: ((invocation: Invocation) => { name: string; message: string } | undefined) | undefined;
+  /**
+   * Fault injection: return an error to make this invocation fail as a crashed Lambda would,
+   * before its handler runs, or with `afterWork` once the handler has done its work (a timeout
+   * after the last AWS call: the step's effects happened, its answer is lost).
+   */
+  crash?: ((invocation: Invocation) => InjectedCrash | undefined) | undefined;
 }
 
 interface Execution extends ExecutionDescription {
@@ -276,15 +286,18 @@ export class LocalStepFunctions {
     const { functionKey } = invocation;
     this.hooks.observe?.(invocation);
     const crash = this.hooks.crash?.(invocation);
-    if (crash) throw lambdaError(crash);
+    if (crash && !crash.afterWork) throw lambdaError(crash);
     const handler = this.options.handlers[functionKey];
     if (!handler) throw new Error(`no local handler for ${functionKey}`);
+    let result: unknown;
     try {
       // A real invocation gets its own copy of the payload; never share objects between states.
-      return await handler(structuredClone(event) as never, lambdaContext(functionKey));
+      result = await handler(structuredClone(event) as never, lambdaContext(functionKey));
     } catch (error) {
       throw lambdaError(error as Error);
     }
+    if (crash) throw lambdaError(crash);
+    return result;
   }
 
   private async invokeAndPark(invocation: Invocation, input: unknown) {

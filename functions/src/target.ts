@@ -12,7 +12,7 @@ import {
 export function deploy(ecs: ECSClient, plan: DeployPlan): Promise<EcsDeployment> {
   return plan.desired.taskDefinitionArn
     ? deployTaskDefinitionToEcs(ecs, plan.config.target, plan.desired.taskDefinitionArn)
-    : deployImageToEcs(ecs, plan.config.target, plan.desired.image);
+    : deployImageToEcs(ecs, plan.config.target, plan.desired.image, plan.executionArn);
 }
 
 /**

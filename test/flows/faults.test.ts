@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Invocation } from '../../sandbox/runner.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
-import { executionsOf, onlyExecutionOf } from '../support/flows.ts';
+import { callsFor, executionsOf, onlyExecutionOf } from '../support/flows.ts';
 
 /** Fault injection: every failure must end in a consistent state — release true, lock free, nothing lost. */
 describe('deploy flows under faults (sandbox)', () => {
@@ -107,6 +107,29 @@ describe('deploy flows under faults (sandbox)', () => {
         expectConsistent(app, v1.digest);
       });
     }
+  });
+
+  it('does not register twice, nor lose the rollback target, when DeployEcs times out after changing the service', async () => {
+    // Prepare: a first deploy (no recorded release), so the rollback target is what DeployEcs saw.
+    sandbox.seedApp({ app: 'retried', env: 'prod', repository: 'retried' });
+    let crashed = false;
+    sandbox.stepFunctions.hooks.crash = ({ state }) => {
+      if (state !== 'DeployEcs' || crashed) return undefined;
+      crashed = true;
+      return { name: 'Lambda.Unknown', message: 'timed out after UpdateService (injected)', afterWork: true };
+    };
+
+    // Act: the new image crash-loops, so the retried step's rollback target is put to use.
+    await sandbox.push({ repository: 'retried', tag: 'v1.0.0', scenario: 'crashLoop' });
+    await sandbox.idle();
+
+    // Assess
+    expect(crashed).toBe(true);
+    expect(callsFor(sandbox, 'RegisterTaskDefinition', 'retried')).toHaveLength(1);
+    const release = sandbox.release('retried', 'prod');
+    expect(release?.kind).toBe('rollback');
+    expect(release?.taskDefinitionArn).toMatch(/task-definition\/retried-prod:1$/);
+    expect(release?.image).toContain('retried@sha256:');
   });
 
   it('reclaims the lock of an execution that died holding it', async () => {

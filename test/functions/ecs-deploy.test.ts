@@ -72,11 +72,16 @@ describe('ecs/deploy', () => {
         containerDefinitions: containerDefinitions.map((container) =>
           container.name === 'app' ? { ...container, image: newImage } : container,
         ),
-        tags,
+        tags: [
+          ...(tags ?? []),
+          { key: 'gantry:execution', value: story.executionArn },
+          { key: 'gantry:previous-task-definition', value: story.previousTaskDefinitionArn },
+          { key: 'gantry:previous-image', value: previousImage },
+        ],
       };
 
       // Act
-      const deployment = await deployImageToEcs(ecs, target, newImage);
+      const deployment = await deployImageToEcs(ecs, target, newImage, story.executionArn);
 
       // Assess
       expect(ecsMock).toHaveReceivedCommandWith(DescribeServicesCommand, {
@@ -111,7 +116,7 @@ describe('ecs/deploy', () => {
     it('registers with the new image, the same family and the tags, and without read-only fields', async () => {
       primedForDeploy();
 
-      await deployImageToEcs(ecs, target, newImage);
+      await deployImageToEcs(ecs, target, newImage, story.executionArn);
 
       const input = ecsMock.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input;
       expect(input).toMatchObject({
@@ -120,6 +125,9 @@ describe('ecs/deploy', () => {
         tags: [
           { key: 'team', value: 'payments' },
           { key: 'gantry:app', value: 'web' },
+          { key: 'gantry:execution', value: story.executionArn },
+          { key: 'gantry:previous-task-definition', value: story.previousTaskDefinitionArn },
+          { key: 'gantry:previous-image', value: previousImage },
         ],
       });
       expect(input).not.toHaveProperty('taskDefinitionArn');
@@ -129,7 +137,7 @@ describe('ecs/deploy', () => {
     it('makes the calls in order: describe service, describe revision, register, update', async () => {
       primedForDeploy();
 
-      await deployImageToEcs(ecs, target, newImage);
+      await deployImageToEcs(ecs, target, newImage, story.executionArn);
 
       expect(ecsMock.calls().map((call) => call.args[0].constructor.name)).toEqual([
         'DescribeServicesCommand',
@@ -146,22 +154,68 @@ describe('ecs/deploy', () => {
         .on(UpdateServiceCommand)
         .resolves({ service: { ...rolling, deployments: [...(rolling.deployments ?? [])].reverse() } });
 
-      await expect(deployImageToEcs(ecs, target, newImage)).resolves.toMatchObject({
+      await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).resolves.toMatchObject({
         deploymentId: story.deploymentId,
       });
     });
 
-    it('fails with DeployFailed when UpdateService returns no PRIMARY deployment', async () => {
+    it('fails with an error that leads to a rollback when UpdateService changed the service but named no deployment', async () => {
       primedForDeploy();
       ecsMock.on(UpdateServiceCommand).resolves({ service: serviceOf({ deployments: [] }) });
 
-      await expect(deployImageToEcs(ecs, target, newImage)).rejects.toMatchObject({ name: 'DeployFailed' });
+      await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
+        name: 'ServiceChangedWithoutDeployment',
+      });
+    });
+
+    it('returns the deployment a retried step already started, with its recorded rollback target', async () => {
+      // Prepare: the service already runs the revision this execution registered.
+      ecsMock
+        .on(DescribeServicesCommand)
+        .resolves(describeServicesResponse(serviceRollingOut('IN_PROGRESS')));
+      const { taskDefinition } = describeTaskDefinitionResponse(newImage);
+      ecsMock.on(DescribeTaskDefinitionCommand).resolves({
+        taskDefinition,
+        tags: [
+          { key: 'gantry:execution', value: story.executionArn },
+          { key: 'gantry:previous-task-definition', value: story.previousTaskDefinitionArn },
+          { key: 'gantry:previous-image', value: previousImage },
+        ],
+      });
+
+      // Act
+      const deployment = await deployImageToEcs(ecs, target, newImage, story.executionArn);
+
+      // Assess
+      expect(ecsMock).not.toHaveReceivedCommand(RegisterTaskDefinitionCommand);
+      expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+      expect(deployment).toMatchObject({
+        deploymentId: story.deploymentId,
+        previousTaskDefinitionArn: story.previousTaskDefinitionArn,
+        previousImage,
+      });
+    });
+
+    it('drops reserved aws: tags the old revision carried', async () => {
+      primedForDeploy();
+      const described = describeTaskDefinitionResponse(previousImage);
+      ecsMock.on(DescribeTaskDefinitionCommand).resolves({
+        ...described,
+        tags: [...(described.tags ?? []), { key: 'aws:cloudformation:stack-name', value: 'legacy' }],
+      });
+
+      await deployImageToEcs(ecs, target, newImage, story.executionArn);
+
+      const input = ecsMock.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input;
+      expect(input?.tags?.map((tag) => tag.key)).not.toContain('aws:cloudformation:stack-name');
     });
 
     it('fails with DeployFailed naming the containers when the target container is not there', async () => {
       primedForDeploy();
 
-      await expect(deployImageToEcs(ecs, { ...target, container: 'web' }, newImage)).rejects.toMatchObject({
+      await expect(
+        deployImageToEcs(ecs, { ...target, container: 'web' }, newImage, story.executionArn),
+      ).rejects.toMatchObject({
         name: 'DeployFailed',
         message: expect.stringContaining('(it has: app, log-router)'),
       });
@@ -175,7 +229,7 @@ describe('ecs/deploy', () => {
           .on(DescribeServicesCommand)
           .resolves(describeServicesResponse(serviceOf({ status: 'INACTIVE' })));
 
-        await expect(deployImageToEcs(ecs, target, newImage)).rejects.toMatchObject({
+        await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
           name: 'DeployFailed',
           message: 'ECS service prod/web is not usable: INACTIVE',
         });
@@ -189,7 +243,7 @@ describe('ecs/deploy', () => {
           failures: [{ arn: story.serviceArn, reason: 'MISSING' }],
         });
 
-        await expect(deployImageToEcs(ecs, target, newImage)).rejects.toMatchObject({
+        await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
           name: 'DeployFailed',
           message: 'ECS service prod/web is not usable: MISSING',
         });
@@ -207,7 +261,7 @@ describe('ecs/deploy', () => {
         });
         ecsMock.on(RegisterTaskDefinitionCommand).rejects(throttled);
 
-        await expect(deployImageToEcs(ecs, target, newImage)).rejects.toMatchObject({
+        await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
           name: 'TransientAwsError',
           message: 'registering the new task definition: ThrottlingException: Rate exceeded',
           cause: throttled,
@@ -221,12 +275,12 @@ describe('ecs/deploy', () => {
           .on(UpdateServiceCommand)
           .rejects(new ServerException({ message: 'internal error', $metadata: { httpStatusCode: 500 } }));
 
-        await expect(deployImageToEcs(ecs, target, newImage)).rejects.toMatchObject({
+        await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
           name: 'TransientAwsError',
         });
       });
 
-      it('passes AccessDeniedException through unchanged', async () => {
+      it('turns a final refusal before the change into DeployFailed, keeping the cause', async () => {
         primedForDeploy();
         const denied = new AccessDeniedException({
           message: 'User is not authorized to perform: iam:PassRole',
@@ -234,7 +288,12 @@ describe('ecs/deploy', () => {
         });
         ecsMock.on(RegisterTaskDefinitionCommand).rejects(denied);
 
-        await expect(deployImageToEcs(ecs, target, newImage)).rejects.toBe(denied);
+        await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
+          name: 'DeployFailed',
+          message: expect.stringContaining('AccessDeniedException'),
+          cause: denied,
+        });
+        expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
       });
     });
   });

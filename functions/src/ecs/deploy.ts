@@ -7,7 +7,7 @@ import {
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import type { EcsTarget } from '../config/schema.ts';
-import { awsCall, DeployFailed } from '../errors.ts';
+import { awsCall, DeployFailed, GantryError } from '../errors.ts';
 import { withContainerImage } from './task-definition.ts';
 
 export interface EcsDeployment {
@@ -32,35 +32,64 @@ export async function describeService(ecs: ECSClient, target: EcsTarget): Promis
   return service as Service;
 }
 
-/** Registers a revision pinned to `image` (only the target container changes), then rolls it out. */
+/** Tags Gantry puts on the revisions it registers, so a retried step can tell its own work. */
+const executionTag = 'gantry:execution';
+const previousTaskDefinitionTag = 'gantry:previous-task-definition';
+const previousImageTag = 'gantry:previous-image';
+
+/**
+ * Registers a revision pinned to `image` (only the target container changes), then rolls it out.
+ * Safe to retry: if the service already runs the revision this execution registered, that
+ * deployment is returned with the rollback target recorded on the revision, not registered again.
+ */
 export async function deployImageToEcs(
   ecs: ECSClient,
   target: EcsTarget,
   image: string,
+  executionArn: string,
 ): Promise<EcsDeployment> {
-  const service = await describeService(ecs, target);
-  const previousTaskDefinitionArn = requireTaskDefinition(service, target);
-  const { taskDefinition, tags } = await awsCall('describing the current task definition', () =>
-    ecs.send(
-      new DescribeTaskDefinitionCommand({ taskDefinition: previousTaskDefinitionArn, include: ['TAGS'] }),
-    ),
-  );
-  if (!taskDefinition) throw new DeployFailed(`task definition ${previousTaskDefinitionArn} not found`);
-  const registered = await awsCall('registering the new task definition', () =>
-    ecs.send(
-      new RegisterTaskDefinitionCommand(withContainerImage(taskDefinition, tags, target.container, image)),
-    ),
-  );
-  const taskDefinitionArn = registered.taskDefinition?.taskDefinitionArn;
-  if (!taskDefinitionArn) throw new DeployFailed('RegisterTaskDefinition returned no ARN');
-  const deploymentId = await updateService(ecs, target, taskDefinitionArn);
-  const previousImage = taskDefinition.containerDefinitions?.find((c) => c.name === target.container)?.image;
-  return {
-    deploymentId,
-    taskDefinitionArn,
-    previousTaskDefinitionArn,
-    ...(previousImage !== undefined && { previousImage }),
-  };
+  return beforeTheChange(async () => {
+    const service = await describeService(ecs, target);
+    const currentArn = requireTaskDefinition(service, target);
+    const { taskDefinition, tags = [] } = await awsCall('describing the current task definition', () =>
+      ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: currentArn, include: ['TAGS'] })),
+    );
+    if (!taskDefinition) throw new DeployFailed(`task definition ${currentArn} not found`);
+    const tag = (key: string) => tags.find((candidate) => candidate.key === key)?.value;
+    const primary = service.deployments?.find((deployment) => deployment.status === 'PRIMARY');
+    if (tag(executionTag) === executionArn && primary?.id) {
+      const previousImage = tag(previousImageTag);
+      return {
+        deploymentId: primary.id,
+        taskDefinitionArn: currentArn,
+        previousTaskDefinitionArn: tag(previousTaskDefinitionTag) ?? currentArn,
+        ...(previousImage !== undefined && { previousImage }),
+      };
+    }
+    const previousImage = taskDefinition.containerDefinitions?.find(
+      (c) => c.name === target.container,
+    )?.image;
+    const ours = [
+      { key: executionTag, value: executionArn },
+      { key: previousTaskDefinitionTag, value: currentArn },
+      ...(previousImage ? [{ key: previousImageTag, value: previousImage }] : []),
+    ];
+    const registered = await awsCall('registering the new task definition', () =>
+      ecs.send(
+        new RegisterTaskDefinitionCommand(
+          withContainerImage(taskDefinition, tags, target.container, image, ours),
+        ),
+      ),
+    );
+    const taskDefinitionArn = registered.taskDefinition?.taskDefinitionArn;
+    if (!taskDefinitionArn) throw new DeployFailed('RegisterTaskDefinition returned no ARN');
+    return {
+      deploymentId: await updateService(ecs, target, taskDefinitionArn),
+      taskDefinitionArn,
+      previousTaskDefinitionArn: currentArn,
+      ...(previousImage !== undefined && { previousImage }),
+    };
+  });
 }
 
 /** Points the service at an existing revision: a rollback, or a redeploy of a recorded release. */
@@ -69,10 +98,39 @@ export async function deployTaskDefinitionToEcs(
   target: EcsTarget,
   taskDefinitionArn: string,
 ): Promise<EcsDeployment> {
-  const service = await describeService(ecs, target);
-  const previousTaskDefinitionArn = requireTaskDefinition(service, target);
-  const deploymentId = await updateService(ecs, target, taskDefinitionArn);
-  return { deploymentId, taskDefinitionArn, previousTaskDefinitionArn };
+  return beforeTheChange(async () => {
+    const service = await describeService(ecs, target);
+    const previousTaskDefinitionArn = requireTaskDefinition(service, target);
+    const deploymentId = await updateService(ecs, target, taskDefinitionArn);
+    return { deploymentId, taskDefinitionArn, previousTaskDefinitionArn };
+  });
+}
+
+/**
+ * Until UpdateService answers, nothing has changed: a final error there is `DeployFailed`, which
+ * the state machine ends without a rollback. Transient errors stay retryable.
+ */
+async function beforeTheChange<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (
+      error instanceof GantryError ||
+      !(error instanceof Error) ||
+      error instanceof ServiceChangedWithoutDeployment
+    ) {
+      throw error;
+    }
+    throw new DeployFailed(`ECS refused the change: ${error.name}: ${error.message}`, { cause: error });
+  }
+}
+
+/**
+ * UpdateService succeeded, so the service did change, but its answer named no deployment to
+ * wait for. Not a Gantry error name on purpose: the state machine's catch-all sends it to Rollback.
+ */
+class ServiceChangedWithoutDeployment extends Error {
+  override readonly name = 'ServiceChangedWithoutDeployment';
 }
 
 /**
@@ -101,8 +159,11 @@ async function updateService(ecs: ECSClient, target: EcsTarget, taskDefinitionAr
     ),
   );
   const primary = service?.deployments?.find((deployment) => deployment.status === 'PRIMARY');
-  if (!primary?.id)
-    throw new DeployFailed(`UpdateService on ${target.service} returned no PRIMARY deployment`);
+  if (!primary?.id) {
+    throw new ServiceChangedWithoutDeployment(
+      `UpdateService on ${target.service} returned no PRIMARY deployment`,
+    );
+  }
   return primary.id;
 }
 

@@ -23,6 +23,7 @@ export function withContainerImage(
   tags: Tag[] | undefined,
   containerName: string,
   image: string,
+  gantryTags: Tag[] = [],
 ): RegisterTaskDefinitionCommandInput {
   const containers = current.containerDefinitions ?? [];
   if (!containers.some((container) => container.name === containerName)) {
@@ -31,6 +32,12 @@ export function withContainerImage(
       `container "${containerName}" is not in task definition ${current.taskDefinitionArn} (it has: ${names})`,
     );
   }
+  // `aws:` tags are reserved (RegisterTaskDefinition refuses them); ours replace the old revision's.
+  const replaced = new Set(gantryTags.map((tag) => tag.key));
+  const kept = [
+    ...(tags ?? []).filter((tag) => !tag.key?.startsWith('aws:') && !replaced.has(tag.key)),
+    ...gantryTags,
+  ];
   const copy: Record<string, unknown> = { ...current };
   for (const field of readOnlyFields) delete copy[field];
   return {
@@ -39,6 +46,6 @@ export function withContainerImage(
     containerDefinitions: containers.map((container) =>
       container.name === containerName ? { ...container, image } : container,
     ),
-    ...(tags && tags.length > 0 && { tags }),
+    ...(kept.length > 0 && { tags: kept }),
   };
 }
