@@ -83,7 +83,12 @@ function permissionsFor(prefix) {
     ],
     rollback: [allow(['ecs:DescribeServices', 'ecs:UpdateService'], services)],
     waitForRollout: [allow(['ssm:PutParameter', 'ssm:DeleteParameter'], rollouts), ...readRollout, resume],
-    onEcsEvent: [allow(['ssm:GetParameter', 'ssm:DeleteParameter'], rollouts), ...readRollout, resume],
+    // PutParameter: a resume that failed transiently parks its token again for the redelivery.
+    onEcsEvent: [
+      allow(['ssm:GetParameter', 'ssm:DeleteParameter', 'ssm:PutParameter'], rollouts),
+      ...readRollout,
+      resume,
+    ],
     checkRollout: [allow(['ssm:DeleteParameter'], rollouts), ...readRollout],
     recordOutcome: [
       allow(['ssm:GetParameter', 'ssm:PutParameter', 'ssm:LabelParameterVersion'], appEnv('release')),

@@ -1,4 +1,5 @@
 import { Listr } from 'listr2';
+import { causeDetails } from '../functions/src/deploy-state.ts';
 import type { ReleaseRecord } from '../functions/src/release.ts';
 import type { ExecutionDescription, StateProgress } from './runner.ts';
 import { startSandbox } from './sandbox.ts';
@@ -98,17 +99,7 @@ for (const { tag, expected, execution } of surprises) {
 process.exit(surprises.length === 0 && outcomes.length === scenario.steps.length ? 0 : 1);
 
 function summariseCause(cause: string | undefined): string {
-  try {
-    const parsed = JSON.parse(cause ?? '') as { message?: string; errorMessage?: string };
-    const message = parsed.message ?? parsed.errorMessage ?? '';
-    try {
-      return (JSON.parse(message) as { message?: string }).message ?? message;
-    } catch {
-      return message;
-    }
-  } catch {
-    return cause ?? '';
-  }
+  return causeDetails({ Error: '', ...(cause !== undefined && { Cause: cause }) }).message;
 }
 
 function describeRelease(release: ReleaseRecord | undefined): string {

@@ -3,9 +3,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 
-/** Shared by every handler: read once at cold start, failing fast with the missing key's name. */
 export const logger = new Logger({ serviceName: 'gantry' });
 
+/** Read once at cold start, failing fast with the missing key's name. */
 export function requiredEnv(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`environment variable ${name} is not set`);
@@ -13,6 +13,18 @@ export function requiredEnv(name: string): string {
 }
 
 export const parameterPrefix = process.env.GANTRY_PARAMETER_PREFIX ?? '/gantry';
+
+/** How long the entry Lambdas cache the configs (0 in the sandbox, where configs are seeded live). */
+export const configCacheSeconds = nonNegativeNumber('GANTRY_CONFIG_CACHE_SECONDS', 60);
+
+function nonNegativeNumber(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0)
+    throw new Error(`environment variable ${name} must be a number >= 0`);
+  return value;
+}
 
 /**
  * Logs a failure by name and message only: events and states can carry task tokens, and Step
@@ -27,7 +39,10 @@ const logFailure: MiddlewareObj = {
 };
 
 export function wrap<TEvent, TResult>(handler: (event: TEvent, context: Context) => Promise<TResult>) {
-  return middy<TEvent, TResult, Error, Context>(handler)
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logFailure);
+  return (
+    middy<TEvent, TResult, Error, Context>(handler)
+      // Never the event, whatever the environment says: waitForRollout's carries a task token.
+      .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
+      .use(logFailure)
+  );
 }

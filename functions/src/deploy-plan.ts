@@ -3,7 +3,7 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod';
 import { loadDeployConfig } from './config/load-config.ts';
 import { type DeployConfig, describeIssues, nameSchema } from './config/schema.ts';
-import { awsCall, ImageNotFound, InputInvalid, NoPreviousRelease } from './errors.ts';
+import { awsCall, hasErrorName, ImageNotFound, InputInvalid, NoPreviousRelease } from './errors.ts';
 import { arnRegionAccount, ecrRegistry, type ImageRef, parseImageRef, pinnedImage } from './image-ref.ts';
 import { appEnvParameters } from './parameters.ts';
 import { type DeployedImage, liveReleaseOf, type ReleaseRecord, readRelease } from './release.ts';
@@ -143,9 +143,8 @@ async function findImage(ecr: ECRClient, ref: ImageRef): Promise<{ digest: strin
     const tag = ref.tag ?? detail.imageTags?.[0];
     return { digest: detail.imageDigest, ...(tag !== undefined && { tag }) };
   } catch (error) {
-    const name = (error as Error).name;
-    if (name === 'ImageNotFoundException' || name === 'RepositoryNotFoundException') {
-      throw new ImageNotFound(`${describe(ref)} is not in ECR (${name})`, { cause: error });
+    if (hasErrorName(error, 'ImageNotFoundException') || hasErrorName(error, 'RepositoryNotFoundException')) {
+      throw new ImageNotFound(`${describe(ref)} is not in ECR (${(error as Error).name})`, { cause: error });
     }
     throw error;
   }

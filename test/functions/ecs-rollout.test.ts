@@ -4,7 +4,13 @@ import {
   ECSClient,
   ListTasksCommand,
 } from '@aws-sdk/client-ecs';
-import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
+import {
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  SFNServiceException,
+  TaskTimedOut,
+} from '@aws-sdk/client-sfn';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -206,6 +212,21 @@ describe('ecs rollout', () => {
           deploymentId: story.deploymentId,
         });
       });
+    });
+
+    it('parks the token again when resuming fails transiently, so a redelivery can resume it', async () => {
+      // Prepare
+      parked();
+      sfnMock
+        .on(SendTaskSuccessCommand)
+        .rejects(new SFNServiceException({ name: 'ThrottlingException', $fault: 'client', $metadata: {} }));
+
+      // Act / Assess
+      await expect(handleEcsEvent(deps, parseEcsEvent(completedEvent))).rejects.toMatchObject({
+        name: 'TransientAwsError',
+      });
+      expect(ssm.json(rolloutParameter)).toEqual(wait);
+      expect(ssm.parameters.get(rolloutParameter)?.type).toBe('SecureString');
     });
 
     describe('SERVICE_DEPLOYMENT_FAILED', () => {

@@ -16,8 +16,8 @@ const ecsTargetSchema = z.strictObject({
 const healthSchema = z.strictObject({
   /** How long a rollout may take before it counts as failed. */
   timeoutSeconds: z.number().int().min(60).max(86_400).default(900),
-  /** Stopped tasks of the new deployment tolerated before Gantry rolls back. */
-  maxFailedTasks: z.number().int().min(1).max(100).default(2),
+  /** Gantry rolls back once this many tasks of the new deployment have stopped failing. */
+  maxFailedTasks: z.number().int().min(1).max(50).default(2),
 });
 
 export const deployConfigSchema = z.strictObject({

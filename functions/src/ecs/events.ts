@@ -2,6 +2,7 @@ import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import * as z from 'zod';
 import { awsCall, InputInvalid } from '../errors.ts';
 import {
+  circuitBreakerRollsBack,
   evaluateRollout,
   type RolloutDependencies,
   type RolloutVerdict,
@@ -97,7 +98,7 @@ async function verdictFor(
   }
   const [stoppedTasks, ecsRolledBack] = await Promise.all([
     stoppedTasksOf(deps.ecs, wait.cluster, wait.deploymentId),
-    circuitBreakerRollsBack(deps, wait),
+    describeBreaker(deps, wait),
   ]);
   return {
     outcome: 'failed',
@@ -110,10 +111,9 @@ async function verdictFor(
   };
 }
 
-async function circuitBreakerRollsBack(deps: RolloutDependencies, wait: RolloutWait): Promise<boolean> {
+async function describeBreaker(deps: RolloutDependencies, wait: RolloutWait): Promise<boolean> {
   const { services } = await awsCall('describing the service', () =>
     deps.ecs.send(new DescribeServicesCommand({ cluster: wait.cluster, services: [wait.service] })),
   );
-  const breaker = services?.[0]?.deploymentConfiguration?.deploymentCircuitBreaker;
-  return Boolean(breaker?.enable && breaker.rollback);
+  return circuitBreakerRollsBack(services?.[0]);
 }

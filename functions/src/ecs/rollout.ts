@@ -3,6 +3,7 @@ import {
   DescribeTasksCommand,
   type ECSClient,
   ListTasksCommand,
+  type Service,
   type Task,
 } from '@aws-sdk/client-ecs';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
@@ -57,8 +58,8 @@ export interface RolloutDependencies {
 
 /** Step Functions limits a failure cause to 32 768 characters. */
 const maxCauseLength = 32_768;
-/** Only the newest stopped tasks are described: enough forensics, bounded cost. */
-const maxTasksDescribed = 20;
+/** DescribeTasks takes at most 100 tasks: the config's maxFailedTasks stays below that. */
+const maxTasksDescribed = 100;
 
 /**
  * Parks the execution's task token against the deployment, then looks once: the rollout may
@@ -126,6 +127,16 @@ export async function settleRollout(
   } catch (error) {
     // The execution already left the wait (its timeout fired first): nothing left to resume.
     if (hasErrorName(error, 'TaskTimedOut') || hasErrorName(error, 'TaskDoesNotExist')) return false;
+    // Not sent: park the token again so the event's redelivery (or the timeout) can resume it.
+    await writeParameter(
+      deps.ssm,
+      rolloutParameter(deps.parameterPrefix, wait.deploymentId),
+      JSON.stringify(wait),
+      {
+        overwrite: true,
+        secure: true,
+      },
+    );
     throw error;
   }
   return true;
@@ -160,10 +171,7 @@ export async function evaluateRollout(
   );
   const service = services?.[0];
   const deployment = service?.deployments?.find((candidate) => candidate.id === wait.deploymentId);
-  const ecsRolledBack = Boolean(
-    service?.deploymentConfiguration?.deploymentCircuitBreaker?.enable &&
-      service.deploymentConfiguration.deploymentCircuitBreaker.rollback,
-  );
+  const ecsRolledBack = circuitBreakerRollsBack(service);
   if (deployment?.rolloutState === 'COMPLETED')
     return { outcome: 'completed', deploymentId: wait.deploymentId };
 
@@ -211,12 +219,19 @@ export async function evaluateRollout(
   return { outcome: 'pending' };
 }
 
+/** Whether ECS itself puts the previous deployment back when this service's rollout fails. */
+export function circuitBreakerRollsBack(service: Service | undefined): boolean {
+  const breaker = service?.deploymentConfiguration?.deploymentCircuitBreaker;
+  return Boolean(breaker?.enable && breaker.rollback);
+}
+
 /**
  * A stop that says the new version is broken. Tasks drained by a scale-in or a later deployment
  * stop too, with `ServiceSchedulerInitiated` and no health-check reason: those do not count.
  */
 export function isFailedTask(task: StoppedTask): boolean {
   if (task.stopCode === 'EssentialContainerExited' || task.stopCode === 'TaskFailedToStart') return true;
+  // ECS gives no stop code for a failed load-balancer or container health check, only this text.
   return /health ?check/i.test(task.stoppedReason ?? '');
 }
 
