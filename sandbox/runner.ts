@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import { asCaller } from './caller.ts';
 import {
   type AslDefinition,
   functionKeyOf,
@@ -292,7 +293,9 @@ export class LocalStepFunctions {
     let result: unknown;
     try {
       // A real invocation gets its own copy of the payload; never share objects between states.
-      result = await handler(structuredClone(event) as never, lambdaContext(functionKey));
+      result = await asCaller(functionKey, () =>
+        handler(structuredClone(event) as never, lambdaContext(functionKey)),
+      );
     } catch (error) {
       throw lambdaError(error as Error);
     }

@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import type { DeployConfig } from '../functions/src/config/schema.ts';
 import type { ReleaseRecord } from '../functions/src/release.ts';
 import { LocalEventBus, readEventRules, serverlessConfigPath } from './bus.ts';
+import { asCaller } from './caller.ts';
 import { type Emulator, type Scenario, startEmulator } from './emulator/index.ts';
 import { type LambdaHandler, LocalStepFunctions, lambdaContext, type StateProgress } from './runner.ts';
 
@@ -106,7 +107,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     Object.fromEntries(
       Object.entries(handlers).map(([key, handler]) => [
         key,
-        (event: unknown) => handler(event as never, lambdaContext(key)),
+        (event: unknown) => asCaller(key, () => handler(event as never, lambdaContext(key))),
       ]),
     ),
   );

@@ -30,6 +30,8 @@ export interface CallRecord {
   readonly input: JsonObject;
   /** The error name answered, if any. */
   readonly error?: string;
+  /** The function that made the call, when the sandbox's caller header names one. */
+  readonly caller?: string;
 }
 
 export class Faults {
@@ -119,11 +121,13 @@ export function createEmulatorServer(parts: ServerParts): Server {
     const record = (error?: string): void => {
       const logged =
         service.redact === undefined ? input : service.redact(operationName, input as JsonObject);
+      const caller = req.headers['x-gantry-sandbox-caller'];
       parts.calls.push({
         service: service.name,
         operation: operationName,
         input: structuredClone(logged as JsonObject),
         ...(error === undefined ? {} : { error }),
+        ...(typeof caller === 'string' && { caller }),
       });
     };
     try {
