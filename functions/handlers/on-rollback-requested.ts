@@ -14,9 +14,10 @@ const deps = {
 
 export const lambdaHandler = async (event: EventBridgeEvent<string, unknown>) => {
   const trigger = parseRollbackTrigger(event);
-  const started = await requestRollbacks(deps, trigger);
-  logger.info('rollback requested', { trigger: trigger.kind, eventId: trigger.eventId, started });
-  return { trigger: trigger.kind, started };
+  const { rollbacks, invalidConfigs } = await requestRollbacks(deps, trigger);
+  if (invalidConfigs.length > 0) logger.warn('skipped invalid configs', { invalid: invalidConfigs });
+  logger.info('rollback requested', { trigger: trigger.kind, eventId: trigger.eventId, rollbacks });
+  return { trigger: trigger.kind, rollbacks };
 };
 
 export const handler = wrap(lambdaHandler);

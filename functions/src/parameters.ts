@@ -66,14 +66,9 @@ export async function writeParameter(
 }
 
 /** Creates the parameter only if it does not exist: Parameter Store's one atomic primitive. */
-export async function createParameterIfAbsent(
-  ssm: SSMClient,
-  name: string,
-  value: string,
-  options: { secure?: boolean } = {},
-): Promise<boolean> {
+export async function createParameterIfAbsent(ssm: SSMClient, name: string, value: string): Promise<boolean> {
   try {
-    await writeParameter(ssm, name, value, { overwrite: false, ...options });
+    await writeParameter(ssm, name, value, { overwrite: false });
     return true;
   } catch (error) {
     if (hasErrorName(error, 'ParameterAlreadyExists')) return false;

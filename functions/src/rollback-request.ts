@@ -70,14 +70,18 @@ export interface RollbackRequestDependencies {
 export async function requestRollbacks(
   deps: RollbackRequestDependencies,
   trigger: RollbackTrigger,
-): Promise<{ app: string; env: string; started: boolean }[]> {
-  const targets =
-    trigger.kind === 'request'
-      ? [{ app: trigger.app, env: trigger.env }]
-      : (await listAppEnvConfigs(deps.configSource, deps.parameterPrefix)).configs
-          .filter(({ config }) => config.rollbackAlarms.includes(trigger.alarmName))
-          .map(({ app, env }) => ({ app, env }));
-  return Promise.all(
+): Promise<{ rollbacks: { app: string; env: string; started: boolean }[]; invalidConfigs: string[] }> {
+  let targets = trigger.kind === 'request' ? [{ app: trigger.app, env: trigger.env }] : [];
+  let invalidConfigs: string[] = [];
+  if (trigger.kind === 'alarm') {
+    const { configs, invalid } = await listAppEnvConfigs(deps.configSource, deps.parameterPrefix);
+    targets = configs
+      .filter(({ config }) => config.rollbackAlarms.includes(trigger.alarmName))
+      .map(({ app, env }) => ({ app, env }));
+    // A broken config may be the one that lists this alarm: say so rather than stay silent.
+    invalidConfigs = invalid.map(({ app, env, issues }) => `${app}/${env}: ${issues.join('; ')}`);
+  }
+  const rollbacks = await Promise.all(
     targets.map(async ({ app, env }) => {
       const outcome = await startDeploy(
         deps.sfn,
@@ -95,4 +99,5 @@ export async function requestRollbacks(
       return { app, env, started: outcome.started };
     }),
   );
+  return { rollbacks, invalidConfigs };
 }

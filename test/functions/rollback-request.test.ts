@@ -55,10 +55,12 @@ describe('rollback request', () => {
       const result = await requestRollbacks(deps(), parseRollbackTrigger(alarmEvent));
 
       // Assess
-      expect(result).toEqual([
+      expect(result.rollbacks).toEqual([
         { app: 'web', env: 'prod', started: true },
         { app: 'web', env: 'eu', started: true },
       ]);
+      // The broken config might have listed the alarm: it is reported, not silently skipped.
+      expect(result.invalidConfigs).toEqual([expect.stringMatching(/^web\/broken: /)]);
       expect(started().map(({ input }) => input)).toEqual(
         ['prod', 'eu'].map((env) => ({
           app: 'web',
@@ -83,7 +85,9 @@ describe('rollback request', () => {
     it('starts nothing when no app/environment lists the alarm', async () => {
       const other = { ...alarmEvent, detail: { ...alarmEvent.detail, alarmName: 'db-cpu' } };
 
-      await expect(requestRollbacks(deps(), parseRollbackTrigger(other))).resolves.toEqual([]);
+      await expect(requestRollbacks(deps(), parseRollbackTrigger(other))).resolves.toMatchObject({
+        rollbacks: [],
+      });
       expect(sfnMock).not.toHaveReceivedAnyCommand();
     });
 
@@ -112,7 +116,7 @@ describe('rollback request', () => {
     it('starts a rollback of that app/environment', async () => {
       const result = await requestRollbacks(deps(), parseRollbackTrigger(requestedEvent));
 
-      expect(result).toEqual([{ app: 'web', env: 'prod', started: true }]);
+      expect(result).toEqual({ rollbacks: [{ app: 'web', env: 'prod', started: true }], invalidConfigs: [] });
       expect(started()).toEqual([
         {
           name: expect.stringMatching(/^rollback-web-prod-[0-9a-f]{20}$/),

@@ -16,10 +16,10 @@ export function onlyExecutionOf(sandbox: Sandbox, app: string): ExecutionDescrip
   return executions[0] as ExecutionDescription;
 }
 
-/** AWS calls of one operation that concern this app's service or parameters. */
-export function callsFor(sandbox: Sandbox, operation: string, app: string) {
+/** AWS calls of one operation whose input mentions `needle` (an app's name, a digest…). */
+export function callsFor(sandbox: Sandbox, operation: string, needle: string) {
   return sandbox.emulator.calls.filter(
-    (call) => call.operation === operation && JSON.stringify(call.input).includes(`${app}`),
+    (call) => call.operation === operation && JSON.stringify(call.input).includes(needle),
   );
 }
 

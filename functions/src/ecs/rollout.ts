@@ -23,7 +23,7 @@ const rolloutWaitSchema = z.object({
   service: z.string(),
   deploymentId: z.string(),
   maxFailedTasks: z.number(),
-  /** The state's timeout, kept for forensics: a parameter left behind says when it stopped mattering. */
+  /** The state's timeout: a parameter left behind says when it stopped mattering (the sandbox also times the wait with it). */
   timeoutSeconds: z.number().optional(),
 });
 export type RolloutWait = z.infer<typeof rolloutWaitSchema>;
