@@ -46,8 +46,11 @@ export async function measureBundles(runs: number): Promise<BundleFigures[]> {
     });
     const clients = [
       ...new Set(
-        Object.keys(result.metafile.inputs)
-          .map((input) => /node_modules\/@aws-sdk\/(client-[a-z-]+)\//.exec(input)?.[1])
+        // Clients whose code made it into the bundle, not every module esbuild looked at.
+        Object.values(result.metafile.outputs)
+          .flatMap((output) => Object.entries(output.inputs))
+          .filter(([, input]) => input.bytesInOutput > 0)
+          .map(([path]) => /node_modules\/@aws-sdk\/(client-[a-z-]+)\//.exec(path)?.[1])
           .filter((client): client is string => client !== undefined),
       ),
     ].sort();

@@ -1,7 +1,7 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { withLiveRelease } from '../src/deploy-plan.ts';
 import type { DeployState } from '../src/deploy-state.ts';
+import { withLiveRelease } from '../src/live-release.ts';
 import { acquireLock } from '../src/lock.ts';
 import { appEnvParameters } from '../src/parameters.ts';
 import { readRelease } from '../src/release.ts';

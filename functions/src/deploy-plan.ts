@@ -3,10 +3,11 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod';
 import { loadDeployConfig } from './config/load-config.ts';
 import { type DeployConfig, describeIssues, nameSchema } from './config/schema.ts';
-import { awsCall, hasErrorName, ImageNotFound, InputInvalid, NoPreviousRelease } from './errors.ts';
+import { awsCall, hasErrorName, ImageNotFound, InputInvalid } from './errors.ts';
 import { arnRegionAccount, ecrRegistry, type ImageRef, parseImageRef, pinnedImage } from './image-ref.ts';
+import { withLiveRelease } from './live-release.ts';
 import { appEnvParameters } from './parameters.ts';
-import { type DeployedImage, liveReleaseOf, type ReleaseRecord, readRelease } from './release.ts';
+import { type DeployedImage, readRelease } from './release.ts';
 
 /** The execution input: what a person types in the console, or what the entry Lambdas send. */
 export const deployRequestSchema = z
@@ -116,20 +117,6 @@ export async function resolveDeployPlan(
     },
     release,
   );
-}
-
-/**
- * The plan against the release recorded now. ResolveConfig reads it first; AcquireLock reads it
- * again once the lock is held, because a request that waited may have seen an older release, and
- * its rollback target (or, for a requested rollback, its image) must be the one actually live.
- */
-export function withLiveRelease(plan: DeployPlan, release: ReleaseRecord | undefined): DeployPlan {
-  const live = liveReleaseOf(release);
-  if (plan.mode === 'deploy') return { ...plan, live, livePrevious: release?.previous ?? null };
-  if (!release?.previous) {
-    throw new NoPreviousRelease(`${plan.app}/${plan.env} has no recorded previous release to roll back to`);
-  }
-  return { ...plan, live, desired: release.previous, livePrevious: null };
 }
 
 async function findImage(ecr: ECRClient, ref: ImageRef): Promise<{ digest: string; tag?: string }> {

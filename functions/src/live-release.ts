@@ -1,0 +1,17 @@
+import type { DeployPlan } from './deploy-plan.ts';
+import { NoPreviousRelease } from './errors.ts';
+import { liveReleaseOf, type ReleaseRecord } from './release.ts';
+
+/**
+ * The plan against the release recorded now. ResolveConfig reads it first; AcquireLock reads it
+ * again once the lock is held, because a request that waited may have seen an older release, and
+ * its rollback target (or, for a requested rollback, its image) must be the one actually live.
+ */
+export function withLiveRelease(plan: DeployPlan, release: ReleaseRecord | undefined): DeployPlan {
+  const live = liveReleaseOf(release);
+  if (plan.mode === 'deploy') return { ...plan, live, livePrevious: release?.previous ?? null };
+  if (!release?.previous) {
+    throw new NoPreviousRelease(`${plan.app}/${plan.env} has no recorded previous release to roll back to`);
+  }
+  return { ...plan, live, desired: release.previous, livePrevious: null };
+}
