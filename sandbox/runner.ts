@@ -320,6 +320,10 @@ export class LocalStepFunctions {
         reject(named('States.Timeout', 'the task token was not returned in time'));
       });
     });
+    // The wait's own Lambda may resume (or fail) the task before it returns, that is before the
+    // race below listens: mark both as handled now, the race still sees their outcome.
+    settled.catch(() => undefined);
+    timedOut.catch(() => undefined);
     try {
       await this.invoke(invocation, { ...Payload, taskToken });
       return await Promise.race([settled, timedOut]);
