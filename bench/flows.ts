@@ -35,9 +35,7 @@ export async function measureTransitions(
       scenario: { kind: 'healthy', stableAfterSeconds: seconds },
     });
     await sandbox.idle();
-    const execution = sandbox.stepFunctions
-      .listExecutions()
-      .find((candidate) => candidate.input.includes(digest));
+    const execution = sandbox.executionFor(digest);
     figures.push({
       rolloutSeconds: seconds,
       transitions: execution?.states.length ?? -1,
@@ -92,9 +90,7 @@ export async function measureLatencies(sandbox: Sandbox): Promise<LatencyFigures
       });
       const { digest } = await sandbox.push({ repository: app, tag: 'v1.0.0', scenario: rollout });
       await sandbox.idle();
-      const execution = sandbox.stepFunctions
-        .listExecutions()
-        .find((candidate) => candidate.input.includes(digest));
+      const execution = sandbox.executionFor(digest);
       const steps = entered.get(execution?.executionArn ?? '') ?? [];
       const ended = endEvents.get(app);
       const resumed = steps.find((step) => step.state === 'RecordRelease');

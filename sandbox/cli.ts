@@ -3,7 +3,7 @@ import { causeDetails } from '../functions/src/deploy-state.ts';
 import type { ReleaseRecord } from '../functions/src/release.ts';
 import type { ExecutionDescription, StateProgress } from './runner.ts';
 import { startSandbox } from './sandbox.ts';
-import { endState, type SandboxScenario, scenarios } from './scenarios.ts';
+import { endState, scenarios } from './scenarios.ts';
 
 /**
  * `npm run demo` / `npm run sandbox -- <scenario>`: plays a scenario on the sandbox and shows each
@@ -64,9 +64,7 @@ await new Listr(
         tag: step.tag,
         scenario: step.rollout,
       });
-      const execution = sandbox.stepFunctions
-        .listExecutions()
-        .find((candidate) => candidate.input.includes(digest));
+      const execution = sandbox.executionFor(digest);
       if (!execution) throw new Error(`no execution started for ${step.tag}`);
       executionArn = execution.executionArn;
       for (const state of execution.states) task.output = `${stamp()}  ${state}`;
@@ -107,5 +105,3 @@ function describeRelease(release: ReleaseRecord | undefined): string {
   const tag = release.tag ?? release.digest.slice(0, 19);
   return `${tag} (${release.kind}${release.cause ? `, cause: ${release.cause.error}: ${release.cause.message}` : ''})`;
 }
-
-export type { SandboxScenario };

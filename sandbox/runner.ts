@@ -244,20 +244,23 @@ export class LocalStepFunctions {
     this.takeParked(taskToken).reject(named(error, cause));
   }
 
+  /** Nothing to extend: the parked task's timeout is fixed. Only an unknown token is an error. */
   sendTaskHeartbeat(taskToken: string): void {
-    if (!this.parked.has(taskToken)) this.takeParked(taskToken);
+    if (!this.parked.has(taskToken)) throw this.unknownToken(taskToken);
   }
 
   private takeParked(taskToken: string): ParkedTask {
     const parked = this.parked.get(taskToken);
-    if (!parked) {
-      if (this.expiredTokens.has(taskToken))
-        throw new StepFunctionsApiError('TaskTimedOut', 'task timed out');
-      throw new StepFunctionsApiError('TaskDoesNotExist', 'no task is waiting on that token');
-    }
+    if (!parked) throw this.unknownToken(taskToken);
     this.parked.delete(taskToken);
     this.expiredTokens.add(taskToken);
     return parked;
+  }
+
+  private unknownToken(taskToken: string): StepFunctionsApiError {
+    return this.expiredTokens.has(taskToken)
+      ? new StepFunctionsApiError('TaskTimedOut', 'task timed out')
+      : new StepFunctionsApiError('TaskDoesNotExist', 'no task is waiting on that token');
   }
 
   private localHandlers(executionArn: string): LocalHandlers {

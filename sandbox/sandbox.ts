@@ -6,7 +6,13 @@ import type { ReleaseRecord } from '../functions/src/release.ts';
 import { LocalEventBus, readEventRules, serverlessConfigPath } from './bus.ts';
 import { asCaller } from './caller.ts';
 import { type Emulator, type Scenario, startEmulator } from './emulator/index.ts';
-import { type LambdaHandler, LocalStepFunctions, lambdaContext, type StateProgress } from './runner.ts';
+import {
+  type ExecutionDescription,
+  type LambdaHandler,
+  LocalStepFunctions,
+  lambdaContext,
+  type StateProgress,
+} from './runner.ts';
 
 export interface SandboxOptions {
   /** Simulated milliseconds per real millisecond: 100 shows a 30 s rollout in 0.3 s. */
@@ -42,6 +48,8 @@ export interface Sandbox {
     scenario?: Scenario;
     digest?: string;
   }): Promise<{ digest: string }>;
+  /** The execution that deploys `digest` (its input names the digest), if one started. */
+  executionFor(digest: string): ExecutionDescription | undefined;
   /** Starts a deploy execution as the console would. */
   startExecution(input: Record<string, unknown>, name?: string): string;
   /** Resolves once this much simulated time has passed. */
@@ -120,7 +128,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     bus,
     parameterPrefix,
     seedApp(seed) {
-      const cluster = `${seed.env}`;
+      const cluster = seed.env;
       const service = seed.app;
       const initial = emulator.ecr.putImage({
         repository: seed.repository,
@@ -189,6 +197,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       );
       return { digest: image.digest };
     },
+    executionFor: (digest) =>
+      stepFunctions.listExecutions().find((execution) => execution.input.includes(digest)),
     startExecution(input, name) {
       return stepFunctions.startExecution({ ...(name && { name }), input: JSON.stringify(input) })
         .executionArn;

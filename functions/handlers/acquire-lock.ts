@@ -20,6 +20,8 @@ export const lambdaHandler = async (state: DeployState): Promise<DeployState> =>
   });
   logger.info('lock', { app: plan.app, env: plan.env, ...lock });
   if (lock.status !== 'acquired') return { ...state, lock };
+  // Read again rather than reuse acquireLock's read: that one came before the lock was ours, and a
+  // holder may have recorded a release and let go in between.
   return { ...state, lock, plan: withLiveRelease(plan, await readRelease(deps.ssm, parameters.release)) };
 };
 

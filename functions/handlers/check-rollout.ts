@@ -1,4 +1,10 @@
-import { evaluateRollout, failureCause, type RolloutWait, withdrawRolloutWait } from '../src/ecs/rollout.ts';
+import {
+  evaluateRollout,
+  failureCause,
+  type RolloutWait,
+  rolloutCompleted,
+  withdrawRolloutWait,
+} from '../src/ecs/rollout.ts';
 import { GantryError } from '../src/errors.ts';
 import { rolloutDependencies } from './rollout-clients.ts';
 import { logger, wrap } from './runtime.ts';
@@ -12,7 +18,7 @@ export const lambdaHandler = async (wait: Omit<RolloutWait, 'taskToken'>) => {
   const verdict = await evaluateRollout(rolloutDependencies.ecs, wait, { deadlinePassed: true });
   logger.info('rollout checked after timeout', { deploymentId: wait.deploymentId, outcome: verdict.outcome });
   if (verdict.outcome === 'failed') throw new GantryError(verdict.error, failureCause(verdict));
-  return { rolloutState: 'COMPLETED', deploymentId: wait.deploymentId };
+  return rolloutCompleted(wait.deploymentId);
 };
 
 export const handler = wrap(lambdaHandler);

@@ -59,7 +59,7 @@ describe('competing deploys (sandbox)', () => {
     // Assess
     const executions = executionsOf(sandbox, 'queue');
     expect(executions.map((execution) => execution.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
-    const byDigest = (digest: string) => executions.find((execution) => execution.input.includes(digest));
+    const byDigest = (digest: string) => sandbox.executionFor(digest);
     expect(byDigest(v1.digest)?.states.at(-1)).toBe('Deployed');
     expect(byDigest(v2.digest)?.states.at(-1)).toBe('Superseded');
     expect(byDigest(v3.digest)?.states.at(-1)).toBe('Deployed');
@@ -123,7 +123,7 @@ describe('competing deploys (sandbox)', () => {
     await sandbox.idle();
 
     // Assess
-    const late = executionsOf(sandbox, 'late').find((execution) => execution.input.includes(old.digest));
+    const late = sandbox.executionFor(old.digest);
     expect(late?.states.at(-1)).toBe('Superseded');
     expect(sandbox.release('late', 'prod')?.digest).toBe(newer.digest);
   });

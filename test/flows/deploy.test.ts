@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
+import { ecrPushEvent, type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
 import { callsFor, executionsOf, liveTaskDefinition, onlyExecutionOf } from '../support/flows.ts';
 
 /**
@@ -168,7 +168,17 @@ describe('deploy flows (sandbox)', () => {
       sandbox.push({ repository: 'dupe', tag: 'v1.0.0' }),
     ]);
     await sandbox.idle();
-    const again = await sandbox.bus.publish(lastPushEvent(sandbox, 'dupe'));
+    const live = sandbox.release('dupe', 'prod');
+    const again = await sandbox.bus.publish(
+      ecrPushEvent({
+        region: 'eu-west-1',
+        accountId: '123456789012',
+        repository: 'dupe',
+        tag: 'v1.0.0',
+        digest: live?.digest ?? '',
+        time: sandbox.emulator.clock.now(),
+      }),
+    );
 
     // Assess
     expect(executionsOf(sandbox, 'dupe')).toHaveLength(1);
@@ -266,24 +276,3 @@ describe('deploy flows (sandbox)', () => {
     expect(announced.map((event) => event['detail-type'])).toContain('Rollback Failed');
   });
 });
-
-function lastPushEvent(sandbox: Sandbox, repository: string) {
-  const release = sandbox.release(repository, 'prod');
-  return {
-    version: '0',
-    id: 'b0f3a1de-2c33-4c8e-a5f5-4d3c2b1a0f99',
-    'detail-type': 'ECR Image Action',
-    source: 'aws.ecr',
-    account: '123456789012',
-    time: new Date().toISOString(),
-    region: 'eu-west-1',
-    resources: [],
-    detail: {
-      result: 'SUCCESS',
-      'repository-name': repository,
-      'image-digest': release?.digest,
-      'action-type': 'PUSH',
-      'image-tag': 'v1.0.0',
-    },
-  };
-}

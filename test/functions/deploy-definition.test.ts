@@ -1,10 +1,13 @@
+import { readFileSync } from 'node:fs';
 import validateAsl from 'asl-validator';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import {
   errorCatalogue,
   platformRetryableErrorNames,
   retryableErrorNames,
 } from '../../functions/src/errors.ts';
+import { serverlessConfigPath } from '../../sandbox/bus.ts';
 import {
   type AslState,
   functionKeyOf,
@@ -70,20 +73,12 @@ describe('state-machines/deploy.asl.json', () => {
   });
 
   it('uses a serverless.yml function key for every Task state', () => {
+    const declared = parse(readFileSync(serverlessConfigPath, 'utf8')) as {
+      functions: Record<string, unknown>;
+    };
     const keys = taskStates.map(([, state]) => functionKeyOf(state));
     expect(keys).not.toContain(undefined);
-    expect(new Set(keys)).toEqual(
-      new Set([
-        'resolveConfig',
-        'acquireLock',
-        'deployEcs',
-        'waitForRollout',
-        'checkRollout',
-        'recordOutcome',
-        'rollback',
-        'releaseLock',
-      ]),
-    );
+    for (const key of keys) expect(Object.keys(declared.functions)).toContain(key);
   });
 
   it('waits for rollouts on a task token with a timeout from the config', () => {

@@ -109,7 +109,7 @@ export async function settleRollout(
         deps.sfn.send(
           new SendTaskSuccessCommand({
             taskToken: wait.taskToken,
-            output: JSON.stringify({ rolloutState: 'COMPLETED', deploymentId: verdict.deploymentId }),
+            output: JSON.stringify(rolloutCompleted(verdict.deploymentId)),
           }),
         ),
       );
@@ -140,6 +140,11 @@ export async function settleRollout(
     throw error;
   }
   return true;
+}
+
+/** What WaitForRollout and CheckRollout put at `$.rollout` when the rollout completed. */
+export function rolloutCompleted(deploymentId: string): { rolloutState: 'COMPLETED'; deploymentId: string } {
+  return { rolloutState: 'COMPLETED', deploymentId };
 }
 
 /** The JSON `Cause` the state machine's rollback reads; trimmed to fit Step Functions' limit. */
