@@ -24,6 +24,7 @@ import {
   type StoppedTask,
   settleRollout,
 } from '../../functions/src/ecs/rollout.ts';
+import { matchesPattern, readEventRules } from '../../sandbox/bus.ts';
 import {
   crashed,
   describeServicesResponse,
@@ -284,10 +285,13 @@ describe('ecs rollout', () => {
     });
 
     describe('ECS Task State Change STOPPED', () => {
+      /** The task the event describes, as DescribeTasks shows it once ListTasks lists it. */
+      const eventsTask = { ...stoppedTask(0, crashed), taskArn: taskStoppedEvent.detail.taskArn as string };
+
       it('ignores one stopped task while maxFailedTasks is 2', async () => {
         parked();
         rollingOut('IN_PROGRESS');
-        stopped(stoppedTask(1, crashed));
+        stopped(eventsTask);
 
         const outcome = await handleEcsEvent(deps, parseEcsEvent(taskStoppedEvent));
 
@@ -299,7 +303,7 @@ describe('ecs rollout', () => {
       it('fails the rollout at the second stopped task', async () => {
         parked();
         rollingOut('IN_PROGRESS');
-        stopped(stoppedTask(1, crashed), stoppedTask(2, crashed));
+        stopped(stoppedTask(1, crashed), eventsTask);
 
         const outcome = await handleEcsEvent(deps, parseEcsEvent(taskStoppedEvent));
 
@@ -319,7 +323,7 @@ describe('ecs rollout', () => {
           stopCode: 'ServiceSchedulerInitiated',
           stoppedReason: `Scaling activity initiated by (deployment ${story.deploymentId})`,
         } as const;
-        stopped(stoppedTask(1, drained), stoppedTask(2, drained), stoppedTask(3, crashed));
+        stopped(stoppedTask(1, drained), stoppedTask(2, drained), eventsTask);
 
         await expect(handleEcsEvent(deps, parseEcsEvent(taskStoppedEvent))).resolves.toEqual({
           action: 'ignored',
@@ -342,6 +346,45 @@ describe('ecs rollout', () => {
           action: 'resumed',
           outcome: 'failed',
         });
+      });
+
+      it('counts the stopped task the event describes when ListTasks does not list it yet', async () => {
+        // Prepare: ListTasks lags behind the event and shows only the task that stopped before.
+        parked();
+        rollingOut('IN_PROGRESS');
+        stopped(stoppedTask(1, crashed));
+
+        // Act
+        const outcome = await handleEcsEvent(deps, parseEcsEvent(taskStoppedEvent));
+
+        // Assess
+        expect(outcome).toMatchObject({ action: 'resumed', outcome: 'failed', error: 'RolloutFailed' });
+        expect(sentCause()).toMatchObject({
+          message: '2 task(s) of the new deployment stopped (limit 2)',
+          stoppedTasks: [
+            {
+              taskArn: taskStoppedEvent.detail.taskArn,
+              stopCode: 'EssentialContainerExited',
+              stoppedReason: 'Essential container in task exited',
+              containers: [{ name: 'app', exitCode: 1 }],
+            },
+            { taskArn: stoppedTask(1, crashed).taskArn },
+          ],
+        });
+      });
+
+      it('fails on the event alone when ListTasks lists nothing: the listing never vetoes it', async () => {
+        // Prepare
+        ssm.put(rolloutParameter, { ...wait, maxFailedTasks: 1 });
+        rollingOut('IN_PROGRESS');
+        ecsMock.on(ListTasksCommand).resolves({ taskArns: [] });
+
+        // Act
+        const outcome = await handleEcsEvent(deps, parseEcsEvent(taskStoppedEvent));
+
+        // Assess
+        expect(outcome).toMatchObject({ action: 'resumed', outcome: 'failed', error: 'RolloutFailed' });
+        expect(ecsMock).not.toHaveReceivedCommand(DescribeTasksCommand);
       });
 
       it('ignores a task that is not STOPPED yet', async () => {
@@ -393,6 +436,43 @@ describe('ecs rollout', () => {
       });
       expect(sfnMock).not.toHaveReceivedAnyCommand();
       expect(ssm.parameters.has(rolloutParameter)).toBe(true);
+    });
+  });
+
+  describe("onEcsEvent's stopped-task rules in serverless.yml", () => {
+    const rules = readEventRules().filter((rule) => rule.functionKey === 'onEcsEvent');
+    const stoppedWith = (stopCode: string, stoppedReason: string) => ({
+      ...taskStoppedEvent,
+      detail: { ...taskStoppedEvent.detail, stopCode, stoppedReason },
+    });
+
+    it.each([
+      ['an essential container exited', 'EssentialContainerExited', 'Essential container in task exited'],
+      ['the task failed to start', 'TaskFailedToStart', 'CannotPullContainerError: pull image manifest'],
+      [
+        'ELB health checks failed',
+        'ServiceSchedulerInitiated',
+        'Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123)',
+      ],
+      ['container health checks failed', 'ServiceSchedulerInitiated', 'Task failed container health checks'],
+    ])('delivers a stop that can count as a failure: %s', (_, stopCode, stoppedReason) => {
+      expect(rules.some((rule) => matchesPattern(rule.pattern, stoppedWith(stopCode, stoppedReason)))).toBe(
+        true,
+      );
+    });
+
+    it.each([
+      [
+        'a scale-in or a newer deployment',
+        'ServiceSchedulerInitiated',
+        'Scaling activity initiated by (deployment ecs-svc/1)',
+      ],
+      ['a person', 'UserInitiated', 'Task stopped by user'],
+      ['a Spot interruption', 'SpotInterruption', 'Your Spot Task was interrupted.'],
+    ])('does not deliver a stop that cannot count: %s', (_, stopCode, stoppedReason) => {
+      expect(rules.some((rule) => matchesPattern(rule.pattern, stoppedWith(stopCode, stoppedReason)))).toBe(
+        false,
+      );
     });
   });
 

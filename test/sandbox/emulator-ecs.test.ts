@@ -610,6 +610,34 @@ describe('rollout simulator', () => {
     expect((await describeService()).deployments?.[0]?.rolloutState).toBe('COMPLETED');
   });
 
+  it('makes ListTasks lag behind task events when asked, while DescribeTasks is current', async () => {
+    // Prepare
+    seed();
+    emulator.ecs.setListTasksLag(60);
+    const deploymentId = await deploy(`${registry}/web:v2`, 'crashLoop');
+    const listStopped = () =>
+      ecs.send(new ListTasksCommand({ cluster: 'prod', startedBy: deploymentId, desiredStatus: 'STOPPED' }));
+
+    // Act: the first two tasks stop at 10 s.
+    await emulator.clock.advance(10_000);
+    const stoppedEvent = events.find(
+      (e) =>
+        e['detail-type'] === 'ECS Task State Change' && (e.detail as JsonObject).lastStatus === 'STOPPED',
+    );
+    const taskArn = String((stoppedEvent?.detail as JsonObject | undefined)?.taskArn);
+    const whileLagging = await listStopped();
+    const running = await ecs.send(new ListTasksCommand({ cluster: 'prod', startedBy: deploymentId }));
+    const described = await ecs.send(new DescribeTasksCommand({ cluster: 'prod', tasks: [taskArn] }));
+    await emulator.clock.advance(60_000);
+    const afterLag = await listStopped();
+
+    // Assess
+    expect(whileLagging.taskArns).toEqual([]);
+    expect(running.taskArns).toContain(taskArn);
+    expect(described.tasks?.[0]?.lastStatus).toBe('STOPPED');
+    expect(afterLag.taskArns).toContain(taskArn);
+  });
+
   it('lets simulated time follow real time at a speed factor for demos', async () => {
     // Prepare
     seed();

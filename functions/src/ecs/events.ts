@@ -10,6 +10,7 @@ import {
   readRolloutWait,
   settleRollout,
   stoppedTasksOf,
+  toStoppedTask,
 } from './rollout.ts';
 
 const deploymentStateChangeSchema = z.object({
@@ -31,6 +32,15 @@ const taskStateChangeSchema = z.object({
     startedBy: z.string().optional(),
     stopCode: z.string().optional(),
     stoppedReason: z.string().optional(),
+    containers: z
+      .array(
+        z.looseObject({
+          name: z.string().optional(),
+          exitCode: z.number().optional(),
+          reason: z.string().optional(),
+        }),
+      )
+      .optional(),
   }),
 });
 
@@ -90,7 +100,14 @@ async function verdictFor(
   event: EcsEvent,
 ): Promise<RolloutVerdict> {
   if (event['detail-type'] === 'ECS Task State Change') {
-    const verdict = await evaluateRollout(deps.ecs, wait, { deadlinePassed: false });
+    // The event is the freshest word on its own task: ListTasks may not list it yet. It carries
+    // the task, its stop code and reason and its containers' exit codes, as DescribeTasks does
+    // ("Amazon ECS task state change events",
+    // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html).
+    const verdict = await evaluateRollout(deps.ecs, wait, {
+      deadlinePassed: false,
+      observed: [toStoppedTask(event.detail)],
+    });
     return verdict.outcome === 'failed' ? { ...verdict, event: event.detail } : verdict;
   }
   if (event.detail.eventName === 'SERVICE_DEPLOYMENT_COMPLETED') {

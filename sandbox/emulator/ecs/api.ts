@@ -105,7 +105,7 @@ export function ecsService(model: EcsModel, rollouts: RolloutSimulator): Service
           const arns = [...cluster.tasks.values()]
             .filter(
               (t) =>
-                t.desiredStatus === desired &&
+                model.listedStatus(t) === desired &&
                 (service === undefined || t.serviceName === service.replace(/^.*\//, '')) &&
                 (startedBy === undefined || t.deploymentId === startedBy),
             )

@@ -61,6 +61,17 @@ export class EcsState {
     return this.#hub.dropWhen((event) => event.source === 'aws.ecs' && predicate(event));
   }
 
+  /**
+   * Makes ListTasks lag behind events: a task that stopped less than `seconds` ago is still listed
+   * under desired status RUNNING, not STOPPED, while its ECS Task State Change event is already out
+   * and DescribeTasks already shows it stopped. 0 (the default) turns the lag off. AWS promises no
+   * better: "The Amazon ECS API follows an eventual consistency model" (RunTask, ECS API model in
+   * @aws-sdk/client-ecs).
+   */
+  setListTasksLag(seconds: number): void {
+    this.#model.listTasksLagMs = seconds * 1000;
+  }
+
   /** A service as DescribeServices renders it, for assertions and progress displays. */
   describeService(cluster: string, service: string): JsonObject {
     const found = this.#model.service(this.#model.cluster(cluster), service);

@@ -216,6 +216,8 @@ export class EcsModel {
   readonly clock: SimClock;
   readonly region: string;
   readonly account: string;
+  /** How long a stopped task keeps its old desired status in ListTasks (see `EcsState.setListTasksLag`). */
+  listTasksLagMs = 0;
 
   constructor(clock: SimClock, region: string, account: string) {
     this.clock = clock;
@@ -337,6 +339,13 @@ export class EcsModel {
       for (const service of cluster.services.values()) if (service.arn === arn) return true;
     }
     return false;
+  }
+
+  /** The desired status ListTasks files a task under now: a stop shows only after the lag. */
+  listedStatus(task: Task): Task['desiredStatus'] {
+    const stopping = task.stoppingAt;
+    const lagging = stopping !== undefined && this.clock.now() - stopping < this.listTasksLagMs;
+    return lagging ? 'RUNNING' : task.desiredStatus;
   }
 
   /** ECS keeps a stopped task visible for about an hour. */
