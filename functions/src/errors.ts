@@ -24,7 +24,10 @@ export const errorCatalogue = {
   RollbackFailed: { retryable: false },
   /** Terminal: the outcome could not be written after every retry. */
   RecordFailed: { retryable: false },
-  /** Throttling, 5xx or a network fault from an AWS API: safe to retry with backoff. */
+  /**
+   * Throttling, 5xx or a network fault from an AWS API, or AWS not there yet (ECS's circuit breaker
+   * has not started its rollback): safe to retry with backoff.
+   */
   TransientAwsError: { retryable: true },
 } as const;
 

@@ -1,9 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
-import { executionsOf } from '../support/flows.ts';
+import { callsFor, executionsOf } from '../support/flows.ts';
 
 /**
- * ECS behaviours the happy path never meets: an API that lags behind its events. The real
+ * ECS behaviours the happy path never meets: an API that lags behind its events, a circuit
+ * breaker that rolls back late. The real
  * deploy ASL and handlers against the sandbox's emulated AWS; each test seeds an app of its own.
  */
 describe('ECS fidelity flows (sandbox)', () => {
@@ -41,5 +42,34 @@ describe('ECS fidelity flows (sandbox)', () => {
     expect(failed?.states).not.toContain('CheckRollout');
     expect(failed?.states.at(-1)).toBe('RolledBack');
     expect(JSON.stringify(sandbox.release('laggy', 'prod')?.cause)).toContain('EssentialContainerExited');
+  });
+
+  it("waits for ECS's circuit-breaker rollback that is not PRIMARY yet instead of starting a second one", async () => {
+    // Prepare: the breaker trips before Gantry's own count, and ECS starts its rollback late.
+    sandbox.seedApp({
+      app: 'slowbreaker',
+      env: 'prod',
+      repository: 'slowbreaker',
+      circuitBreaker: { enable: true, rollback: true },
+      config: { health: { timeoutSeconds: 900, maxFailedTasks: 50 } },
+    });
+    await sandbox.push({ repository: 'slowbreaker', tag: 'v1.0.0', scenario: 'healthy' });
+    await sandbox.idle();
+    const updatesBefore = callsFor(sandbox, 'UpdateService', 'slowbreaker').length;
+
+    // Act
+    await sandbox.push({
+      repository: 'slowbreaker',
+      tag: 'v2.0.0',
+      scenario: { kind: 'crashLoop', breakerRollbackDelaySeconds: 300 },
+    });
+    await sandbox.idle();
+
+    // Assess: Gantry's deploy was the only UpdateService; the rollback was ECS's.
+    const failed = executionsOf(sandbox, 'slowbreaker').find((execution) => execution.status === 'FAILED');
+    expect(failed?.error).toBe('RolloutFailed');
+    expect(failed?.states.at(-1)).toBe('RolledBack');
+    expect(callsFor(sandbox, 'UpdateService', 'slowbreaker').length - updatesBefore).toBe(1);
+    expect(sandbox.release('slowbreaker', 'prod')?.kind).toBe('rollback');
   });
 });

@@ -139,8 +139,40 @@ describe('rollBack', () => {
     expect(ecsMock).not.toHaveReceivedCommand(RegisterTaskDefinitionCommand);
   });
 
-  it('updates the service itself when ECS says it rolled back but another revision is PRIMARY', async () => {
+  it('never starts a second rollback while ECS’s own is not PRIMARY yet', async () => {
+    // Prepare: the breaker failed the deployment, which is still PRIMARY; ECS's rollback comes later.
     ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceRollingOut('FAILED')));
+    const patience = { polls: 2, intervalMs: 1000, sleep: async () => undefined };
+
+    // Act
+    const rolling = rollBack(ecs, { plan: planOf(), deployment, failure: rolloutFailure(true) }, patience);
+
+    // Assess: the step is retried later; the service is not touched.
+    await expect(rolling).rejects.toMatchObject({ name: 'TransientAwsError' });
+    expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+  });
+
+  it('updates the service itself when ECS says it rolled back but its rollback runs another revision', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves(
+      describeServicesResponse(
+        serviceOf({
+          deployments: [
+            {
+              id: rollbackDeploymentId,
+              status: 'PRIMARY',
+              taskDefinition: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/web:7',
+              rolloutState: 'IN_PROGRESS',
+            },
+            {
+              id: story.deploymentId,
+              status: 'ACTIVE',
+              taskDefinition: story.taskDefinitionArn,
+              rolloutState: 'FAILED',
+            },
+          ],
+        }),
+      ),
+    );
 
     await rollBack(ecs, { plan: planOf(), deployment, failure: rolloutFailure(true) });
 

@@ -475,6 +475,35 @@ describe('rollout simulator', () => {
     });
   });
 
+  it('keeps the failed deployment PRIMARY until the circuit breaker starts its delayed rollback', async () => {
+    // Prepare
+    seed({ circuitBreaker: { enable: true, rollback: true } });
+    const failedId = await deploy(`${registry}/web:v2`, {
+      kind: 'crashLoop',
+      breakerRollbackDelaySeconds: 60,
+    });
+    await emulator.clock.advanceUntil(
+      () => deploymentEvents().some((e) => e.name === 'SERVICE_DEPLOYMENT_FAILED'),
+      {
+        limitMs: 600_000,
+      },
+    );
+
+    // Act
+    const justFailed = await describeService();
+    await emulator.clock.advance(60_000);
+    const rollingBack = await describeService();
+
+    // Assess
+    expect(justFailed.deployments?.[0]).toMatchObject({
+      id: failedId,
+      status: 'PRIMARY',
+      rolloutState: 'FAILED',
+    });
+    expect(rollingBack.deployments?.[0]).toMatchObject({ status: 'PRIMARY', rolloutState: 'IN_PROGRESS' });
+    expect(rollingBack.deployments?.[0]?.id).not.toBe(failedId);
+  });
+
   it('leaves a failed deployment PRIMARY when rollback is off', async () => {
     // Prepare
     seed({ circuitBreaker: { enable: true, rollback: false } });

@@ -7,7 +7,7 @@ import {
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import type { EcsTarget } from '../config/schema.ts';
-import { awsCall, DeployFailed, GantryError } from '../errors.ts';
+import { awsCall, DeployFailed, GantryError, TransientAwsError } from '../errors.ts';
 import { withContainerImage } from './task-definition.ts';
 
 export interface EcsDeployment {
@@ -133,19 +133,58 @@ class ServiceChangedWithoutDeployment extends Error {
   override readonly name = 'ServiceChangedWithoutDeployment';
 }
 
+/** How long the Rollback step waits for ECS to start its own circuit-breaker rollback. */
+export interface EcsRollbackPatience {
+  /** Looks at the service this many times at most… */
+  readonly polls: number;
+  /** …this far apart. polls × interval stays well inside the step's 60 s Lambda timeout. */
+  readonly intervalMs: number;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+export const defaultEcsRollbackPatience: EcsRollbackPatience = {
+  polls: 40,
+  intervalMs: 1000,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
 /**
- * The deployment ECS is running for `taskDefinitionArn`: after its circuit breaker rolled a
- * failed deployment back, that is the rollback deployment ECS started itself.
+ * The rollback deployment ECS's circuit breaker started after failing `failedDeploymentId`, when it
+ * runs `taskDefinitionArn`; undefined when ECS will not roll back (nothing completed to go back to)
+ * or went elsewhere, so Gantry puts the revision back itself. ECS starts its rollback after it
+ * failed the deployment, not with it: while the failed deployment is still PRIMARY, Gantry waits
+ * for ECS instead of starting a second rollback, and if ECS is still not there after `patience`,
+ * it throws `TransientAwsError` so the state machine retries the step later, never doubling it.
+ * ECS rolls back "to the last deployment that completed successfully" (ECS API model,
+ * `DeploymentCircuitBreaker.rollback` in @aws-sdk/client-ecs;
+ * https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentCircuitBreaker.html).
  */
-export async function findPrimaryDeployment(
+export async function followEcsRollback(
   ecs: ECSClient,
   target: EcsTarget,
+  failedDeploymentId: string,
   taskDefinitionArn: string,
+  patience: EcsRollbackPatience = defaultEcsRollbackPatience,
 ): Promise<EcsDeployment | undefined> {
-  const service = await describeService(ecs, target);
-  const primary = service.deployments?.find((deployment) => deployment.status === 'PRIMARY');
-  if (!primary?.id || primary.taskDefinition !== taskDefinitionArn) return undefined;
-  return { deploymentId: primary.id, taskDefinitionArn, previousTaskDefinitionArn: taskDefinitionArn };
+  for (let poll = 1; ; poll++) {
+    const service = await describeService(ecs, target);
+    const deployments = service.deployments ?? [];
+    const primary = deployments.find((deployment) => deployment.status === 'PRIMARY');
+    if (primary?.id && primary.id !== failedDeploymentId) {
+      if (primary.taskDefinition !== taskDefinitionArn) return undefined;
+      return { deploymentId: primary.id, taskDefinitionArn, previousTaskDefinitionArn: taskDefinitionArn };
+    }
+    const completed = deployments.some(
+      (deployment) => deployment.id !== failedDeploymentId && deployment.rolloutState === 'COMPLETED',
+    );
+    if (!completed) return undefined;
+    if (poll >= patience.polls) {
+      throw new TransientAwsError(
+        `ECS's circuit breaker failed deployment ${failedDeploymentId} of ${target.service} but has not started its rollback yet`,
+      );
+    }
+    await patience.sleep(patience.intervalMs);
+  }
 }
 
 async function updateService(ecs: ECSClient, target: EcsTarget, taskDefinitionArn: string): Promise<string> {

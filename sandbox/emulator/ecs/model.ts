@@ -10,7 +10,7 @@ export type ScenarioName = 'healthy' | 'crashLoop' | 'slow' | 'neverStable';
  * - `slow`: the same with 60 s and 900 s;
  * - `crashLoop`: each task exits 5 s after RUNNING (exit code 1, `EssentialContainerExited`) and is
  *   replaced 10 s later; the deployment FAILS only if the circuit breaker is on (and rolls back if
- *   `rollback`), else it crash-loops forever;
+ *   `rollback`, `breakerRollbackDelaySeconds` (0) after failing it), else it crash-loops forever;
  * - `neverStable`: tasks stay PENDING and the deployment stays IN_PROGRESS forever.
  */
 export type Scenario =
@@ -25,6 +25,8 @@ export type Scenario =
       readonly startSeconds?: number;
       readonly crashAfterSeconds?: number;
       readonly restartDelaySeconds?: number;
+      /** How long ECS takes, after its circuit breaker failed the deployment, to start rolling back. */
+      readonly breakerRollbackDelaySeconds?: number;
     }
   | { readonly kind: 'neverStable' };
 
@@ -34,6 +36,7 @@ export interface ResolvedScenario {
   readonly stableAfterMs: number;
   readonly crashAfterMs: number;
   readonly restartDelayMs: number;
+  readonly breakerRollbackDelayMs: number;
 }
 
 export function resolveScenario(scenario: Scenario): ResolvedScenario {
@@ -50,6 +53,7 @@ export function resolveScenario(scenario: Scenario): ResolvedScenario {
     stableAfterMs,
     crashAfterMs: num('crashAfterSeconds', 5),
     restartDelayMs: num('restartDelaySeconds', 10),
+    breakerRollbackDelayMs: num('breakerRollbackDelaySeconds', 0),
   };
 }
 

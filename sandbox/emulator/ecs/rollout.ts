@@ -233,12 +233,20 @@ export class RolloutSimulator {
     // ECS rolls back only to a deployment that completed.
     const target = service.deployments.find((d) => d !== deployment && d.rolloutState === 'COMPLETED');
     if (target === undefined) return;
-    this.startDeployment(
-      cluster,
-      service,
-      target.taskDefinitionArn,
-      `ECS deployment circuit breaker: rolling back to deploymentId ${target.id}.`,
-    );
+    const rollBack = () =>
+      this.startDeployment(
+        cluster,
+        service,
+        target.taskDefinitionArn,
+        `ECS deployment circuit breaker: rolling back to deploymentId ${target.id}.`,
+      );
+    const delay = deployment.scenario.breakerRollbackDelayMs;
+    if (delay === 0) {
+      rollBack();
+      return;
+    }
+    // Until then the failed deployment stays PRIMARY; a newer UpdateService cancels this rollback.
+    deployment.timers.push(this.#clock.schedule(delay, rollBack));
   }
 
   #complete(cluster: Cluster, service: Service, deployment: Deployment): void {
