@@ -250,6 +250,54 @@ describe('ecs/deploy', () => {
       });
     });
 
+    describe('a service another deployment controller drives', () => {
+      it.each([
+        ['CODE_DEPLOY', 'a CodeDeploy deployment'],
+        ['EXTERNAL', 'a new task set'],
+      ] as const)('refuses a %s service with DeployFailed before registering anything', async (type, how) => {
+        // Prepare
+        primedForDeploy();
+        ecsMock
+          .on(DescribeServicesCommand)
+          .resolves(describeServicesResponse(serviceOf({ deploymentController: { type } })));
+
+        // Act
+        const deploying = deployImageToEcs(ecs, target, newImage, story.executionArn);
+
+        // Assess
+        await expect(deploying).rejects.toMatchObject({
+          name: 'DeployFailed',
+          message: expect.stringContaining(`uses the ${type} deployment controller`),
+        });
+        await expect(deploying).rejects.toMatchObject({ message: expect.stringContaining(how) });
+        expect(ecsMock).not.toHaveReceivedCommand(DescribeTaskDefinitionCommand);
+        expect(ecsMock).not.toHaveReceivedCommand(RegisterTaskDefinitionCommand);
+        expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+      });
+
+      it('deploys a service on the rolling update (ECS) controller', async () => {
+        primedForDeploy();
+        ecsMock
+          .on(DescribeServicesCommand)
+          .resolves(describeServicesResponse(serviceOf({ deploymentController: { type: 'ECS' } })));
+
+        await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).resolves.toMatchObject({
+          deploymentId: story.deploymentId,
+        });
+      });
+
+      it('refuses to point a CODE_DEPLOY service at a recorded revision too', async () => {
+        ecsMock
+          .on(DescribeServicesCommand)
+          .resolves(describeServicesResponse(serviceOf({ deploymentController: { type: 'CODE_DEPLOY' } })));
+
+        await expect(deployTaskDefinitionToEcs(ecs, target, story.taskDefinitionArn)).rejects.toMatchObject({
+          name: 'DeployFailed',
+        });
+        expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+      });
+    });
+
     describe('AWS errors', () => {
       it('turns ThrottlingException into TransientAwsError', async () => {
         primedForDeploy();

@@ -249,6 +249,36 @@ describe('ECS API', () => {
     });
   });
 
+  it('refuses a new task definition through UpdateService on a CODE_DEPLOY service, as ECS does', async () => {
+    // Prepare
+    const seeded = emulator.ecs.createService({
+      cluster: 'prod',
+      service: 'bluegreen',
+      taskDefinition: taskDefinition(`${registry}/web:v1`),
+      desiredCount: 1,
+      deploymentController: 'CODE_DEPLOY',
+    });
+    const described = await ecs.send(
+      new DescribeServicesCommand({ cluster: 'prod', services: ['bluegreen'] }),
+    );
+
+    // Act
+    const updating = ecs.send(
+      new UpdateServiceCommand({
+        cluster: 'prod',
+        service: 'bluegreen',
+        taskDefinition: seeded.taskDefinitionArn,
+      }),
+    );
+
+    // Assess
+    expect(described.services?.[0]?.deploymentController).toEqual({ type: 'CODE_DEPLOY' });
+    await expect(updating).rejects.toMatchObject({
+      name: 'InvalidParameterException',
+      message: expect.stringContaining('Use AWS CodeDeploy to trigger a new deployment.'),
+    });
+  });
+
   it('rejects an unknown container definition key', async () => {
     // Act
     const response = await fetch(emulator.url, {

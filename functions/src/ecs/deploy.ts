@@ -32,6 +32,22 @@ export async function describeService(ecs: ECSClient, target: EcsTarget): Promis
   return service as Service;
 }
 
+/**
+ * Gantry deploys with UpdateService's task definition, which only services on the rolling update
+ * (`ECS`) controller take: "For services using the blue/green (CODE_DEPLOY) deployment controller,
+ * only the desired count, deployment configuration, … can be updated using this API", and an
+ * external controller needs a new task set (ECS API model, UpdateService, in @aws-sdk/client-ecs).
+ * Refused before anything is registered. A service without the field uses ECS, the default.
+ */
+function requireRollingUpdate(service: Service, target: EcsTarget): void {
+  const controller = service.deploymentController?.type ?? 'ECS';
+  if (controller === 'ECS') return;
+  const how = controller === 'CODE_DEPLOY' ? 'a CodeDeploy deployment' : 'a new task set';
+  throw new DeployFailed(
+    `ECS service ${target.cluster}/${target.service} uses the ${controller} deployment controller: Gantry deploys only services on the rolling update (ECS) controller; this one changes its task definition through ${how}`,
+  );
+}
+
 /** Tags Gantry puts on the revisions it registers, so a retried step can tell its own work. */
 const executionTag = 'gantry:execution';
 const previousTaskDefinitionTag = 'gantry:previous-task-definition';
@@ -50,6 +66,7 @@ export async function deployImageToEcs(
 ): Promise<EcsDeployment> {
   return beforeTheChange(async () => {
     const service = await describeService(ecs, target);
+    requireRollingUpdate(service, target);
     const currentArn = requireTaskDefinition(service, target);
     const { taskDefinition, tags = [] } = await awsCall('describing the current task definition', () =>
       ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: currentArn, include: ['TAGS'] })),
@@ -100,6 +117,7 @@ export async function deployTaskDefinitionToEcs(
 ): Promise<EcsDeployment> {
   return beforeTheChange(async () => {
     const service = await describeService(ecs, target);
+    requireRollingUpdate(service, target);
     const previousTaskDefinitionArn = requireTaskDefinition(service, target);
     const deploymentId = await updateService(ecs, target, taskDefinitionArn);
     return { deploymentId, taskDefinitionArn, previousTaskDefinitionArn };

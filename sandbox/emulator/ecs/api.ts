@@ -73,6 +73,19 @@ export function ecsService(model: EcsModel, rollouts: RolloutSimulator): Service
           if (ref !== undefined && td === undefined) {
             throw new AwsError('ClientException', 'TaskDefinition not found.');
           }
+          // UpdateService's documentation (ECS API model): only ECS-controlled services take a new
+          // task definition; CODE_DEPLOY needs a CodeDeploy deployment, EXTERNAL a new task set.
+          // AWS's CODE_DEPLOY answer, as quoted in fabfuel/ecs-deploy#175.
+          if (td !== undefined && service.deploymentController !== 'ECS') {
+            const next =
+              service.deploymentController === 'CODE_DEPLOY'
+                ? 'Use AWS CodeDeploy to trigger a new deployment.'
+                : 'Create a new task set.';
+            throw new AwsError(
+              'InvalidParameterException',
+              `Unable to update task definition on services with a ${service.deploymentController} deployment controller. ${next}`,
+            );
+          }
           const target = td?.arn ?? service.taskDefinitionArn;
           const deploy = target !== service.taskDefinitionArn || p.boolean('forceNewDeployment') === true;
           const desiredCount = p.number('desiredCount');

@@ -66,7 +66,13 @@ export interface CreateServiceInput {
   readonly desiredCount: number;
   readonly circuitBreaker?: { readonly enable: boolean; readonly rollback: boolean };
   readonly launchType?: 'FARGATE' | 'EC2';
+  /** Default `ECS` (rolling update); the others refuse a new task definition through UpdateService. */
+  readonly deploymentController?: DeploymentControllerType;
+  /** The service's tags, as CreateService's `tags`. */
+  readonly tags?: readonly Tag[];
 }
+
+export type DeploymentControllerType = 'ECS' | 'CODE_DEPLOY' | 'EXTERNAL';
 
 export type Tag = { key: string; value: string };
 
@@ -132,6 +138,7 @@ export interface Service {
   taskDefinitionArn: string;
   readonly circuitBreaker: { enable: boolean; rollback: boolean };
   readonly launchType: string;
+  readonly deploymentController: DeploymentControllerType;
   readonly createdAt: number;
   deployments: Deployment[];
   readonly events: { id: string; createdAt: number; message: string }[];

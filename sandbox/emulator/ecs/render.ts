@@ -110,7 +110,7 @@ export function renderService(model: EcsModel, service: Service, withTags: boole
     placementConstraints: [],
     placementStrategy: [],
     schedulingStrategy: 'REPLICA',
-    deploymentController: { type: 'ECS' },
+    deploymentController: { type: service.deploymentController },
     createdBy: `arn:aws:iam::${model.account}:role/gantry-sandbox`,
     enableECSManagedTags: false,
     propagateTags: 'NONE',

@@ -62,6 +62,7 @@ export class RolloutSimulator {
         rollback: input.circuitBreaker?.rollback ?? false,
       },
       launchType: input.launchType ?? 'FARGATE',
+      deploymentController: input.deploymentController ?? 'ECS',
       createdAt: now,
       deployments: [],
       events: [],
