@@ -16,6 +16,11 @@ export const errorCatalogue = {
   NoPreviousRelease: { retryable: false },
   /** The target refused the change (missing service, container not in the task definition…). */
   DeployFailed: { retryable: false },
+  /**
+   * The service's task definition carries fields the bundled AWS SDK does not model (a newer ECS
+   * feature): the SDK drops them, so a copy would silently lose them. Nothing was changed.
+   */
+  TaskDefinitionNotCopyable: { retryable: false },
   /** ECS reported the rollout FAILED, or too many of its tasks stopped. */
   RolloutFailed: { retryable: false },
   /** The rollout did not finish within `health.timeoutSeconds`. */
@@ -93,6 +98,12 @@ export class NoPreviousRelease extends GantryError {
 export class DeployFailed extends GantryError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('DeployFailed', message, options);
+  }
+}
+
+export class TaskDefinitionNotCopyable extends GantryError {
+  constructor(message: string) {
+    super('TaskDefinitionNotCopyable', message);
   }
 }
 

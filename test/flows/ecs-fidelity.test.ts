@@ -15,6 +15,7 @@ describe('ECS fidelity flows (sandbox)', () => {
   });
   afterEach(() => {
     sandbox.emulator.ecs.setListTasksLag(0);
+    sandbox.emulator.ecs.setUnmodeledFields({});
   });
   afterAll(async () => {
     await sandbox.close();
@@ -71,5 +72,28 @@ describe('ECS fidelity flows (sandbox)', () => {
     expect(failed?.states.at(-1)).toBe('RolledBack');
     expect(callsFor(sandbox, 'UpdateService', 'slowbreaker').length - updatesBefore).toBe(1);
     expect(sandbox.release('slowbreaker', 'prod')?.kind).toBe('rollback');
+  });
+
+  it('refuses to copy a task definition with fields the bundled SDK would drop, changing nothing', async () => {
+    // Prepare: ECS now answers with a container field newer than the bundled SDK.
+    const { cluster, service } = sandbox.seedApp({ app: 'future', env: 'prod', repository: 'future' });
+    const v1 = await sandbox.push({ repository: 'future', tag: 'v1.0.0', scenario: 'healthy' });
+    await sandbox.idle();
+    const liveBefore = sandbox.emulator.ecs.describeService(cluster, service).taskDefinition;
+    sandbox.emulator.ecs.setUnmodeledFields({ containerDefinition: { restartAttemptsWindow: 300 } });
+    const registeredBefore = callsFor(sandbox, 'RegisterTaskDefinition', 'future').length;
+
+    // Act
+    await sandbox.push({ repository: 'future', tag: 'v2.0.0', scenario: 'healthy' });
+    await sandbox.idle();
+
+    // Assess
+    const failed = executionsOf(sandbox, 'future').find((execution) => execution.status === 'FAILED');
+    expect(failed?.error).toBe('TaskDefinitionNotCopyable');
+    expect(failed?.cause).toContain('containerDefinitions[0].restartAttemptsWindow');
+    expect(failed?.states.at(-1)).toBe('FailedBeforeChange');
+    expect(callsFor(sandbox, 'RegisterTaskDefinition', 'future')).toHaveLength(registeredBefore);
+    expect(sandbox.emulator.ecs.describeService(cluster, service).taskDefinition).toBe(liveBefore);
+    expect(sandbox.release('future', 'prod')?.digest).toBe(v1.digest);
   });
 });

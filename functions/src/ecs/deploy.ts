@@ -1,6 +1,5 @@
 import {
   DescribeServicesCommand,
-  DescribeTaskDefinitionCommand,
   type ECSClient,
   RegisterTaskDefinitionCommand,
   type Service,
@@ -8,7 +7,7 @@ import {
 } from '@aws-sdk/client-ecs';
 import type { EcsTarget } from '../config/schema.ts';
 import { awsCall, DeployFailed, GantryError, TransientAwsError } from '../errors.ts';
-import { withContainerImage } from './task-definition.ts';
+import { describeCopyableTaskDefinition, withContainerImage } from './task-definition.ts';
 
 export interface EcsDeployment {
   /** The ECS deployment id (`ecs-svc/…`) whose rollout Gantry waits for. */
@@ -68,9 +67,7 @@ export async function deployImageToEcs(
     const service = await describeService(ecs, target);
     requireRollingUpdate(service, target);
     const currentArn = requireTaskDefinition(service, target);
-    const { taskDefinition, tags = [] } = await awsCall('describing the current task definition', () =>
-      ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: currentArn, include: ['TAGS'] })),
-    );
+    const { taskDefinition, tags = [] } = await describeCopyableTaskDefinition(ecs, currentArn);
     if (!taskDefinition) throw new DeployFailed(`task definition ${currentArn} not found`);
     const tag = (key: string) => tags.find((candidate) => candidate.key === key)?.value;
     const primary = service.deployments?.find((deployment) => deployment.status === 'PRIMARY');

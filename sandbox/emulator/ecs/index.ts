@@ -3,11 +3,11 @@ import type { EcrState } from '../ecr.ts';
 import type { AwsEvent, EventHub } from '../events.ts';
 import type { JsonObject, ServiceDefinition } from '../protocol.ts';
 import { ecsService } from './api.ts';
-import { type CreateServiceInput, EcsModel, type Scenario } from './model.ts';
+import { type CreateServiceInput, EcsModel, type Scenario, type UnmodeledFields } from './model.ts';
 import { renderService } from './render.ts';
 import { RolloutSimulator } from './rollout.ts';
 
-export type { CreateServiceInput, Scenario, ScenarioName } from './model.ts';
+export type { CreateServiceInput, Scenario, ScenarioName, UnmodeledFields } from './model.ts';
 export { parseImage } from './model.ts';
 export { circuitBreakerThreshold } from './rollout.ts';
 
@@ -70,6 +70,15 @@ export class EcsState {
    */
   setListTasksLag(seconds: number): void {
     this.#model.listTasksLagMs = seconds * 1000;
+  }
+
+  /**
+   * Makes every task definition come back with `fields` the bundled SDK does not model, as ECS
+   * would after launching a feature newer than the SDK: the SDK drops them when it deserializes.
+   * `{}` turns this off.
+   */
+  setUnmodeledFields(fields: UnmodeledFields): void {
+    this.#model.unmodeledFields = fields;
   }
 
   /** A service as DescribeServices renders it, for assertions and progress displays. */

@@ -72,6 +72,12 @@ export interface CreateServiceInput {
   readonly tags?: readonly Tag[];
 }
 
+/** Fields an ECS newer than the bundled SDK would return, on the task definition and on each container. */
+export interface UnmodeledFields {
+  readonly taskDefinition?: JsonObject;
+  readonly containerDefinition?: JsonObject;
+}
+
 export type DeploymentControllerType = 'ECS' | 'CODE_DEPLOY' | 'EXTERNAL';
 
 export type Tag = { key: string; value: string };
@@ -229,6 +235,8 @@ export class EcsModel {
   readonly account: string;
   /** How long a stopped task keeps its old desired status in ListTasks (see `EcsState.setListTasksLag`). */
   listTasksLagMs = 0;
+  /** Fields newer than the SDK's model that task definitions come back with (see `EcsState.setUnmodeledFields`). */
+  unmodeledFields: UnmodeledFields = {};
 
   constructor(clock: SimClock, region: string, account: string) {
     this.clock = clock;

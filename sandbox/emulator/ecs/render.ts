@@ -121,11 +121,16 @@ export function renderService(model: EcsModel, service: Service, withTags: boole
 
 export function renderTaskDefinition(model: EcsModel, td: TaskDefinitionRecord): JsonObject {
   const body = td.body;
+  const extra = model.unmodeledFields;
   return compact({
     ...body,
+    ...extra.taskDefinition,
     tags: undefined,
     taskDefinitionArn: td.arn,
-    containerDefinitions: ((body.containerDefinitions as JsonObject[]) ?? []).map(withContainerDefaults),
+    containerDefinitions: ((body.containerDefinitions as JsonObject[]) ?? []).map((container) => ({
+      ...withContainerDefaults(container),
+      ...extra.containerDefinition,
+    })),
     family: td.family,
     revision: td.revision,
     volumes: body.volumes ?? [],
