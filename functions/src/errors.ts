@@ -10,6 +10,11 @@ export const errorCatalogue = {
   ConfigNotFound: { retryable: false },
   /** The config parameter fails the schema; the message lists each bad field. Nothing was changed. */
   ConfigInvalid: { retryable: false },
+  /**
+   * The target ECS service lacks the tag `gantry:managed` = `true` that marks the services Gantry
+   * may deploy (the stack's IAM grants are conditioned on it). Nothing was changed.
+   */
+  ServiceNotManaged: { retryable: false },
   /** The image tag or digest is not in the repository. Nothing was changed. */
   ImageNotFound: { retryable: false },
   /** A rollback was asked for but there is no recorded previous release. Nothing was changed. */
@@ -80,6 +85,12 @@ export class ConfigInvalid extends GantryError {
     readonly issues: readonly string[],
   ) {
     super('ConfigInvalid', message);
+  }
+}
+
+export class ServiceNotManaged extends GantryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ServiceNotManaged', message, options);
   }
 }
 

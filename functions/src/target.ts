@@ -1,4 +1,5 @@
 import type { ECSClient } from '@aws-sdk/client-ecs';
+import type { EcsTarget } from './config/schema.ts';
 import type { DeployPlan } from './deploy-plan.ts';
 import { causeDetails, type DeployState, rollbackTarget } from './deploy-state.ts';
 import {
@@ -7,7 +8,13 @@ import {
   type EcsDeployment,
   type EcsRollbackPatience,
   followEcsRollback,
+  requireManagedService,
 } from './ecs/deploy.ts';
+
+/** Refuses, before anything changes, a target Gantry may not deploy (an ECS service without its tag). */
+export function requireDeployableTarget(ecs: ECSClient, target: EcsTarget): Promise<void> {
+  return requireManagedService(ecs, target);
+}
 
 /** Rolls the plan's image out: a new pinned revision, or an existing one for a requested rollback. */
 export function deploy(ecs: ECSClient, plan: DeployPlan): Promise<EcsDeployment> {

@@ -1,6 +1,7 @@
+import { ECSClient, TagResourceCommand } from '@aws-sdk/client-ecs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
-import { callsFor, executionsOf } from '../support/flows.ts';
+import { callsFor, executionsOf, onlyExecutionOf } from '../support/flows.ts';
 
 /**
  * ECS behaviours the happy path never meets: an API that lags behind its events, a circuit
@@ -95,5 +96,37 @@ describe('ECS fidelity flows (sandbox)', () => {
     expect(callsFor(sandbox, 'RegisterTaskDefinition', 'future')).toHaveLength(registeredBefore);
     expect(sandbox.emulator.ecs.describeService(cluster, service).taskDefinition).toBe(liveBefore);
     expect(sandbox.release('future', 'prod')?.digest).toBe(v1.digest);
+  });
+
+  it('refuses a service without the gantry:managed tag at ResolveConfig, then deploys it once tagged', async () => {
+    // Prepare
+    const { cluster, service } = sandbox.seedApp({
+      app: 'untagged',
+      env: 'prod',
+      repository: 'untagged',
+      managed: false,
+    });
+    const ecs = new ECSClient(sandbox.emulator.clientConfig);
+
+    // Act
+    await sandbox.push({ repository: 'untagged', tag: 'v1.0.0', scenario: 'healthy' });
+    await sandbox.idle();
+    const refused = onlyExecutionOf(sandbox, 'untagged');
+    const { serviceArn } = sandbox.emulator.ecs.describeService(cluster, service);
+    await ecs.send(
+      new TagResourceCommand({
+        resourceArn: String(serviceArn),
+        tags: [{ key: 'gantry:managed', value: 'true' }],
+      }),
+    );
+    const v2 = await sandbox.push({ repository: 'untagged', tag: 'v2.0.0', scenario: 'healthy' });
+    await sandbox.idle();
+
+    // Assess
+    expect(refused.status).toBe('FAILED');
+    expect(refused.error).toBe('ServiceNotManaged');
+    expect(refused.cause).toContain('add the tag gantry:managed=true');
+    expect(refused.states).toEqual(['ResolveConfig', 'Rejected']);
+    expect(sandbox.release('untagged', 'prod')?.digest).toBe(v2.digest);
   });
 });

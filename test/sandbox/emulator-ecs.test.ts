@@ -279,6 +279,27 @@ describe('ECS API', () => {
     });
   });
 
+  it('seeds service tags and returns them only with include TAGS', async () => {
+    // Prepare
+    emulator.ecs.createService({
+      cluster: 'prod',
+      service: 'tagged',
+      taskDefinition: taskDefinition(`${registry}/web:v1`),
+      desiredCount: 1,
+      tags: [{ key: 'gantry:managed', value: 'true' }],
+    });
+
+    // Act
+    const plain = await ecs.send(new DescribeServicesCommand({ cluster: 'prod', services: ['tagged'] }));
+    const withTags = await ecs.send(
+      new DescribeServicesCommand({ cluster: 'prod', services: ['tagged'], include: ['TAGS'] }),
+    );
+
+    // Assess
+    expect(plain.services?.[0]?.tags).toBeUndefined();
+    expect(withTags.services?.[0]?.tags).toEqual([{ key: 'gantry:managed', value: 'true' }]);
+  });
+
   it('rejects an unknown container definition key', async () => {
     // Act
     const response = await fetch(emulator.url, {

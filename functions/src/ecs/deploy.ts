@@ -6,7 +6,14 @@ import {
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import type { EcsTarget } from '../config/schema.ts';
-import { awsCall, DeployFailed, GantryError, TransientAwsError } from '../errors.ts';
+import {
+  awsCall,
+  DeployFailed,
+  GantryError,
+  hasErrorName,
+  ServiceNotManaged,
+  TransientAwsError,
+} from '../errors.ts';
 import { describeCopyableTaskDefinition, withContainerImage } from './task-definition.ts';
 
 export interface EcsDeployment {
@@ -19,9 +26,19 @@ export interface EcsDeployment {
   previousImage?: string;
 }
 
-export async function describeService(ecs: ECSClient, target: EcsTarget): Promise<Service> {
+export async function describeService(
+  ecs: ECSClient,
+  target: EcsTarget,
+  options: { withTags?: boolean } = {},
+): Promise<Service> {
   const { services, failures } = await awsCall(`describing service ${target.service}`, () =>
-    ecs.send(new DescribeServicesCommand({ cluster: target.cluster, services: [target.service] })),
+    ecs.send(
+      new DescribeServicesCommand({
+        cluster: target.cluster,
+        services: [target.service],
+        ...(options.withTags && { include: ['TAGS'] }),
+      }),
+    ),
   );
   const service = services?.[0];
   if (service?.status !== 'ACTIVE') {
@@ -29,6 +46,33 @@ export async function describeService(ecs: ECSClient, target: EcsTarget): Promis
     throw new DeployFailed(`ECS service ${target.cluster}/${target.service} is not usable: ${why}`);
   }
   return service as Service;
+}
+
+/** The tag that marks an ECS service Gantry may deploy; the stack's ecs:UpdateService grant requires it. */
+export const managedServiceTag = { key: 'gantry:managed', value: 'true' } as const;
+
+/**
+ * Refuses a service that does not carry {@link managedServiceTag}. The stack only lets Gantry
+ * describe and update services with that tag (condition `aws:ResourceTag/gantry:managed`), so an
+ * untagged service can also answer AccessDeniedException here: both mean the tag is missing.
+ */
+export async function requireManagedService(ecs: ECSClient, target: EcsTarget): Promise<void> {
+  const name = `${target.cluster}/${target.service}`;
+  const fix = `add the tag ${managedServiceTag.key}=${managedServiceTag.value} to the service (aws ecs tag-resource) to let Gantry deploy it`;
+  let service: Service;
+  try {
+    service = await describeService(ecs, target, { withTags: true });
+  } catch (error) {
+    if (hasErrorName(error, 'AccessDeniedException')) {
+      throw new ServiceNotManaged(`Gantry may not describe ECS service ${name}: ${fix}`, { cause: error });
+    }
+    throw error;
+  }
+  const value = service.tags?.find((tag) => tag.key === managedServiceTag.key)?.value;
+  if (value !== managedServiceTag.value) {
+    const found = value === undefined ? 'has no such tag' : `has ${managedServiceTag.key}=${value}`;
+    throw new ServiceNotManaged(`ECS service ${name} ${found}: ${fix}`);
+  }
 }
 
 /**

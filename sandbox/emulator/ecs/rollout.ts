@@ -72,6 +72,7 @@ export class RolloutSimulator {
     deployment.rolloutStateReason = `ECS deployment ${deployment.id} completed.`;
     service.deployments = [deployment];
     cluster.services.set(service.name, service);
+    if (input.tags !== undefined) this.#model.addTags(service.arn, input.tags);
     for (let i = 0; i < input.desiredCount; i++) {
       const task = this.#newTask(cluster, service, deployment);
       task.lastStatus = 'RUNNING';
