@@ -100,7 +100,7 @@ export async function describeCopyableTaskDefinition(
 }
 
 /** Paths present (and not null) in the raw JSON but missing from what the SDK deserialized. */
-export function droppedFields(raw: unknown, parsed: unknown, path: string): string[] {
+function droppedFields(raw: unknown, parsed: unknown, path: string): string[] {
   if (Array.isArray(raw) && Array.isArray(parsed)) {
     return raw.flatMap((item, index) => droppedFields(item, parsed[index], `${path}[${index}]`));
   }
