@@ -93,6 +93,25 @@ describe('rollbackTarget', () => {
 });
 
 describe('rollBack', () => {
+  /** ECS's circuit breaker failed the deployment and its own rollback to `taskDefinition` is PRIMARY. */
+  function ecsRollingBackTo(taskDefinition: string) {
+    ecsMock.on(DescribeServicesCommand).resolves(
+      describeServicesResponse(
+        serviceOf({
+          deployments: [
+            { id: rollbackDeploymentId, status: 'PRIMARY', taskDefinition, rolloutState: 'IN_PROGRESS' },
+            {
+              id: story.deploymentId,
+              status: 'ACTIVE',
+              taskDefinition: story.taskDefinitionArn,
+              rolloutState: 'FAILED',
+            },
+          ],
+        }),
+      ),
+    );
+  }
+
   beforeEach(() => {
     ecsMock.on(UpdateServiceCommand).resolves({
       service: serviceOf({
@@ -105,26 +124,7 @@ describe('rollBack', () => {
 
   it('follows the rollback deployment ECS started itself when the failure says ecsRolledBack', async () => {
     // Prepare: the breaker already made the previous revision PRIMARY again.
-    ecsMock.on(DescribeServicesCommand).resolves(
-      describeServicesResponse(
-        serviceOf({
-          deployments: [
-            {
-              id: rollbackDeploymentId,
-              status: 'PRIMARY',
-              taskDefinition: live.taskDefinitionArn,
-              rolloutState: 'IN_PROGRESS',
-            },
-            {
-              id: story.deploymentId,
-              status: 'ACTIVE',
-              taskDefinition: story.taskDefinitionArn,
-              rolloutState: 'FAILED',
-            },
-          ],
-        }),
-      ),
-    );
+    ecsRollingBackTo(live.taskDefinitionArn);
 
     // Act
     const result = await rollBack(ecs, { plan: planOf(), deployment, failure: rolloutFailure(true) });
@@ -153,26 +153,7 @@ describe('rollBack', () => {
   });
 
   it('updates the service itself when ECS says it rolled back but its rollback runs another revision', async () => {
-    ecsMock.on(DescribeServicesCommand).resolves(
-      describeServicesResponse(
-        serviceOf({
-          deployments: [
-            {
-              id: rollbackDeploymentId,
-              status: 'PRIMARY',
-              taskDefinition: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/web:7',
-              rolloutState: 'IN_PROGRESS',
-            },
-            {
-              id: story.deploymentId,
-              status: 'ACTIVE',
-              taskDefinition: story.taskDefinitionArn,
-              rolloutState: 'FAILED',
-            },
-          ],
-        }),
-      ),
-    );
+    ecsRollingBackTo('arn:aws:ecs:eu-west-1:123456789012:task-definition/web:7');
 
     await rollBack(ecs, { plan: planOf(), deployment, failure: rolloutFailure(true) });
 
