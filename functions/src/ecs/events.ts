@@ -17,7 +17,8 @@ import {
 /**
  * Only the fields a decision reads are checked, and a malformed optional one is dropped rather
  * than refused: an event is a hint, and one that cannot apply is ignored with a reason, never
- * thrown (a throw is retried twice by Lambda's async invoke, for nothing). Shapes: "Amazon ECS
+ * thrown (Lambda retries a failed asynchronous invocation twice, for nothing:
+ * https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html). Shapes: "Amazon ECS
  * service deployment state change events" and "Amazon ECS task state change events"
  * (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_service_deployment_events.html,
  * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html).
