@@ -61,6 +61,8 @@ function permissionsFor(prefix) {
     resolveConfig: [
       allow(['ssm:GetParameter'], [appEnv('config'), appEnv('release')]),
       allow(['ecr:DescribeImages'], repositories),
+      // Checks the target service carries the gantry:managed tag before anything changes.
+      allow(['ecs:DescribeServices'], services),
     ],
     acquireLock: [
       allow(

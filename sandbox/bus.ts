@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 
 /** An EventBridge event pattern, as written in serverless.yml. */
-export type EventPattern = { [field: string]: EventPattern | PatternValue[] };
+export type EventPattern = { [field: string]: EventPattern | PatternValue[] | EventPattern[] };
 type PatternValue = string | number | boolean | null | { [operator: string]: unknown };
 
 export interface EventRule {
@@ -26,11 +26,13 @@ export function readEventRules(path: URL | string = serverlessConfigPath): Event
 
 /**
  * EventBridge matching for the subset of pattern syntax Gantry's rules use: exact values,
- * nested fields, `prefix`, `suffix`, `anything-but`, `exists`. Anything else throws, so a rule
+ * nested fields, `$or`, `prefix`, `suffix`, `wildcard`, `anything-but`, `exists`. Anything else throws, so a rule
  * the sandbox cannot honour fails loudly instead of silently never matching.
  */
 export function matchesPattern(pattern: EventPattern, event: unknown): boolean {
   return Object.entries(pattern).every(([field, expected]) => {
+    // `$or`: any one of the listed sub-patterns matches at this level.
+    if (field === '$or') return (expected as EventPattern[]).some((branch) => matchesPattern(branch, event));
     const actual = isObject(event) ? event[field] : undefined;
     if (Array.isArray(expected)) return matchesValues(expected, actual);
     return isObject(actual) && matchesPattern(expected, actual);
@@ -52,6 +54,10 @@ function matchesOperator(rule: Record<string, unknown>, actual: unknown, candida
       return candidates.some((value) => typeof value === 'string' && value.startsWith(String(operand)));
     case 'suffix':
       return candidates.some((value) => typeof value === 'string' && value.endsWith(String(operand)));
+    case 'wildcard':
+      return candidates.some(
+        (value) => typeof value === 'string' && wildcardRegExp(String(operand)).test(value),
+      );
     case 'exists':
       return (actual !== undefined) === operand;
     case 'anything-but': {
@@ -61,6 +67,12 @@ function matchesOperator(rule: Record<string, unknown>, actual: unknown, candida
     default:
       throw new Error(`the sandbox event bus does not implement the "${operator}" pattern operator`);
   }
+}
+
+/** EventBridge's `wildcard`: `*` matches any run of characters, everything else itself, case-sensitively. */
+function wildcardRegExp(pattern: string): RegExp {
+  const literal = pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${literal.join('.*')}$`, 's');
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -33,6 +33,8 @@ export interface AppSeed {
   config?: Partial<DeployConfig>;
   /** Seed the config parameter with this raw text instead (to show validation). */
   rawConfig?: string;
+  /** false: the service lacks the `gantry:managed` tag Gantry requires (to show the refusal). */
+  managed?: boolean;
 }
 
 export interface Sandbox {
@@ -139,6 +141,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         service,
         desiredCount: seed.desiredCount ?? 2,
         ...(seed.circuitBreaker && { circuitBreaker: seed.circuitBreaker }),
+        // The tag that marks services Gantry may deploy (managedServiceTag in functions/src/ecs/deploy.ts).
+        ...(seed.managed !== false && { tags: [{ key: 'gantry:managed', value: 'true' }] }),
         taskDefinition: {
           family: `${seed.app}-${seed.env}`,
           networkMode: 'awsvpc',

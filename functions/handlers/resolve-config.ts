@@ -1,9 +1,10 @@
 import { ECRClient } from '@aws-sdk/client-ecr';
+import { ECSClient } from '@aws-sdk/client-ecs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { type DeployPlan, resolveDeployPlan } from '../src/deploy-plan.ts';
 import { logger, parameterPrefix, wrap } from './runtime.ts';
 
-const deps = { ssm: new SSMClient({}), ecr: new ECRClient({}), parameterPrefix };
+const deps = { ssm: new SSMClient({}), ecr: new ECRClient({}), ecs: new ECSClient({}), parameterPrefix };
 
 interface ResolveConfigEvent {
   request: unknown;

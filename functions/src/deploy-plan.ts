@@ -1,4 +1,5 @@
 import { DescribeImagesCommand, type ECRClient } from '@aws-sdk/client-ecr';
+import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod';
 import { loadDeployConfig } from './config/load-config.ts';
@@ -8,6 +9,7 @@ import { arnRegionAccount, ecrRegistry, type ImageRef, parseImageRef, pinnedImag
 import { withLiveRelease } from './live-release.ts';
 import { appEnvParameters } from './parameters.ts';
 import { type DeployedImage, readRelease } from './release.ts';
+import { requireDeployableTarget } from './target.ts';
 
 /** The execution input: what a person types in the console, or what the entry Lambdas send. */
 export const deployRequestSchema = z
@@ -50,6 +52,7 @@ export interface DeployPlan {
 export interface PlanDependencies {
   ssm: SSMClient;
   ecr: ECRClient;
+  ecs: ECSClient;
   parameterPrefix: string;
 }
 
@@ -61,7 +64,10 @@ export function parseDeployRequest(input: unknown): DeployRequest {
   return parsed.data;
 }
 
-/** Validates the request and config and pins the image by digest. Reads only; changes nothing. */
+/**
+ * Validates the request and config, checks the target may be deployed, and pins the image by
+ * digest. Reads only; changes nothing.
+ */
 export async function resolveDeployPlan(
   deps: PlanDependencies,
   input: { request: unknown; executionArn: string; startedAt: string },
@@ -69,6 +75,7 @@ export async function resolveDeployPlan(
   const request = parseDeployRequest(input.request);
   const parameters = appEnvParameters(deps.parameterPrefix, request.app, request.env);
   const config = await loadDeployConfig(deps.ssm, parameters.config);
+  await requireDeployableTarget(deps.ecs, config.target);
   const release = await readRelease(deps.ssm, parameters.release);
   const base = {
     app: request.app,

@@ -10,12 +10,22 @@ export const errorCatalogue = {
   ConfigNotFound: { retryable: false },
   /** The config parameter fails the schema; the message lists each bad field. Nothing was changed. */
   ConfigInvalid: { retryable: false },
+  /**
+   * The target ECS service lacks the tag `gantry:managed` = `true` that marks the services Gantry
+   * may deploy (the stack's IAM grants are conditioned on it). Nothing was changed.
+   */
+  ServiceNotManaged: { retryable: false },
   /** The image tag or digest is not in the repository. Nothing was changed. */
   ImageNotFound: { retryable: false },
   /** A rollback was asked for but there is no recorded previous release. Nothing was changed. */
   NoPreviousRelease: { retryable: false },
   /** The target refused the change (missing service, container not in the task definition…). */
   DeployFailed: { retryable: false },
+  /**
+   * The service's task definition carries fields the bundled AWS SDK does not model (a newer ECS
+   * feature): the SDK drops them, so a copy would silently lose them. Nothing was changed.
+   */
+  TaskDefinitionNotCopyable: { retryable: false },
   /** ECS reported the rollout FAILED, or too many of its tasks stopped. */
   RolloutFailed: { retryable: false },
   /** The rollout did not finish within `health.timeoutSeconds`. */
@@ -24,7 +34,10 @@ export const errorCatalogue = {
   RollbackFailed: { retryable: false },
   /** Terminal: the outcome could not be written after every retry. */
   RecordFailed: { retryable: false },
-  /** Throttling, 5xx or a network fault from an AWS API: safe to retry with backoff. */
+  /**
+   * Throttling, 5xx or a network fault from an AWS API, or AWS not there yet (ECS's circuit breaker
+   * has not started its rollback): safe to retry with backoff.
+   */
   TransientAwsError: { retryable: true },
 } as const;
 
@@ -75,6 +88,12 @@ export class ConfigInvalid extends GantryError {
   }
 }
 
+export class ServiceNotManaged extends GantryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ServiceNotManaged', message, options);
+  }
+}
+
 export class ImageNotFound extends GantryError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ImageNotFound', message, options);
@@ -90,6 +109,12 @@ export class NoPreviousRelease extends GantryError {
 export class DeployFailed extends GantryError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('DeployFailed', message, options);
+  }
+}
+
+export class TaskDefinitionNotCopyable extends GantryError {
+  constructor(message: string) {
+    super('TaskDefinitionNotCopyable', message);
   }
 }
 

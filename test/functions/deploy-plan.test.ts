@@ -1,9 +1,10 @@
 import { DescribeImagesCommand, ECRClient, ImageNotFoundException } from '@aws-sdk/client-ecr';
+import { AccessDeniedException, DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type PlanDependencies, resolveDeployPlan } from '../../functions/src/deploy-plan.ts';
 import type { ReleaseRecord } from '../../functions/src/release.ts';
-import { loadEvent, story, webConfig } from '../support/aws-fixtures.ts';
+import { describeServicesResponse, loadEvent, serviceOf, story, webConfig } from '../support/aws-fixtures.ts';
 import { fakeParameterStore } from '../support/ssm-fake.ts';
 
 // Another region and account than the events', so the registry provably comes from the ARN.
@@ -35,6 +36,8 @@ const liveRelease: ReleaseRecord = {
 };
 
 const ecrMock = mockClient(ECRClient);
+const ecsMock = mockClient(ECSClient);
+const managed = [{ key: 'gantry:managed', value: 'true' }];
 let ssm: ReturnType<typeof fakeParameterStore>;
 let deps: PlanDependencies;
 
@@ -59,12 +62,19 @@ function imageInEcr(tags: string[]) {
 beforeEach(() => {
   ssm = fakeParameterStore();
   ssm.put(configName, webConfig);
-  deps = { ssm: ssm.client, ecr: new ECRClient({ region: 'us-east-2' }), parameterPrefix: '/gantry' };
+  ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf({ tags: managed })));
+  deps = {
+    ssm: ssm.client,
+    ecr: new ECRClient({ region: 'us-east-2' }),
+    ecs: new ECSClient({ region: 'us-east-2' }),
+    parameterPrefix: '/gantry',
+  };
 });
 
 afterEach(() => {
   ssm.mock.reset();
   ecrMock.reset();
+  ecsMock.reset();
 });
 
 describe('resolveDeployPlan', () => {
@@ -229,6 +239,70 @@ describe('resolveDeployPlan', () => {
       await expect(
         resolveDeployPlan(deps, { request: { ...manualStart, env: 'qa' }, executionArn, startedAt }),
       ).rejects.toMatchObject({ name: 'ConfigNotFound' });
+    });
+  });
+
+  describe('the target service', () => {
+    it('reads the service with its tags and accepts one tagged gantry:managed=true', async () => {
+      imageInEcr(['v1.4.2']);
+
+      await resolveDeployPlan(deps, { request: manualStart, executionArn, startedAt });
+
+      expect(ecsMock).toHaveReceivedCommandWith(DescribeServicesCommand, {
+        cluster: 'prod',
+        services: ['web'],
+        include: ['TAGS'],
+      });
+    });
+
+    it.each([
+      ['without the tag', [{ key: 'team', value: 'payments' }], 'has no such tag'],
+      [
+        'tagged gantry:managed=false',
+        [{ key: 'gantry:managed', value: 'false' }],
+        'has gantry:managed=false',
+      ],
+    ])(
+      'refuses a service %s with ServiceNotManaged naming the tag to add, reading nothing else',
+      async (_, tags, found) => {
+        // Prepare
+        ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf({ tags })));
+        imageInEcr(['v1.4.2']);
+
+        // Act
+        const resolving = resolveDeployPlan(deps, { request: manualStart, executionArn, startedAt });
+
+        // Assess
+        await expect(resolving).rejects.toMatchObject({
+          name: 'ServiceNotManaged',
+          message: `ECS service prod/web ${found}: add the tag gantry:managed=true to the service (aws ecs tag-resource) to let Gantry deploy it`,
+        });
+        expect(ecrMock).not.toHaveReceivedAnyCommand();
+      },
+    );
+
+    it('refuses a rollback of an untagged service too', async () => {
+      ssm.put(releaseName, liveRelease);
+      ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf({ tags: [] })));
+
+      await expect(
+        resolveDeployPlan(deps, { request: manualRollback, executionArn, startedAt }),
+      ).rejects.toMatchObject({ name: 'ServiceNotManaged' });
+    });
+
+    it('reads AccessDeniedException, which the tag condition answers for an untagged service, as ServiceNotManaged', async () => {
+      ecsMock
+        .on(DescribeServicesCommand)
+        .rejects(
+          new AccessDeniedException({ message: 'not authorized', $metadata: { httpStatusCode: 400 } }),
+        );
+
+      await expect(
+        resolveDeployPlan(deps, { request: manualStart, executionArn, startedAt }),
+      ).rejects.toMatchObject({
+        name: 'ServiceNotManaged',
+        message: expect.stringContaining('add the tag gantry:managed=true'),
+      });
     });
   });
 

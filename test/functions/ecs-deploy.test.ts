@@ -9,12 +9,12 @@ import {
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   deployImageToEcs,
   deployTaskDefinitionToEcs,
   describeService,
-  findPrimaryDeployment,
+  followEcsRollback,
 } from '../../functions/src/ecs/deploy.ts';
 import {
   describeServicesResponse,
@@ -250,6 +250,54 @@ describe('ecs/deploy', () => {
       });
     });
 
+    describe('a service another deployment controller drives', () => {
+      it.each([
+        ['CODE_DEPLOY', 'a CodeDeploy deployment'],
+        ['EXTERNAL', 'a new task set'],
+      ] as const)('refuses a %s service with DeployFailed before registering anything', async (type, how) => {
+        // Prepare
+        primedForDeploy();
+        ecsMock
+          .on(DescribeServicesCommand)
+          .resolves(describeServicesResponse(serviceOf({ deploymentController: { type } })));
+
+        // Act
+        const deploying = deployImageToEcs(ecs, target, newImage, story.executionArn);
+
+        // Assess
+        await expect(deploying).rejects.toMatchObject({
+          name: 'DeployFailed',
+          message: expect.stringContaining(`uses the ${type} deployment controller`),
+        });
+        await expect(deploying).rejects.toMatchObject({ message: expect.stringContaining(how) });
+        expect(ecsMock).not.toHaveReceivedCommand(DescribeTaskDefinitionCommand);
+        expect(ecsMock).not.toHaveReceivedCommand(RegisterTaskDefinitionCommand);
+        expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+      });
+
+      it('deploys a service on the rolling update (ECS) controller', async () => {
+        primedForDeploy();
+        ecsMock
+          .on(DescribeServicesCommand)
+          .resolves(describeServicesResponse(serviceOf({ deploymentController: { type: 'ECS' } })));
+
+        await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).resolves.toMatchObject({
+          deploymentId: story.deploymentId,
+        });
+      });
+
+      it('refuses to point a CODE_DEPLOY service at a recorded revision too', async () => {
+        ecsMock
+          .on(DescribeServicesCommand)
+          .resolves(describeServicesResponse(serviceOf({ deploymentController: { type: 'CODE_DEPLOY' } })));
+
+        await expect(deployTaskDefinitionToEcs(ecs, target, story.taskDefinitionArn)).rejects.toMatchObject({
+          name: 'DeployFailed',
+        });
+        expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+      });
+    });
+
     describe('AWS errors', () => {
       it('turns ThrottlingException into TransientAwsError', async () => {
         primedForDeploy();
@@ -319,24 +367,92 @@ describe('ecs/deploy', () => {
     });
   });
 
-  describe('findPrimaryDeployment', () => {
-    it('returns the PRIMARY deployment when it runs the given revision', async () => {
-      ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf()));
+  describe('followEcsRollback', () => {
+    const patience = (polls = 3) => ({ polls, intervalMs: 1000, sleep: vi.fn(async () => undefined) });
+    /** ECS's rollback deployment, PRIMARY and running the previous revision. */
+    const ecsRollingBack = () =>
+      serviceOf({
+        deployments: [
+          {
+            id: 'ecs-svc/5555555555555555555',
+            status: 'PRIMARY',
+            taskDefinition: story.previousTaskDefinitionArn,
+            rolloutState: 'IN_PROGRESS',
+          },
+          ...(serviceRollingOut('FAILED').deployments ?? []).map((d) => ({ ...d, status: 'ACTIVE' })),
+        ],
+      });
 
-      await expect(findPrimaryDeployment(ecs, target, story.previousTaskDefinitionArn)).resolves.toEqual({
-        deploymentId: story.previousDeploymentId,
+    it('returns the rollback deployment ECS started when it runs the given revision', async () => {
+      ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(ecsRollingBack()));
+
+      await expect(
+        followEcsRollback(ecs, target, story.deploymentId, story.previousTaskDefinitionArn, patience()),
+      ).resolves.toEqual({
+        deploymentId: 'ecs-svc/5555555555555555555',
         taskDefinitionArn: story.previousTaskDefinitionArn,
         previousTaskDefinitionArn: story.previousTaskDefinitionArn,
       });
     });
 
-    it('returns nothing when the PRIMARY deployment runs another revision', async () => {
+    it('waits while the failed deployment is still PRIMARY, then follows ECS’s rollback', async () => {
+      // Prepare: ECS fails the deployment first and starts its rollback a moment later.
       ecsMock
         .on(DescribeServicesCommand)
-        .resolves(describeServicesResponse(serviceRollingOut('IN_PROGRESS')));
+        .resolvesOnce(describeServicesResponse(serviceRollingOut('FAILED')))
+        .resolves(describeServicesResponse(ecsRollingBack()));
+      const waiting = patience();
+
+      // Act
+      const followed = await followEcsRollback(
+        ecs,
+        target,
+        story.deploymentId,
+        story.previousTaskDefinitionArn,
+        waiting,
+      );
+
+      // Assess
+      expect(followed?.deploymentId).toBe('ecs-svc/5555555555555555555');
+      expect(waiting.sleep).toHaveBeenCalledTimes(1);
+      expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+    });
+
+    it('throws TransientAwsError, changing nothing, when ECS has still not started its rollback', async () => {
+      ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceRollingOut('FAILED')));
 
       await expect(
-        findPrimaryDeployment(ecs, target, story.previousTaskDefinitionArn),
+        followEcsRollback(ecs, target, story.deploymentId, story.previousTaskDefinitionArn, patience(3)),
+      ).rejects.toMatchObject({ name: 'TransientAwsError' });
+      expect(ecsMock).toHaveReceivedCommandTimes(DescribeServicesCommand, 3);
+      expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+    });
+
+    it('returns nothing when no other deployment completed, as ECS then has nothing to roll back to', async () => {
+      ecsMock
+        .on(DescribeServicesCommand)
+        .resolves(
+          describeServicesResponse(
+            serviceOf({ deployments: serviceRollingOut('FAILED').deployments?.slice(0, 1) ?? [] }),
+          ),
+        );
+
+      await expect(
+        followEcsRollback(ecs, target, story.deploymentId, story.previousTaskDefinitionArn, patience()),
+      ).resolves.toBeUndefined();
+    });
+
+    it('returns nothing when another deployment runs another revision', async () => {
+      ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(ecsRollingBack()));
+
+      await expect(
+        followEcsRollback(
+          ecs,
+          target,
+          story.deploymentId,
+          'arn:aws:ecs:eu-west-1:123456789012:task-definition/web:7',
+          patience(),
+        ),
       ).resolves.toBeUndefined();
     });
   });

@@ -15,7 +15,7 @@ import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { handleEcsEvent, parseEcsEvent } from '../../functions/src/ecs/events.ts';
+import { handleEcsEvent } from '../../functions/src/ecs/events.ts';
 import {
   failureCause,
   type RolloutDependencies,
@@ -24,6 +24,7 @@ import {
   type StoppedTask,
   settleRollout,
 } from '../../functions/src/ecs/rollout.ts';
+import { matchesPattern, readEventRules } from '../../sandbox/bus.ts';
 import {
   crashed,
   describeServicesResponse,
@@ -163,7 +164,7 @@ describe('ecs rollout', () => {
         parked();
 
         // Act
-        const outcome = await handleEcsEvent(deps, parseEcsEvent(completedEvent));
+        const outcome = await handleEcsEvent(deps, completedEvent);
 
         // Assess
         expect(outcome).toEqual({
@@ -181,9 +182,9 @@ describe('ecs rollout', () => {
 
       it('sends nothing more on a redelivery of the same event', async () => {
         parked();
-        await handleEcsEvent(deps, parseEcsEvent(completedEvent));
+        await handleEcsEvent(deps, completedEvent);
 
-        const again = await handleEcsEvent(deps, parseEcsEvent(completedEvent));
+        const again = await handleEcsEvent(deps, completedEvent);
 
         expect(again).toMatchObject({ action: 'ignored' });
         expect(sfnMock).toHaveReceivedCommandTimes(SendTaskSuccessCommand, 1);
@@ -193,8 +194,8 @@ describe('ecs rollout', () => {
         parked();
 
         const outcomes = await Promise.all([
-          handleEcsEvent(deps, parseEcsEvent(completedEvent)),
-          handleEcsEvent(deps, parseEcsEvent(structuredClone(completedEvent))),
+          handleEcsEvent(deps, completedEvent),
+          handleEcsEvent(deps, structuredClone(completedEvent)),
         ]);
 
         expect(outcomes.map((outcome) => outcome.action).sort()).toEqual(['already-resumed', 'resumed']);
@@ -207,7 +208,7 @@ describe('ecs rollout', () => {
           .on(SendTaskSuccessCommand)
           .rejects(new TaskTimedOut({ message: 'Task Timed Out', $metadata: { httpStatusCode: 400 } }));
 
-        await expect(handleEcsEvent(deps, parseEcsEvent(completedEvent))).resolves.toEqual({
+        await expect(handleEcsEvent(deps, completedEvent)).resolves.toEqual({
           action: 'already-resumed',
           deploymentId: story.deploymentId,
         });
@@ -222,7 +223,7 @@ describe('ecs rollout', () => {
         .rejects(new SFNServiceException({ name: 'ThrottlingException', $fault: 'client', $metadata: {} }));
 
       // Act / Assess
-      await expect(handleEcsEvent(deps, parseEcsEvent(completedEvent))).rejects.toMatchObject({
+      await expect(handleEcsEvent(deps, completedEvent)).rejects.toMatchObject({
         name: 'TransientAwsError',
       });
       expect(ssm.json(rolloutParameter)).toEqual(wait);
@@ -237,7 +238,7 @@ describe('ecs rollout', () => {
         stopped(stoppedTask(1, crashed), stoppedTask(2, crashed));
 
         // Act
-        const outcome = await handleEcsEvent(deps, parseEcsEvent(failedEvent));
+        const outcome = await handleEcsEvent(deps, failedEvent);
 
         // Assess
         expect(outcome).toEqual({
@@ -277,19 +278,22 @@ describe('ecs rollout', () => {
         parked();
         rollingOut('FAILED', { enable: true, rollback: false });
 
-        await handleEcsEvent(deps, parseEcsEvent(failedEvent));
+        await handleEcsEvent(deps, failedEvent);
 
         expect(sentCause()).toMatchObject({ ecsRolledBack: false, stoppedTasks: [] });
       });
     });
 
     describe('ECS Task State Change STOPPED', () => {
+      /** The task the event describes, as DescribeTasks shows it once ListTasks lists it. */
+      const eventsTask = { ...stoppedTask(0, crashed), taskArn: taskStoppedEvent.detail.taskArn as string };
+
       it('ignores one stopped task while maxFailedTasks is 2', async () => {
         parked();
         rollingOut('IN_PROGRESS');
-        stopped(stoppedTask(1, crashed));
+        stopped(eventsTask);
 
-        const outcome = await handleEcsEvent(deps, parseEcsEvent(taskStoppedEvent));
+        const outcome = await handleEcsEvent(deps, taskStoppedEvent);
 
         expect(outcome).toEqual({ action: 'ignored', why: 'rollout still in progress' });
         expect(sfnMock).not.toHaveReceivedAnyCommand();
@@ -299,9 +303,9 @@ describe('ecs rollout', () => {
       it('fails the rollout at the second stopped task', async () => {
         parked();
         rollingOut('IN_PROGRESS');
-        stopped(stoppedTask(1, crashed), stoppedTask(2, crashed));
+        stopped(stoppedTask(1, crashed), eventsTask);
 
-        const outcome = await handleEcsEvent(deps, parseEcsEvent(taskStoppedEvent));
+        const outcome = await handleEcsEvent(deps, taskStoppedEvent);
 
         expect(outcome).toMatchObject({ action: 'resumed', outcome: 'failed', error: 'RolloutFailed' });
         expect(sentCause()).toMatchObject({
@@ -319,9 +323,9 @@ describe('ecs rollout', () => {
           stopCode: 'ServiceSchedulerInitiated',
           stoppedReason: `Scaling activity initiated by (deployment ${story.deploymentId})`,
         } as const;
-        stopped(stoppedTask(1, drained), stoppedTask(2, drained), stoppedTask(3, crashed));
+        stopped(stoppedTask(1, drained), stoppedTask(2, drained), eventsTask);
 
-        await expect(handleEcsEvent(deps, parseEcsEvent(taskStoppedEvent))).resolves.toEqual({
+        await expect(handleEcsEvent(deps, taskStoppedEvent)).resolves.toEqual({
           action: 'ignored',
           why: 'rollout still in progress',
         });
@@ -338,10 +342,49 @@ describe('ecs rollout', () => {
         } as const;
         stopped(stoppedTask(1, unhealthy), stoppedTask(2, unhealthy));
 
-        await expect(handleEcsEvent(deps, parseEcsEvent(taskStoppedEvent))).resolves.toMatchObject({
+        await expect(handleEcsEvent(deps, taskStoppedEvent)).resolves.toMatchObject({
           action: 'resumed',
           outcome: 'failed',
         });
+      });
+
+      it('counts the stopped task the event describes when ListTasks does not list it yet', async () => {
+        // Prepare: ListTasks lags behind the event and shows only the task that stopped before.
+        parked();
+        rollingOut('IN_PROGRESS');
+        stopped(stoppedTask(1, crashed));
+
+        // Act
+        const outcome = await handleEcsEvent(deps, taskStoppedEvent);
+
+        // Assess
+        expect(outcome).toMatchObject({ action: 'resumed', outcome: 'failed', error: 'RolloutFailed' });
+        expect(sentCause()).toMatchObject({
+          message: '2 task(s) of the new deployment stopped (limit 2)',
+          stoppedTasks: [
+            {
+              taskArn: taskStoppedEvent.detail.taskArn,
+              stopCode: 'EssentialContainerExited',
+              stoppedReason: 'Essential container in task exited',
+              containers: [{ name: 'app', exitCode: 1 }],
+            },
+            { taskArn: stoppedTask(1, crashed).taskArn },
+          ],
+        });
+      });
+
+      it('fails on the event alone when ListTasks lists nothing: the listing never vetoes it', async () => {
+        // Prepare
+        ssm.put(rolloutParameter, { ...wait, maxFailedTasks: 1 });
+        rollingOut('IN_PROGRESS');
+        ecsMock.on(ListTasksCommand).resolves({ taskArns: [] });
+
+        // Act
+        const outcome = await handleEcsEvent(deps, taskStoppedEvent);
+
+        // Assess
+        expect(outcome).toMatchObject({ action: 'resumed', outcome: 'failed', error: 'RolloutFailed' });
+        expect(ecsMock).not.toHaveReceivedCommand(DescribeTasksCommand);
       });
 
       it('ignores a task that is not STOPPED yet', async () => {
@@ -349,7 +392,7 @@ describe('ecs rollout', () => {
         const deprovisioning = structuredClone(taskStoppedEvent);
         deprovisioning.detail.lastStatus = 'DEPROVISIONING';
 
-        await expect(handleEcsEvent(deps, parseEcsEvent(deprovisioning))).resolves.toEqual({
+        await expect(handleEcsEvent(deps, deprovisioning)).resolves.toEqual({
           action: 'ignored',
           why: 'task is DEPROVISIONING, not STOPPED',
         });
@@ -365,7 +408,7 @@ describe('ecs rollout', () => {
         if (startedBy === undefined) delete standalone.detail.startedBy;
         else standalone.detail.startedBy = startedBy;
 
-        await expect(handleEcsEvent(deps, parseEcsEvent(standalone))).resolves.toEqual({
+        await expect(handleEcsEvent(deps, standalone)).resolves.toEqual({
           action: 'ignored',
           why: 'not started by a service deployment',
         });
@@ -377,7 +420,7 @@ describe('ecs rollout', () => {
     it('ignores an event for a deployment nobody waits on', async () => {
       rollingOut('COMPLETED');
 
-      await expect(handleEcsEvent(deps, parseEcsEvent(completedEvent))).resolves.toEqual({
+      await expect(handleEcsEvent(deps, completedEvent)).resolves.toEqual({
         action: 'ignored',
         why: 'no execution waits on this deployment',
       });
@@ -387,7 +430,7 @@ describe('ecs rollout', () => {
     it('ignores IN_PROGRESS, which does not end a rollout', async () => {
       parked();
 
-      await expect(handleEcsEvent(deps, parseEcsEvent(inProgressEvent))).resolves.toEqual({
+      await expect(handleEcsEvent(deps, inProgressEvent)).resolves.toEqual({
         action: 'ignored',
         why: 'SERVICE_DEPLOYMENT_IN_PROGRESS does not end a rollout',
       });
@@ -396,14 +439,106 @@ describe('ecs rollout', () => {
     });
   });
 
-  describe('parseEcsEvent', () => {
+  describe("onEcsEvent's stopped-task rules in serverless.yml", () => {
+    const rules = readEventRules().filter((rule) => rule.functionKey === 'onEcsEvent');
+    const stoppedWith = (stopCode: string, stoppedReason: string) => ({
+      ...taskStoppedEvent,
+      detail: { ...taskStoppedEvent.detail, stopCode, stoppedReason },
+    });
+
     it.each([
-      ['another detail-type', { ...completedEvent, 'detail-type': 'ECS Container Instance State Change' }],
-      ['a deployment event without deploymentId', { ...completedEvent, detail: { eventName: 'X' } }],
-      ['a task event without taskArn', { ...taskStoppedEvent, detail: { lastStatus: 'STOPPED' } }],
+      ['an essential container exited', 'EssentialContainerExited', 'Essential container in task exited'],
+      ['the task failed to start', 'TaskFailedToStart', 'CannotPullContainerError: pull image manifest'],
+      [
+        'ELB health checks failed',
+        'ServiceSchedulerInitiated',
+        'Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123)',
+      ],
+      ['container health checks failed', 'ServiceSchedulerInitiated', 'Task failed container health checks'],
+    ])('delivers a stop that can count as a failure: %s', (_, stopCode, stoppedReason) => {
+      expect(rules.some((rule) => matchesPattern(rule.pattern, stoppedWith(stopCode, stoppedReason)))).toBe(
+        true,
+      );
+    });
+
+    it.each([
+      [
+        'a scale-in or a newer deployment',
+        'ServiceSchedulerInitiated',
+        'Scaling activity initiated by (deployment ecs-svc/1)',
+      ],
+      ['a person', 'UserInitiated', 'Task stopped by user'],
+      ['a Spot interruption', 'SpotInterruption', 'Your Spot Task was interrupted.'],
+    ])('does not deliver a stop that cannot count: %s', (_, stopCode, stoppedReason) => {
+      expect(rules.some((rule) => matchesPattern(rule.pattern, stoppedWith(stopCode, stoppedReason)))).toBe(
+        false,
+      );
+    });
+  });
+
+  describe('events it cannot apply', () => {
+    it('judges a task event missing a field the decision does not use', async () => {
+      // Prepare: no clusterArn, and an exit code ECS left null.
+      ssm.put(rolloutParameter, { ...wait, maxFailedTasks: 1 });
+      rollingOut('IN_PROGRESS');
+      const partial = structuredClone(taskStoppedEvent);
+      delete partial.detail.clusterArn;
+      partial.detail.containers = [{ name: 'app', exitCode: null }];
+
+      // Act
+      const outcome = await handleEcsEvent(deps, partial);
+
+      // Assess
+      expect(outcome).toMatchObject({ action: 'resumed', outcome: 'failed', error: 'RolloutFailed' });
+    });
+
+    it.each([
+      [
+        'another detail-type of aws.ecs',
+        { ...completedEvent, 'detail-type': 'ECS Container Instance State Change' },
+        'ECS Container Instance State Change is not a deployment or task state change',
+      ],
+      [
+        'a deployment event without deploymentId',
+        { ...completedEvent, detail: { eventName: 'SERVICE_DEPLOYMENT_COMPLETED' } },
+        'ECS Deployment State Change without a usable detail.deploymentId',
+      ],
+      [
+        'a task event without taskArn',
+        { ...taskStoppedEvent, detail: { lastStatus: 'STOPPED' } },
+        'ECS Task State Change without a usable detail.taskArn',
+      ],
+      [
+        'a stop that is not a failure',
+        {
+          ...taskStoppedEvent,
+          detail: {
+            ...taskStoppedEvent.detail,
+            stopCode: 'UserInitiated',
+            stoppedReason: 'Task stopped by user',
+          },
+        },
+        'the task stopped for a reason that is not a failure (UserInitiated)',
+      ],
+    ])('ignores %s, saying why, without reading anything', async (_, event, why) => {
+      // Prepare
+      parked();
+
+      // Act
+      const outcome = await handleEcsEvent(deps, event);
+
+      // Assess
+      expect(outcome).toEqual({ action: 'ignored', why });
+      expect(ssm.mock).not.toHaveReceivedAnyCommand();
+      expect(ecsMock).not.toHaveReceivedAnyCommand();
+      expect(sfnMock).not.toHaveReceivedAnyCommand();
+    });
+
+    it.each([
       ['not an object', 'ECS Deployment State Change'],
-    ])('rejects %s with InputInvalid', (_, event) => {
-      expect(() => parseEcsEvent(event)).toThrow(expect.objectContaining({ name: 'InputInvalid' }));
+      ['an event of another source', { ...completedEvent, source: 'aws.ecr' }],
+    ])('refuses %s with InputInvalid', async (_, event) => {
+      await expect(handleEcsEvent(deps, event)).rejects.toMatchObject({ name: 'InputInvalid' });
     });
   });
 
@@ -532,6 +667,41 @@ describe('ecs rollout', () => {
       const log = written.join('\n');
       expect(log).toContain('ecs event');
       expect(log).not.toContain(taskToken);
+    });
+
+    it('judges a task event without clusterArn instead of throwing it back for retries', async () => {
+      // Prepare
+      ssm.put(rolloutParameter, { ...wait, maxFailedTasks: 1 });
+      rollingOut('IN_PROGRESS');
+      const partial = structuredClone(taskStoppedEvent);
+      delete partial.detail.clusterArn;
+      const { handler } = await loadHandler();
+
+      // Act
+      const outcome = await handler(partial as never, context);
+
+      // Assess
+      expect(outcome).toMatchObject({ action: 'resumed', outcome: 'failed', error: 'RolloutFailed' });
+    });
+
+    it('logs an event it ignores as one line that says so', async () => {
+      // Prepare
+      const { handler, written } = await loadHandler();
+
+      // Act
+      const outcome = await handler(inProgressEvent as never, context);
+
+      // Assess
+      expect(outcome).toEqual({
+        action: 'ignored',
+        why: 'SERVICE_DEPLOYMENT_IN_PROGRESS does not end a rollout',
+      });
+      const lines = written.filter((line) => line.includes('SERVICE_DEPLOYMENT_IN_PROGRESS'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(
+        '"message":"ignored: SERVICE_DEPLOYMENT_IN_PROGRESS does not end a rollout"',
+      );
+      expect(written.join('\n')).not.toContain('ecs event');
     });
 
     it('never logs the task token when the resume fails', async () => {

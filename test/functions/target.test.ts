@@ -93,6 +93,25 @@ describe('rollbackTarget', () => {
 });
 
 describe('rollBack', () => {
+  /** ECS's circuit breaker failed the deployment and its own rollback to `taskDefinition` is PRIMARY. */
+  function ecsRollingBackTo(taskDefinition: string) {
+    ecsMock.on(DescribeServicesCommand).resolves(
+      describeServicesResponse(
+        serviceOf({
+          deployments: [
+            { id: rollbackDeploymentId, status: 'PRIMARY', taskDefinition, rolloutState: 'IN_PROGRESS' },
+            {
+              id: story.deploymentId,
+              status: 'ACTIVE',
+              taskDefinition: story.taskDefinitionArn,
+              rolloutState: 'FAILED',
+            },
+          ],
+        }),
+      ),
+    );
+  }
+
   beforeEach(() => {
     ecsMock.on(UpdateServiceCommand).resolves({
       service: serviceOf({
@@ -105,26 +124,7 @@ describe('rollBack', () => {
 
   it('follows the rollback deployment ECS started itself when the failure says ecsRolledBack', async () => {
     // Prepare: the breaker already made the previous revision PRIMARY again.
-    ecsMock.on(DescribeServicesCommand).resolves(
-      describeServicesResponse(
-        serviceOf({
-          deployments: [
-            {
-              id: rollbackDeploymentId,
-              status: 'PRIMARY',
-              taskDefinition: live.taskDefinitionArn,
-              rolloutState: 'IN_PROGRESS',
-            },
-            {
-              id: story.deploymentId,
-              status: 'ACTIVE',
-              taskDefinition: story.taskDefinitionArn,
-              rolloutState: 'FAILED',
-            },
-          ],
-        }),
-      ),
-    );
+    ecsRollingBackTo(live.taskDefinitionArn);
 
     // Act
     const result = await rollBack(ecs, { plan: planOf(), deployment, failure: rolloutFailure(true) });
@@ -139,8 +139,21 @@ describe('rollBack', () => {
     expect(ecsMock).not.toHaveReceivedCommand(RegisterTaskDefinitionCommand);
   });
 
-  it('updates the service itself when ECS says it rolled back but another revision is PRIMARY', async () => {
+  it('never starts a second rollback while ECS’s own is not PRIMARY yet', async () => {
+    // Prepare: the breaker failed the deployment, which is still PRIMARY; ECS's rollback comes later.
     ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceRollingOut('FAILED')));
+    const patience = { polls: 2, intervalMs: 1000, sleep: async () => undefined };
+
+    // Act
+    const rolling = rollBack(ecs, { plan: planOf(), deployment, failure: rolloutFailure(true) }, patience);
+
+    // Assess: the step is retried later; the service is not touched.
+    await expect(rolling).rejects.toMatchObject({ name: 'TransientAwsError' });
+    expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+  });
+
+  it('updates the service itself when ECS says it rolled back but its rollback runs another revision', async () => {
+    ecsRollingBackTo('arn:aws:ecs:eu-west-1:123456789012:task-definition/web:7');
 
     await rollBack(ecs, { plan: planOf(), deployment, failure: rolloutFailure(true) });
 

@@ -1,6 +1,10 @@
-import type { TaskDefinition } from '@aws-sdk/client-ecs';
+import { Readable } from 'node:stream';
+import { ECSClient, type TaskDefinition } from '@aws-sdk/client-ecs';
 import { describe, expect, it } from 'vitest';
-import { withContainerImage } from '../../functions/src/ecs/task-definition.ts';
+import {
+  describeCopyableTaskDefinition,
+  withContainerImage,
+} from '../../functions/src/ecs/task-definition.ts';
 import { describeTaskDefinitionResponse, story } from '../support/aws-fixtures.ts';
 
 const newImage = `${story.registry}/web@${story.digest}`;
@@ -89,7 +93,7 @@ describe('withContainerImage', () => {
       });
     });
 
-    it('carries fields it has never heard of (new ECS features)', () => {
+    it('copies every field the SDK returned, including ones Gantry never names', () => {
       const { taskDefinition, tags } = current();
       const future = { ...taskDefinition, enableFaultInjection: true, someFutureField: { on: true } };
 
@@ -137,5 +141,89 @@ describe('withContainerImage', () => {
         }),
       );
     });
+  });
+});
+
+describe('describeCopyableTaskDefinition', () => {
+  /** An ECS client whose HTTP layer answers DescribeTaskDefinition with `body`, as AWS would send it. */
+  function ecsAnswering(body: unknown) {
+    return new ECSClient({
+      region: story.region,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 1,
+      requestHandler: {
+        handle: async () => ({
+          response: {
+            statusCode: 200,
+            reason: 'OK',
+            headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': 'r-1' },
+            body: Readable.from([Buffer.from(JSON.stringify(body))]),
+          },
+        }),
+      },
+    });
+  }
+
+  const described = {
+    taskDefinition: {
+      taskDefinitionArn: story.previousTaskDefinitionArn,
+      family: 'web',
+      revision: 41,
+      registeredAt: 1748423564.391,
+      containerDefinitions: [
+        {
+          name: 'app',
+          image: `${story.registry}/web@${story.previousDigest}`,
+          essential: true,
+          dockerLabels: { team: 'payments' },
+          environment: [{ name: 'MODE', value: 'prod' }],
+        },
+      ],
+    },
+    tags: [{ key: 'app', value: 'web' }],
+  };
+
+  it('returns the task definition when the SDK kept every field ECS sent', async () => {
+    const result = await describeCopyableTaskDefinition(
+      ecsAnswering(described),
+      story.previousTaskDefinitionArn,
+    );
+
+    expect(result.taskDefinition?.containerDefinitions?.[0]?.dockerLabels).toEqual({ team: 'payments' });
+    expect(result.tags).toEqual([{ key: 'app', value: 'web' }]);
+  });
+
+  it('refuses with TaskDefinitionNotCopyable, naming them, fields the bundled SDK would drop', async () => {
+    // Prepare: ECS answers with fields newer than the bundled SDK's model.
+    const withNewFeatures = structuredClone(described) as typeof described & {
+      taskDefinition: { quantumScheduling?: unknown; containerDefinitions: Record<string, unknown>[] };
+    };
+    withNewFeatures.taskDefinition.quantumScheduling = { enabled: true };
+    (withNewFeatures.taskDefinition.containerDefinitions[0] as Record<string, unknown>).gpuSharing = 'SHARED';
+
+    // Act
+    const describing = describeCopyableTaskDefinition(
+      ecsAnswering(withNewFeatures),
+      story.previousTaskDefinitionArn,
+    );
+
+    // Assess
+    await expect(describing).rejects.toMatchObject({
+      name: 'TaskDefinitionNotCopyable',
+      message: expect.stringContaining(
+        'would drop: taskDefinition.containerDefinitions[0].gpuSharing, taskDefinition.quantumScheduling.',
+      ),
+    });
+  });
+
+  it('does not count a field ECS sent as null', async () => {
+    const withNull = structuredClone(described) as typeof described & {
+      taskDefinition: { ipcMode?: null; futureThing?: null };
+    };
+    withNull.taskDefinition.futureThing = null;
+
+    await expect(
+      describeCopyableTaskDefinition(ecsAnswering(withNull), story.previousTaskDefinitionArn),
+    ).resolves.toMatchObject({ taskDefinition: { family: 'web' } });
   });
 });

@@ -249,6 +249,57 @@ describe('ECS API', () => {
     });
   });
 
+  it('refuses a new task definition through UpdateService on a CODE_DEPLOY service, as ECS does', async () => {
+    // Prepare
+    const seeded = emulator.ecs.createService({
+      cluster: 'prod',
+      service: 'bluegreen',
+      taskDefinition: taskDefinition(`${registry}/web:v1`),
+      desiredCount: 1,
+      deploymentController: 'CODE_DEPLOY',
+    });
+    const described = await ecs.send(
+      new DescribeServicesCommand({ cluster: 'prod', services: ['bluegreen'] }),
+    );
+
+    // Act
+    const updating = ecs.send(
+      new UpdateServiceCommand({
+        cluster: 'prod',
+        service: 'bluegreen',
+        taskDefinition: seeded.taskDefinitionArn,
+      }),
+    );
+
+    // Assess
+    expect(described.services?.[0]?.deploymentController).toEqual({ type: 'CODE_DEPLOY' });
+    await expect(updating).rejects.toMatchObject({
+      name: 'InvalidParameterException',
+      message: expect.stringContaining('Use AWS CodeDeploy to trigger a new deployment.'),
+    });
+  });
+
+  it('seeds service tags and returns them only with include TAGS', async () => {
+    // Prepare
+    emulator.ecs.createService({
+      cluster: 'prod',
+      service: 'tagged',
+      taskDefinition: taskDefinition(`${registry}/web:v1`),
+      desiredCount: 1,
+      tags: [{ key: 'gantry:managed', value: 'true' }],
+    });
+
+    // Act
+    const plain = await ecs.send(new DescribeServicesCommand({ cluster: 'prod', services: ['tagged'] }));
+    const withTags = await ecs.send(
+      new DescribeServicesCommand({ cluster: 'prod', services: ['tagged'], include: ['TAGS'] }),
+    );
+
+    // Assess
+    expect(plain.services?.[0]?.tags).toBeUndefined();
+    expect(withTags.services?.[0]?.tags).toEqual([{ key: 'gantry:managed', value: 'true' }]);
+  });
+
   it('rejects an unknown container definition key', async () => {
     // Act
     const response = await fetch(emulator.url, {
@@ -475,6 +526,35 @@ describe('rollout simulator', () => {
     });
   });
 
+  it('keeps the failed deployment PRIMARY until the circuit breaker starts its delayed rollback', async () => {
+    // Prepare
+    seed({ circuitBreaker: { enable: true, rollback: true } });
+    const failedId = await deploy(`${registry}/web:v2`, {
+      kind: 'crashLoop',
+      breakerRollbackDelaySeconds: 60,
+    });
+    await emulator.clock.advanceUntil(
+      () => deploymentEvents().some((e) => e.name === 'SERVICE_DEPLOYMENT_FAILED'),
+      {
+        limitMs: 600_000,
+      },
+    );
+
+    // Act
+    const justFailed = await describeService();
+    await emulator.clock.advance(60_000);
+    const rollingBack = await describeService();
+
+    // Assess
+    expect(justFailed.deployments?.[0]).toMatchObject({
+      id: failedId,
+      status: 'PRIMARY',
+      rolloutState: 'FAILED',
+    });
+    expect(rollingBack.deployments?.[0]).toMatchObject({ status: 'PRIMARY', rolloutState: 'IN_PROGRESS' });
+    expect(rollingBack.deployments?.[0]?.id).not.toBe(failedId);
+  });
+
   it('leaves a failed deployment PRIMARY when rollback is off', async () => {
     // Prepare
     seed({ circuitBreaker: { enable: true, rollback: false } });
@@ -608,6 +688,34 @@ describe('rollout simulator', () => {
       'SERVICE_DEPLOYMENT_COMPLETED',
     ]);
     expect((await describeService()).deployments?.[0]?.rolloutState).toBe('COMPLETED');
+  });
+
+  it('makes ListTasks lag behind task events when asked, while DescribeTasks is current', async () => {
+    // Prepare
+    seed();
+    emulator.ecs.setListTasksLag(60);
+    const deploymentId = await deploy(`${registry}/web:v2`, 'crashLoop');
+    const listStopped = () =>
+      ecs.send(new ListTasksCommand({ cluster: 'prod', startedBy: deploymentId, desiredStatus: 'STOPPED' }));
+
+    // Act: the first two tasks stop at 10 s.
+    await emulator.clock.advance(10_000);
+    const stoppedEvent = events.find(
+      (e) =>
+        e['detail-type'] === 'ECS Task State Change' && (e.detail as JsonObject).lastStatus === 'STOPPED',
+    );
+    const taskArn = String((stoppedEvent?.detail as JsonObject | undefined)?.taskArn);
+    const whileLagging = await listStopped();
+    const running = await ecs.send(new ListTasksCommand({ cluster: 'prod', startedBy: deploymentId }));
+    const described = await ecs.send(new DescribeTasksCommand({ cluster: 'prod', tasks: [taskArn] }));
+    await emulator.clock.advance(60_000);
+    const afterLag = await listStopped();
+
+    // Assess
+    expect(whileLagging.taskArns).toEqual([]);
+    expect(running.taskArns).toContain(taskArn);
+    expect(described.tasks?.[0]?.lastStatus).toBe('STOPPED');
+    expect(afterLag.taskArns).toContain(taskArn);
   });
 
   it('lets simulated time follow real time at a speed factor for demos', async () => {

@@ -81,7 +81,13 @@ describe('least privilege (sandbox)', () => {
     });
     await sandbox.push({ repository: 'web', tag: 'v1.0.0' });
     await sandbox.idle();
-    await sandbox.push({ repository: 'web', tag: 'v1.1.0', scenario: 'crashLoop' });
+    // Tasks crash a simulated minute in (not 10 s), so the wait is parked before the first stop
+    // at speed 500 even on a loaded machine, and onEcsEvent is the one that resumes it.
+    await sandbox.push({
+      repository: 'web',
+      tag: 'v1.1.0',
+      scenario: { kind: 'crashLoop', startSeconds: 60 },
+    });
     await sandbox.idle();
     await sandbox.push({
       repository: 'web',

@@ -1,14 +1,20 @@
 import {
   DescribeServicesCommand,
-  DescribeTaskDefinitionCommand,
   type ECSClient,
   RegisterTaskDefinitionCommand,
   type Service,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import type { EcsTarget } from '../config/schema.ts';
-import { awsCall, DeployFailed, GantryError } from '../errors.ts';
-import { withContainerImage } from './task-definition.ts';
+import {
+  awsCall,
+  DeployFailed,
+  GantryError,
+  hasErrorName,
+  ServiceNotManaged,
+  TransientAwsError,
+} from '../errors.ts';
+import { describeCopyableTaskDefinition, withContainerImage } from './task-definition.ts';
 
 export interface EcsDeployment {
   /** The ECS deployment id (`ecs-svc/…`) whose rollout Gantry waits for. */
@@ -20,9 +26,19 @@ export interface EcsDeployment {
   previousImage?: string;
 }
 
-export async function describeService(ecs: ECSClient, target: EcsTarget): Promise<Service> {
+export async function describeService(
+  ecs: ECSClient,
+  target: EcsTarget,
+  options: { withTags?: boolean } = {},
+): Promise<Service> {
   const { services, failures } = await awsCall(`describing service ${target.service}`, () =>
-    ecs.send(new DescribeServicesCommand({ cluster: target.cluster, services: [target.service] })),
+    ecs.send(
+      new DescribeServicesCommand({
+        cluster: target.cluster,
+        services: [target.service],
+        ...(options.withTags && { include: ['TAGS'] }),
+      }),
+    ),
   );
   const service = services?.[0];
   if (service?.status !== 'ACTIVE') {
@@ -30,6 +46,49 @@ export async function describeService(ecs: ECSClient, target: EcsTarget): Promis
     throw new DeployFailed(`ECS service ${target.cluster}/${target.service} is not usable: ${why}`);
   }
   return service as Service;
+}
+
+/** The tag that marks an ECS service Gantry may deploy; the stack's ecs:UpdateService grant requires it. */
+export const managedServiceTag = { key: 'gantry:managed', value: 'true' } as const;
+
+/**
+ * Refuses a service that does not carry {@link managedServiceTag}. The stack only lets Gantry
+ * describe and update services with that tag (condition `aws:ResourceTag/gantry:managed`), so an
+ * untagged service can also answer AccessDeniedException here: both mean the tag is missing.
+ */
+export async function requireManagedService(ecs: ECSClient, target: EcsTarget): Promise<void> {
+  const name = `${target.cluster}/${target.service}`;
+  const fix = `add the tag ${managedServiceTag.key}=${managedServiceTag.value} to the service (aws ecs tag-resource) to let Gantry deploy it`;
+  let service: Service;
+  try {
+    service = await describeService(ecs, target, { withTags: true });
+  } catch (error) {
+    if (hasErrorName(error, 'AccessDeniedException')) {
+      throw new ServiceNotManaged(`Gantry may not describe ECS service ${name}: ${fix}`, { cause: error });
+    }
+    throw error;
+  }
+  const value = service.tags?.find((tag) => tag.key === managedServiceTag.key)?.value;
+  if (value !== managedServiceTag.value) {
+    const found = value === undefined ? 'has no such tag' : `has ${managedServiceTag.key}=${value}`;
+    throw new ServiceNotManaged(`ECS service ${name} ${found}: ${fix}`);
+  }
+}
+
+/**
+ * Gantry deploys with UpdateService's task definition, which only services on the rolling update
+ * (`ECS`) controller take: "For services using the blue/green (CODE_DEPLOY) deployment controller,
+ * only the desired count, deployment configuration, … can be updated using this API", and an
+ * external controller needs a new task set (ECS API model, UpdateService, in @aws-sdk/client-ecs).
+ * Refused before anything is registered. A service without the field uses ECS, the default.
+ */
+function requireRollingUpdate(service: Service, target: EcsTarget): void {
+  const controller = service.deploymentController?.type ?? 'ECS';
+  if (controller === 'ECS') return;
+  const how = controller === 'CODE_DEPLOY' ? 'a CodeDeploy deployment' : 'a new task set';
+  throw new DeployFailed(
+    `ECS service ${target.cluster}/${target.service} uses the ${controller} deployment controller: Gantry deploys only services on the rolling update (ECS) controller; this one changes its task definition through ${how}`,
+  );
 }
 
 /** Tags Gantry puts on the revisions it registers, so a retried step can tell its own work. */
@@ -50,10 +109,9 @@ export async function deployImageToEcs(
 ): Promise<EcsDeployment> {
   return beforeTheChange(async () => {
     const service = await describeService(ecs, target);
+    requireRollingUpdate(service, target);
     const currentArn = requireTaskDefinition(service, target);
-    const { taskDefinition, tags = [] } = await awsCall('describing the current task definition', () =>
-      ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: currentArn, include: ['TAGS'] })),
-    );
+    const { taskDefinition, tags = [] } = await describeCopyableTaskDefinition(ecs, currentArn);
     if (!taskDefinition) throw new DeployFailed(`task definition ${currentArn} not found`);
     const tag = (key: string) => tags.find((candidate) => candidate.key === key)?.value;
     const primary = service.deployments?.find((deployment) => deployment.status === 'PRIMARY');
@@ -100,6 +158,7 @@ export async function deployTaskDefinitionToEcs(
 ): Promise<EcsDeployment> {
   return beforeTheChange(async () => {
     const service = await describeService(ecs, target);
+    requireRollingUpdate(service, target);
     const previousTaskDefinitionArn = requireTaskDefinition(service, target);
     const deploymentId = await updateService(ecs, target, taskDefinitionArn);
     return { deploymentId, taskDefinitionArn, previousTaskDefinitionArn };
@@ -133,19 +192,58 @@ class ServiceChangedWithoutDeployment extends Error {
   override readonly name = 'ServiceChangedWithoutDeployment';
 }
 
+/** How long the Rollback step waits for ECS to start its own circuit-breaker rollback. */
+export interface EcsRollbackPatience {
+  /** Looks at the service this many times at most… */
+  readonly polls: number;
+  /** …this far apart. polls × interval stays well inside the step's 60 s Lambda timeout. */
+  readonly intervalMs: number;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+export const defaultEcsRollbackPatience: EcsRollbackPatience = {
+  polls: 40,
+  intervalMs: 1000,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
 /**
- * The deployment ECS is running for `taskDefinitionArn`: after its circuit breaker rolled a
- * failed deployment back, that is the rollback deployment ECS started itself.
+ * The rollback deployment ECS's circuit breaker started after failing `failedDeploymentId`, when it
+ * runs `taskDefinitionArn`; undefined when ECS will not roll back (nothing completed to go back to)
+ * or went elsewhere, so Gantry puts the revision back itself. ECS starts its rollback after it
+ * failed the deployment, not with it: while the failed deployment is still PRIMARY, Gantry waits
+ * for ECS instead of starting a second rollback, and if ECS is still not there after `patience`,
+ * it throws `TransientAwsError` so the state machine retries the step later, never doubling it.
+ * ECS rolls back "to the last deployment that completed successfully" (ECS API model,
+ * `DeploymentCircuitBreaker.rollback` in @aws-sdk/client-ecs;
+ * https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentCircuitBreaker.html).
  */
-export async function findPrimaryDeployment(
+export async function followEcsRollback(
   ecs: ECSClient,
   target: EcsTarget,
+  failedDeploymentId: string,
   taskDefinitionArn: string,
+  patience: EcsRollbackPatience = defaultEcsRollbackPatience,
 ): Promise<EcsDeployment | undefined> {
-  const service = await describeService(ecs, target);
-  const primary = service.deployments?.find((deployment) => deployment.status === 'PRIMARY');
-  if (!primary?.id || primary.taskDefinition !== taskDefinitionArn) return undefined;
-  return { deploymentId: primary.id, taskDefinitionArn, previousTaskDefinitionArn: taskDefinitionArn };
+  for (let poll = 1; ; poll++) {
+    const service = await describeService(ecs, target);
+    const deployments = service.deployments ?? [];
+    const primary = deployments.find((deployment) => deployment.status === 'PRIMARY');
+    if (primary?.id && primary.id !== failedDeploymentId) {
+      if (primary.taskDefinition !== taskDefinitionArn) return undefined;
+      return { deploymentId: primary.id, taskDefinitionArn, previousTaskDefinitionArn: taskDefinitionArn };
+    }
+    const completed = deployments.some(
+      (deployment) => deployment.id !== failedDeploymentId && deployment.rolloutState === 'COMPLETED',
+    );
+    if (!completed) return undefined;
+    if (poll >= patience.polls) {
+      throw new TransientAwsError(
+        `ECS's circuit breaker failed deployment ${failedDeploymentId} of ${target.service} but has not started its rollback yet`,
+      );
+    }
+    await patience.sleep(patience.intervalMs);
+  }
 }
 
 async function updateService(ecs: ECSClient, target: EcsTarget, taskDefinitionArn: string): Promise<string> {

@@ -4,64 +4,114 @@ import { awsCall, InputInvalid } from '../errors.ts';
 import {
   circuitBreakerRollsBack,
   evaluateRollout,
+  isFailedTask,
   type RolloutDependencies,
   type RolloutVerdict,
   type RolloutWait,
   readRolloutWait,
   settleRollout,
   stoppedTasksOf,
+  toStoppedTask,
 } from './rollout.ts';
 
-const deploymentStateChangeSchema = z.object({
+/**
+ * Only the fields a decision reads are checked, and a malformed optional one is dropped rather
+ * than refused: an event is a hint, and one that cannot apply is ignored with a reason, never
+ * thrown (Lambda retries a failed asynchronous invocation twice, for nothing:
+ * https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html). Shapes: "Amazon ECS
+ * service deployment state change events" and "Amazon ECS task state change events"
+ * (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_service_deployment_events.html,
+ * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html).
+ */
+const optionalString = z.string().optional().catch(undefined);
+
+const deploymentStateChangeSchema = z.looseObject({
   'detail-type': z.literal('ECS Deployment State Change'),
-  resources: z.array(z.string()).default([]),
   detail: z.looseObject({
     eventName: z.string(),
     deploymentId: z.string(),
-    reason: z.string().optional(),
+    reason: optionalString,
   }),
 });
 
-const taskStateChangeSchema = z.object({
+const taskStateChangeSchema = z.looseObject({
   'detail-type': z.literal('ECS Task State Change'),
   detail: z.looseObject({
-    clusterArn: z.string(),
     taskArn: z.string(),
     lastStatus: z.string(),
-    startedBy: z.string().optional(),
-    stopCode: z.string().optional(),
-    stoppedReason: z.string().optional(),
+    startedBy: optionalString,
+    stopCode: optionalString,
+    stoppedReason: optionalString,
+    containers: z
+      .array(
+        z.looseObject({
+          name: optionalString,
+          exitCode: z.number().optional().catch(undefined),
+          reason: optionalString,
+        }),
+      )
+      .optional()
+      .catch(undefined),
   }),
 });
 
-const ecsEventSchema = z.union([deploymentStateChangeSchema, taskStateChangeSchema]);
-export type EcsEvent = z.infer<typeof ecsEventSchema>;
+export type EcsEvent = z.infer<typeof deploymentStateChangeSchema> | z.infer<typeof taskStateChangeSchema>;
 
 export type EcsEventOutcome =
   | { action: 'ignored'; why: string }
   | { action: 'resumed'; deploymentId: string; outcome: 'completed' | 'failed'; error?: string }
   | { action: 'already-resumed'; deploymentId: string };
 
-export function parseEcsEvent(event: unknown): EcsEvent {
-  const parsed = ecsEventSchema.safeParse(event);
-  if (!parsed.success)
-    throw new InputInvalid('not an ECS Deployment State Change or Task State Change event');
-  return parsed.data;
+const schemas = new Map<string, z.ZodType<EcsEvent>>([
+  ['ECS Deployment State Change', deploymentStateChangeSchema],
+  ['ECS Task State Change', taskStateChangeSchema],
+]);
+
+/**
+ * An `aws.ecs` event Gantry can judge, or why it does not apply. Anything that is not an ECS event
+ * at all is bad input (a wiring mistake): `InputInvalid`.
+ */
+function readEcsEvent(event: unknown): { event: EcsEvent } | { ignored: string } {
+  const envelope = z
+    .looseObject({ source: z.literal('aws.ecs'), 'detail-type': z.string() })
+    .safeParse(event);
+  if (!envelope.success) throw new InputInvalid('not an EventBridge event from aws.ecs');
+  const detailType = envelope.data['detail-type'];
+  const schema = schemas.get(detailType);
+  if (schema === undefined) return { ignored: `${detailType} is not a deployment or task state change` };
+  const parsed = schema.safeParse(event);
+  if (!parsed.success) {
+    const missing = parsed.error.issues.map((issue) => issue.path.join('.')).join(', ');
+    return { ignored: `${detailType} without a usable ${missing}` };
+  }
+  return { event: parsed.data };
 }
 
 /**
  * Wakes the execution waiting on the event's deployment, if any. Events are hints delivered at
  * least once and possibly late: every decision is safe to repeat and only one resume is sent.
  */
-export async function handleEcsEvent(deps: RolloutDependencies, event: EcsEvent): Promise<EcsEventOutcome> {
+export async function handleEcsEvent(deps: RolloutDependencies, raw: unknown): Promise<EcsEventOutcome> {
+  const read = readEcsEvent(raw);
+  if ('ignored' in read) return { action: 'ignored', why: read.ignored };
+  const { event } = read;
   const deploymentId =
     event['detail-type'] === 'ECS Deployment State Change'
       ? event.detail.deploymentId
       : event.detail.startedBy;
   if (!deploymentId?.startsWith('ecs-svc/'))
     return { action: 'ignored', why: 'not started by a service deployment' };
-  if (event['detail-type'] === 'ECS Task State Change' && event.detail.lastStatus !== 'STOPPED') {
-    return { action: 'ignored', why: `task is ${event.detail.lastStatus}, not STOPPED` };
+  if (event['detail-type'] === 'ECS Task State Change') {
+    if (event.detail.lastStatus !== 'STOPPED') {
+      return { action: 'ignored', why: `task is ${event.detail.lastStatus}, not STOPPED` };
+    }
+    // The rule only delivers stops that can count; one that cannot is not worth a read.
+    if (!isFailedTask(toStoppedTask(event.detail))) {
+      return {
+        action: 'ignored',
+        why: `the task stopped for a reason that is not a failure (${event.detail.stopCode ?? 'no stop code'})`,
+      };
+    }
   }
   if (
     event['detail-type'] === 'ECS Deployment State Change' &&
@@ -90,7 +140,14 @@ async function verdictFor(
   event: EcsEvent,
 ): Promise<RolloutVerdict> {
   if (event['detail-type'] === 'ECS Task State Change') {
-    const verdict = await evaluateRollout(deps.ecs, wait, { deadlinePassed: false });
+    // The event is the freshest word on its own task: ListTasks may not list it yet. It carries
+    // the task, its stop code and reason and its containers' exit codes, as DescribeTasks does
+    // ("Amazon ECS task state change events",
+    // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html).
+    const verdict = await evaluateRollout(deps.ecs, wait, {
+      deadlinePassed: false,
+      observed: [toStoppedTask(event.detail)],
+    });
     return verdict.outcome === 'failed' ? { ...verdict, event: event.detail } : verdict;
   }
   if (event.detail.eventName === 'SERVICE_DEPLOYMENT_COMPLETED') {

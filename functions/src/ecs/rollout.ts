@@ -4,7 +4,6 @@ import {
   type ECSClient,
   ListTasksCommand,
   type Service,
-  type Task,
 } from '@aws-sdk/client-ecs';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
@@ -165,11 +164,19 @@ export function failureCause(verdict: Extract<RolloutVerdict, { outcome: 'failed
   return text.length > maxCauseLength ? JSON.stringify({ message: details.message.slice(0, 1000) }) : text;
 }
 
-/** Reads the service itself: the fallback when no event came, and the first look after parking. */
+/**
+ * Reads the service itself: the fallback when no event came, the first look after parking, and
+ * the judgement of an event. `observed` are stopped tasks an event described: they count even
+ * when ListTasks does not show them yet (its view lags behind the events), so ListTasks and
+ * DescribeTasks only add to the count, never veto it. The deployment's own `failedTasks` cannot
+ * replace this count: it counts consecutive failures and resets to zero once a task of the
+ * deployment runs (ECS API model, `Deployment.failedTasks` in @aws-sdk/client-ecs), so a crash
+ * loop whose tasks reach RUNNING before they exit may never show there.
+ */
 export async function evaluateRollout(
   ecs: ECSClient,
   wait: Omit<RolloutWait, 'taskToken'>,
-  options: { deadlinePassed: boolean },
+  options: { deadlinePassed: boolean; observed?: readonly StoppedTask[] },
 ): Promise<RolloutVerdict> {
   const { services } = await awsCall('describing the service rollout', () =>
     ecs.send(new DescribeServicesCommand({ cluster: wait.cluster, services: [wait.service] })),
@@ -190,15 +197,17 @@ export async function evaluateRollout(
       stoppedTasks,
     }) as const;
 
+  const stopped = withObserved(
+    options.observed ?? [],
+    await stoppedTasksOf(ecs, wait.cluster, wait.deploymentId),
+  );
   if (deployment?.rolloutState === 'FAILED') {
-    const stopped = await stoppedTasksOf(ecs, wait.cluster, wait.deploymentId);
     return failed(
       `ECS reported the rollout FAILED: ${deployment.rolloutStateReason ?? 'no reason given'}`,
       'RolloutFailed',
       stopped,
     );
   }
-  const stopped = await stoppedTasksOf(ecs, wait.cluster, wait.deploymentId);
   const failedTasks = stopped.filter(isFailedTask);
   if (failedTasks.length >= wait.maxFailedTasks) {
     return failed(
@@ -240,6 +249,12 @@ export function isFailedTask(task: StoppedTask): boolean {
   return /health ?check/i.test(task.stoppedReason ?? '');
 }
 
+/** The tasks events described, then those ListTasks adds: one entry per task. */
+function withObserved(observed: readonly StoppedTask[], listed: readonly StoppedTask[]): StoppedTask[] {
+  const seen = new Set(observed.map((task) => task.taskArn));
+  return [...observed, ...listed.filter((task) => !seen.has(task.taskArn))];
+}
+
 export async function stoppedTasksOf(
   ecs: ECSClient,
   cluster: string,
@@ -255,7 +270,15 @@ export async function stoppedTasksOf(
   return (tasks ?? []).map(toStoppedTask);
 }
 
-function toStoppedTask(task: Task): StoppedTask {
+/** What Gantry keeps of a stopped task, from DescribeTasks or from the task's own event. */
+export function toStoppedTask(task: {
+  taskArn?: string | undefined;
+  stopCode?: string | undefined;
+  stoppedReason?: string | undefined;
+  containers?:
+    | { name?: string | undefined; exitCode?: number | undefined; reason?: string | undefined }[]
+    | undefined;
+}): StoppedTask {
   return {
     taskArn: task.taskArn ?? 'unknown',
     ...(task.stopCode !== undefined && { stopCode: task.stopCode }),

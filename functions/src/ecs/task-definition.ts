@@ -1,9 +1,17 @@
-import type { RegisterTaskDefinitionCommandInput, Tag, TaskDefinition } from '@aws-sdk/client-ecs';
-import { DeployFailed } from '../errors.ts';
+import {
+  DescribeTaskDefinitionCommand,
+  type DescribeTaskDefinitionCommandOutput,
+  type ECSClient,
+  type RegisterTaskDefinitionCommandInput,
+  type Tag,
+  type TaskDefinition,
+} from '@aws-sdk/client-ecs';
+import { awsCall, DeployFailed, TaskDefinitionNotCopyable } from '../errors.ts';
 
 /**
- * Fields DescribeTaskDefinition returns that RegisterTaskDefinition refuses. Everything else is
- * copied as it is, so fields we have never heard of (new ECS features) survive a deploy.
+ * Fields DescribeTaskDefinition returns that RegisterTaskDefinition refuses. Everything else the
+ * SDK returned is copied as it is; fields the SDK does not model never reach here: they are
+ * refused by {@link describeCopyableTaskDefinition}, since the SDK would drop them.
  */
 const readOnlyFields = [
   'taskDefinitionArn',
@@ -48,4 +56,74 @@ export function withContainerImage(
     ),
     ...(kept.length > 0 && { tags: kept }),
   };
+}
+
+/**
+ * DescribeTaskDefinition with its tags, refusing a task definition the copy would not reproduce.
+ * The SDK deserializes through its model and drops members it does not know (a field ECS added
+ * after the bundled @aws-sdk/client-ecs was built), and RegisterTaskDefinition's serializer drops
+ * them again on the way out: a deploy would silently remove the feature. So the raw response body
+ * is kept (a middleware right under the deserializer) and compared with what the SDK returned.
+ */
+export async function describeCopyableTaskDefinition(
+  ecs: ECSClient,
+  taskDefinitionArn: string,
+): Promise<DescribeTaskDefinitionCommandOutput> {
+  const command = new DescribeTaskDefinitionCommand({ taskDefinition: taskDefinitionArn, include: ['TAGS'] });
+  let rawBody: Uint8Array | undefined;
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const result = await next(args);
+      const response = result.response as { statusCode?: number; body?: unknown };
+      if (response.statusCode === 200 && isAsyncIterable(response.body)) {
+        const chunks: Uint8Array[] = [];
+        for await (const chunk of response.body) chunks.push(chunk as Uint8Array);
+        rawBody = Buffer.concat(chunks);
+        // The deserializer reads a Uint8Array body as it is.
+        response.body = rawBody;
+      }
+      return result;
+    },
+    { step: 'deserialize', priority: 'low', name: 'gantryKeepRawTaskDefinition' },
+  );
+  const described = await awsCall('describing the current task definition', () => ecs.send(command));
+  const raw = rawBody === undefined ? undefined : parseJson(Buffer.from(rawBody).toString('utf8'));
+  if (isRecord(raw) && described.taskDefinition) {
+    const dropped = droppedFields(raw.taskDefinition, described.taskDefinition, 'taskDefinition');
+    if (dropped.length > 0) {
+      throw new TaskDefinitionNotCopyable(
+        `task definition ${taskDefinitionArn} has field(s) the bundled AWS SDK does not know, which a copy would drop: ${dropped.join(', ')}. Nothing was changed; update Gantry's @aws-sdk/client-ecs to deploy this service.`,
+      );
+    }
+  }
+  return described;
+}
+
+/** Paths present (and not null) in the raw JSON but missing from what the SDK deserialized. */
+function droppedFields(raw: unknown, parsed: unknown, path: string): string[] {
+  if (Array.isArray(raw) && Array.isArray(parsed)) {
+    return raw.flatMap((item, index) => droppedFields(item, parsed[index], `${path}[${index}]`));
+  }
+  if (!isRecord(raw) || !isRecord(parsed)) return [];
+  return Object.entries(raw).flatMap(([key, value]) => {
+    if (value === null) return [];
+    if (!(key in parsed)) return [`${path}.${key}`];
+    return droppedFields(value, parsed[key], `${path}.${key}`);
+  });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
