@@ -29,15 +29,21 @@ describe('the Docker lab (real engine, swarm, registry with auth)', () => {
     const bad = await pushTestImage(lab, 'lab', 'bad', { script: 'exit 3' });
     expect(good).not.toBe(bad);
 
-    const spec = (image: string) => ({
+    const spec = (image: string): Docker.ServiceSpec => ({
       Name: name,
       TaskTemplate: {
         ContainerSpec: { Image: image },
         RestartPolicy: { Condition: 'on-failure', Delay: 500_000_000 },
       },
       Mode: { Replicated: { Replicas: 1 } },
-      UpdateConfig: { FailureAction: 'rollback', Monitor: 3_000_000_000, Parallelism: 1, MaxFailureRatio: 0 },
-      RollbackConfig: { FailureAction: 'pause', Monitor: 3_000_000_000, Parallelism: 1 },
+      UpdateConfig: {
+        FailureAction: 'rollback',
+        Monitor: 3_000_000_000,
+        Parallelism: 1,
+        MaxFailureRatio: 0,
+        Order: 'stop-first',
+      },
+      RollbackConfig: { FailureAction: 'pause', Monitor: 3_000_000_000, Parallelism: 1, Order: 'stop-first' },
     });
     const service = engine.getService((await engine.createService(auth, spec(good))).id);
     await until(async () => (await runningImages(engine, name)).includes(good), 60_000);
