@@ -158,7 +158,13 @@ describe('competing deploys (sandbox)', () => {
         app,
       ).toEqual([]);
       expect(sandbox.release(app, 'prod')?.digest, app).toBe(newest.get(app));
-      expect(sandbox.emulator.ssm.get(`/gantry/${app}/prod/lock`), app).toBeUndefined();
+      expect(
+        sandbox.emulator.dynamodb.getItem(sandbox.coordinationTable, {
+          pk: { S: `app#${app}#prod` },
+          sk: { S: 'lock' },
+        }),
+        app,
+      ).toBeUndefined();
     }
     expect(watcher.overlaps).toEqual([]);
   });

@@ -132,32 +132,70 @@ describe('deploy flows under faults (sandbox)', () => {
     expect(release?.image).toContain('retried@sha256:');
   });
 
-  it('reclaims the lock of an execution that died holding it', async () => {
+  it('frees the lock of an execution that died holding it, on its end-of-execution event', async () => {
     // Prepare: a deploy that holds the lock for a long rollout, then dies.
     sandbox.seedApp({ app: 'orphan', env: 'prod', repository: 'orphan' });
+    const dead = await deployThenAbort('orphan');
+
+    // Act
+    await sandbox.idle();
+
+    // Assess: the rule on Step Functions' status change freed the lock; the next push deploys.
+    const ended = sandbox.emulator.events.history.filter(
+      (event) =>
+        event['detail-type'] === 'Step Functions Execution Status Change' &&
+        (event.detail as { executionArn: string; status: string }).executionArn === dead &&
+        (event.detail as { status: string }).status === 'ABORTED',
+    );
+    expect(ended).toHaveLength(1);
+    expect(lockOf('orphan')).toBeUndefined();
+    const v2 = await sandbox.push({ repository: 'orphan', tag: 'v2.0.0' });
+    await sandbox.idle();
+    expect(executionsOf(sandbox, 'orphan').find((e) => e.executionArn !== dead)?.status).toBe('SUCCEEDED');
+    expectConsistent('orphan', v2.digest);
+  });
+
+  it('reclaims the lock of an execution that died holding it when its end event is lost', async () => {
+    // Prepare: the status-change event never arrives (EventBridge delivery is best effort).
+    sandbox.seedApp({ app: 'lost', env: 'prod', repository: 'lost' });
+    const undrop = sandbox.emulator.events.dropWhen(
+      (event) => event['detail-type'] === 'Step Functions Execution Status Change',
+    );
+    const dead = await deployThenAbort('lost');
+    await sandbox.idle();
+    undrop();
+    expect(lockOf('lost')).toBeDefined();
+
+    // Act
+    const v2 = await sandbox.push({ repository: 'lost', tag: 'v2.0.0' });
+    await sandbox.idle();
+
+    // Assess
+    expect(executionsOf(sandbox, 'lost').find((e) => e.executionArn !== dead)?.status).toBe('SUCCEEDED');
+    expectConsistent('lost', v2.digest);
+    expect(lockOf('lost')).toBeUndefined();
+  });
+
+  /** Pushes v1 with a one-hour rollout and aborts its execution while it holds the lock. */
+  async function deployThenAbort(app: string): Promise<string> {
     const waiting = new Promise<void>((resolve) => {
       sandbox.stepFunctions.hooks.observe = ({ state }) => state === 'WaitForRollout' && resolve();
     });
     await sandbox.push({
-      repository: 'orphan',
+      repository: app,
       tag: 'v1.0.0',
       scenario: { kind: 'healthy', stableAfterSeconds: 3600 },
     });
     await waiting;
-    const [dead] = executionsOf(sandbox, 'orphan');
+    const [dead] = executionsOf(sandbox, app);
     sandbox.stepFunctions.abortExecution(dead?.executionArn ?? '');
-    await sandbox.idle();
-    expect(sandbox.emulator.ssm.get('/gantry/orphan/prod/lock')).toBeDefined();
+    return dead?.executionArn ?? '';
+  }
 
-    // Act
-    const v2 = await sandbox.push({ repository: 'orphan', tag: 'v2.0.0' });
-    await sandbox.idle();
-
-    // Assess
-    const next = executionsOf(sandbox, 'orphan').find(
-      (execution) => execution.executionArn !== dead?.executionArn,
-    );
-    expect(next?.status).toBe('SUCCEEDED');
-    expectConsistent('orphan', v2.digest);
-  });
+  function lockOf(app: string) {
+    return sandbox.emulator.dynamodb.getItem(sandbox.coordinationTable, {
+      pk: { S: `app#${app}#prod` },
+      sk: { S: 'lock' },
+    });
+  }
 });
