@@ -37,7 +37,9 @@ function errorNamesIn(state: AslState): string[] {
 describe('state-machines/deploy.asl.json', () => {
   it('is valid ASL once function ARNs are substituted', () => {
     // Prepare: asl-validator mutates its input, so it gets its own copy.
-    const definition = structuredClone(loadDeployDefinition(lambdaArn, { coordinationTable: 'gantry-dev-coordination' }));
+    const definition = structuredClone(
+      loadDeployDefinition(lambdaArn, { coordinationTable: 'gantry-dev-coordination' }),
+    );
 
     // Act
     const result = validateAsl(definition, { checkPaths: true, checkArn: true });
@@ -95,7 +97,7 @@ describe('state-machines/deploy.asl.json', () => {
     const state = raw.States.ReleaseLock;
     expect(state?.Resource).toBe('arn:aws:states:::dynamodb:deleteItem');
     expect(state?.Parameters).toMatchObject({
-      TableName: '${coordinationTable}',
+      TableName: expect.stringMatching(/^\$\{coordinationTable\}$/),
       ConditionExpression: 'holder = :me',
       ExpressionAttributeValues: { ':me': { 'S.$': '$$.Execution.Id' } },
     });

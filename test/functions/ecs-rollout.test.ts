@@ -1,3 +1,4 @@
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   DescribeServicesCommand,
   DescribeTasksCommand,
@@ -11,18 +12,17 @@ import {
   SFNServiceException,
   TaskTimedOut,
 } from '@aws-sdk/client-sfn';
-import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { waitPartition, waitSortKey } from '../../functions/src/coordination/table.ts';
+import { failureCause, registerRolloutWait, settleRollout } from '../../functions/src/coordination/waits.ts';
 import { handleEcsEvent, parseEcsEvent } from '../../functions/src/ecs/events.ts';
 import {
-  failureCause,
+  evaluateRollout,
   type RolloutDependencies,
   type RolloutWait,
-  registerRolloutWait,
   type StoppedTask,
-  settleRollout,
 } from '../../functions/src/ecs/rollout.ts';
 import {
   crashed,
@@ -33,7 +33,7 @@ import {
   stoppedTask,
   story,
 } from '../support/aws-fixtures.ts';
-import { fakeParameterStore } from '../support/ssm-fake.ts';
+import { fakeCoordinationTable, tableName } from '../support/table-fake.ts';
 
 const taskToken =
   'AQCEAAAAKgAAAAMAAAAAAAAAAZ1v7Jd2k3TrYI8vQvL0pTokenOnlyForTests0Rjb2sZ1pQx9mN3bV5cX7zL2kJ4hG6fD8sA0qW1eR3tY5uI7oP9';
@@ -45,7 +45,6 @@ const wait: RolloutWait = {
   maxFailedTasks: 2,
   timeoutSeconds: 900,
 };
-const rolloutParameter = `/gantry-rollouts/${story.deploymentId}`;
 
 const completedEvent = loadEvent('ecs-deployment-completed.json');
 const failedEvent = loadEvent('ecs-deployment-failed.json');
@@ -54,16 +53,16 @@ const taskStoppedEvent = loadEvent<{ detail: Record<string, unknown> }>('ecs-tas
 
 const ecsMock = mockClient(ECSClient);
 const sfnMock = mockClient(SFNClient);
-let ssm: ReturnType<typeof fakeParameterStore>;
+let table: ReturnType<typeof fakeCoordinationTable>;
 let deps: RolloutDependencies;
 
 beforeEach(() => {
-  ssm = fakeParameterStore();
+  table = fakeCoordinationTable();
   deps = {
-    ssm: ssm.client,
+    table: table.table,
     ecs: new ECSClient({ region: story.region }),
     sfn: new SFNClient({ region: story.region }),
-    parameterPrefix: '/gantry',
+    now: () => new Date('2025-06-03T10:16:00Z'),
   };
   sfnMock.on(SendTaskSuccessCommand).resolves({});
   sfnMock.on(SendTaskFailureCommand).resolves({});
@@ -71,7 +70,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
-  ssm.mock.reset();
+  table.mock.reset();
   ecsMock.reset();
   sfnMock.reset();
   vi.restoreAllMocks();
@@ -79,8 +78,30 @@ afterEach(() => {
 });
 
 function parked() {
-  ssm.put(rolloutParameter, wait);
+  const { taskToken: token, ...details } = wait;
+  table.put({
+    pk: { S: waitPartition(story.deploymentId) },
+    sk: { S: waitSortKey },
+    taskToken: { S: token },
+    wait: { S: JSON.stringify(details) },
+  });
 }
+
+/** The wait parked in the coordination table, as the token and its details. */
+function parkedWait(): RolloutWait | undefined {
+  const item = table.item(waitPartition(story.deploymentId), waitSortKey);
+  if (!item) return undefined;
+  const token = item.taskToken as { S: string };
+  return {
+    ...(JSON.parse((item.wait as { S: string }).S) as Omit<RolloutWait, 'taskToken'>),
+    taskToken: token.S,
+  };
+}
+
+const register = (rollout: RolloutWait) =>
+  registerRolloutWait(deps, rollout, (parkedRollout) =>
+    evaluateRollout(deps.ecs, parkedRollout, { deadlinePassed: false }),
+  );
 
 function rollingOut(
   state: 'IN_PROGRESS' | 'COMPLETED' | 'FAILED',
@@ -111,42 +132,41 @@ function sentCause(): Record<string, unknown> {
 
 describe('ecs rollout', () => {
   describe('registerRolloutWait', () => {
-    it('parks the task token as a SecureString keyed by the deployment and keeps waiting', async () => {
+    it('parks the task token in the coordination table keyed by the deployment and keeps waiting', async () => {
       // Prepare
       rollingOut('IN_PROGRESS');
 
       // Act
-      const verdict = await registerRolloutWait(deps, wait);
+      const verdict = await register(wait);
 
       // Assess
       expect(verdict).toEqual({ outcome: 'pending' });
-      expect(ssm.mock).toHaveReceivedCommandWith(PutParameterCommand, {
-        Name: rolloutParameter,
-        Type: 'SecureString',
-        Overwrite: true,
+      expect(table.mock).toHaveReceivedCommandWith(PutItemCommand, {
+        TableName: tableName,
+        Item: expect.objectContaining({ pk: { S: waitPartition(story.deploymentId) } }),
       });
-      expect(ssm.json(rolloutParameter)).toEqual(wait);
+      expect(parkedWait()).toEqual(wait);
       expect(sfnMock).not.toHaveReceivedAnyCommand();
     });
 
     it('settles at once when the deployment already COMPLETED', async () => {
       rollingOut('COMPLETED');
 
-      const verdict = await registerRolloutWait(deps, wait);
+      const verdict = await register(wait);
 
       expect(verdict).toEqual({ outcome: 'completed', deploymentId: story.deploymentId });
       expect(sfnMock).toHaveReceivedCommandExactlyOnceWith(SendTaskSuccessCommand, {
         taskToken,
         output: JSON.stringify({ rolloutState: 'COMPLETED', deploymentId: story.deploymentId }),
       });
-      expect(ssm.parameters.has(rolloutParameter)).toBe(false);
+      expect(parkedWait()).toBeUndefined();
     });
 
     it('fails at once when the deployment already FAILED, noting ECS rolled it back', async () => {
       rollingOut('FAILED');
       stopped(stoppedTask(1, crashed));
 
-      const verdict = await registerRolloutWait(deps, wait);
+      const verdict = await register(wait);
 
       expect(verdict).toMatchObject({ outcome: 'failed', error: 'RolloutFailed', ecsRolledBack: true });
       expect(sfnMock).toHaveReceivedCommandExactlyOnceWith(SendTaskFailureCommand, {
@@ -176,7 +196,7 @@ describe('ecs rollout', () => {
           output: JSON.stringify({ rolloutState: 'COMPLETED', deploymentId: story.deploymentId }),
         });
         expect(sfnMock).not.toHaveReceivedCommand(SendTaskFailureCommand);
-        expect(ssm.parameters.has(rolloutParameter)).toBe(false);
+        expect(parkedWait()).toBeUndefined();
       });
 
       it('sends nothing more on a redelivery of the same event', async () => {
@@ -225,8 +245,7 @@ describe('ecs rollout', () => {
       await expect(handleEcsEvent(deps, parseEcsEvent(completedEvent))).rejects.toMatchObject({
         name: 'TransientAwsError',
       });
-      expect(ssm.json(rolloutParameter)).toEqual(wait);
-      expect(ssm.parameters.get(rolloutParameter)?.type).toBe('SecureString');
+      expect(parkedWait()).toEqual(wait);
     });
 
     describe('SERVICE_DEPLOYMENT_FAILED', () => {
@@ -293,7 +312,7 @@ describe('ecs rollout', () => {
 
         expect(outcome).toEqual({ action: 'ignored', why: 'rollout still in progress' });
         expect(sfnMock).not.toHaveReceivedAnyCommand();
-        expect(ssm.parameters.has(rolloutParameter)).toBe(true);
+        expect(parkedWait()).toEqual(wait);
       });
 
       it('fails the rollout at the second stopped task', async () => {
@@ -370,7 +389,7 @@ describe('ecs rollout', () => {
           why: 'not started by a service deployment',
         });
         expect(sfnMock).not.toHaveReceivedAnyCommand();
-        expect(ssm.parameters.has(rolloutParameter)).toBe(true);
+        expect(parkedWait()).toEqual(wait);
       });
     });
 
@@ -392,7 +411,7 @@ describe('ecs rollout', () => {
         why: 'SERVICE_DEPLOYMENT_IN_PROGRESS does not end a rollout',
       });
       expect(sfnMock).not.toHaveReceivedAnyCommand();
-      expect(ssm.parameters.has(rolloutParameter)).toBe(true);
+      expect(parkedWait()).toEqual(wait);
     });
   });
 
@@ -500,6 +519,7 @@ describe('ecs rollout', () => {
     async function loadHandler() {
       vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'DEBUG');
       vi.stubEnv('POWERTOOLS_DEV', '');
+      vi.stubEnv('GANTRY_COORDINATION_TABLE', tableName);
       vi.resetModules();
       const { handler } = await import('../../functions/handlers/on-ecs-event.ts');
       const written: string[] = [];

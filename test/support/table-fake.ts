@@ -36,7 +36,8 @@ export function fakeCoordinationTable() {
       if (!handle) throw new Error(`${operation} is not emulated`);
       return await handle(new Params(structuredClone(input) as JsonObject, operation, 'ValidationException'));
     } catch (error) {
-      if (error instanceof AwsError) throw Object.assign(new Error(error.message), { name: error.name, $metadata: {} });
+      if (error instanceof AwsError)
+        throw Object.assign(new Error(error.message), { name: error.name, $metadata: {} });
       throw error;
     }
   };
