@@ -1,10 +1,10 @@
 /**
- * DynamoDB expressions as Gantry writes them, really evaluated: condition, key-condition and update
+ * DynamoDB expressions as Gantry writes them, really evaluated: condition and key-condition
  * expressions with `#names` and `:values`. Grammar and semantics from the DynamoDB Developer Guide,
  * "Condition and filter expressions, operators and functions"
  * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.OperatorsAndFunctions.html)
- * and "Update expressions" (…/Expressions.UpdateExpressions.html). Anything outside the subset
- * Gantry uses (nested paths, size(), contains(), IN, ADD/DELETE actions) is refused loudly.
+ * and "Key condition expressions" (…/Query.KeyConditionExpressions.html). Anything outside the
+ * subset Gantry uses (nested paths, size(), contains(), IN) is refused loudly.
  */
 import { AwsError, UnsupportedParameter } from './protocol.ts';
 
@@ -82,7 +82,7 @@ type Token =
   | { kind: 'op'; text: string }
   | { kind: 'word'; text: string };
 
-const keywords = new Set(['AND', 'OR', 'NOT', 'BETWEEN', 'IN', 'SET', 'REMOVE', 'ADD', 'DELETE']);
+const keywords = new Set(['AND', 'OR', 'NOT', 'BETWEEN', 'IN']);
 
 function tokenize(expression: string): Token[] {
   const tokens: Token[] = [];
@@ -380,94 +380,4 @@ export function parseKeyCondition(
     }
   }
   return { partition: partition.right.value, ...(sort && { sort }) };
-}
-
-// ---- update expressions ---------------------------------------------------------------------
-
-type SetValue = Operand | { kind: 'if_not_exists'; name: string; fallback: Operand };
-export interface Update {
-  set: { name: string; value: SetValue }[];
-  remove: string[];
-}
-
-export function parseUpdate(expression: string, bindings: Bindings): Update {
-  const cursor = new Cursor(tokenize(expression), 'UpdateExpression');
-  const update: Update = { set: [], remove: [] };
-  const seen = new Set<string>();
-  while (!cursor.done()) {
-    const clause = cursor.next();
-    if (clause.kind !== 'word' || (clause.text !== 'SET' && clause.text !== 'REMOVE')) {
-      if (clause.kind === 'word' && (clause.text === 'ADD' || clause.text === 'DELETE')) {
-        throw new UnsupportedParameter(
-          `UpdateExpression: ${clause.text} is not emulated by the Gantry sandbox`,
-        );
-      }
-      throw validation(`Invalid UpdateExpression: Syntax error; token: "${clause.text}"`);
-    }
-    if (seen.has(clause.text)) {
-      throw validation(
-        `Invalid UpdateExpression: The "${clause.text}" section can only be used once in an update expression;`,
-      );
-    }
-    seen.add(clause.text);
-    do {
-      if (cursor.isOp(',')) cursor.next();
-      const name = parsePath(cursor, bindings);
-      if (clause.text === 'REMOVE') update.remove.push(name);
-      else {
-        cursor.expectOp('=');
-        update.set.push({ name, value: parseSetValue(cursor, bindings) });
-      }
-    } while (cursor.isOp(','));
-  }
-  const targets = [...update.set.map((entry) => entry.name), ...update.remove];
-  const overlap = targets.find((name, index) => targets.indexOf(name) !== index);
-  if (overlap !== undefined) {
-    throw validation(
-      `Invalid UpdateExpression: Two document paths overlap with each other; path one: [${overlap}], path two: [${overlap}]`,
-    );
-  }
-  return update;
-}
-
-function parseSetValue(cursor: Cursor, bindings: Bindings): SetValue {
-  const token = cursor.peek();
-  if (token?.kind === 'name' && token.text === 'if_not_exists') {
-    cursor.next();
-    cursor.expectOp('(');
-    const name = parsePath(cursor, bindings);
-    cursor.expectOp(',');
-    const fallback = parseOperand(cursor, bindings);
-    cursor.expectOp(')');
-    return { kind: 'if_not_exists', name, fallback };
-  }
-  const operand = parseOperand(cursor, bindings);
-  if (cursor.isOp('+') || cursor.isOp('-')) {
-    throw new UnsupportedParameter('UpdateExpression: arithmetic is not emulated by the Gantry sandbox');
-  }
-  return operand;
-}
-
-/** The item after the update; the key attributes may not be changed. */
-export function applyUpdate(update: Update, item: Item, keyNames: string[]): Item {
-  const next: Item = { ...item };
-  for (const name of [...update.set.map((entry) => entry.name), ...update.remove]) {
-    if (keyNames.includes(name)) {
-      throw validation(
-        `One or more parameter values were invalid: Cannot update attribute ${name}. This attribute is part of the key`,
-      );
-    }
-  }
-  for (const { name, value } of update.set) {
-    const resolved =
-      value.kind === 'if_not_exists'
-        ? (item[value.name] ?? resolve(value.fallback, item))
-        : resolve(value, item);
-    if (resolved === undefined) {
-      throw validation('The provided expression refers to an attribute that does not exist in the item');
-    }
-    next[name] = resolved;
-  }
-  for (const name of update.remove) delete next[name];
-  return next;
 }

@@ -1,7 +1,7 @@
 /**
  * DynamoDB as Gantry uses it (a SIMULATION): one on-demand table per `createTable`, and exactly the
- * calls Gantry makes: GetItem, PutItem, UpdateItem, DeleteItem, Query. Condition, key-condition
- * and update expressions are really evaluated (see dynamodb-expressions.ts); a failed condition
+ * calls Gantry makes: GetItem, PutItem, DeleteItem, Query (anything else answers UnsupportedOperation). Condition, key-condition
+ * expressions are really evaluated (see dynamodb-expressions.ts); a failed condition
  * answers `ConditionalCheckFailedException` as DynamoDB does. TTL is declared but never expires
  * an item here: DynamoDB itself deletes expired items only "within a few days"
  * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/howitworks-ttl.html), so code
@@ -10,14 +10,13 @@
  */
 import {
   type AttributeValue,
-  applyUpdate,
   Bindings,
+  type Condition,
   evaluate,
   type Item,
   ordering,
   parseCondition,
   parseKeyCondition,
-  parseUpdate,
   validation,
 } from './dynamodb-expressions.ts';
 import {
@@ -136,20 +135,28 @@ export class DynamoDbState {
     );
   }
 
-  #checkCondition(p: Params, bindings: Bindings, current: Item | undefined): void {
+  /**
+   * Parses the request's condition and checks every placeholder is used, before looking at the
+   * item: a malformed request is a ValidationException whatever the item holds.
+   */
+  #condition(p: Params, bindings: Bindings): Condition | undefined {
     const expression = p.string('ConditionExpression');
-    if (expression === undefined) return;
-    if (!evaluate(parseCondition(expression, bindings), current)) {
+    const condition = expression === undefined ? undefined : parseCondition(expression, bindings);
+    bindings.checkAllUsed();
+    return condition;
+  }
+
+  #checkCondition(condition: Condition | undefined, current: Item | undefined): void {
+    if (condition !== undefined && !evaluate(condition, current)) {
       throw new AwsError('ConditionalCheckFailedException', 'The conditional request failed');
     }
   }
 
-  /** PutItem and DeleteItem take NONE or ALL_OLD; UpdateItem also ALL_NEW here (UPDATED_* unused). */
-  #returnValues(p: Params, allowed: string[]): string {
+  /** PutItem and DeleteItem take NONE or ALL_OLD (API reference, PutItem "ReturnValues"). */
+  #returnValues(p: Params): 'NONE' | 'ALL_OLD' {
     const requested = p.string('ReturnValues') ?? 'NONE';
-    if (allowed.includes(requested)) return requested;
-    if (allowed.length === 2) throw validation('ReturnValues can only be ALL_OLD or NONE');
-    throw new UnsupportedParameter(`ReturnValues ${requested} is not emulated by the Gantry sandbox`);
+    if (requested === 'NONE' || requested === 'ALL_OLD') return requested;
+    throw validation('Return values set to invalid value');
   }
 
   service(): ServiceDefinition {
@@ -185,31 +192,12 @@ export class DynamoDbState {
               throw validation('Item size has exceeded the maximum allowed size');
             }
             const bindings = this.#bindings(p);
-            const returnValues = this.#returnValues(p, ['NONE', 'ALL_OLD']);
+            const returnValues = this.#returnValues(p);
+            const condition = this.#condition(p, bindings);
             const current = table.items.get(key);
-            this.#checkCondition(p, bindings, current);
-            bindings.checkAllUsed();
+            this.#checkCondition(condition, current);
             table.items.set(key, item);
             return returnValues === 'ALL_OLD' && current ? { Attributes: current } : {};
-          },
-        },
-        UpdateItem: {
-          keys: [...common, 'Key', 'UpdateExpression'],
-          handle: (p: Params) => {
-            const table = this.#table(p.requiredString('TableName'));
-            const keyItem = attributeMap(p.raw.Key, 'Key');
-            const key = this.#keyOf(table, keyItem);
-            const bindings = this.#bindings(p);
-            const returnValues = this.#returnValues(p, ['NONE', 'ALL_OLD', 'ALL_NEW']);
-            const update = parseUpdate(p.requiredString('UpdateExpression'), bindings);
-            const current = table.items.get(key);
-            this.#checkCondition(p, bindings, current);
-            bindings.checkAllUsed();
-            const keyNames = Object.keys(keyItem);
-            const next = applyUpdate(update, current ?? keyItem, keyNames);
-            table.items.set(key, next);
-            if (returnValues === 'ALL_OLD') return current ? { Attributes: current } : {};
-            return returnValues === 'ALL_NEW' ? { Attributes: next } : {};
           },
         },
         DeleteItem: {
@@ -218,10 +206,10 @@ export class DynamoDbState {
             const table = this.#table(p.requiredString('TableName'));
             const key = this.#keyOf(table, attributeMap(p.raw.Key, 'Key'));
             const bindings = this.#bindings(p);
-            const returnValues = this.#returnValues(p, ['NONE', 'ALL_OLD']);
+            const returnValues = this.#returnValues(p);
+            const condition = this.#condition(p, bindings);
             const current = table.items.get(key);
-            this.#checkCondition(p, bindings, current);
-            bindings.checkAllUsed();
+            this.#checkCondition(condition, current);
             table.items.delete(key);
             return returnValues === 'ALL_OLD' && current ? { Attributes: current } : {};
           },
