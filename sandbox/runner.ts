@@ -178,6 +178,8 @@ export class LocalStepFunctions {
   private readonly parked = new Map<string, ParkedTask>();
   private readonly expiredTokens = new Set<string>();
   readonly hooks: InvocationHooks = {};
+  /** The history quota executions are held to: Step Functions' 25,000 (tests lower it to see one fail). */
+  historyQuota = maxHistoryEvents;
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
     this.stateMachineArn = options.stateMachineArn;
@@ -480,7 +482,7 @@ export class LocalStepFunctions {
   private record(execution: Execution, events: number): void {
     execution.historyEvents += events;
     if (
-      execution.historyEvents > maxHistoryEvents &&
+      execution.historyEvents > this.historyQuota &&
       execution.status === 'RUNNING' &&
       !execution.historyExceeded
     ) {
@@ -497,7 +499,7 @@ export class LocalStepFunctions {
       ? {
           status: 'FAILED' as const,
           error: 'States.Runtime',
-          cause: `The execution reached the maximum number of history events (${maxHistoryEvents}).`,
+          cause: `The execution reached the maximum number of history events (${this.historyQuota}).`,
         }
       : end;
     Object.assign(execution, ended, { stopDate: new Date() });
