@@ -9,6 +9,8 @@ interface WaitForLockEvent {
   executionArn: string;
   requestedAt: string;
   image: string;
+  /** The state's timeout: the waiter item expires a day after it. */
+  timeoutSeconds: number;
 }
 
 /**

@@ -27,7 +27,7 @@ export interface LockClaim {
 
 export type LockOutcome =
   | { status: 'acquired' }
-  | { status: 'waiting'; holder: string }
+  | { status: 'waiting'; holder: string; retryAfterSeconds?: number }
   | { status: 'superseded'; by: string };
 
 /** What a parked waiter is resumed with: go and try again, or stand down. */
@@ -44,8 +44,14 @@ export interface AppEnv {
   env: string;
 }
 
-/** A parked waiter whose holder's release and end event were both lost tries again after this. */
-export const waiterFallbackSeconds = 3600;
+/**
+ * How long a parked waiter waits before trying again by itself, should the holder's release and
+ * its end-of-execution event both be lost: longer than a holder's rollout and rollback together
+ * (each up to `health.timeoutSeconds`), so a live holder is never polled.
+ */
+export function waiterFallbackSeconds(health: { timeoutSeconds: number }): number {
+  return 2 * health.timeoutSeconds + 600;
+}
 /** A waiter item outlives its fallback by a day at most, should its execution die. */
 const waiterGraceSeconds = 24 * 3600;
 
@@ -105,7 +111,7 @@ export async function acquireLock(
 export async function parkWaiter(
   deps: LockDependencies,
   where: AppEnv,
-  claim: LockClaim & { taskToken: string },
+  claim: LockClaim & { taskToken: string; timeoutSeconds: number },
 ): Promise<'parked' | 'superseded' | 'woken'> {
   let replaced: Item | undefined;
   try {
@@ -120,7 +126,7 @@ export async function parkWaiter(
             requestedAtText: s(claim.requestedAt),
             image: s(claim.image),
             taskToken: s(claim.taskToken),
-            [ttlAttribute]: expiresIn(deps.now(), waiterFallbackSeconds + waiterGraceSeconds),
+            [ttlAttribute]: expiresIn(deps.now(), claim.timeoutSeconds + waiterGraceSeconds),
           },
           ConditionExpression: 'attribute_not_exists(pk) OR requestedAt < :requestedAt OR executionArn = :me',
           ExpressionAttributeValues: {

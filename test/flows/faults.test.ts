@@ -176,6 +176,45 @@ describe('deploy flows under faults (sandbox)', () => {
     expect(lockOf('lost')).toBeUndefined();
   });
 
+  it('resumes a parked request by its fallback timeout when the holder died and its end event is lost', async () => {
+    // Prepare: v1 holds the lock, v2 parks behind it; then v1 dies and its event is lost.
+    sandbox.seedApp({ app: 'fallback', env: 'prod', repository: 'fallback' });
+    const undrop = sandbox.emulator.events.dropWhen(
+      (event) => event['detail-type'] === 'Step Functions Execution Status Change',
+    );
+    const parked = new Promise<void>((resolve) => {
+      sandbox.stepFunctions.hooks.observe = ({ state }) => state === 'WaitForLock' && resolve();
+    });
+    const v1Rolling = new Promise<void>((resolve) => {
+      const observe = sandbox.stepFunctions.hooks.observe;
+      sandbox.stepFunctions.hooks.observe = (invocation) => {
+        observe?.(invocation);
+        if (invocation.state === 'WaitForRollout') resolve();
+      };
+    });
+    await sandbox.push({
+      repository: 'fallback',
+      tag: 'v1.0.0',
+      scenario: { kind: 'healthy', stableAfterSeconds: 3600 },
+    });
+    await v1Rolling;
+    await sandbox.elapse(1);
+    const v2 = await sandbox.push({ repository: 'fallback', tag: 'v2.0.0' });
+    await parked;
+    const dead = executionsOf(sandbox, 'fallback')[0]?.executionArn;
+
+    // Act
+    sandbox.stepFunctions.abortExecution(dead ?? '');
+    await sandbox.idle();
+    undrop();
+
+    // Assess: v2 tried again after its fallback (2 × health timeout + 10 min), took over and deployed.
+    const waiter = sandbox.executionFor(v2.digest);
+    expect(waiter?.status).toBe('SUCCEEDED');
+    expect(waiter?.states.filter((state) => state === 'WaitForLock')).toEqual(['WaitForLock']);
+    expectConsistent('fallback', v2.digest);
+  });
+
   /** Pushes v1 with a one-hour rollout and aborts its execution while it holds the lock. */
   async function deployThenAbort(app: string): Promise<string> {
     const waiting = new Promise<void>((resolve) => {

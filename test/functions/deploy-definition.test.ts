@@ -111,7 +111,8 @@ describe('state-machines/deploy.asl.json', () => {
   it('parks a waiting request on a task token with a fallback timeout, never a polling loop', () => {
     const state = raw.States.WaitForLock;
     expect(state?.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
-    expect(state?.TimeoutSeconds).toBeGreaterThanOrEqual(3600);
+    expect(state?.TimeoutSecondsPath).toBe('$.lock.retryAfterSeconds');
+    expect(state?.Parameters?.Payload).toMatchObject({ 'timeoutSeconds.$': '$.lock.retryAfterSeconds' });
     expect(states.filter(([, candidate]) => candidate.Type === 'Wait')).toEqual([]);
   });
 

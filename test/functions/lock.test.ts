@@ -74,7 +74,7 @@ async function held(by: LockClaim) {
 }
 
 async function parked(claim: LockClaim, taskToken: string) {
-  return parkWaiter(deps, where, { ...claim, taskToken });
+  return parkWaiter(deps, where, { ...claim, taskToken, timeoutSeconds: 2400 });
 }
 
 const lockItem = () => table.appEnvItem('web', 'prod', 'lock');
