@@ -133,6 +133,7 @@ interface Execution extends ExecutionDescription {
   done: Promise<void>;
   abort: () => void;
   historyExceeded?: boolean;
+  stopReason?: { error?: string; cause?: string };
 }
 
 interface ParkedTask {
@@ -269,7 +270,7 @@ export class LocalStepFunctions {
   describeExecution(executionArn: string): ExecutionDescription {
     const execution = this.executions.get(executionArn);
     if (!execution) throw new StepFunctionsApiError('ExecutionDoesNotExist', `no execution ${executionArn}`);
-    const { done: _, abort: __, historyExceeded: ___, ...description } = execution;
+    const { done: _, abort: __, historyExceeded: ___, stopReason: ____, ...description } = execution;
     return { ...description, states: [...execution.states] };
   }
 
@@ -294,9 +295,16 @@ export class LocalStepFunctions {
     }
   }
 
-  /** Stops an execution as `StopExecution` or a crashed Step Functions worker would. */
-  abortExecution(executionArn: string): void {
-    this.executions.get(executionArn)?.abort();
+  /**
+   * Stops an execution as `StopExecution` or a crashed Step Functions worker would: ABORTED,
+   * with the error and cause given (StopExecution's, API reference).
+   */
+  abortExecution(executionArn: string, reason: { error?: string; cause?: string } = {}): void {
+    const execution = this.executions.get(executionArn);
+    if (!execution) throw new StepFunctionsApiError('ExecutionDoesNotExist', `no execution ${executionArn}`);
+    if (execution.status !== 'RUNNING') return;
+    execution.stopReason = reason;
+    execution.abort();
   }
 
   sendTaskSuccess(taskToken: string, output: string): void {
@@ -501,7 +509,9 @@ export class LocalStepFunctions {
           error: 'States.Runtime',
           cause: `The execution reached the maximum number of history events (${this.historyQuota}).`,
         }
-      : end;
+      : end.status === 'ABORTED' && execution.stopReason
+        ? { ...end, ...execution.stopReason }
+        : end;
     Object.assign(execution, ended, { stopDate: new Date() });
     execution.historyEvents += 1; // ExecutionSucceeded / Failed / Aborted
     for (const [token, parked] of this.parked) {

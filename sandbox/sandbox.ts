@@ -132,6 +132,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     sendTaskSuccess: (token, output) => stepFunctions.sendTaskSuccess(token, output),
     sendTaskFailure: (token, error, cause) => stepFunctions.sendTaskFailure(token, error, cause),
     sendTaskHeartbeat: (token) => stepFunctions.sendTaskHeartbeat(token),
+    listExecutions: (arn) =>
+      arn === stateMachineArn ? stepFunctions.listExecutions().reverse() : notThisStateMachine(arn),
+    stopExecution: (arn, error, cause) => {
+      stepFunctions.abortExecution(arn, { ...(error && { error }), ...(cause && { cause }) });
+      return new Date();
+    },
   });
 
   const bus = new LocalEventBus(
@@ -245,6 +251,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     close: () => emulator.close(),
   };
+}
+
+function notThisStateMachine(arn: string): never {
+  throw Object.assign(new Error(`State Machine Does Not Exist: '${arn}'`), {
+    name: 'StateMachineDoesNotExist',
+  });
 }
 
 /** Every function in serverless.yml, imported from the handler path it declares there. */

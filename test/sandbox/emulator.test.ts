@@ -485,6 +485,8 @@ function handlers(overrides: Partial<SfnHandlers>): SfnHandlers {
     sendTaskSuccess: unused,
     sendTaskFailure: unused,
     sendTaskHeartbeat: unused,
+    listExecutions: unused,
+    stopExecution: unused,
     ...overrides,
   };
 }
@@ -508,29 +510,31 @@ describe('Step Functions hooks', () => {
     const sfn = new SFNClient({ ...emulator.clientConfig, maxAttempts: 1 });
     const seen: string[] = [];
     const arn = `${machine.replace(':stateMachine:', ':execution:')}:run-1`;
-    emulator.sfn.setHandlers({
-      startExecution: (input) => {
-        seen.push(`start ${input.name} ${input.input}`);
-        return { executionArn: arn, startDate: new Date(Date.UTC(2025, 0, 1)) };
-      },
-      describeExecution: (executionArn) => ({
-        executionArn,
-        stateMachineArn: machine,
-        name: 'run-1',
-        status: 'RUNNING',
-        startDate: new Date(Date.UTC(2025, 0, 1)),
-        input: '{}',
+    emulator.sfn.setHandlers(
+      handlers({
+        startExecution: (input) => {
+          seen.push(`start ${input.name} ${input.input}`);
+          return { executionArn: arn, startDate: new Date(Date.UTC(2025, 0, 1)) };
+        },
+        describeExecution: (executionArn) => ({
+          executionArn,
+          stateMachineArn: machine,
+          name: 'run-1',
+          status: 'RUNNING',
+          startDate: new Date(Date.UTC(2025, 0, 1)),
+          input: '{}',
+        }),
+        sendTaskSuccess: (token, output) => {
+          seen.push(`success ${token} ${output}`);
+        },
+        sendTaskFailure: (token, error, cause) => {
+          seen.push(`failure ${token} ${error} ${cause}`);
+        },
+        sendTaskHeartbeat: (token) => {
+          seen.push(`heartbeat ${token}`);
+        },
       }),
-      sendTaskSuccess: (token, output) => {
-        seen.push(`success ${token} ${output}`);
-      },
-      sendTaskFailure: (token, error, cause) => {
-        seen.push(`failure ${token} ${error} ${cause}`);
-      },
-      sendTaskHeartbeat: (token) => {
-        seen.push(`heartbeat ${token}`);
-      },
-    });
+    );
 
     // Act
     const started = await sfn.send(
