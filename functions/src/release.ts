@@ -5,6 +5,7 @@ import {
   appEnvPartition,
   type CoordinationTable,
   type Item,
+  keyOf,
   releaseSortKeyPrefix,
   s,
   stringOf,
@@ -71,8 +72,8 @@ export interface ReleaseStores {
  * Records a release: appended to the history in the coordination table (no cap), then written as
  * the live release to Parameter Store (what people and the swarm agent read). Parameter Store's
  * versions are no longer the record: it keeps only the last 100 and refuses a write when the
- * oldest carries a label (https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-versions.html),
- * so nothing is labelled any more. A retry after a partial failure does not append twice.
+ * oldest carries a label (SDK model, @aws-sdk/client-ssm ParameterMaxVersionLimitExceeded), so
+ * nothing is labelled any more. A retry after a partial failure does not append twice.
  */
 export async function recordRelease(
   stores: ReleaseStores,
@@ -140,8 +141,10 @@ export async function appendRelease(
         new PutItemCommand({
           TableName: table.tableName,
           Item: {
-            pk: s(appEnvPartition(where.app, where.env)),
-            sk: s(`${releaseSortKeyPrefix}${record.at}#${executionName}#${record.kind}`),
+            ...keyOf(
+              appEnvPartition(where.app, where.env),
+              `${releaseSortKeyPrefix}${record.at}#${executionName}#${record.kind}`,
+            ),
             kind: s(record.kind),
             executionArn: s(record.executionArn),
             at: s(record.at),
