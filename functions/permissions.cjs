@@ -54,6 +54,8 @@ function permissionsFor(prefix) {
   ];
   // Task-token calls are authorised by the token itself; IAM offers no resource to narrow them to.
   const resume = allow(['states:SendTaskSuccess', 'states:SendTaskFailure'], '*');
+  // A lock waiter is only ever resumed with success (woken or superseded), never failed.
+  const wake = allow(['states:SendTaskSuccess'], '*');
 
   /** Function key → the statements it needs beyond writing its own logs. */
   return {
@@ -76,10 +78,10 @@ function permissionsFor(prefix) {
       allow(['states:DescribeExecution'], executions),
     ],
     // Parks its token in the waiter slot, resumes the waiter it replaces (or itself).
-    waitForLock: [appEnvItems(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']), resume],
-    wakeWaiter: [appEnvItems(['dynamodb:DeleteItem']), resume],
+    waitForLock: [appEnvItems(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']), wake],
+    wakeWaiter: [appEnvItems(['dynamodb:DeleteItem']), wake],
     // A dead execution's lock and waiter item are deleted (conditionally), the next waiter resumed.
-    onExecutionEnded: [appEnvItems(['dynamodb:DeleteItem']), resume],
+    onExecutionEnded: [appEnvItems(['dynamodb:DeleteItem']), wake],
     deployEcs: [
       allow(['ecs:DescribeServices', 'ecs:UpdateService'], services),
       // Neither call supports resource-level permissions.
