@@ -3,6 +3,7 @@ import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import {
   appEnvPartition,
   type CoordinationTable,
+  conditionalWrite,
   expiresIn,
   type Item,
   keyOf,
@@ -122,9 +123,7 @@ export async function parkWaiter(
           Item: {
             ...keyOf(appEnvPartition(where.app, where.env), waiterSortKey),
             executionArn: s(claim.executionArn),
-            requestedAt: n(Date.parse(claim.requestedAt)),
-            requestedAtText: s(claim.requestedAt),
-            image: s(claim.image),
+            ...claimAttributes(claim),
             taskToken: s(claim.taskToken),
             [ttlAttribute]: expiresIn(deps.now(), claim.timeoutSeconds + waiterGraceSeconds),
           },
@@ -199,86 +198,71 @@ export async function wakeWaiter(
  * state machine's ReleaseLock makes the same conditional delete itself (a DynamoDB service
  * integration); this is the end-of-execution rule's copy, for a holder that died holding it.
  */
-export async function releaseLock(
-  deps: LockDependencies,
-  where: AppEnv,
-  executionArn: string,
-): Promise<boolean> {
-  try {
-    await awsCall('releasing the lock', () =>
-      deps.table.dynamodb.send(
-        new DeleteItemCommand({
-          TableName: deps.table.tableName,
-          Key: keyOf(appEnvPartition(where.app, where.env), lockSortKey),
-          ConditionExpression: 'holder = :me',
-          ExpressionAttributeValues: { ':me': s(executionArn) },
-        }),
-      ),
-    );
-    return true;
-  } catch (error) {
-    if (hasErrorName(error, 'ConditionalCheckFailedException')) return false;
-    throw error;
-  }
+export function releaseLock(deps: LockDependencies, where: AppEnv, executionArn: string): Promise<boolean> {
+  return conditionalWrite('releasing the lock', () =>
+    deps.table.dynamodb.send(
+      new DeleteItemCommand({
+        TableName: deps.table.tableName,
+        Key: keyOf(appEnvPartition(where.app, where.env), lockSortKey),
+        ConditionExpression: 'holder = :me',
+        ExpressionAttributeValues: { ':me': s(executionArn) },
+      }),
+    ),
+  );
 }
 
 /** Removes a waiter item of this execution (it took the lock, or it died waiting). */
-export async function withdrawWaiter(
+export function withdrawWaiter(
   table: CoordinationTable,
   where: AppEnv,
   executionArn: string,
 ): Promise<boolean> {
-  try {
-    await awsCall('withdrawing the waiter', () =>
-      table.dynamodb.send(
-        new DeleteItemCommand({
-          TableName: table.tableName,
-          Key: keyOf(appEnvPartition(where.app, where.env), waiterSortKey),
-          ConditionExpression: 'executionArn = :me',
-          ExpressionAttributeValues: { ':me': s(executionArn) },
-        }),
-      ),
-    );
-    return true;
-  } catch (error) {
-    if (hasErrorName(error, 'ConditionalCheckFailedException')) return false;
-    throw error;
-  }
+  return conditionalWrite('withdrawing the waiter', () =>
+    table.dynamodb.send(
+      new DeleteItemCommand({
+        TableName: table.tableName,
+        Key: keyOf(appEnvPartition(where.app, where.env), waiterSortKey),
+        ConditionExpression: 'executionArn = :me',
+        ExpressionAttributeValues: { ':me': s(executionArn) },
+      }),
+    ),
+  );
 }
 
-async function writeLock(
+function writeLock(
   deps: LockDependencies,
   where: AppEnv,
   claim: LockClaim,
   deadHolder: string | undefined,
 ): Promise<boolean> {
-  try {
-    await awsCall('taking the lock', () =>
-      deps.table.dynamodb.send(
-        new PutItemCommand({
-          TableName: deps.table.tableName,
-          Item: {
-            ...keyOf(appEnvPartition(where.app, where.env), lockSortKey),
-            holder: s(claim.executionArn),
-            requestedAt: n(Date.parse(claim.requestedAt)),
-            requestedAtText: s(claim.requestedAt),
-            image: s(claim.image),
-            acquiredAt: s(deps.now().toISOString()),
-          },
-          ...(deadHolder === undefined
-            ? { ConditionExpression: 'attribute_not_exists(pk)' }
-            : {
-                ConditionExpression: 'holder = :dead',
-                ExpressionAttributeValues: { ':dead': s(deadHolder) },
-              }),
-        }),
-      ),
-    );
-    return true;
-  } catch (error) {
-    if (hasErrorName(error, 'ConditionalCheckFailedException')) return false;
-    throw error;
-  }
+  return conditionalWrite('taking the lock', () =>
+    deps.table.dynamodb.send(
+      new PutItemCommand({
+        TableName: deps.table.tableName,
+        Item: {
+          ...keyOf(appEnvPartition(where.app, where.env), lockSortKey),
+          holder: s(claim.executionArn),
+          ...claimAttributes(claim),
+          acquiredAt: s(deps.now().toISOString()),
+        },
+        ...(deadHolder === undefined
+          ? { ConditionExpression: 'attribute_not_exists(pk)' }
+          : { ConditionExpression: 'holder = :dead', ExpressionAttributeValues: { ':dead': s(deadHolder) } }),
+      }),
+    ),
+  );
+}
+
+/**
+ * What the lock and the waiter item say about a request. `requestedAt` is a number (epoch ms) so
+ * conditions compare it numerically; the text keeps the request's own spelling.
+ */
+function claimAttributes(claim: LockClaim): Item {
+  return {
+    requestedAt: n(Date.parse(claim.requestedAt)),
+    requestedAtText: s(claim.requestedAt),
+    image: s(claim.image),
+  };
 }
 
 /** Another request than `claim`, made later. Records written before requests carried a time never are. */

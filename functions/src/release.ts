@@ -4,13 +4,14 @@ import * as z from 'zod';
 import {
   appEnvPartition,
   type CoordinationTable,
+  conditionalWrite,
   type Item,
   keyOf,
   releaseSortKeyPrefix,
   s,
   stringOf,
 } from './coordination/table.ts';
-import { awsCall, hasErrorName } from './errors.ts';
+import { awsCall } from './errors.ts';
 import { readParameter, writeParameter } from './parameters.ts';
 
 const deployedImageSchema = z.object({
@@ -135,29 +136,25 @@ export async function appendRelease(
   record: ReleaseRecord,
 ): Promise<void> {
   const executionName = record.executionArn.split(':').pop() ?? record.executionArn;
-  try {
-    await awsCall('appending to the release history', () =>
-      table.dynamodb.send(
-        new PutItemCommand({
-          TableName: table.tableName,
-          Item: {
-            ...keyOf(
-              appEnvPartition(where.app, where.env),
-              `${releaseSortKeyPrefix}${record.at}#${executionName}#${record.kind}`,
-            ),
-            kind: s(record.kind),
-            executionArn: s(record.executionArn),
-            at: s(record.at),
-            record: s(JSON.stringify(record)),
-          },
-          ConditionExpression: 'attribute_not_exists(sk)',
-        }),
-      ),
-    );
-  } catch (error) {
-    // The same record, appended by an earlier try or by the migration: nothing to do.
-    if (!hasErrorName(error, 'ConditionalCheckFailedException')) throw error;
-  }
+  // False when the same record is there already (an earlier try, or the migration): nothing to do.
+  await conditionalWrite('appending to the release history', () =>
+    table.dynamodb.send(
+      new PutItemCommand({
+        TableName: table.tableName,
+        Item: {
+          ...keyOf(
+            appEnvPartition(where.app, where.env),
+            `${releaseSortKeyPrefix}${record.at}#${executionName}#${record.kind}`,
+          ),
+          kind: s(record.kind),
+          executionArn: s(record.executionArn),
+          at: s(record.at),
+          record: s(JSON.stringify(record)),
+        },
+        ConditionExpression: 'attribute_not_exists(sk)',
+      }),
+    ),
+  );
 }
 
 /** A Standard parameter holds 4 KB; the live release never fails to be written for its forensics' sake. */

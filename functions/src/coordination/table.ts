@@ -1,4 +1,5 @@
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { awsCall, hasErrorName } from '../errors.ts';
 
 /**
  * The coordination table: one DynamoDB table (on-demand, TTL on `expiresAt`) holding the lock,
@@ -52,4 +53,18 @@ export function numberOf(item: Item | undefined, name: string): number | undefin
 /** Epoch seconds `seconds` from `now`: the TTL of an item that stops mattering then. */
 export function expiresIn(now: Date, seconds: number): AttributeValue {
   return n(Math.ceil(now.getTime() / 1000 + seconds));
+}
+
+/**
+ * Runs one conditional write; false when its condition failed (someone else got there first, or
+ * there was nothing to do), which for the coordination table is an answer, not an error.
+ */
+export async function conditionalWrite(doing: string, write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await awsCall(doing, write);
+    return true;
+  } catch (error) {
+    if (hasErrorName(error, 'ConditionalCheckFailedException')) return false;
+    throw error;
+  }
 }

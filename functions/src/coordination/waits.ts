@@ -1,10 +1,11 @@
 import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import * as z from 'zod';
-import { awsCall, hasErrorName } from '../errors.ts';
+import { awsCall } from '../errors.ts';
 import { safeJson } from '../release.ts';
 import {
   type CoordinationTable,
+  conditionalWrite,
   expiresIn,
   keyOf,
   s,
@@ -150,21 +151,15 @@ async function park(deps: WaitDependencies, wait: ParkedWait): Promise<void> {
   );
 }
 
-async function claim(deps: WaitDependencies, wait: ParkedWait): Promise<boolean> {
-  try {
-    await awsCall('claiming the parked wait', () =>
-      deps.table.dynamodb.send(
-        new DeleteItemCommand({
-          TableName: deps.table.tableName,
-          Key: keyOf(waitPartition(wait.deploymentId), waitSortKey),
-          ConditionExpression: 'taskToken = :token',
-          ExpressionAttributeValues: { ':token': s(wait.taskToken) },
-        }),
-      ),
-    );
-    return true;
-  } catch (error) {
-    if (hasErrorName(error, 'ConditionalCheckFailedException')) return false;
-    throw error;
-  }
+function claim(deps: WaitDependencies, wait: ParkedWait): Promise<boolean> {
+  return conditionalWrite('claiming the parked wait', () =>
+    deps.table.dynamodb.send(
+      new DeleteItemCommand({
+        TableName: deps.table.tableName,
+        Key: keyOf(waitPartition(wait.deploymentId), waitSortKey),
+        ConditionExpression: 'taskToken = :token',
+        ExpressionAttributeValues: { ':token': s(wait.taskToken) },
+      }),
+    ),
+  );
 }
