@@ -4,8 +4,10 @@
  * "Condition and filter expressions, operators and functions"
  * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.OperatorsAndFunctions.html)
  * and "Key condition expressions" (…/Query.KeyConditionExpressions.html). Anything outside the
- * subset Gantry uses (nested paths, size(), contains(), IN) is refused loudly.
+ * subset Gantry uses (nested paths, size(), contains(), IN) is refused loudly, and so is a
+ * reserved word named without a `#name` placeholder, as DynamoDB refuses it.
  */
+import { reservedWords } from './dynamodb-reserved-words.ts';
 import { AwsError, UnsupportedParameter } from './protocol.ts';
 
 /** One DynamoDB attribute value, as the JSON protocol carries it. */
@@ -254,8 +256,14 @@ function parsePath(cursor: Cursor, bindings: Bindings): string {
   const token = cursor.next();
   let name: string;
   if (token.kind === 'placeholder') name = bindings.name(token.text);
-  else if (token.kind === 'name') name = token.text;
-  else throw validation(`Invalid ${cursor.what}: expected an attribute, found "${token.text}"`);
+  else if (token.kind === 'name') {
+    if (reservedWords.has(token.text.toUpperCase())) {
+      throw validation(
+        `Invalid ${cursor.what}: Attribute name is a reserved keyword; reserved keyword: ${token.text}`,
+      );
+    }
+    name = token.text;
+  } else throw validation(`Invalid ${cursor.what}: expected an attribute, found "${token.text}"`);
   if (cursor.isOp('.') || cursor.isOp('[')) {
     throw new UnsupportedParameter(
       `${cursor.what}: nested document paths are not emulated by the Gantry sandbox`,

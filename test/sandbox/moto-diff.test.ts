@@ -456,6 +456,26 @@ async function dynamodbSequence(dynamodb: DynamoDBClient, TableName: string): Pr
     keyMismatch: await attempt(
       dynamodb.send(new GetItemCommand({ TableName, Key: { pk: { S: 'app#web#prod' } } })),
     ),
+    reservedWord: await attempt(
+      dynamodb.send(
+        new DeleteItemCommand({
+          TableName,
+          Key: key('lock'),
+          ConditionExpression: 'status = :s',
+          ExpressionAttributeValues: { ':s': { S: 'x' } },
+        }),
+      ),
+    ),
+    reservedWordThroughPlaceholder: await attempt(
+      dynamodb.send(
+        new DeleteItemCommand({
+          TableName,
+          Key: key('lock'),
+          ConditionExpression: 'attribute_not_exists(#status)',
+          ExpressionAttributeNames: { '#status': 'status' },
+        }),
+      ),
+    ),
     returnAllNewOnPut: await attempt(
       dynamodb.send(new PutItemCommand({ TableName, Item: key('x'), ReturnValues: 'ALL_NEW' })),
     ),
