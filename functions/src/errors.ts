@@ -62,6 +62,17 @@ export const dynamodbIntegrationErrors = {
   ],
 } as const;
 
+/**
+ * What the state machine does with an error, by what it means for the system. The ASL's Catch
+ * lists name exactly these (test/functions/deploy-definition.test.ts holds them together).
+ */
+export const catchRules = {
+  /** Raised by DeployEcs before the target changed: release the lock and fail, nothing to roll back. */
+  nothingChanged: ['DeployFailed', 'InputInvalid'] as const satisfies readonly GantryErrorName[],
+  /** ReleaseLock's condition failed: this execution never held the lock; go on. */
+  lockNotHeld: [dynamodbIntegrationErrors.conditionFailed] as const,
+};
+
 export class GantryError extends Error {
   constructor(
     override readonly name: GantryErrorName,

@@ -3,6 +3,7 @@ import validateAsl from 'asl-validator';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
+  catchRules,
   dynamodbIntegrationErrors,
   errorCatalogue,
   platformRetryableErrorNames,
@@ -93,7 +94,7 @@ describe('state-machines/deploy.asl.json', () => {
     }
   });
 
-  it('releases the lock with a conditional delete naming this execution, and goes on when it held none', () => {
+  it('releases the lock with a conditional delete naming this execution', () => {
     const state = raw.States.ReleaseLock;
     expect(state?.Resource).toBe('arn:aws:states:::dynamodb:deleteItem');
     expect(state?.Parameters).toMatchObject({
@@ -101,9 +102,19 @@ describe('state-machines/deploy.asl.json', () => {
       ConditionExpression: 'holder = :me',
       ExpressionAttributeValues: { ':me': { 'S.$': '$$.Execution.Id' } },
     });
-    const catchers = (state?.Catch as { ErrorEquals: string[]; Next: string }[]) ?? [];
-    expect(catchers[0]).toMatchObject({
-      ErrorEquals: [dynamodbIntegrationErrors.conditionFailed],
+  });
+
+  it("catches by the catalogue's catch rules: nothing changed skips the rollback, a lock not held is no failure", () => {
+    const catchers = (name: string) =>
+      ((raw.States[name]?.Catch as { ErrorEquals: string[]; Next: string }[]) ?? []).map(
+        ({ ErrorEquals, Next }) => ({ ErrorEquals, Next }),
+      );
+    expect(catchers('DeployEcs')[0]).toEqual({
+      ErrorEquals: [...catchRules.nothingChanged],
+      Next: 'ReleaseLock',
+    });
+    expect(catchers('ReleaseLock')[0]).toEqual({
+      ErrorEquals: [...catchRules.lockNotHeld],
       Next: 'HowDidItEnd?',
     });
   });
