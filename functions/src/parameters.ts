@@ -42,14 +42,14 @@ export async function writeParameter(
   ssm: SSMClient,
   name: string,
   value: string,
-  options: { overwrite: boolean; secure?: boolean },
+  options: { overwrite: boolean },
 ): Promise<number> {
   const { Version } = await awsCall(`writing ${name}`, () =>
     ssm.send(
       new PutParameterCommand({
         Name: name,
         Value: value,
-        Type: options.secure ? 'SecureString' : 'String',
+        Type: 'String',
         Overwrite: options.overwrite,
       }),
     ),
