@@ -148,6 +148,22 @@ describe('deploy flows under faults (sandbox)', () => {
         (event.detail as { status: string }).status === 'ABORTED',
     );
     expect(ended).toHaveLength(1);
+    // The documented detail of "Step Functions Execution Status Change".
+    expect(Object.keys(ended[0]?.detail as object).sort()).toEqual([
+      'cause',
+      'error',
+      'executionArn',
+      'input',
+      'inputDetails',
+      'name',
+      'output',
+      'outputDetails',
+      'startDate',
+      'stateMachineArn',
+      'status',
+      'stopDate',
+    ]);
+    expect(ended[0]).toMatchObject({ source: 'aws.states', resources: [dead] });
     expect(lockOf('orphan')).toBeUndefined();
     const v2 = await sandbox.push({ repository: 'orphan', tag: 'v2.0.0' });
     await sandbox.idle();
@@ -213,6 +229,38 @@ describe('deploy flows under faults (sandbox)', () => {
     expect(waiter?.status).toBe('SUCCEEDED');
     expect(waiter?.states.filter((state) => state === 'WaitForLock')).toEqual(['WaitForLock']);
     expectConsistent('fallback', v2.digest);
+  });
+
+  it("ends as deployed when its lock was taken from it: ReleaseLock's failed condition is no failure", async () => {
+    // Prepare: someone deletes the lock while the deploy rolls out (an operator, a takeover).
+    sandbox.seedApp({ app: 'unlocked', env: 'prod', repository: 'unlocked' });
+    const rolling = new Promise<void>((resolve) => {
+      sandbox.stepFunctions.hooks.observe = ({ state }) => state === 'WaitForRollout' && resolve();
+    });
+    const v1 = await sandbox.push({
+      repository: 'unlocked',
+      tag: 'v1.0.0',
+      scenario: { kind: 'healthy', stableAfterSeconds: 60 },
+    });
+    await rolling;
+    sandbox.emulator.dynamodb.putItem(sandbox.coordinationTable, {
+      pk: { S: 'app#unlocked#prod' },
+      sk: { S: 'lock' },
+      holder: { S: 'arn:someone-else' },
+    });
+
+    // Act
+    await sandbox.idle();
+
+    // Assess: DynamoDB.ConditionalCheckFailedException was caught by name; nobody to wake.
+    const execution = sandbox.executionFor(v1.digest);
+    expect(execution?.states.slice(-3)).toEqual(['ReleaseLock', 'HowDidItEnd?', 'Deployed']);
+    expect(lockOf('unlocked')).toMatchObject({ holder: { S: 'arn:someone-else' } });
+    expect(
+      sandbox.emulator.calls.filter(
+        (call) => call.operation === 'DeleteItem' && call.error === 'ConditionalCheckFailedException',
+      ).length,
+    ).toBeGreaterThan(0);
   });
 
   /** Pushes v1 with a one-hour rollout and aborts its execution while it holds the lock. */
