@@ -95,6 +95,7 @@ function coldImport(file: string, runs: number): number {
           ...process.env,
           AWS_REGION: 'eu-west-1',
           DEPLOY_STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:bench',
+          GANTRY_COORDINATION_TABLE: 'bench-coordination',
         },
       }).toString(),
     ),

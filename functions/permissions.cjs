@@ -14,7 +14,15 @@ function permissionsFor(prefix) {
     'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter${path}`,
   });
   const appEnv = (leaf) => parameter(`${prefix}/*/*/${leaf}`);
-  const rollouts = parameter(`${prefix}-rollouts/*`);
+  // The coordination table (serverless.yml). Each role is also held to the partitions it works on
+  // with `dynamodb:LeadingKeys` (DynamoDB developer guide, "Using IAM policy conditions for
+  // fine-grained access control"): app#<app>#<env> for locks and history, wait#<deployment> for
+  // parked rollout tokens.
+  const table = { 'Fn::GetAtt': ['CoordinationTable', 'Arn'] };
+  const onPartitions = (actions, leadingKeys) =>
+    allow(actions, table, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeys } });
+  const appEnvItems = (actions) => onPartitions(actions, ['app#*']);
+  const waitItems = (actions) => onPartitions(actions, ['wait#*']);
   const prefixTree = [parameter(prefix), parameter(`${prefix}/*`)];
   const stateMachine = { Ref: 'DeployStateMachine' };
   // By name, not by reference: the state machine depends on acquireLock, so a reference would be a cycle.
@@ -46,6 +54,8 @@ function permissionsFor(prefix) {
   ];
   // Task-token calls are authorised by the token itself; IAM offers no resource to narrow them to.
   const resume = allow(['states:SendTaskSuccess', 'states:SendTaskFailure'], '*');
+  // A lock waiter is only ever resumed with success (woken or superseded), never failed.
+  const wake = allow(['states:SendTaskSuccess'], '*');
 
   /** Function key → the statements it needs beyond writing its own logs. */
   return {
@@ -64,16 +74,16 @@ function permissionsFor(prefix) {
       // Checks the target service carries the gantry:managed tag before anything changes.
       allow(['ecs:DescribeServices'], services),
     ],
+    // Reads the lock, the waiter and the newest release record; takes the lock; withdraws its own waiter item.
     acquireLock: [
-      allow(
-        ['ssm:GetParameter', 'ssm:PutParameter', 'ssm:DeleteParameter'],
-        [appEnv('lock'), appEnv('next')],
-      ),
-      // A request older than the recorded release stands down, and the plan is refreshed from it.
-      allow(['ssm:GetParameter'], appEnv('release')),
+      appEnvItems(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query']),
       allow(['states:DescribeExecution'], executions),
     ],
-    releaseLock: [allow(['ssm:GetParameter', 'ssm:DeleteParameter'], appEnv('lock'))],
+    // Parks its token in the waiter slot, resumes the waiter it replaces (or itself).
+    waitForLock: [appEnvItems(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']), wake],
+    wakeWaiter: [appEnvItems(['dynamodb:DeleteItem']), wake],
+    // A dead execution's lock and waiter item are deleted (conditionally), the next waiter resumed.
+    onExecutionEnded: [appEnvItems(['dynamodb:DeleteItem']), wake],
     deployEcs: [
       allow(['ecs:DescribeServices', 'ecs:UpdateService'], services),
       // Neither call supports resource-level permissions.
@@ -84,16 +94,18 @@ function permissionsFor(prefix) {
       allow(['iam:PassRole'], '*', { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } }),
     ],
     rollback: [allow(['ecs:DescribeServices', 'ecs:UpdateService'], services)],
-    waitForRollout: [allow(['ssm:PutParameter', 'ssm:DeleteParameter'], rollouts), ...readRollout, resume],
-    // PutParameter: a resume that failed transiently parks its token again for the redelivery.
+    waitForRollout: [waitItems(['dynamodb:PutItem', 'dynamodb:DeleteItem']), ...readRollout, resume],
+    // PutItem: a resume that failed transiently parks its token again for the redelivery.
     onEcsEvent: [
-      allow(['ssm:GetParameter', 'ssm:DeleteParameter', 'ssm:PutParameter'], rollouts),
+      waitItems(['dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem']),
       ...readRollout,
       resume,
     ],
-    checkRollout: [allow(['ssm:DeleteParameter'], rollouts), ...readRollout],
+    checkRollout: [waitItems(['dynamodb:DeleteItem']), ...readRollout],
+    // Appends to the release history (the table) and writes the live release (Parameter Store).
     recordOutcome: [
-      allow(['ssm:GetParameter', 'ssm:PutParameter', 'ssm:LabelParameterVersion'], appEnv('release')),
+      appEnvItems(['dynamodb:Query', 'dynamodb:PutItem']),
+      allow(['ssm:PutParameter'], appEnv('release')),
       allow(['events:PutEvents'], defaultBus),
     ],
   };

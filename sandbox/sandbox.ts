@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parse } from 'yaml';
 import type { DeployConfig } from '../functions/src/config/schema.ts';
+import { partitionKey, sortKey, ttlAttribute } from '../functions/src/coordination/table.ts';
 import type { ReleaseRecord } from '../functions/src/release.ts';
 import { LocalEventBus, readEventRules, serverlessConfigPath } from './bus.ts';
 import { asCaller } from './caller.ts';
@@ -42,6 +44,8 @@ export interface Sandbox {
   readonly stepFunctions: LocalStepFunctions;
   readonly bus: LocalEventBus;
   readonly parameterPrefix: string;
+  /** The coordination table's name in the emulator. */
+  readonly coordinationTable: string;
   seedApp(seed: AppSeed): { cluster: string; service: string };
   /** Pushes an image to the emulated ECR and delivers the ECR push event, as EventBridge would. */
   push(input: {
@@ -81,6 +85,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const accountId = options.accountId ?? '123456789012';
   const parameterPrefix = '/gantry';
   const emulator = await startEmulator({ region, accountId });
+  // The stack's CoordinationTable (serverless.yml), as the emulator holds it.
+  const coordinationTable = 'gantry-sandbox-coordination';
+  emulator.dynamodb.createTable({ name: coordinationTable, partitionKey, sortKey, ttlAttribute });
   const stateMachineArn = `arn:aws:states:${region}:${accountId}:stateMachine:gantry-sandbox-deploy`;
 
   Object.assign(process.env, {
@@ -90,15 +97,32 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     AWS_SECRET_ACCESS_KEY: 'sandbox',
     GANTRY_PARAMETER_PREFIX: parameterPrefix,
     GANTRY_CONFIG_CACHE_SECONDS: '0',
+    GANTRY_COORDINATION_TABLE: coordinationTable,
     DEPLOY_STATE_MACHINE_ARN: stateMachineArn,
   });
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
   const handlers = await importHandlers();
 
   const realMsPerSimulatedSecond = 1000 / speed;
+  // The state machine's own DynamoDB calls (service integrations), sent as Step Functions sends them.
+  const dynamodb = new DynamoDBClient(emulator.clientConfig);
   const stepFunctions = new LocalStepFunctions({
     stateMachineArn,
     handlers,
+    resources: { coordinationTable },
+    integrations: {
+      'dynamodb:deleteItem': async (request) => {
+        const { $metadata: _, ...response } = await dynamodb.send(new DeleteItemCommand(request as never));
+        return response;
+      },
+    },
+    onStatusChange: (detail) =>
+      emulator.events.emit({
+        source: 'aws.states',
+        detailType: 'Step Functions Execution Status Change',
+        detail,
+        resources: [detail.executionArn],
+      }),
     startTimer: (seconds, onTimeout) => emulator.clock.schedule(seconds * 1000, onTimeout),
     retryDelayMs: 2 * realMsPerSimulatedSecond,
     waitMs: 15 * realMsPerSimulatedSecond,
@@ -110,6 +134,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     sendTaskSuccess: (token, output) => stepFunctions.sendTaskSuccess(token, output),
     sendTaskFailure: (token, error, cause) => stepFunctions.sendTaskFailure(token, error, cause),
     sendTaskHeartbeat: (token) => stepFunctions.sendTaskHeartbeat(token),
+    listExecutions: (arn) =>
+      arn === stateMachineArn ? stepFunctions.listExecutions().reverse() : notThisStateMachine(arn),
+    stopExecution: (arn, error, cause) => {
+      stepFunctions.abortExecution(arn, { ...(error && { error }), ...(cause && { cause }) });
+      return new Date();
+    },
   });
 
   const bus = new LocalEventBus(
@@ -129,6 +159,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     stepFunctions,
     bus,
     parameterPrefix,
+    coordinationTable,
     seedApp(seed) {
       const cluster = seed.env;
       const service = seed.app;
@@ -224,6 +255,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     close: () => emulator.close(),
   };
+}
+
+function notThisStateMachine(arn: string): never {
+  throw Object.assign(new Error(`State Machine Does Not Exist: '${arn}'`), {
+    name: 'StateMachineDoesNotExist',
+  });
 }
 
 /** Every function in serverless.yml, imported from the handler path it declares there. */

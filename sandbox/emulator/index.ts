@@ -1,12 +1,13 @@
 /**
  * The Gantry sandbox's loopback AWS emulator: a SIMULATOR of the AWS APIs Gantry calls (SSM, ECS,
- * ECR, Step Functions hooks, EventBridge PutEvents), for local demos and tests. Real AWS SDK v3
+ * ECR, DynamoDB, Step Functions hooks, EventBridge PutEvents), for local demos and tests. Real AWS SDK v3
  * clients talk to it over HTTP (`endpoint: emulator.url`). It answers anything it does not emulate
  * with a loud 400 (`UnsupportedOperation` / `UnsupportedParameter`), never a silent success.
  * See README.md in this folder for what is emulated and how faithfully.
  */
 import type { AddressInfo } from 'node:net';
 import { SimClock } from './clock.ts';
+import { DynamoDbState } from './dynamodb.ts';
 import { EcrState } from './ecr.ts';
 import { EcsState } from './ecs/index.ts';
 import { EventHub, type EventListener, eventsService } from './events.ts';
@@ -16,6 +17,7 @@ import { SsmState } from './ssm.ts';
 
 export type { RealtimeOptions } from './clock.ts';
 export { SimClock } from './clock.ts';
+export type { AttributeValue, DynamoDbState, Item, TableDefinition } from './dynamodb.ts';
 export type { EcrState, PushedImage } from './ecr.ts';
 export type { CreateServiceInput, EcsState, Scenario, ScenarioName } from './ecs/index.ts';
 export { circuitBreakerThreshold, parseImage } from './ecs/index.ts';
@@ -59,10 +61,12 @@ export interface Emulator {
   readonly ecs: EcsState;
   /** ECR images: `putImage`. */
   readonly ecr: EcrState;
+  /** DynamoDB tables: `createTable`, `items`, `getItem`, `putItem` (seeding/assertions without HTTP). */
+  readonly dynamodb: DynamoDbState;
   /** Step Functions calls are delegated to the local runner's hooks: `setHandlers`. */
   readonly sfn: SfnHooks;
-  /** Every event delivered or dropped, and the dropped ones. */
-  readonly events: Pick<EventHub, 'history' | 'dropped'>;
+  /** Every event delivered or dropped, and the dropped ones; `emit` puts an AWS service's own event (Step Functions' status changes, from the runner). */
+  readonly events: Pick<EventHub, 'history' | 'dropped' | 'emit' | 'dropWhen'>;
   /** Inject errors into the next matching calls. */
   readonly faults: Faults;
   /** Log of every API call, oldest first, secrets and task tokens redacted. */
@@ -89,6 +93,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const ecr = new EcrState(clock, region, accountId);
   const ecs = new EcsState(clock, hub, ecr, region, accountId);
   const sfn = new SfnHooks();
+  const dynamodb = new DynamoDbState(region, accountId);
   const faults = new Faults();
   const calls: CallRecord[] = [];
   const server = createEmulatorServer({
@@ -97,6 +102,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       ecs.service(),
       ecr.service(),
       sfn.service(),
+      dynamodb.service(),
       eventsService(hub, region, accountId),
     ],
     faults,
@@ -123,6 +129,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ecs,
     ecr,
     sfn,
+    dynamodb,
     events: eventHub,
     faults,
     calls,

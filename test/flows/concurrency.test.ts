@@ -23,6 +23,7 @@ function overlapWatcher() {
 
 describe('competing deploys (sandbox)', () => {
   let sandbox: Sandbox;
+  const executionsOfBurst = (apps: string[]) => apps.flatMap((app) => executionsOf(sandbox, app));
 
   beforeAll(async () => {
     sandbox = await startSandbox({ speed: 500 });
@@ -135,6 +136,8 @@ describe('competing deploys (sandbox)', () => {
     const watcher = overlapWatcher();
     sandbox.stepFunctions.hooks.observe = watcher.observe;
 
+    const callsBefore = sandbox.emulator.calls.length;
+
     // Act: ten rounds, each pushing a newer tag of every app at once.
     const newest = new Map<string, string>();
     for (let round = 1; round <= 10; round++) {
@@ -158,8 +161,33 @@ describe('competing deploys (sandbox)', () => {
         app,
       ).toEqual([]);
       expect(sandbox.release(app, 'prod')?.digest, app).toBe(newest.get(app));
-      expect(sandbox.emulator.ssm.get(`/gantry/${app}/prod/lock`), app).toBeUndefined();
+      expect(
+        sandbox.emulator.dynamodb.getItem(sandbox.coordinationTable, {
+          pk: { S: `app#${app}#prod` },
+          sk: { S: 'lock' },
+        }),
+        app,
+      ).toBeUndefined();
     }
     expect(watcher.overlaps).toEqual([]);
+    // Parameter Store's shared read quota (40 TPS) and its writes are spent only on config and
+    // the live release: no lock, waiter or token parameter, and no polling while waiting. Per
+    // push the deploy itself reads config and release once (ResolveConfig) and writes only a
+    // recorded release; the entry Lambda's reads (config tree, live release) come on top.
+    const ssmCalls = sandbox.emulator.calls.slice(callsBefore).filter((call) => call.service === 'ssm');
+    const count = (caller: string, operation: string) =>
+      ssmCalls.filter((call) => call.caller === caller && call.operation === operation).length;
+    expect(count('resolveConfig', 'GetParameter')).toBe(2 * 100);
+    expect(count('onImagePushed', 'GetParameter')).toBe(100);
+    expect(count('recordOutcome', 'PutParameter')).toBe(
+      executionsOfBurst(apps).filter((execution) => execution.states.includes('RecordRelease')).length,
+    );
+    const callers = new Set(ssmCalls.map((call) => `${call.caller}:${call.operation}`));
+    expect([...callers].sort()).toEqual([
+      'onImagePushed:GetParameter',
+      'onImagePushed:GetParametersByPath',
+      'recordOutcome:PutParameter',
+      'resolveConfig:GetParameter',
+    ]);
   });
 });

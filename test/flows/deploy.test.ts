@@ -35,6 +35,7 @@ describe('deploy flows (sandbox)', () => {
       'WaitForRollout',
       'RecordRelease',
       'ReleaseLock',
+      'WakeWaiter',
       'HowDidItEnd?',
       'Deployed',
     ]);

@@ -1,3 +1,9 @@
+import {
+  DeleteItemCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { DescribeImagesCommand, ECRClient } from '@aws-sdk/client-ecr';
 import { CreateServiceCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
@@ -115,7 +121,7 @@ describe('protocol', () => {
 
   it('answers an unknown service target with UnsupportedOperation', async () => {
     // Act
-    const response = await raw('DynamoDB_20120810.GetItem', {});
+    const response = await raw('Kinesis_20131202.ListStreams', {});
 
     // Assess
     expect(response.status).toBe(400);
@@ -479,6 +485,8 @@ function handlers(overrides: Partial<SfnHandlers>): SfnHandlers {
     sendTaskSuccess: unused,
     sendTaskFailure: unused,
     sendTaskHeartbeat: unused,
+    listExecutions: unused,
+    stopExecution: unused,
     ...overrides,
   };
 }
@@ -502,29 +510,31 @@ describe('Step Functions hooks', () => {
     const sfn = new SFNClient({ ...emulator.clientConfig, maxAttempts: 1 });
     const seen: string[] = [];
     const arn = `${machine.replace(':stateMachine:', ':execution:')}:run-1`;
-    emulator.sfn.setHandlers({
-      startExecution: (input) => {
-        seen.push(`start ${input.name} ${input.input}`);
-        return { executionArn: arn, startDate: new Date(Date.UTC(2025, 0, 1)) };
-      },
-      describeExecution: (executionArn) => ({
-        executionArn,
-        stateMachineArn: machine,
-        name: 'run-1',
-        status: 'RUNNING',
-        startDate: new Date(Date.UTC(2025, 0, 1)),
-        input: '{}',
+    emulator.sfn.setHandlers(
+      handlers({
+        startExecution: (input) => {
+          seen.push(`start ${input.name} ${input.input}`);
+          return { executionArn: arn, startDate: new Date(Date.UTC(2025, 0, 1)) };
+        },
+        describeExecution: (executionArn) => ({
+          executionArn,
+          stateMachineArn: machine,
+          name: 'run-1',
+          status: 'RUNNING',
+          startDate: new Date(Date.UTC(2025, 0, 1)),
+          input: '{}',
+        }),
+        sendTaskSuccess: (token, output) => {
+          seen.push(`success ${token} ${output}`);
+        },
+        sendTaskFailure: (token, error, cause) => {
+          seen.push(`failure ${token} ${error} ${cause}`);
+        },
+        sendTaskHeartbeat: (token) => {
+          seen.push(`heartbeat ${token}`);
+        },
       }),
-      sendTaskSuccess: (token, output) => {
-        seen.push(`success ${token} ${output}`);
-      },
-      sendTaskFailure: (token, error, cause) => {
-        seen.push(`failure ${token} ${error} ${cause}`);
-      },
-      sendTaskHeartbeat: (token) => {
-        seen.push(`heartbeat ${token}`);
-      },
-    });
+    );
 
     // Act
     const started = await sfn.send(
@@ -686,5 +696,84 @@ describe('ECS operations the emulator refuses', () => {
 
     // Assess
     await expect(result).rejects.toMatchObject({ name: 'UnsupportedOperation' });
+  });
+});
+
+describe('DynamoDB', () => {
+  const TableName = 'coordination';
+  let dynamodb: DynamoDBClient;
+  const key = { pk: { S: 'app#web#prod' }, sk: { S: 'lock' } };
+
+  beforeEach(() => {
+    emulator.dynamodb.createTable({
+      name: TableName,
+      partitionKey: 'pk',
+      sortKey: 'sk',
+      ttlAttribute: 'expiresAt',
+    });
+    dynamodb = new DynamoDBClient({ ...emulator.clientConfig, maxAttempts: 1 });
+  });
+
+  it('evaluates NOT, parentheses, BETWEEN and comparisons on numbers numerically', async () => {
+    // Prepare
+    emulator.dynamodb.putItem(TableName, { ...key, requestedAt: { N: '9' } });
+    const deleteIf = (ConditionExpression: string, values: Record<string, { N: string }>) =>
+      dynamodb.send(
+        new DeleteItemCommand({
+          TableName,
+          Key: key,
+          ConditionExpression,
+          ExpressionAttributeValues: values,
+        }),
+      );
+
+    // Act / Assess: 9 < 10 numerically (as text "9" > "10").
+    await expect(deleteIf('requestedAt > :ten', { ':ten': { N: '10' } })).rejects.toMatchObject({
+      name: 'ConditionalCheckFailedException',
+    });
+    await expect(
+      deleteIf('NOT (requestedAt BETWEEN :low AND :high) OR requestedAt < :ten', {
+        ':low': { N: '1' },
+        ':high': { N: '5' },
+        ':ten': { N: '10' },
+      }),
+    ).resolves.toBeDefined();
+    expect(emulator.dynamodb.getItem(TableName, key)).toBeUndefined();
+  });
+
+  it('answers UnsupportedOperation for a call Gantry does not make', async () => {
+    const result = dynamodb.send(
+      new UpdateItemCommand({
+        TableName,
+        Key: key,
+        UpdateExpression: 'SET holder = :h',
+        ExpressionAttributeValues: { ':h': { S: 'x' } },
+      }),
+    );
+
+    await expect(result).rejects.toMatchObject({ name: 'UnsupportedOperation' });
+  });
+
+  it('refuses IN and nested paths loudly instead of guessing', async () => {
+    const deleteIf = (ConditionExpression: string) =>
+      dynamodb.send(
+        new DeleteItemCommand({
+          TableName,
+          Key: key,
+          ConditionExpression,
+          ExpressionAttributeValues: { ':v': { S: 'x' } },
+        }),
+      );
+
+    await expect(deleteIf('holder IN (:v)')).rejects.toMatchObject({ name: 'UnsupportedParameter' });
+    await expect(deleteIf('holder.name = :v')).rejects.toMatchObject({ name: 'UnsupportedParameter' });
+  });
+
+  it('keeps task tokens out of the call log', async () => {
+    await dynamodb.send(
+      new PutItemCommand({ TableName, Item: { ...key, taskToken: { S: 'secret-token' } } }),
+    );
+
+    expect(JSON.stringify(emulator.calls)).not.toContain('secret-token');
   });
 });

@@ -78,6 +78,7 @@ describe('serverless.yml', () => {
       'aws.ecr/ECR Image Action',
       'aws.ecs/ECS Deployment State Change',
       'aws.ecs/ECS Task State Change',
+      'aws.states/Step Functions Execution Status Change',
       'gantry/Rollback Requested',
     ]);
   });
