@@ -100,6 +100,7 @@ function permissionsFor(prefix) {
 const roleName = (key) => `${key[0].toUpperCase()}${key.slice(1)}Role`;
 
 module.exports.permissionsFor = permissionsFor;
+module.exports.roleName = roleName;
 module.exports.roles = async ({ resolveVariable }) => ({
   Resources: Object.fromEntries(
     Object.entries(permissionsFor(await resolveVariable('self:custom.parameterPrefix'))).map(

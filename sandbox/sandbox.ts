@@ -6,6 +6,7 @@ import type { ReleaseRecord } from '../functions/src/release.ts';
 import { LocalEventBus, readEventRules, serverlessConfigPath } from './bus.ts';
 import { asCaller } from './caller.ts';
 import { type Emulator, type Scenario, startEmulator } from './emulator/index.ts';
+import { enforceStackRoles } from './iam.ts';
 import {
   type ExecutionDescription,
   type LambdaHandler,
@@ -80,6 +81,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const parameterPrefix = '/gantry';
   const emulator = await startEmulator({ region, accountId });
   const stateMachineArn = `arn:aws:states:${region}:${accountId}:stateMachine:gantry-sandbox-deploy`;
+  // Every call a function makes is checked against its role, as IAM would (sandbox/authorization.ts).
+  enforceStackRoles(emulator, {
+    region,
+    account: accountId,
+    stackName: 'gantry-sandbox',
+    stateMachineArn,
+    parameterPrefix,
+  });
 
   Object.assign(process.env, {
     AWS_ENDPOINT_URL: emulator.url,

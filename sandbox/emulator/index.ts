@@ -10,7 +10,7 @@ import { SimClock } from './clock.ts';
 import { EcrState } from './ecr.ts';
 import { EcsState } from './ecs.ts';
 import { EventHub, type EventListener, eventsService } from './events.ts';
-import { type CallRecord, createEmulatorServer, Faults } from './server.ts';
+import { Authorization, type CallRecord, createEmulatorServer, Faults } from './server.ts';
 import { SfnHooks } from './sfn.ts';
 import { SsmState } from './ssm.ts';
 
@@ -21,7 +21,15 @@ export type { CreateServiceInput, EcsState, Scenario, ScenarioName } from './ecs
 export { circuitBreakerThreshold, parseImage } from './ecs.ts';
 export type { AwsEvent, EventHub, EventListener } from './events.ts';
 export type { Json, JsonObject, ServiceName } from './protocol.ts';
-export type { CallRecord, FaultSpec, Faults } from './server.ts';
+export type {
+  Authorization,
+  CallCheck,
+  CallRecord,
+  FaultSpec,
+  Faults,
+  InternalCall,
+  StampedCall,
+} from './server.ts';
 export type { ExecutionDescription, SfnHandlers, SfnHooks } from './sfn.ts';
 export { SFN_ERROR_NAMES } from './sfn.ts';
 export type { SsmState } from './ssm.ts';
@@ -67,6 +75,8 @@ export interface Emulator {
   readonly faults: Faults;
   /** Log of every API call, oldest first, secrets and task tokens redacted. */
   readonly calls: CallRecord[];
+  /** Checks each call stamped with its caller before it runs (the sandbox installs IAM's check). */
+  readonly authorization: Authorization;
   /**
    * Subscribes to every event: PutEvents entries and the simulated `aws.ecs` events, delivered as
    * EventBridge would to a rule target, when the clock next runs. Returns an unsubscribe function.
@@ -91,6 +101,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const sfn = new SfnHooks();
   const faults = new Faults();
   const calls: CallRecord[] = [];
+  const authorization = new Authorization();
   const server = createEmulatorServer({
     services: [
       ssm.service(),
@@ -101,6 +112,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ],
     faults,
     calls,
+    authorization,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -126,6 +138,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     events: eventHub,
     faults,
     calls,
+    authorization,
     onEvent: (listener: EventListener) => eventHub.on(listener),
     settled: () => eventHub.settle(),
     close: () =>
