@@ -25,9 +25,7 @@ function permissionsFor(prefix) {
   };
   const services = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/*/*' };
   const ecsTasks = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/*/*' };
-  const containerInstances = {
-    'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:container-instance/*/*',
-  };
+  const clusters = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/*' };
   const taskDefinitions = {
     'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/*:*',
   };
@@ -40,8 +38,10 @@ function permissionsFor(prefix) {
 
   const readRollout = [
     allow(['ecs:DescribeServices'], services),
-    // ListTasks is authorised on container instances, DescribeTasks on tasks; neither on services.
-    allow(['ecs:ListTasks'], containerInstances),
+    // Listing a cluster's tasks by startedBy names no container instance, so AWS authorizes it
+    // against "*", scoped by the ecs:cluster condition (cdklabs/construct-hub#1207,
+    // fabfuel/ecs-deploy#119); a grant on container-instance/* is refused.
+    allow(['ecs:ListTasks'], '*', { StringLike: { 'ecs:cluster': clusters } }),
     allow(['ecs:DescribeTasks'], ecsTasks),
   ];
   // Task-token calls are authorised by the token itself; IAM offers no resource to narrow them to.
