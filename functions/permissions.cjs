@@ -23,7 +23,21 @@ function permissionsFor(prefix) {
     'Fn::Sub':
       'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-deploy:*',
   };
+  // The machine itself, by name for the same reason: task callbacks are authorized against it.
+  const deployMachine = {
+    'Fn::Sub':
+      'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-deploy',
+  };
   const services = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/*/*' };
+  // Gantry changes only services marked for it: write access to `<prefix>/*` must not let anyone run an
+  // image on any service in the region. ecs:DescribeServices and ecs:UpdateService both support
+  // aws:ResourceTag/${TagKey} on the service resource (Service Authorization Reference,
+  // list_amazonelasticcontainerservice.html; https://docs.aws.amazon.com/AmazonECS/latest/developerguide/control-access-with-tags.html).
+  const managedOnly = { StringEquals: { 'aws:ResourceTag/gantry:managed': 'true' } };
+  // Roles Gantry may pass to ECS tasks: the role-name patterns of the stack's parameters.
+  const passableRoles = ['TaskRoleNames', 'ExecutionRoleNames'].map((parameterName) => ({
+    'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/\${${parameterName}}`,
+  }));
   const ecsTasks = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/*/*' };
   const clusters = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/*' };
   const taskDefinitions = {
@@ -37,15 +51,17 @@ function permissionsFor(prefix) {
   };
 
   const readRollout = [
-    allow(['ecs:DescribeServices'], services),
+    allow(['ecs:DescribeServices'], services, managedOnly),
     // Listing a cluster's tasks by startedBy names no container instance, so AWS authorizes it
     // against "*", scoped by the ecs:cluster condition (cdklabs/construct-hub#1207,
     // fabfuel/ecs-deploy#119); a grant on container-instance/* is refused.
     allow(['ecs:ListTasks'], '*', { StringLike: { 'ecs:cluster': clusters } }),
     allow(['ecs:DescribeTasks'], ecsTasks),
   ];
-  // Task-token calls are authorised by the token itself; IAM offers no resource to narrow them to.
-  const resume = allow(['states:SendTaskSuccess', 'states:SendTaskFailure'], '*');
+  // Task-token calls are authorized against the state machine that issued the token, although the
+  // Service Authorization Reference lists no resource for them (aws/aws-cdk#8486): a role that can
+  // resume the deploy machine's tasks cannot resume any other machine's.
+  const resume = allow(['states:SendTaskSuccess', 'states:SendTaskFailure'], deployMachine);
 
   /** Function key → the statements it needs beyond writing its own logs. */
   return {
@@ -61,6 +77,9 @@ function permissionsFor(prefix) {
     resolveConfig: [
       allow(['ssm:GetParameter'], [appEnv('config'), appEnv('release')]),
       allow(['ecr:DescribeImages'], repositories),
+      // Reads any service, tagged or not, so that an unmarked one fails here with a clear error
+      // instead of an AccessDeniedException halfway through a deploy.
+      allow(['ecs:DescribeServices'], services),
     ],
     acquireLock: [
       allow(
@@ -73,15 +92,17 @@ function permissionsFor(prefix) {
     ],
     releaseLock: [allow(['ssm:GetParameter', 'ssm:DeleteParameter'], appEnv('lock'))],
     deployEcs: [
-      allow(['ecs:DescribeServices', 'ecs:UpdateService'], services),
+      allow(['ecs:DescribeServices', 'ecs:UpdateService'], services, managedOnly),
       // Neither call supports resource-level permissions.
       allow(['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'], '*'),
       allow(['ecs:TagResource'], taskDefinitions, {
         StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' },
       }),
-      allow(['iam:PassRole'], '*', { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } }),
+      allow(['iam:PassRole'], passableRoles, {
+        StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
+      }),
     ],
-    rollback: [allow(['ecs:DescribeServices', 'ecs:UpdateService'], services)],
+    rollback: [allow(['ecs:DescribeServices', 'ecs:UpdateService'], services, managedOnly)],
     waitForRollout: [allow(['ssm:PutParameter', 'ssm:DeleteParameter'], rollouts), ...readRollout, resume],
     // PutParameter: a resume that failed transiently parks its token again for the redelivery.
     onEcsEvent: [
@@ -92,7 +113,8 @@ function permissionsFor(prefix) {
     checkRollout: [allow(['ssm:DeleteParameter'], rollouts), ...readRollout],
     recordOutcome: [
       allow(['ssm:GetParameter', 'ssm:PutParameter', 'ssm:LabelParameterVersion'], appEnv('release')),
-      allow(['events:PutEvents'], defaultBus),
+      // Announcements only: the source is Gantry's own, on the default bus where users' rules are.
+      allow(['events:PutEvents'], defaultBus, { StringEquals: { 'events:source': 'gantry' } }),
     ],
   };
 }

@@ -31,6 +31,8 @@ export interface AppSeed {
   initialTag?: string;
   desiredCount?: number;
   circuitBreaker?: { enable: boolean; rollback: boolean };
+  /** Tag the service `gantry:managed` = `true`, which Gantry's roles require (default true). */
+  managed?: boolean;
   config?: Partial<DeployConfig>;
   /** Seed the config parameter with this raw text instead (to show validation). */
   rawConfig?: string;
@@ -40,6 +42,8 @@ export interface Sandbox {
   readonly emulator: Emulator;
   readonly stepFunctions: LocalStepFunctions;
   readonly bus: LocalEventBus;
+  /** The Gantry event bus's name: events Gantry acts on (Rollback Requested) are put there. */
+  readonly gantryBus: string;
   readonly parameterPrefix: string;
   seedApp(seed: AppSeed): { cluster: string; service: string };
   /** Pushes an image to the emulated ECR and delivers the ECR push event, as EventBridge would. */
@@ -80,12 +84,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const accountId = options.accountId ?? '123456789012';
   const parameterPrefix = '/gantry';
   const emulator = await startEmulator({ region, accountId });
-  const stateMachineArn = `arn:aws:states:${region}:${accountId}:stateMachine:gantry-sandbox-deploy`;
+  // The stack serverless.yml would deploy as stage `sandbox`: its names are derived from this one.
+  const stage = 'sandbox';
+  const stackName = `gantry-${stage}`;
+  const stateMachineArn = `arn:aws:states:${region}:${accountId}:stateMachine:${stackName}-deploy`;
   // Every call a function makes is checked against its role, as IAM would (sandbox/authorization.ts).
   enforceStackRoles(emulator, {
     region,
     account: accountId,
-    stackName: 'gantry-sandbox',
+    stackName,
     stateMachineArn,
     parameterPrefix,
   });
@@ -120,7 +127,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   });
 
   const bus = new LocalEventBus(
-    readEventRules(),
+    readEventRules(serverlessConfigPath, stage),
     Object.fromEntries(
       Object.entries(handlers).map(([key, handler]) => [
         key,
@@ -135,6 +142,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     emulator,
     stepFunctions,
     bus,
+    // serverless.yml names the Gantry bus after the stack.
+    gantryBus: stackName,
     parameterPrefix,
     seedApp(seed) {
       const cluster = seed.env;
@@ -148,6 +157,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         service,
         desiredCount: seed.desiredCount ?? 2,
         ...(seed.circuitBreaker && { circuitBreaker: seed.circuitBreaker }),
+        ...(seed.managed !== false && { tags: [{ key: 'gantry:managed', value: 'true' }] }),
         taskDefinition: {
           family: `${seed.app}-${seed.env}`,
           networkMode: 'awsvpc',

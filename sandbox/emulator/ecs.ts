@@ -76,6 +76,8 @@ export interface CreateServiceInput {
   readonly desiredCount: number;
   readonly circuitBreaker?: { readonly enable: boolean; readonly rollback: boolean };
   readonly launchType?: 'FARGATE' | 'EC2';
+  /** The service's tags (Gantry deploys only services tagged `gantry:managed` = `true`). */
+  readonly tags?: readonly { readonly key: string; readonly value: string }[];
 }
 
 type Tag = { key: string; value: string };
@@ -279,6 +281,7 @@ export class EcsState {
     deployment.rolloutStateReason = `ECS deployment ${deployment.id} completed.`;
     service.deployments = [deployment];
     cluster.services.set(service.name, service);
+    if (input.tags !== undefined) this.#addTags(service.arn, input.tags);
     for (let i = 0; i < input.desiredCount; i++) {
       const task = this.#newTask(cluster, service, deployment);
       task.lastStatus = 'RUNNING';

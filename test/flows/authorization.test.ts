@@ -34,4 +34,41 @@ describe('flows under the stack roles (sandbox)', () => {
     expect(callsFor(sandbox, 'UpdateService', 'judged')).toHaveLength(1);
     expect(sandbox.emulator.calls.filter((call) => call.error === 'AccessDeniedException')).toEqual([]);
   });
+
+  it('acts on a Rollback Requested put on the Gantry bus, never on one put on the default bus', async () => {
+    // Prepare: two releases, so there is one to roll back to.
+    sandbox.seedApp({ app: 'trusted', env: 'prod', repository: 'trusted' });
+    await sandbox.push({ repository: 'trusted', tag: 'v1.0.0' });
+    await sandbox.idle();
+    await sandbox.push({ repository: 'trusted', tag: 'v1.1.0' });
+    await sandbox.idle();
+    const request = (id: string) => ({
+      version: '0',
+      id,
+      'detail-type': 'Rollback Requested',
+      source: 'gantry',
+      account: '123456789012',
+      // Requested now, on the simulated clock: a request older than the live release stands down.
+      time: new Date(sandbox.emulator.clock.now()).toISOString(),
+      region: 'eu-west-1',
+      resources: [],
+      detail: { app: 'trusted', env: 'prod', reason: 'bad release' },
+    });
+
+    // Act
+    const onDefault = await sandbox.bus.publish(request('6b0e4f2a-1c3d-4e5f-8a9b-0c1d2e3f4a5b'));
+    await sandbox.idle();
+    const releaseAfterDefault = sandbox.release('trusted', 'prod');
+    const onGantry = await sandbox.bus.publish(
+      request('7c1f5a3b-2d4e-4f6a-9b0c-1d2e3f4a5b6c'),
+      sandbox.gantryBus,
+    );
+    await sandbox.idle();
+
+    // Assess
+    expect(onDefault).toEqual([]);
+    expect(releaseAfterDefault?.kind).toBe('release');
+    expect(onGantry.map((delivery) => delivery.functionKey)).toEqual(['onRollbackRequested']);
+    expect(sandbox.release('trusted', 'prod')?.kind).toBe('rollback');
+  });
 });
