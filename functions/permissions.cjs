@@ -72,6 +72,8 @@ function permissionsFor(prefix) {
     ],
     onRollbackRequested: [
       allow(['ssm:GetParametersByPath'], prefixTree),
+      // A trigger older than the live release starts nothing: it would only stand down.
+      allow(['ssm:GetParameter'], appEnv('release')),
       allow(['states:StartExecution'], stateMachine),
     ],
     resolveConfig: [

@@ -70,7 +70,8 @@ describe('least privilege (sandbox)', () => {
       'detail-type': 'CloudWatch Alarm State Change',
       source: 'aws.cloudwatch',
       account,
-      time: new Date().toISOString(),
+      // Now on the simulated clock: an alarm older than the live release starts nothing.
+      time: new Date(sandbox.emulator.clock.now()).toISOString(),
       region,
       resources: [],
       detail: { alarmName: 'web-prod-5xx', state: { value: 'ALARM', reason: 'threshold crossed' } },
