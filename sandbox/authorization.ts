@@ -63,8 +63,8 @@ const texts = (input: Input, key: string): string[] =>
     ? (input[key] as unknown[]).filter((v): v is string => typeof v === 'string')
     : [];
 
-const arn = (scope: ArnScope, service: string, resource: string, region = scope.region) =>
-  `arn:${scope.partition}:${service}:${region}:${scope.account}:${resource}`;
+const arn = (scope: ArnScope, service: string, resource: string) =>
+  `arn:${scope.partition}:${service}:${scope.region}:${scope.account}:${resource}`;
 
 /** A parameter's ARN from a name, a path, or a name with a `:version`/`:label` selector. */
 function parameterArn(scope: ArnScope, name: string): string {
@@ -73,11 +73,15 @@ function parameterArn(scope: ArnScope, name: string): string {
   return arn(scope, 'ssm', `parameter${bare.startsWith('/') ? '' : '/'}${bare}`);
 }
 
-const onParameter =
-  (action: string, key: 'Name' | 'Path') =>
-  (input: Input, scope: ArnScope): AuthorizationRequest[] => [
+/** Parameter Store actions are authorized on the parameter (or path) the call names. */
+const parameterRow = (action: string, key: 'Name' | 'Path'): ActionRow => ({
+  resourceType: 'parameter',
+  conditionKeys: [resourceTagKey],
+  source: ssmPage,
+  requests: (input, scope) => [
     { action, resource: parameterArn(scope, text(input, key) ?? ''), context: {} },
-  ];
+  ],
+});
 
 /** ECS names a cluster by name or ARN; absent means `default`. */
 function clusterArn(scope: ArnScope, cluster: string | undefined): string {
@@ -111,17 +115,36 @@ const onServices =
     }));
   };
 
-const onStates =
-  (action: string) =>
-  (input: Input, scope: ArnScope): AuthorizationRequest[] => [
-    { action, resource: scope.stateMachineOfToken(text(input, 'taskToken') ?? ''), context: {} },
-  ];
+/** Step Functions actions authorized on the ARN the call names. */
+const arnInInputRow = (action: string, resourceType: string, key: string): ActionRow => ({
+  resourceType,
+  conditionKeys: [],
+  source: statesPage,
+  requests: (input) => [{ action, resource: text(input, key) ?? '', context: {} }],
+});
 
-const onTable =
-  (action: string) =>
-  (input: Input, scope: ArnScope): AuthorizationRequest[] => [
+/** Task callbacks: the token names no resource, yet AWS authorizes them against its state machine. */
+const callbackRow = (action: string): ActionRow => ({
+  resourceType: '*',
+  conditionKeys: [],
+  source: statesPage,
+  exception:
+    'The reference lists no resource type, yet the call is authorized against the state machine that ' +
+    'issued the token (an activity for activity tasks): aws/aws-cdk#8486.',
+  requests: (input, scope) => [
+    { action, resource: scope.stateMachineOfToken(text(input, 'taskToken') ?? ''), context: {} },
+  ],
+});
+
+/** DynamoDB item actions are authorized on the table the call names. */
+const tableRow = (action: string): ActionRow => ({
+  resourceType: 'table',
+  conditionKeys: [],
+  source: dynamodbPage,
+  requests: (input, scope) => [
     { action, resource: arn(scope, 'dynamodb', `table/${text(input, 'TableName') ?? ''}`), context: {} },
-  ];
+  ],
+});
 
 /** How the reference lists the resource-tag key: it covers `aws:ResourceTag/gantry:managed`. */
 // biome-ignore lint/suspicious/noTemplateCurlyInString: the reference's literal spelling, not a template.
@@ -129,37 +152,12 @@ export const resourceTagKey = 'aws:ResourceTag/${TagKey}';
 
 /** One row per IAM action Gantry's functions call (and the ones those calls depend on). */
 export const authorizationTable: Readonly<Record<string, ActionRow>> = {
-  'ssm:GetParameter': {
-    resourceType: 'parameter',
-    conditionKeys: [resourceTagKey],
-    source: ssmPage,
-    requests: onParameter('ssm:GetParameter', 'Name'),
-  },
-  'ssm:GetParametersByPath': {
-    resourceType: 'parameter',
-    conditionKeys: [resourceTagKey],
-    source: ssmPage,
-    // The path itself is the resource: a grant on `/gantry/*` alone does not cover `/gantry`.
-    requests: onParameter('ssm:GetParametersByPath', 'Path'),
-  },
-  'ssm:PutParameter': {
-    resourceType: 'parameter',
-    conditionKeys: [resourceTagKey],
-    source: ssmPage,
-    requests: onParameter('ssm:PutParameter', 'Name'),
-  },
-  'ssm:DeleteParameter': {
-    resourceType: 'parameter',
-    conditionKeys: [resourceTagKey],
-    source: ssmPage,
-    requests: onParameter('ssm:DeleteParameter', 'Name'),
-  },
-  'ssm:LabelParameterVersion': {
-    resourceType: 'parameter',
-    conditionKeys: [resourceTagKey],
-    source: ssmPage,
-    requests: onParameter('ssm:LabelParameterVersion', 'Name'),
-  },
+  'ssm:GetParameter': parameterRow('ssm:GetParameter', 'Name'),
+  // The path itself is the resource: a grant on `/gantry/*` alone does not cover `/gantry`.
+  'ssm:GetParametersByPath': parameterRow('ssm:GetParametersByPath', 'Path'),
+  'ssm:PutParameter': parameterRow('ssm:PutParameter', 'Name'),
+  'ssm:DeleteParameter': parameterRow('ssm:DeleteParameter', 'Name'),
+  'ssm:LabelParameterVersion': parameterRow('ssm:LabelParameterVersion', 'Name'),
   'ecs:DescribeServices': {
     resourceType: 'service',
     conditionKeys: [resourceTagKey, 'ecs:cluster'],
@@ -246,6 +244,7 @@ export const authorizationTable: Readonly<Record<string, ActionRow>> = {
     },
   },
   'ecs:TagResource': {
+    // The reference lists every taggable ECS resource type; Gantry tags only task definitions.
     resourceType: 'task-definition',
     conditionKeys: [resourceTagKey, 'ecs:CreateAction'],
     source: ecsPage,
@@ -274,45 +273,11 @@ export const authorizationTable: Readonly<Record<string, ActionRow>> = {
       },
     ],
   },
-  'states:StartExecution': {
-    resourceType: 'stateMachine',
-    conditionKeys: [],
-    source: statesPage,
-    requests: (input) => [
-      { action: 'states:StartExecution', resource: text(input, 'stateMachineArn') ?? '', context: {} },
-    ],
-  },
-  'states:DescribeExecution': {
-    resourceType: 'execution',
-    conditionKeys: [],
-    source: statesPage,
-    requests: (input) => [
-      { action: 'states:DescribeExecution', resource: text(input, 'executionArn') ?? '', context: {} },
-    ],
-  },
-  'states:SendTaskSuccess': {
-    resourceType: '*',
-    conditionKeys: [],
-    source: statesPage,
-    exception:
-      'The reference lists no resource type, yet the call is authorized against the state machine that ' +
-      'issued the token (an activity for activity tasks): aws/aws-cdk#8486.',
-    requests: onStates('states:SendTaskSuccess'),
-  },
-  'states:SendTaskFailure': {
-    resourceType: '*',
-    conditionKeys: [],
-    source: statesPage,
-    exception: 'Authorized against the state machine that issued the token: aws/aws-cdk#8486.',
-    requests: onStates('states:SendTaskFailure'),
-  },
-  'states:SendTaskHeartbeat': {
-    resourceType: '*',
-    conditionKeys: [],
-    source: statesPage,
-    exception: 'Authorized against the state machine that issued the token: aws/aws-cdk#8486.',
-    requests: onStates('states:SendTaskHeartbeat'),
-  },
+  'states:StartExecution': arnInInputRow('states:StartExecution', 'stateMachine', 'stateMachineArn'),
+  'states:DescribeExecution': arnInInputRow('states:DescribeExecution', 'execution', 'executionArn'),
+  'states:SendTaskSuccess': callbackRow('states:SendTaskSuccess'),
+  'states:SendTaskFailure': callbackRow('states:SendTaskFailure'),
+  'states:SendTaskHeartbeat': callbackRow('states:SendTaskHeartbeat'),
   'events:PutEvents': {
     resourceType: 'event-bus',
     conditionKeys: ['events:source', 'events:detail-type'],
@@ -333,36 +298,11 @@ export const authorizationTable: Readonly<Record<string, ActionRow>> = {
         };
       }),
   },
-  'dynamodb:GetItem': {
-    resourceType: 'table',
-    conditionKeys: [],
-    source: dynamodbPage,
-    requests: onTable('dynamodb:GetItem'),
-  },
-  'dynamodb:PutItem': {
-    resourceType: 'table',
-    conditionKeys: [],
-    source: dynamodbPage,
-    requests: onTable('dynamodb:PutItem'),
-  },
-  'dynamodb:UpdateItem': {
-    resourceType: 'table',
-    conditionKeys: [],
-    source: dynamodbPage,
-    requests: onTable('dynamodb:UpdateItem'),
-  },
-  'dynamodb:DeleteItem': {
-    resourceType: 'table',
-    conditionKeys: [],
-    source: dynamodbPage,
-    requests: onTable('dynamodb:DeleteItem'),
-  },
-  'dynamodb:Query': {
-    resourceType: 'table',
-    conditionKeys: [],
-    source: dynamodbPage,
-    requests: onTable('dynamodb:Query'),
-  },
+  'dynamodb:GetItem': tableRow('dynamodb:GetItem'),
+  'dynamodb:PutItem': tableRow('dynamodb:PutItem'),
+  'dynamodb:UpdateItem': tableRow('dynamodb:UpdateItem'),
+  'dynamodb:DeleteItem': tableRow('dynamodb:DeleteItem'),
+  'dynamodb:Query': tableRow('dynamodb:Query'),
 };
 
 /** The IAM service prefix of each AWS JSON protocol target prefix the sandbox serves. */

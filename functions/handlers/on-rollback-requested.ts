@@ -24,7 +24,10 @@ export const lambdaHandler = async (event: EventBridgeEvent<string, unknown>) =>
   const { rollbacks, invalidConfigs } = await requestRollbacks(deps, trigger);
   if (invalidConfigs.length > 0) logger.warn('skipped invalid configs', { invalid: invalidConfigs });
   if (rollbacks.length === 0) {
-    const why = trigger.kind === 'alarm' ? `no app/environment lists alarm ${trigger.alarmName}` : 'nothing to roll back';
+    const why =
+      trigger.kind === 'alarm'
+        ? `no app/environment lists alarm ${trigger.alarmName}`
+        : 'nothing to roll back';
     logger.info('rollback ignored', { eventId: trigger.eventId, why });
     return `ignored: ${why}`;
   }

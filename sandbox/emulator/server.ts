@@ -124,9 +124,12 @@ export function createEmulatorServer(parts: ServerParts): Server {
   const byPrefix = new Map(parts.services.map((s) => [s.targetPrefix, s]));
   const byName = new Map(parts.services.map((s) => [s.name, s]));
   const internal: InternalCall = async (serviceName, operationName, input) => {
-    const operation = byName.get(serviceName)?.operations[operationName];
-    if (operation === undefined) throw new Error(`no ${serviceName} ${operationName} to call internally`);
-    return operation.handle(new Params(input, `${serviceName} ${operationName}`, 'ValidationException'));
+    const service = byName.get(serviceName);
+    const operation = service?.operations[operationName];
+    if (service === undefined || operation === undefined) {
+      throw new Error(`no ${serviceName} ${operationName} to call internally`);
+    }
+    return operation.handle(new Params(input, `${serviceName} ${operationName}`, service.validationError));
   };
 
   async function handle(req: IncomingMessage, body: string): Promise<{ status: number; payload: unknown }> {
