@@ -383,14 +383,20 @@ function resolveRef(name: string, stack: StackValues): string {
 
 const list = <T>(value: T | readonly T[]): readonly T[] => (Array.isArray(value) ? value : [value as T]);
 
+const compiledPatterns = new Map<string, RegExp>();
+
 /** IAM's wildcard match: `*` any run of characters, `?` one; everything else literal. */
 export function wildcardMatch(pattern: string, value: string, caseInsensitive = false): boolean {
-  const regex = new RegExp(
-    `^${[...pattern]
+  const key = `${caseInsensitive ? 'i' : 's'}${pattern}`;
+  let regex = compiledPatterns.get(key);
+  if (regex === undefined) {
+    const body = [...pattern]
       .map((char) => (char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
-      .join('')}$`,
-    caseInsensitive ? 'is' : 's',
-  );
+      .join('');
+    regex = new RegExp(`^${body}$`, caseInsensitive ? 'is' : 's');
+    // Policies are few and fixed: every pattern is compiled once per process.
+    compiledPatterns.set(key, regex);
+  }
   return regex.test(value);
 }
 
