@@ -32,7 +32,8 @@ function permissionsFor(prefix) {
   // Gantry changes only services marked for it: write access to `<prefix>/*` must not let anyone run an
   // image on any service in the region. ecs:DescribeServices and ecs:UpdateService both support
   // aws:ResourceTag/${TagKey} on the service resource (Service Authorization Reference,
-  // list_amazonelasticcontainerservice.html; https://docs.aws.amazon.com/AmazonECS/latest/developerguide/control-access-with-tags.html).
+  // list_amazonelasticcontainerservice.html; launched in 2019, aws/containers-roadmap#233;
+  // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/control-access-with-tags.html).
   const managedOnly = { StringEquals: { 'aws:ResourceTag/gantry:managed': 'true' } };
   // Roles Gantry may pass to ECS tasks: the role-name patterns of the stack's parameters.
   const passableRoles = ['TaskRoleNames', 'ExecutionRoleNames'].map((parameterName) => ({

@@ -161,14 +161,16 @@ export const authorizationTable: Readonly<Record<string, ActionRow>> = {
   'ecs:DescribeServices': {
     resourceType: 'service',
     conditionKeys: [resourceTagKey, 'ecs:cluster'],
-    source: ecsPage,
+    // Service-level resources and tags since 2019: aws/containers-roadmap#233.
+    source: `${ecsPage}; aws/containers-roadmap#233`,
     // One authorization per service named: a grant on some of them does not cover the others.
     requests: onServices('ecs:DescribeServices'),
   },
   'ecs:UpdateService': {
     resourceType: 'service',
     conditionKeys: [resourceTagKey, 'ecs:cluster'],
-    source: ecsPage,
+    // Service-level resources and tags since 2019: aws/containers-roadmap#233.
+    source: `${ecsPage}; aws/containers-roadmap#233`,
     requests: onServices('ecs:UpdateService'),
   },
   'ecs:ListTasks': {
