@@ -31,11 +31,24 @@ function permissionsFor(prefix) {
     'Fn::Sub':
       'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-deploy:*',
   };
-  const services = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/*/*' };
-  const ecsTasks = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/*/*' };
-  const containerInstances = {
-    'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:container-instance/*/*',
+  // The machine itself, by name for the same reason: task callbacks are authorized against it.
+  const deployMachine = {
+    'Fn::Sub':
+      'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-deploy',
   };
+  const services = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/*/*' };
+  // Gantry changes only services marked for it: write access to `<prefix>/*` must not let anyone run an
+  // image on any service in the region. ecs:DescribeServices and ecs:UpdateService both support
+  // aws:ResourceTag/${TagKey} on the service resource (Service Authorization Reference,
+  // list_amazonelasticcontainerservice.html; launched in 2019, aws/containers-roadmap#233;
+  // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/control-access-with-tags.html).
+  const managedOnly = { StringEquals: { 'aws:ResourceTag/gantry:managed': 'true' } };
+  // Roles Gantry may pass to ECS tasks: the role-name patterns of the stack's parameters.
+  const passableRoles = ['TaskRoleNames', 'ExecutionRoleNames'].map((parameterName) => ({
+    'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/\${${parameterName}}`,
+  }));
+  const ecsTasks = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/*/*' };
+  const clusters = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/*' };
   const taskDefinitions = {
     'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/*:*',
   };
@@ -47,15 +60,19 @@ function permissionsFor(prefix) {
   };
 
   const readRollout = [
-    allow(['ecs:DescribeServices'], services),
-    // ListTasks is authorised on container instances, DescribeTasks on tasks; neither on services.
-    allow(['ecs:ListTasks'], containerInstances),
+    allow(['ecs:DescribeServices'], services, managedOnly),
+    // Listing a cluster's tasks by startedBy names no container instance, so AWS authorizes it
+    // against "*", scoped by the ecs:cluster condition (cdklabs/construct-hub#1207,
+    // fabfuel/ecs-deploy#119); a grant on container-instance/* is refused.
+    allow(['ecs:ListTasks'], '*', { StringLike: { 'ecs:cluster': clusters } }),
     allow(['ecs:DescribeTasks'], ecsTasks),
   ];
-  // Task-token calls are authorised by the token itself; IAM offers no resource to narrow them to.
-  const resume = allow(['states:SendTaskSuccess', 'states:SendTaskFailure'], '*');
+  // Task-token calls are authorized against the state machine that issued the token, although the
+  // Service Authorization Reference lists no resource for them (aws/aws-cdk#8486): a role that can
+  // resume the deploy machine's tasks cannot resume any other machine's.
+  const resume = allow(['states:SendTaskSuccess', 'states:SendTaskFailure'], deployMachine);
   // A lock waiter is only ever resumed with success (woken or superseded), never failed.
-  const wake = allow(['states:SendTaskSuccess'], '*');
+  const wake = allow(['states:SendTaskSuccess'], deployMachine);
 
   /** Function key → the statements it needs beyond writing its own logs. */
   return {
@@ -66,12 +83,15 @@ function permissionsFor(prefix) {
     ],
     onRollbackRequested: [
       allow(['ssm:GetParametersByPath'], prefixTree),
+      // A trigger older than the live release starts nothing: it would only stand down.
+      allow(['ssm:GetParameter'], appEnv('release')),
       allow(['states:StartExecution'], stateMachine),
     ],
     resolveConfig: [
       allow(['ssm:GetParameter'], [appEnv('config'), appEnv('release')]),
       allow(['ecr:DescribeImages'], repositories),
-      // Checks the target service carries the gantry:managed tag before anything changes.
+      // Reads any service, tagged or not, so that an unmarked one fails here with a clear error
+      // instead of an AccessDeniedException halfway through a deploy.
       allow(['ecs:DescribeServices'], services),
     ],
     // Reads the lock, the waiter and the newest release record; takes the lock; withdraws its own waiter item.
@@ -85,15 +105,17 @@ function permissionsFor(prefix) {
     // A dead execution's lock and waiter item are deleted (conditionally), the next waiter resumed.
     onExecutionEnded: [appEnvItems(['dynamodb:DeleteItem']), wake],
     deployEcs: [
-      allow(['ecs:DescribeServices', 'ecs:UpdateService'], services),
+      allow(['ecs:DescribeServices', 'ecs:UpdateService'], services, managedOnly),
       // Neither call supports resource-level permissions.
       allow(['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'], '*'),
       allow(['ecs:TagResource'], taskDefinitions, {
         StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' },
       }),
-      allow(['iam:PassRole'], '*', { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } }),
+      allow(['iam:PassRole'], passableRoles, {
+        StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
+      }),
     ],
-    rollback: [allow(['ecs:DescribeServices', 'ecs:UpdateService'], services)],
+    rollback: [allow(['ecs:DescribeServices', 'ecs:UpdateService'], services, managedOnly)],
     waitForRollout: [waitItems(['dynamodb:PutItem', 'dynamodb:DeleteItem']), ...readRollout, resume],
     // PutItem: a resume that failed transiently parks its token again for the redelivery.
     onEcsEvent: [
@@ -106,7 +128,8 @@ function permissionsFor(prefix) {
     recordOutcome: [
       appEnvItems(['dynamodb:Query', 'dynamodb:PutItem']),
       allow(['ssm:PutParameter'], appEnv('release')),
-      allow(['events:PutEvents'], defaultBus),
+      // Announcements only: the source is Gantry's own, on the default bus where users' rules are.
+      allow(['events:PutEvents'], defaultBus, { StringEquals: { 'events:source': 'gantry' } }),
     ],
   };
 }
@@ -114,6 +137,7 @@ function permissionsFor(prefix) {
 const roleName = (key) => `${key[0].toUpperCase()}${key.slice(1)}Role`;
 
 module.exports.permissionsFor = permissionsFor;
+module.exports.roleName = roleName;
 module.exports.roles = async ({ resolveVariable }) => ({
   Resources: Object.fromEntries(
     Object.entries(permissionsFor(await resolveVariable('self:custom.parameterPrefix'))).map(

@@ -8,6 +8,7 @@ import type { ReleaseRecord } from '../functions/src/release.ts';
 import { LocalEventBus, readEventRules, serverlessConfigPath } from './bus.ts';
 import { asCaller } from './caller.ts';
 import { type Emulator, type Scenario, startEmulator } from './emulator/index.ts';
+import { enforceStackRoles } from './iam.ts';
 import {
   type ExecutionDescription,
   type LambdaHandler,
@@ -32,17 +33,19 @@ export interface AppSeed {
   initialTag?: string;
   desiredCount?: number;
   circuitBreaker?: { enable: boolean; rollback: boolean };
+  /** Tag the service `gantry:managed` = `true`, which Gantry's roles require (default true). */
+  managed?: boolean;
   config?: Partial<DeployConfig>;
   /** Seed the config parameter with this raw text instead (to show validation). */
   rawConfig?: string;
-  /** false: the service lacks the `gantry:managed` tag Gantry requires (to show the refusal). */
-  managed?: boolean;
 }
 
 export interface Sandbox {
   readonly emulator: Emulator;
   readonly stepFunctions: LocalStepFunctions;
   readonly bus: LocalEventBus;
+  /** The Gantry event bus's name: events Gantry acts on (Rollback Requested) are put there. */
+  readonly gantryBus: string;
   readonly parameterPrefix: string;
   /** The coordination table's name in the emulator. */
   readonly coordinationTable: string;
@@ -85,10 +88,22 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const accountId = options.accountId ?? '123456789012';
   const parameterPrefix = '/gantry';
   const emulator = await startEmulator({ region, accountId });
+  // The stack serverless.yml would deploy as stage `sandbox`: its names are derived from this one.
+  const stage = 'sandbox';
+  const stackName = `gantry-${stage}`;
+  const stateMachineArn = `arn:aws:states:${region}:${accountId}:stateMachine:${stackName}-deploy`;
   // The stack's CoordinationTable (serverless.yml), as the emulator holds it.
-  const coordinationTable = 'gantry-sandbox-coordination';
+  const coordinationTable = `${stackName}-coordination`;
   emulator.dynamodb.createTable({ name: coordinationTable, partitionKey, sortKey, ttlAttribute });
-  const stateMachineArn = `arn:aws:states:${region}:${accountId}:stateMachine:gantry-sandbox-deploy`;
+  // Every call a function makes is checked against its role, as IAM would (sandbox/authorization.ts).
+  enforceStackRoles(emulator, {
+    region,
+    account: accountId,
+    stackName,
+    stateMachineArn,
+    parameterPrefix,
+    coordinationTable,
+  });
 
   Object.assign(process.env, {
     AWS_ENDPOINT_URL: emulator.url,
@@ -143,7 +158,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   });
 
   const bus = new LocalEventBus(
-    readEventRules(),
+    readEventRules(serverlessConfigPath, stage),
     Object.fromEntries(
       Object.entries(handlers).map(([key, handler]) => [
         key,
@@ -158,6 +173,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     emulator,
     stepFunctions,
     bus,
+    // serverless.yml names the Gantry bus after the stack.
+    gantryBus: stackName,
     parameterPrefix,
     coordinationTable,
     seedApp(seed) {

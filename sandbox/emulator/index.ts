@@ -11,7 +11,7 @@ import { DynamoDbState } from './dynamodb.ts';
 import { EcrState } from './ecr.ts';
 import { EcsState } from './ecs/index.ts';
 import { EventHub, type EventListener, eventsService } from './events.ts';
-import { type CallRecord, createEmulatorServer, Faults } from './server.ts';
+import { Authorization, type CallRecord, createEmulatorServer, Faults } from './server.ts';
 import { SfnHooks } from './sfn.ts';
 import { SsmState } from './ssm.ts';
 
@@ -23,7 +23,15 @@ export type { CreateServiceInput, EcsState, Scenario, ScenarioName } from './ecs
 export { circuitBreakerThreshold, parseImage } from './ecs/index.ts';
 export type { AwsEvent, EventHub, EventListener } from './events.ts';
 export type { Json, JsonObject, ServiceName } from './protocol.ts';
-export type { CallRecord, FaultSpec, Faults } from './server.ts';
+export type {
+  Authorization,
+  CallCheck,
+  CallRecord,
+  FaultSpec,
+  Faults,
+  InternalCall,
+  StampedCall,
+} from './server.ts';
 export type { ExecutionDescription, SfnHandlers, SfnHooks } from './sfn.ts';
 export { SFN_ERROR_NAMES } from './sfn.ts';
 export type { SsmState } from './ssm.ts';
@@ -71,6 +79,8 @@ export interface Emulator {
   readonly faults: Faults;
   /** Log of every API call, oldest first, secrets and task tokens redacted. */
   readonly calls: CallRecord[];
+  /** Checks each call stamped with its caller before it runs (the sandbox installs IAM's check). */
+  readonly authorization: Authorization;
   /**
    * Subscribes to every event: PutEvents entries and the simulated `aws.ecs` events, delivered as
    * EventBridge would to a rule target, when the clock next runs. Returns an unsubscribe function.
@@ -96,6 +106,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const dynamodb = new DynamoDbState(region, accountId);
   const faults = new Faults();
   const calls: CallRecord[] = [];
+  const authorization = new Authorization();
   const server = createEmulatorServer({
     services: [
       ssm.service(),
@@ -107,6 +118,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ],
     faults,
     calls,
+    authorization,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -133,6 +145,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     events: eventHub,
     faults,
     calls,
+    authorization,
     onEvent: (listener: EventListener) => eventHub.on(listener),
     settled: () => eventHub.settle(),
     close: () =>

@@ -1,6 +1,17 @@
 import { createRequire } from 'node:module';
+import {
+  DescribeServicesCommand,
+  ECSClient,
+  RegisterTaskDefinitionCommand,
+  UpdateServiceCommand,
+} from '@aws-sdk/client-ecs';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAllowed } from '../../sandbox/authorization.ts';
+import { asCaller } from '../../sandbox/caller.ts';
 import type { CallRecord } from '../../sandbox/emulator/index.ts';
+import { stackRoles } from '../../sandbox/iam.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
 
 type Statement = { Action: string[]; Resource: unknown; Condition?: unknown };
@@ -20,53 +31,11 @@ const iamPrefix: Record<CallRecord['service'], string> = {
   dynamodb: 'dynamodb',
 };
 
-/** The resource ARNs a statement names, with CloudFormation's pseudo parameters filled in. */
-function resourcePatterns(resource: unknown): string[] {
-  const list = Array.isArray(resource) ? resource : [resource];
-  return list.map((entry) => {
-    if (typeof entry === 'string') return entry;
-    const sub = (entry as { 'Fn::Sub'?: string })['Fn::Sub'];
-    if (sub) {
-      return sub
-        .replaceAll('${AWS::Partition}', 'aws')
-        .replaceAll('${AWS::Region}', region)
-        .replaceAll('${AWS::AccountId}', account)
-        .replaceAll('${AWS::StackName}', 'gantry-sandbox');
-    }
-    return '*'; // a Ref (the state machine): not checked here
-  });
-}
-
-function matches(pattern: string, arn: string): boolean {
-  const regex = new RegExp(
-    `^${pattern
-      .split('*')
-      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-      .join('.*')}$`,
-  );
-  return regex.test(arn);
-}
-
-/** The SSM parameter a call touches, as the ARN IAM authorises. */
-function parameterArn(call: CallRecord): string | undefined {
-  const name =
-    (call.input as { Name?: string; Path?: string }).Name ?? (call.input as { Path?: string }).Path;
-  return name ? `arn:aws:ssm:${region}:${account}:parameter${name}` : undefined;
-}
-
-function allowed(call: CallRecord, statements: Statement[]): boolean {
-  const action = `${iamPrefix[call.service]}:${call.operation}`;
-  return statements.some((statement) => {
-    if (!statement.Action.includes(action)) return false;
-    if (call.service !== 'ssm') return true;
-    const arn = parameterArn(call);
-    return arn !== undefined && resourcePatterns(statement.Resource).some((pattern) => matches(pattern, arn));
-  });
-}
-
 /**
  * Not circular: the roles come from functions/permissions.cjs, the calls from running the real
- * handlers through the sandbox, each stamped with the function that made it.
+ * handlers through the sandbox, each stamped with the function that made it and checked, as it is
+ * made, against that function's role with the resource and conditions AWS authorizes it against
+ * (sandbox/authorization.ts). A call the role does not allow fails there as it would on AWS.
  */
 describe('least privilege (sandbox)', () => {
   let sandbox: Sandbox;
@@ -108,7 +77,8 @@ describe('least privilege (sandbox)', () => {
       'detail-type': 'CloudWatch Alarm State Change',
       source: 'aws.cloudwatch',
       account,
-      time: new Date().toISOString(),
+      // Now on the simulated clock: an alarm older than the live release starts nothing.
+      time: new Date(sandbox.emulator.clock.now()).toISOString(),
       region,
       resources: [],
       detail: { alarmName: 'web-prod-5xx', state: { value: 'ALARM', reason: 'threshold crossed' } },
@@ -146,7 +116,7 @@ describe('least privilege (sandbox)', () => {
           )
           .map((action) => `${key}: ${action}`),
       );
-    // Grants for paths this run does not take; each is exercised by the unit tests named here.
+    // Grants for paths this run may not take; each is exercised by the unit tests named here.
     const conditional = [
       // ecs-rollout.test.ts "settles at once if the deployment is already COMPLETED"
       'waitForRollout: states:SendTaskSuccess',
@@ -172,13 +142,108 @@ describe('least privilege (sandbox)', () => {
   });
 
   it("allows every call a function made through that function's own role", () => {
-    const roles = permissionsFor('/gantry');
     const denied = sandbox.emulator.calls
-      .filter((call) => call.caller !== undefined)
-      .filter((call) => !allowed(call, roles[call.caller ?? ''] ?? []))
-      .map(
-        (call) => `${call.caller}: ${iamPrefix[call.service]}:${call.operation} ${parameterArn(call) ?? ''}`,
-      );
+      .filter((call) => call.error === 'AccessDeniedException')
+      .map((call) => `${call.caller}: ${iamPrefix[call.service]}:${call.operation}`);
     expect([...new Set(denied)]).toEqual([]);
+  });
+
+  it("refuses a call the function's role does not allow, as AWS does", async () => {
+    // Prepare: rollback may update services, never read Parameter Store.
+    const ssm = new SSMClient(sandbox.emulator.clientConfig);
+
+    // Act
+    const reading = asCaller('rollback', () =>
+      ssm.send(new GetParameterCommand({ Name: '/gantry/web/prod/config' })),
+    );
+
+    // Assess
+    await expect(reading).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+      message: expect.stringMatching(
+        /assumed-role\/gantry-sandbox-RollbackRole\/.* is not authorized to perform: ssm:GetParameter on resource: arn:aws:ssm:eu-west-1:123456789012:parameter\/gantry\/web\/prod\/config/,
+      ),
+    });
+  });
+
+  describe('nothing escalates', () => {
+    it('refuses to change or read a service not tagged gantry:managed, to every role but ResolveConfig', async () => {
+      // Prepare
+      const { cluster, service } = sandbox.seedApp({
+        app: 'foreign',
+        env: 'prod',
+        repository: 'foreign',
+        managed: false,
+      });
+      const ecs = new ECSClient(sandbox.emulator.clientConfig);
+      const update = new UpdateServiceCommand({ cluster, service, forceNewDeployment: true });
+      const describe_ = new DescribeServicesCommand({ cluster, services: [service] });
+
+      // Act, Assess
+      for (const role of ['deployEcs', 'rollback']) {
+        await expect(asCaller(role, () => ecs.send(update))).rejects.toThrow(
+          /not authorized to perform: ecs:UpdateService/,
+        );
+      }
+      for (const role of ['waitForRollout', 'onEcsEvent', 'checkRollout']) {
+        await expect(asCaller(role, () => ecs.send(describe_))).rejects.toThrow(/ecs:DescribeServices/);
+      }
+      await expect(asCaller('resolveConfig', () => ecs.send(describe_))).resolves.toMatchObject({
+        services: [expect.objectContaining({ serviceName: service })],
+      });
+    });
+
+    it("refuses to pass a role outside the stack parameters' patterns", async () => {
+      // Prepare
+      const ecs = new ECSClient(sandbox.emulator.clientConfig);
+      const register = (roleName: string) =>
+        new RegisterTaskDefinitionCommand({
+          family: 'escalate',
+          taskRoleArn: `arn:aws:iam::${account}:role/${roleName}`,
+          containerDefinitions: [{ name: 'app', image: 'web:v1', essential: true, memory: 128 }],
+        });
+
+      // Act, Assess
+      await expect(asCaller('deployEcs', () => ecs.send(register('admin')))).rejects.toThrow(
+        /not authorized to perform: iam:PassRole on resource: arn:aws:iam::123456789012:role\/admin/,
+      );
+      await expect(asCaller('deployEcs', () => ecs.send(register('web-task')))).resolves.toBeDefined();
+    });
+
+    it('grants task callbacks on the deploy state machine only', () => {
+      // Prepare
+      const roles = stackRoles({
+        region,
+        account,
+        stackName: 'gantry-sandbox',
+        stateMachineArn: `arn:aws:states:${region}:${account}:stateMachine:gantry-sandbox-deploy`,
+        parameterPrefix: '/gantry',
+        coordinationTable: 'gantry-sandbox-coordination',
+      });
+      const callback = (machine: string) => ({
+        action: 'states:SendTaskSuccess',
+        resource: `arn:aws:states:${region}:${account}:stateMachine:${machine}`,
+        context: {},
+      });
+
+      // Act, Assess
+      for (const role of ['waitForRollout', 'onEcsEvent']) {
+        expect(isAllowed(roles[role] ?? [], callback('gantry-sandbox-deploy'))).toBe(true);
+        expect(isAllowed(roles[role] ?? [], callback('payments-release'))).toBe(false);
+      }
+    });
+
+    it('lets RecordOutcome announce only with its own source', async () => {
+      // Prepare
+      const events = new EventBridgeClient(sandbox.emulator.clientConfig);
+      const put = (Source: string) =>
+        new PutEventsCommand({ Entries: [{ Source, DetailType: 'Release Succeeded', Detail: '{}' }] });
+
+      // Act, Assess
+      await expect(asCaller('recordOutcome', () => events.send(put('aws.ecr')))).rejects.toThrow(
+        /events:PutEvents on resource: arn:aws:events:eu-west-1:123456789012:event-bus\/default/,
+      );
+      await expect(asCaller('recordOutcome', () => events.send(put('gantry')))).resolves.toBeDefined();
+    });
   });
 });
