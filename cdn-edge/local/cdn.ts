@@ -4,14 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type {
-  CloudFrontHeaders,
-  CloudFrontRequest,
-  CloudFrontRequestEvent,
-  CloudFrontResponse,
-  CloudFrontResponseEvent,
-  CloudFrontResultResponse,
-} from 'aws-lambda';
+import type { CloudFrontRequest, CloudFrontResponse, CloudFrontResultResponse } from 'aws-lambda';
 import S3rver from 's3rver';
 import sharp from 'sharp';
 import { type EdgeConfig, parseEdgeConfig } from '../src/config.ts';
@@ -20,6 +13,16 @@ import { createOriginResponseHandler } from '../src/handlers/origin-response.ts'
 import { createViewerRequestHandler } from '../src/handlers/viewer-request.ts';
 import { ResizeLimiter } from '../src/limiter.ts';
 import { S3ImageStore } from '../src/storage.ts';
+import {
+  cloudFrontHeaders,
+  type Distribution,
+  originResponseEvent,
+  plainHeaders,
+  s3ErrorBody,
+  s3ErrorResponse,
+  s3ObjectResponse,
+  viewerRequestEvent,
+} from './cloudfront-events.ts';
 
 /**
  * A loopback stand-in for CloudFront in front of S3, for demos and tests: viewer-request → cache →
@@ -54,10 +57,10 @@ interface CachedResponse {
   readonly expires: number;
 }
 
-const DISTRIBUTION = {
+const DISTRIBUTION: Distribution = {
   distributionDomainName: 'local.cloudfront.test',
   distributionId: 'ELOCALCDN',
-} as const;
+};
 const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 /** Sample originals generated at startup, so no binary is committed. */
@@ -80,21 +83,6 @@ export async function sampleImages(): Promise<Record<string, Buffer>> {
     .png()
     .toBuffer();
   return { 'sample.jpg': photo, 'logo.png': logo };
-}
-
-function cfHeaders(headers: Readonly<Record<string, string>>): CloudFrontHeaders {
-  const out: CloudFrontHeaders = {};
-  for (const [name, value] of Object.entries(headers)) out[name.toLowerCase()] = [{ key: name, value }];
-  return out;
-}
-
-function plainHeaders(headers: CloudFrontHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, values] of Object.entries(headers ?? {})) {
-    const value = values[0]?.value;
-    if (value !== undefined) out[name] = value;
-  }
-  return out;
 }
 
 /** CloudFront keeps what Cache-Control allows; nothing when it says no-store/no-cache/private. */
@@ -173,20 +161,13 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
     try {
       const object = await s3.send(new GetObjectCommand({ Bucket: config.derived.bucket, Key: key }));
       const body = Buffer.from((await object.Body?.transformToByteArray()) ?? []);
-      const headers: Record<string, string> = { 'Content-Length': String(body.byteLength) };
-      if (object.ContentType) headers['Content-Type'] = object.ContentType;
-      if (object.CacheControl) headers['Cache-Control'] = object.CacheControl;
-      return { response: { status: '200', statusDescription: 'OK', headers: cfHeaders(headers) }, body };
+      const meta: Parameters<typeof s3ObjectResponse>[0] = { contentLength: body.byteLength };
+      if (object.ContentType) meta.contentType = object.ContentType;
+      if (object.CacheControl) meta.cacheControl = object.CacheControl;
+      if (object.ETag) meta.etag = object.ETag;
+      return { response: s3ObjectResponse(meta, now()), body };
     } catch {
-      const body = Buffer.from('<Error><Code>AccessDenied</Code></Error>');
-      return {
-        response: {
-          status: '403',
-          statusDescription: 'Forbidden',
-          headers: cfHeaders({ 'Content-Type': 'application/xml' }),
-        },
-        body,
-      };
+      return { response: s3ErrorResponse('403', now()), body: Buffer.from(s3ErrorBody('403')) };
     }
   }
 
@@ -211,12 +192,11 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
       method: req.method ?? 'GET',
       uri: rawPath,
       querystring: target.search.slice(1),
-      headers: cfHeaders(headers),
+      headers: cloudFrontHeaders(headers),
     };
-    const viewerEvent: CloudFrontRequestEvent = {
-      Records: [{ cf: { config: { ...DISTRIBUTION, eventType: 'viewer-request', requestId }, request } }],
-    };
-    const viewerResult = await viewerRequest(viewerEvent);
+    const viewerResult = await viewerRequest(
+      viewerRequestEvent(request, { distribution: DISTRIBUTION, requestId }),
+    );
     if (viewerResult && 'status' in viewerResult) return fromResult(viewerResult);
     if (!viewerResult || !('uri' in viewerResult)) throw new Error('viewer-request returned nothing');
 
@@ -243,40 +223,40 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
         },
       },
     };
-    const responseEvent: CloudFrontResponseEvent = {
-      Records: [
-        {
-          cf: {
-            config: { ...DISTRIBUTION, eventType: 'origin-response', requestId },
-            request: originRequest,
-            response: origin.response,
-          },
-        },
-      ],
-    };
-    const result = await originResponse(responseEvent);
-    const final =
-      !result || result === origin.response
-        ? {
-            status: Number(origin.response.status),
-            headers: plainHeaders(origin.response.headers),
-            body: origin.body,
-          }
-        : fromResult(result);
-    if (result && result !== origin.response) stats.generated += 1;
+    // Lambda@Edge gets a copy (the event is serialised): what the function does to it is only
+    // seen through the result it returns.
+    const result = await originResponse(
+      originResponseEvent(originRequest, structuredClone(origin.response), {
+        distribution: DISTRIBUTION,
+        requestId,
+      }),
+    );
+    // An unset body means "the origin's body" ("Update HTTP responses in origin response triggers").
+    const generated = result?.body !== undefined;
+    const final = result
+      ? fromResult(result, generated ? undefined : origin.body)
+      : {
+          status: Number(origin.response.status),
+          headers: plainHeaders(origin.response.headers),
+          body: origin.body,
+        };
+    if (generated) stats.generated += 1;
     const expires = expiresAt(final.headers, now());
     if (expires > 0) cache.set(cacheKey, { ...final, expires });
     return { ...final, headers: { ...final.headers, 'x-cache': 'Miss from local' } };
   }
 
-  function fromResult(result: CloudFrontResultResponse): {
+  function fromResult(
+    result: CloudFrontResultResponse,
+    originBody?: Buffer,
+  ): {
     status: number;
     headers: Record<string, string>;
     body: Buffer;
   } {
     const body =
       result.body === undefined
-        ? Buffer.alloc(0)
+        ? (originBody ?? Buffer.alloc(0))
         : Buffer.from(result.body, result.bodyEncoding === 'base64' ? 'base64' : 'utf8');
     return { status: Number(result.status), headers: plainHeaders(result.headers), body };
   }
@@ -284,7 +264,11 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     serve(req).then(
       ({ status, headers, body }) => {
-        res.writeHead(status, { ...headers, 'content-length': String(body.byteLength) });
+        // transfer-encoding framed the origin's connection (hop-by-hop, RFC 9110 §7.6.1); this
+        // connection is framed by its own content-length.
+        const endToEnd: Record<string, string> = { ...headers, 'content-length': String(body.byteLength) };
+        delete endToEnd['transfer-encoding'];
+        res.writeHead(status, endToEnd);
         res.end(req.method === 'HEAD' ? undefined : body);
       },
       (error: unknown) => {

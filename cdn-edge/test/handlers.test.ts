@@ -1,12 +1,14 @@
-import type {
-  CloudFrontRequest,
-  CloudFrontRequestEvent,
-  CloudFrontResponse,
-  CloudFrontResponseEvent,
-} from 'aws-lambda';
+import type { CloudFrontResponse, CloudFrontResultResponse } from 'aws-lambda';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { bundleSize, HANDLERS } from '../build/bundle.ts';
+import {
+  originResponseEvent,
+  s3ErrorResponse,
+  s3ObjectResponse,
+  viewerRequest,
+  viewerRequestEvent,
+} from '../local/cloudfront-events.ts';
 import { createOriginResponseHandler } from '../src/handlers/origin-response.ts';
 import { createViewerRequestHandler } from '../src/handlers/viewer-request.ts';
 import { ResizeLimiter } from '../src/limiter.ts';
@@ -15,46 +17,18 @@ import { fixtures } from './support/fixtures.ts';
 import { MemoryStore } from './support/memory-store.ts';
 
 const config = testConfig({ signing: undefined });
-const cfConfig = {
-  distributionDomainName: 'd111111abcdef8.cloudfront.net',
-  distributionId: 'EDFDVBD6EXAMPLE',
-  requestId: 'r-1',
-};
 
-function viewerEvent(uri: string, querystring: string, accept?: string): CloudFrontRequestEvent {
-  const headers: CloudFrontRequest['headers'] = {
-    host: [{ key: 'Host', value: cfConfig.distributionDomainName }],
-  };
-  if (accept) headers.accept = [{ key: 'Accept', value: accept }];
-  return {
-    Records: [
-      {
-        cf: {
-          config: { ...cfConfig, eventType: 'viewer-request' },
-          request: { clientIp: '203.0.113.178', method: 'GET', uri, querystring, headers },
-        },
-      },
-    ],
-  };
+function viewerEvent(uri: string, querystring: string, accept?: string) {
+  return viewerRequestEvent(viewerRequest(uri, querystring, accept ? { Accept: accept } : {}));
 }
 
-function originEvent(uri: string, status: string): CloudFrontResponseEvent {
-  const response: CloudFrontResponse = {
-    status,
-    statusDescription: status === '403' ? 'Forbidden' : 'OK',
-    headers: {},
-  };
-  return {
-    Records: [
-      {
-        cf: {
-          config: { ...cfConfig, eventType: 'origin-response' },
-          request: { clientIp: '203.0.113.178', method: 'GET', uri, querystring: '', headers: {} },
-          response,
-        },
-      },
-    ],
-  };
+/** What S3 answers through OAC: its real error response for a missing key, or the stored object. */
+function originEvent(uri: string, status: '200' | '403' | '404') {
+  const response: CloudFrontResponse =
+    status === '200'
+      ? s3ObjectResponse({ contentLength: 1234, contentType: 'image/webp' })
+      : s3ErrorResponse(status);
+  return originResponseEvent({ ...viewerRequest(uri), headers: {} }, response);
 }
 
 describe('viewer-request handler', () => {
@@ -129,6 +103,36 @@ describe('origin-response handler', () => {
     });
     const image = await sharp(Buffer.from(result?.body ?? '', 'base64')).metadata();
     expect(image).toMatchObject({ format: 'webp', width: 400 });
+  });
+
+  it('writes the generated image into the received S3 error response, keeping its read-only headers', async () => {
+    const { handler, store } = setup();
+    store.put({ bucket: config.derived.bucket, key: 'originals/a.jpg' }, await fixtures.jpeg());
+    const event = originEvent('/derived/400x0/inside/q80/webp/a.jpg', '403');
+    const received = structuredClone(event.Records[0]?.cf.response) as CloudFrontResponse;
+
+    const result = (await handler(event)) as CloudFrontResultResponse;
+
+    expect(result.status).toBe('200');
+    // CloudFront refuses (502) a result that deletes or changes these (serverless-express#369).
+    expect(result.headers?.['transfer-encoding']).toEqual(received.headers['transfer-encoding']);
+    expect(result.headers?.['content-type']).toEqual([{ key: 'Content-Type', value: 'image/webp' }]);
+    expect(result.headers?.['content-length']).toBeUndefined();
+    expect(result.headers?.['x-amz-request-id']).toEqual(received.headers['x-amz-request-id']);
+  });
+
+  it('keeps the read-only headers when it answers with an error too', async () => {
+    const { handler } = setup();
+    const event = originEvent('/derived/400x0/inside/q80/webp/none.jpg', '404');
+    const received = structuredClone(event.Records[0]?.cf.response) as CloudFrontResponse;
+
+    const result = (await handler(event)) as CloudFrontResultResponse;
+
+    expect(result.status).toBe('404');
+    expect(result.headers?.['transfer-encoding']).toEqual(received.headers['transfer-encoding']);
+    expect(JSON.parse(result.body ?? '')).toEqual({
+      error: { code: 'Origin.NotFound', message: 'original image not found' },
+    });
   });
 
   it('answers a missing original with a 404 cached briefly', async () => {

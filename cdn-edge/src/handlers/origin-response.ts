@@ -9,11 +9,12 @@ import { ResizeLimiter } from '../limiter.ts';
 import { generateDerived, type ResizeServiceDeps } from '../service.ts';
 import { S3ImageStore } from '../storage.ts';
 import { isDerivedUri } from '../url.ts';
-import { logLine, toCloudFrontResult } from './cloudfront.ts';
+import { logLine, replaceReceivedResponse } from './cloudfront.ts';
 
 /**
  * origin-response: when S3 has no derived object yet (403 without s3:ListBucket, 404 with it),
- * generate it; every other response passes through untouched.
+ * generate it into the received response (never a new object: see replaceReceivedResponse); every
+ * other response passes through untouched.
  */
 export function createOriginResponseHandler(deps: ResizeServiceDeps) {
   return async (event: CloudFrontResponseEvent): Promise<CloudFrontResponseResult> => {
@@ -24,7 +25,7 @@ export function createOriginResponseHandler(deps: ResizeServiceDeps) {
       return response;
     }
     try {
-      return toCloudFrontResult(await generateDerived(request.uri, deps));
+      return replaceReceivedResponse(response, await generateDerived(request.uri, deps));
     } catch (error) {
       const known = error instanceof HttpError;
       if (!known || error.status >= 500) {
@@ -34,7 +35,7 @@ export function createOriginResponseHandler(deps: ResizeServiceDeps) {
           cause: known ? String((error.cause as Error | undefined)?.name ?? '') : String(error),
         });
       }
-      return toCloudFrontResult(errorResponse(error, deps.config.cache));
+      return replaceReceivedResponse(response, errorResponse(error, deps.config.cache));
     }
   };
 }
