@@ -57,6 +57,15 @@ describe('viewer-request handler', () => {
     expect(JSON.parse((result as { body: string }).body)).toMatchObject({ error: { code: 'Url.BadSize' } });
   });
 
+  it('answers 400, not 500, for a lone surrogate in the URI', async () => {
+    const result = await handler(viewerEvent('/800x/a\uD800.jpg', ''));
+
+    expect(result).toMatchObject({ status: '400' });
+    expect(JSON.parse((result as { body: string }).body)).toMatchObject({
+      error: { code: 'Url.BadEncoding' },
+    });
+  });
+
   it('bundles to at most 20 KB (it runs on every request, before the cache)', async () => {
     const bytes = await bundleSize(HANDLERS.viewerRequest);
 

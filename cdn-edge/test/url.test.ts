@@ -139,14 +139,21 @@ describe('URL contract', () => {
 
   describe('rejection', () => {
     it('answers any input with a derived URI or a 4xx HttpError, never anything else', () => {
+      // 'binary' yields whole code points only; lone surrogates are added by hand.
+      const unit = fc.oneof(
+        { arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }), weight: 9 },
+        { arbitrary: fc.constantFrom('\uD800', '\uDBFF', '\uDC00', '\uDFFF'), weight: 1 },
+      );
       const anyUri = fc.oneof(
-        fc.string({ unit: 'binary', maxLength: 60 }).map((s) => `/${s}`),
+        fc.string({ unit, maxLength: 60 }).map((s) => `/${s}`),
         fc
           .tuple(
             fc.constantFrom('/800x/', '/thumb/', '/derived/800x0/inside/q80/webp/'),
-            fc.string({ unit: 'binary', maxLength: 40 }),
+            fc.string({ unit, maxLength: 40 }),
+            // Most random paths fail on the extension; these reach the checks after it.
+            fc.constantFrom('', '.jpg', '.PNG'),
           )
-          .map(([a, b]) => a + b),
+          .map(([a, b, c]) => a + b + c),
       );
       fc.assert(
         fc.property(anyUri, fc.string({ maxLength: 30 }), (uri, querystring) => {
@@ -181,6 +188,11 @@ describe('URL contract', () => {
       ['/800x/a%00.jpg', 'Url.BadPath'],
       ['/800x/a//b.jpg', 'Url.BadPath'],
       ['/800x/%E0%A4%A.jpg', 'Url.BadEncoding'],
+      // A lone surrogate cannot be encoded back (encodeURIComponent throws URIError), nor is it UTF-8.
+      ['/800x/a\uD800.jpg', 'Url.BadEncoding'],
+      ['/800x/\uDFFFb.jpg', 'Url.BadEncoding'],
+      ['/800x/%ED%A0%80.jpg', 'Url.BadEncoding'],
+      ['/derived/800x0/inside/q80/webp/a\uD800.jpg', 'Url.BadEncoding'],
       ['/800x/readme.txt', 'Url.NotAnImagePath'],
       ['/800x/', 'Url.BadPath'],
       ['/800x', 'Url.BadPath'],
@@ -194,6 +206,16 @@ describe('URL contract', () => {
       );
 
       expect(error).toMatchObject({ status: 400, code });
+    });
+
+    it('names the lone surrogate a client sent as bad encoding', () => {
+      const error = errorOf(() => parsePublicUri('/800x/a\uD800.jpg', '', config));
+
+      expect(error).toMatchObject({
+        status: 400,
+        code: 'Url.BadEncoding',
+        message: 'the path is not valid UTF-8 (lone surrogate)',
+      });
     });
 
     it('answers a size outside the list with 400 and the allowed list', () => {
