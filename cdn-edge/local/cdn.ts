@@ -23,6 +23,7 @@ import {
   s3ObjectResponse,
   viewerRequestEvent,
 } from './cloudfront-events.ts';
+import { CloudFrontValidationError, invokeAtEdge, isDisallowedHeader } from './conformance.ts';
 
 /**
  * A loopback stand-in for CloudFront in front of S3, for demos and tests: viewer-request → cache →
@@ -37,6 +38,11 @@ export interface LocalCdnOptions {
   /** Sample originals to seed: key (relative to the catch-all route) → bytes. Defaults to generated ones. */
   readonly seed?: Readonly<Record<string, Buffer>>;
   readonly now?: () => number;
+  /** Replaces the real handlers, e.g. to show what CloudFront does with a faulty one. */
+  readonly handlers?: {
+    readonly viewerRequest?: ReturnType<typeof createViewerRequestHandler>;
+    readonly originResponse?: ReturnType<typeof createOriginResponseHandler>;
+  };
 }
 
 export interface LocalCdn {
@@ -93,6 +99,10 @@ function expiresAt(headers: Record<string, string>, now: number): number {
   return age?.[1] ? now + Number(age[1]) * 1000 : 0;
 }
 
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 function indexPage(config: EdgeConfig): string {
   const presets = Object.keys(config.presets);
   const imgs = [
@@ -140,17 +150,19 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
   }
 
   const stats = { generated: 0, cacheHits: 0, originFetches: 0 };
-  const viewerRequest = createViewerRequestHandler(config);
-  const originResponse = createOriginResponseHandler({
-    config,
-    store: new S3ImageStore(s3, { retryAfterSeconds: config.limits.retryAfterSeconds }),
-    limiter: new ResizeLimiter({
-      maxConcurrent: config.limits.maxConcurrentResizes,
-      maxQueued: config.limits.maxQueuedResizes,
-      retryAfterSeconds: config.limits.retryAfterSeconds,
-    }),
-    log: () => {},
-  });
+  const viewerRequest = options.handlers?.viewerRequest ?? createViewerRequestHandler(config);
+  const originResponse =
+    options.handlers?.originResponse ??
+    createOriginResponseHandler({
+      config,
+      store: new S3ImageStore(s3, { retryAfterSeconds: config.limits.retryAfterSeconds }),
+      limiter: new ResizeLimiter({
+        maxConcurrent: config.limits.maxConcurrentResizes,
+        maxQueued: config.limits.maxQueuedResizes,
+        retryAfterSeconds: config.limits.retryAfterSeconds,
+      }),
+      log: () => {},
+    });
   const cache = new Map<string, CachedResponse>();
   let requestCounter = 0;
 
@@ -185,8 +197,9 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
     const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
     const requestId = `local-${++requestCounter}`;
     const headers: Record<string, string> = {};
+    // CloudFront does not show disallowed headers (Connection, …) to functions.
     for (const [name, value] of Object.entries(req.headers))
-      if (typeof value === 'string') headers[name] = value;
+      if (typeof value === 'string' && !isDisallowedHeader(name)) headers[name] = value;
     const request: CloudFrontRequest = {
       clientIp: req.socket.remoteAddress ?? '127.0.0.1',
       method: req.method ?? 'GET',
@@ -194,7 +207,8 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
       querystring: target.search.slice(1),
       headers: cloudFrontHeaders(headers),
     };
-    const viewerResult = await viewerRequest(
+    const viewerResult = await invokeAtEdge(
+      viewerRequest,
       viewerRequestEvent(request, { distribution: DISTRIBUTION, requestId }),
     );
     if (viewerResult && 'status' in viewerResult) return fromResult(viewerResult);
@@ -223,13 +237,9 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
         },
       },
     };
-    // Lambda@Edge gets a copy (the event is serialised): what the function does to it is only
-    // seen through the result it returns.
-    const result = await originResponse(
-      originResponseEvent(originRequest, structuredClone(origin.response), {
-        distribution: DISTRIBUTION,
-        requestId,
-      }),
+    const result = await invokeAtEdge(
+      originResponse,
+      originResponseEvent(originRequest, origin.response, { distribution: DISTRIBUTION, requestId }),
     );
     // An unset body means "the origin's body" ("Update HTTP responses in origin response triggers").
     const generated = result?.body !== undefined;
@@ -261,22 +271,44 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
     return { status: Number(result.status), headers: plainHeaders(result.headers), body };
   }
 
+  /**
+   * CloudFront's answer to a function result that fails its validation: its 502 error page with
+   * the reason ("502 ERROR … The Lambda function returned invalid …", as quoted in
+   * aws-samples/react-ssr-lambda#28), never cached.
+   */
+  function validationFailure(error: CloudFrontValidationError) {
+    return {
+      status: 502,
+      headers: { 'content-type': 'text/html', 'x-cache': 'Error from local' },
+      body: Buffer.from(
+        `<html><body><h1>502 ERROR</h1><p>The Lambda function result failed validation: ${escapeHtml(
+          error.violations.map((v) => v.message).join('; '),
+        )}</p></body></html>`,
+      ),
+    };
+  }
+
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    serve(req).then(
-      ({ status, headers, body }) => {
-        // transfer-encoding framed the origin's connection (hop-by-hop, RFC 9110 §7.6.1); this
-        // connection is framed by its own content-length.
-        const endToEnd: Record<string, string> = { ...headers, 'content-length': String(body.byteLength) };
-        delete endToEnd['transfer-encoding'];
-        res.writeHead(status, endToEnd);
-        res.end(req.method === 'HEAD' ? undefined : body);
-      },
-      (error: unknown) => {
-        console.error('local CDN error:', error);
-        res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end('local CDN error');
-      },
-    );
+    serve(req)
+      .catch((error: unknown) => {
+        if (error instanceof CloudFrontValidationError) return validationFailure(error);
+        throw error;
+      })
+      .then(
+        ({ status, headers, body }) => {
+          // transfer-encoding framed the origin's connection (hop-by-hop, RFC 9110 §7.6.1); this
+          // connection is framed by its own content-length.
+          const endToEnd: Record<string, string> = { ...headers, 'content-length': String(body.byteLength) };
+          delete endToEnd['transfer-encoding'];
+          res.writeHead(status, endToEnd);
+          res.end(req.method === 'HEAD' ? undefined : body);
+        },
+        (error: unknown) => {
+          console.error('local CDN error:', error);
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end('local CDN error');
+        },
+      );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

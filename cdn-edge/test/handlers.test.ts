@@ -9,8 +9,11 @@ import {
   viewerRequest,
   viewerRequestEvent,
 } from '../local/cloudfront-events.ts';
+import { assertLambdaResultConforms, invokeAtEdge } from '../local/conformance.ts';
+import { replaceReceivedResponse } from '../src/handlers/cloudfront.ts';
 import { createOriginResponseHandler } from '../src/handlers/origin-response.ts';
 import { createViewerRequestHandler } from '../src/handlers/viewer-request.ts';
+import { MAX_GENERATED_BODY_BYTES } from '../src/http.ts';
 import { ResizeLimiter } from '../src/limiter.ts';
 import { testConfig } from './support/config.ts';
 import { fixtures } from './support/fixtures.ts';
@@ -31,8 +34,10 @@ function originEvent(uri: string, status: '200' | '403' | '404') {
   return originResponseEvent({ ...viewerRequest(uri), headers: {} }, response);
 }
 
+// Every result goes through CloudFront's validation, as it would at the edge (local/conformance.ts).
 describe('viewer-request handler', () => {
-  const handler = createViewerRequestHandler(config);
+  const viewerRequestHandler = createViewerRequestHandler(config);
+  const handler = (event: ReturnType<typeof viewerEvent>) => invokeAtEdge(viewerRequestHandler, event);
 
   it('rewrites the URI to the derived key and drops the query string', async () => {
     const result = await handler(
@@ -76,12 +81,13 @@ describe('viewer-request handler', () => {
 describe('origin-response handler', () => {
   function setup() {
     const store = new MemoryStore();
-    const handler = createOriginResponseHandler({
+    const originResponseHandler = createOriginResponseHandler({
       config,
       store,
       limiter: new ResizeLimiter({ maxConcurrent: 1, maxQueued: 0, retryAfterSeconds: 3 }),
       log: () => {},
     });
+    const handler = (event: ReturnType<typeof originEvent>) => invokeAtEdge(originResponseHandler, event);
     return { store, handler };
   }
 
@@ -89,14 +95,14 @@ describe('origin-response handler', () => {
     const { handler } = setup();
     const event = originEvent('/derived/400x0/inside/q80/webp/a.jpg', '200');
 
-    expect(await handler(event)).toBe(event.Records[0]?.cf.response);
+    expect(await handler(event)).toEqual(event.Records[0]?.cf.response);
   });
 
   it('passes through responses for URIs outside the derived namespace', async () => {
     const { handler } = setup();
     const event = originEvent('/robots.txt', '404');
 
-    expect(await handler(event)).toBe(event.Records[0]?.cf.response);
+    expect(await handler(event)).toEqual(event.Records[0]?.cf.response);
   });
 
   it('generates the image on a 403 miss, base64 in the response', async () => {
@@ -144,6 +150,19 @@ describe('origin-response handler', () => {
     });
   });
 
+  it('keeps the largest image it returns inline within the 1 MB cap, with the S3 headers kept', () => {
+    const event = originEvent('/derived/1920x0/inside/q90/png/a.png', '403');
+    const response = structuredClone(event.Records[0]?.cf.response) as CloudFrontResponse;
+
+    const result = replaceReceivedResponse(response, {
+      status: 200,
+      headers: { 'content-type': 'image/png', 'cache-control': 'public, max-age=31536000, immutable' },
+      body: Buffer.alloc(MAX_GENERATED_BODY_BYTES),
+    });
+
+    expect(() => assertLambdaResultConforms(event, result)).not.toThrow();
+  });
+
   it('answers a missing original with a 404 cached briefly', async () => {
     const { handler } = setup();
 
@@ -185,7 +204,7 @@ describe('origin-response handler', () => {
       log: () => {},
     });
 
-    const result = await handler(originEvent('/derived/400x0/inside/q80/jpeg/a.jpg', '403'));
+    const result = await invokeAtEdge(handler, originEvent('/derived/400x0/inside/q80/jpeg/a.jpg', '403'));
 
     expect(result).toMatchObject({ status: '500', headers: { 'cache-control': [{ value: 'no-store' }] } });
   });

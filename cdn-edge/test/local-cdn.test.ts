@@ -103,6 +103,32 @@ describe('local CDN (simulated CloudFront + s3rver)', () => {
     }
   });
 
+  it('answers 502, as CloudFront does, when origin-response returns a response that drops a read-only header', async () => {
+    // The defect fixed in origin-response: a brand-new response object loses S3's transfer-encoding.
+    const local = await startLocalCdn({
+      seed: {},
+      handlers: {
+        originResponse: async () => ({
+          status: '200',
+          statusDescription: 'OK',
+          headers: { 'content-type': [{ key: 'Content-Type', value: 'text/plain' }] },
+          body: 'hello',
+        }),
+      },
+    });
+    try {
+      const response = await fetch(`${local.url}/400x/a.jpg`);
+
+      expect(response.status).toBe(502);
+      expect(await response.text()).toContain(
+        'The Lambda function result failed validation: origin-response cannot delete the read-only header &#34;transfer-encoding&#34;',
+      );
+      expect(response.headers.get('cache-control')).toBeNull();
+    } finally {
+      await local.close();
+    }
+  });
+
   it('answers a bad size with 400 and a missing original with 404', async () => {
     const bad = await fetch(`${cdn.url}/401x/sample.jpg`);
     const missing = await fetch(`${cdn.url}/400x/missing.jpg`);
