@@ -12,6 +12,8 @@ module.exports = async () => {
   return {
     derivedBucket: config.derived.bucket,
     derivedPrefix: config.derived.prefix,
+    // The cache behavior of derived URLs (CloudFront path patterns have no leading slash).
+    derivedPathPattern: `${config.derived.prefix}*`,
     derivedObjectsArn: objectArn(config.derived.bucket, config.derived.prefix),
     originalObjectArns: [...new Set(config.routes.map((r) => objectArn(r.bucket, r.keyPrefix)))],
   };

@@ -13,6 +13,7 @@ import { createOriginResponseHandler } from '../src/handlers/origin-response.ts'
 import { createViewerRequestHandler } from '../src/handlers/viewer-request.ts';
 import { ResizeLimiter } from '../src/limiter.ts';
 import { S3ImageStore } from '../src/storage.ts';
+import { isDerivedUri } from '../src/url.ts';
 import {
   cloudFrontHeaders,
   type Distribution,
@@ -195,6 +196,10 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
       };
     }
     const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
+    // The stack's two cache behaviors (serverless.yml), picked by the viewer's path: public URLs
+    // have a response headers policy adding `Vary: Accept` (their format is negotiated), derived/*
+    // has none. CloudFront applies it to what it serves from its cache or from the origin.
+    const policyHeaders: Record<string, string> = isDerivedUri(rawPath, config) ? {} : { vary: 'Accept' };
     const requestId = `local-${++requestCounter}`;
     const headers: Record<string, string> = {};
     // CloudFront does not show disallowed headers (Connection, …) to functions.
@@ -220,7 +225,7 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
       stats.cacheHits += 1;
       return {
         status: cached.status,
-        headers: { ...cached.headers, 'x-cache': 'Hit from local' },
+        headers: { ...cached.headers, ...policyHeaders, 'x-cache': 'Hit from local' },
         body: cached.body,
       };
     }
@@ -253,7 +258,7 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
     if (generated) stats.generated += 1;
     const expires = expiresAt(final.headers, now());
     if (expires > 0) cache.set(cacheKey, { ...final, expires });
-    return { ...final, headers: { ...final.headers, 'x-cache': 'Miss from local' } };
+    return { ...final, headers: { ...final.headers, ...policyHeaders, 'x-cache': 'Miss from local' } };
   }
 
   function fromResult(

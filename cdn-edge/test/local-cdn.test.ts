@@ -38,6 +38,18 @@ describe('local CDN (simulated CloudFront + s3rver)', () => {
     expect(Buffer.from(await second.arrayBuffer()).equals(Buffer.from(await first.arrayBuffer()))).toBe(true);
   });
 
+  it('marks public URLs Vary: Accept, since the same URL gives another format to another browser', async () => {
+    const webp = await fetch(`${cdn.url}/320x/sample.jpg`, { headers: { accept: 'image/webp,*/*' } });
+    const jpeg = await fetch(`${cdn.url}/320x/sample.jpg`, { headers: { accept: 'image/jpeg' } });
+
+    expect(webp.headers.get('vary')).toBe('Accept');
+    expect(jpeg.headers.get('vary')).toBe('Accept');
+    expect([webp.headers.get('content-type'), jpeg.headers.get('content-type')]).toEqual([
+      'image/webp',
+      'image/jpeg',
+    ]);
+  });
+
   it('serves a miss in another edge cache from S3, without resizing again', async () => {
     const first = await fetch(`${cdn.url}/card/sample.jpg`);
     const generated = cdn.stats.generated;
@@ -93,6 +105,8 @@ describe('local CDN (simulated CloudFront + s3rver)', () => {
       expect(location).toMatch(/^\/derived\/1920x0\/inside\/q90\/auto\/noise\.png\?sig=[0-9a-f]{32}$/);
       expect(followed.status).toBe(200);
       expect(followed.headers.get('content-type')).toBe('image/jpeg');
+      // A derived URL names its format: nothing to vary on.
+      expect(followed.headers.get('vary')).toBeNull();
       expect(await sharp(Buffer.from(await followed.arrayBuffer())).metadata()).toMatchObject({
         width: 1920,
         height: 1440,

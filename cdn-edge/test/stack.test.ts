@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { CloudFrontRequestEvent, CloudFrontResponseEvent } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { s3ObjectResponse, viewerRequest, viewerRequestEvent } from '../local/cloudfront-events.ts';
+import { assertLambdaResultConforms } from '../local/conformance.ts';
 
 const run = promisify(execFile);
 const serviceDir = fileURLToPath(new URL('..', import.meta.url));
@@ -55,6 +58,33 @@ describe('cdn-edge stack (osls package + cfn-lint)', () => {
     expect(config.Origins[0]?.OriginAccessControlId).toBeDefined();
   });
 
+  it('adds Vary: Accept to public URLs only (their format is negotiated), not to derived/*', () => {
+    type Behavior = {
+      PathPattern?: string;
+      ResponseHeadersPolicyId?: { Ref: string };
+      LambdaFunctionAssociations: Array<{ EventType: string }>;
+    };
+    const config = template.Resources.CloudFrontDistribution?.Properties.DistributionConfig as {
+      DefaultCacheBehavior: Behavior;
+      CacheBehaviors: Behavior[];
+    };
+    const policyId = config.DefaultCacheBehavior.ResponseHeadersPolicyId?.Ref ?? '';
+    const policy = template.Resources[policyId]?.Properties.ResponseHeadersPolicyConfig as {
+      CustomHeadersConfig: { Items: unknown[] };
+    };
+    const derived = config.CacheBehaviors.find((b) => b.PathPattern === 'derived/*');
+
+    expect(policy.CustomHeadersConfig.Items).toEqual([{ Header: 'Vary', Value: 'Accept', Override: true }]);
+    expect(derived).toBeDefined();
+    expect(derived?.ResponseHeadersPolicyId).toBeUndefined();
+    for (const behavior of [config.DefaultCacheBehavior, derived]) {
+      expect(behavior?.LambdaFunctionAssociations.map((a) => a.EventType).sort()).toEqual([
+        'origin-response',
+        'viewer-request',
+      ]);
+    }
+  });
+
   it('grants the resizer GetObject on originals and PutObject on the derived prefix only', () => {
     const role = template.Resources.OriginResponseRole?.Properties as {
       Policies: Array<{
@@ -92,20 +122,37 @@ describe('cdn-edge stack (osls package + cfn-lint)', () => {
           join(dir, name),
         ]);
       }
+      // Events built here, results checked here against CloudFront's rules; the probe only runs
+      // the zipped bundles on them (each handler gets its own copy, as over the wire).
+      const viewerEvent = viewerRequestEvent(viewerRequest('/thumb/a.jpg'));
       const probe = `
         const viewer = require('./viewerRequest/src/handlers/viewer-request.js').handler;
         const origin = require('./originResponse/src/handlers/origin-response.js').handler;
-        const cf = (eventType, extra) => ({ Records: [{ cf: { config: { eventType }, ...extra } }] });
+        const copy = (value) => JSON.parse(JSON.stringify(value));
         (async () => {
-          const request = { uri: '/thumb/a.jpg', querystring: '', headers: {} };
-          const rewritten = await viewer(cf('viewer-request', { request }), {});
-          const response = { status: '200', statusDescription: 'OK', headers: {} };
-          const passed = await origin(cf('origin-response', { request: rewritten, response }), {});
-          process.stdout.write(JSON.stringify({ uri: rewritten.uri, status: passed.status }));
+          const viewerEvent = ${JSON.stringify(viewerEvent)};
+          const rewritten = await viewer(copy(viewerEvent), {});
+          const originEvent = {
+            Records: [{ cf: {
+              config: { ...viewerEvent.Records[0].cf.config, eventType: 'origin-response' },
+              request: rewritten,
+              response: ${JSON.stringify(s3ObjectResponse({ contentLength: 3, contentType: 'image/jpeg' }))},
+            } }],
+          };
+          const passed = await origin(copy(originEvent), {});
+          process.stdout.write(JSON.stringify({ rewritten, originEvent, passed }));
         })();`;
       const { stdout } = await run(process.execPath, ['-e', probe], { cwd: dir });
+      const { rewritten, originEvent, passed } = JSON.parse(stdout) as {
+        rewritten: { uri: string };
+        originEvent: CloudFrontResponseEvent;
+        passed: { status: string };
+      };
 
-      expect(JSON.parse(stdout)).toEqual({ uri: '/derived/160x160/cover/q80/auto/a.jpg', status: '200' });
+      expect(rewritten.uri).toBe('/derived/160x160/cover/q80/auto/a.jpg');
+      expect(passed.status).toBe('200');
+      assertLambdaResultConforms(viewerEvent satisfies CloudFrontRequestEvent, rewritten);
+      assertLambdaResultConforms(originEvent, passed);
       const zip = await readFile(`${serviceDir}.serverless/viewerRequest.zip`);
       expect(zip.byteLength).toBeLessThan(1024 * 1024);
     } finally {
