@@ -75,6 +75,12 @@ describe('generateDerived', () => {
         expected: { format: 'png', width: 400, height: 300 },
       },
       {
+        name: 'an AVIF',
+        make: fixtures.avif,
+        format: 'webp',
+        expected: { format: 'webp', width: 400, height: 267 },
+      },
+      {
         name: 'an EXIF-rotated JPEG (turned upright)',
         make: fixtures.exifRotated,
         format: 'auto',
@@ -161,6 +167,24 @@ describe('generateDerived', () => {
       await expectHttpError(generateDerived(uri('bad.jpg', 'webp'), deps), status, code);
       expect([...store.objects.keys()].some((k) => k.includes('/derived/'))).toBe(false);
     });
+
+    it.each(['bad.jpg', 'bad.png'])(
+      'refuses an SVG named %s: only listed formats are decoded',
+      async (name) => {
+        const { deps, seed, uri, store } = setup();
+        seed(name, await fixtures.svg());
+
+        const error = await generateDerived(uri(name, 'webp'), deps).catch((e: unknown) => e);
+
+        expect(error).toBeInstanceOf(HttpError);
+        expect(error).toMatchObject({
+          status: 422,
+          code: 'Resize.UnsupportedFormat',
+          message: 'the original is svg, not one of jpeg, png, webp, gif, avif, tiff',
+        });
+        expect([...store.objects.keys()].some((k) => k.includes('/derived/'))).toBe(false);
+      },
+    );
 
     it('answers 404 when the original is missing', async () => {
       const { deps, uri } = setup();
