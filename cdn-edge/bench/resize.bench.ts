@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { bundleSize, HANDLERS } from '../build/bundle.ts';
+import { localConfig } from '../local/cdn.ts';
 import {
   originResponseEvent,
   s3ErrorResponse,
@@ -17,18 +18,18 @@ import {
   viewerRequestEvent,
 } from '../local/cloudfront-events.ts';
 import { invokeAtEdge } from '../local/conformance.ts';
-import { parseEdgeConfig } from '../src/config.ts';
-import { bakedConfig } from '../src/edge-config.ts';
 import { createOriginResponseHandler } from '../src/handlers/origin-response.ts';
 import { createViewerRequestHandler } from '../src/handlers/viewer-request.ts';
 import { ResizeLimiter } from '../src/limiter.ts';
+import { signUrl } from '../src/signature.ts';
 import type { ImageStore } from '../src/storage.ts';
 
 const ITERATIONS = 20;
 const WARMUP = 2;
 const NGINX = '/usr/sbin/nginx';
 const IMAGE_FILTER_MODULE = '/usr/lib/nginx/modules/ngx_http_image_filter_module.so';
-const config = parseEdgeConfig(bakedConfig);
+// The shipped config with the local dev secret: signatures are required and checked, as deployed.
+const config = localConfig();
 
 /** A photo-like source: blurred noise compresses and decodes like a real picture, unlike flat colour. */
 async function photo(width: number, height: number): Promise<Buffer> {
@@ -184,7 +185,9 @@ async function main(): Promise<void> {
     const handlersRun = async () => {
       const rewritten = await invokeAtEdge(
         viewer,
-        viewerRequestEvent(viewerRequest('/800x/photo.jpg', 'q=80', { Accept: 'image/jpeg' })),
+        viewerRequestEvent(
+          viewerRequest('/800x/photo.jpg', signedQuery('/800x/photo.jpg?q=80'), { Accept: 'image/jpeg' }),
+        ),
       );
       if (!rewritten || !('uri' in rewritten)) throw new Error('viewer-request did not forward');
       const result = await invokeAtEdge(origin, originResponseEvent(rewritten, s3ErrorResponse('403')));
@@ -272,9 +275,14 @@ async function main(): Promise<void> {
   }
 }
 
+/** The query string of `pathAndQuery` once signed: signatures are required, so the bench signs too. */
+function signedQuery(pathAndQuery: string): string {
+  return signUrl(pathAndQuery, config).split('?')[1] ?? '';
+}
+
 function viewerEvent(uri: string) {
   return viewerRequestEvent(
-    viewerRequest(uri, 'q=80&utm_source=x', { Accept: 'image/avif,image/webp,*/*' }),
+    viewerRequest(uri, `${signedQuery(`${uri}?q=80`)}&utm_source=x`, { Accept: 'image/avif,image/webp,*/*' }),
     { requestId: 'bench' },
   );
 }

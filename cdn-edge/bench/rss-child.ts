@@ -1,16 +1,16 @@
 // Child process of the benchmark: resizes one big original through the origin-response handler and
 // reports its peak RSS. A process of its own, so the parent's fixtures and caches do not count.
 import { readFile } from 'node:fs/promises';
+import { localConfig } from '../local/cdn.ts';
 import { originResponseEvent, s3ErrorResponse, viewerRequest } from '../local/cloudfront-events.ts';
 import { invokeAtEdge } from '../local/conformance.ts';
-import { parseEdgeConfig } from '../src/config.ts';
-import { bakedConfig } from '../src/edge-config.ts';
 import { createOriginResponseHandler } from '../src/handlers/origin-response.ts';
 import { ResizeLimiter } from '../src/limiter.ts';
 import type { ImageStore } from '../src/storage.ts';
 
 const [sourcePath = ''] = process.argv.slice(2);
-const config = parseEdgeConfig(bakedConfig);
+// The shipped config with the local dev secret: signatures are required and checked, as deployed.
+const config = localConfig();
 const baselineKb = process.resourceUsage().maxRSS;
 const store: ImageStore = {
   getOriginal: () => readFile(sourcePath),

@@ -6,8 +6,8 @@ const { join } = require('node:path');
 
 module.exports = async () => {
   // Node 22 strips the types of src/config.ts itself; the file uses only erasable syntax.
-  const { parseEdgeConfig } = await import('../src/config.ts');
-  const config = parseEdgeConfig(JSON.parse(readFileSync(join(__dirname, 'edge.config.json'), 'utf8')));
+  const { parseEdgeConfigFile } = await import('../src/config.ts');
+  const config = parseEdgeConfigFile(JSON.parse(readFileSync(join(__dirname, 'edge.config.json'), 'utf8')));
   const objectArn = (bucket, prefix) => `arn:aws:s3:::${bucket}/${prefix}*`;
   return {
     derivedBucket: config.derived.bucket,

@@ -8,10 +8,11 @@ import type { CloudFrontRequest, CloudFrontResponse, CloudFrontResultResponse } 
 import S3rver from 's3rver';
 import sharp from 'sharp';
 import { type EdgeConfig, parseEdgeConfig } from '../src/config.ts';
-import { bakedConfig } from '../src/edge-config.ts';
+import { shippedConfigWith } from '../src/edge-config.ts';
 import { createOriginResponseHandler } from '../src/handlers/origin-response.ts';
 import { createViewerRequestHandler } from '../src/handlers/viewer-request.ts';
 import { ResizeLimiter } from '../src/limiter.ts';
+import { signUrl } from '../src/signature.ts';
 import { S3ImageStore } from '../src/storage.ts';
 import { isDerivedUri } from '../src/url.ts';
 import {
@@ -32,6 +33,19 @@ import { CloudFrontValidationError, invokeAtEdge, isDisallowedHeader } from './c
  * It simulates; it is not CloudFront (no TLS, one cache, no request collapsing).
  */
 
+/**
+ * The local CDN's signing secret: the shipped config requires signed URLs, and a deployment gets
+ * its secret at build time only (config/esbuild.cjs), which refuses this one by its prefix.
+ */
+export const LOCAL_DEV_SIGNING_SECRET = 'local-dev-signing-secret-for-the-local-cdn-only';
+
+/** The shipped config with the dev secret: what the local CDN, the bench and the tests run. */
+export function localConfig(): EdgeConfig & { signing: { required: boolean; secret: string } } {
+  const config = parseEdgeConfig(shippedConfigWith(LOCAL_DEV_SIGNING_SECRET));
+  if (!config.signing) throw new Error('the shipped config has no signing section');
+  return { ...config, signing: config.signing };
+}
+
 export interface LocalCdnOptions {
   readonly config?: EdgeConfig;
   /** 0 or absent: any free port. */
@@ -50,6 +64,8 @@ export interface LocalCdn {
   readonly url: string;
   readonly s3: S3Client;
   readonly config: EdgeConfig;
+  /** `pathAndQuery` with its signature, as the application rendering pages would write it. */
+  signedPath(pathAndQuery: string): string;
   /** How many times origin-response generated an image (cache and S3 hits do not count). */
   readonly stats: { generated: number; cacheHits: number; originFetches: number };
   /** Empties the cache, as a request reaching another edge location would see it. */
@@ -104,7 +120,7 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function indexPage(config: EdgeConfig): string {
+function indexPage(config: EdgeConfig, signedPath: (pathAndQuery: string) => string): string {
   const presets = Object.keys(config.presets);
   const imgs = [
     ...presets.map((p) => `/${p}/sample.jpg`),
@@ -117,13 +133,15 @@ function indexPage(config: EdgeConfig): string {
 img{border:1px solid #ccc;max-width:100%}</style></head><body>
 <h1>Gantry local CDN (simulated CloudFront + S3)</h1>
 <p>Each image is resized on first request by the origin-response handler, then served from the cache.</p>
-${imgs.map((src) => `<figure><img src="${src}" alt="${src}"><figcaption><code>${src}</code></figcaption></figure>`).join('\n')}
+${imgs.map((src) => `<figure><img src="${escapeHtml(signedPath(src))}" alt="${src}"><figcaption><code>${src}</code> (signed)</figcaption></figure>`).join('\n')}
 </body></html>`;
 }
 
 /** Starts the local CDN on 127.0.0.1 with s3rver as the S3 origin, seeded with sample images. */
 export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<LocalCdn> {
-  const config = options.config ?? parseEdgeConfig(bakedConfig);
+  const config = options.config ?? localConfig();
+  const signedPath = (pathAndQuery: string): string =>
+    config.signing ? signUrl(pathAndQuery, { ...config, signing: config.signing }) : pathAndQuery;
   const now = options.now ?? Date.now;
   const directory = await mkdtemp(join(tmpdir(), 'gantry-edge-s3-'));
   const buckets = new Set([config.derived.bucket, ...config.routes.map((r) => r.bucket)]);
@@ -192,7 +210,7 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
       return {
         status: 200,
         headers: { 'content-type': 'text/html; charset=utf-8' },
-        body: Buffer.from(indexPage(config)),
+        body: Buffer.from(indexPage(config, signedPath)),
       };
     }
     const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
@@ -325,6 +343,7 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
     url: `http://127.0.0.1:${port}`,
     s3,
     config,
+    signedPath,
     stats,
     clearCache: () => cache.clear(),
     async close() {

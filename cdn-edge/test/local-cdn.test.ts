@@ -26,8 +26,10 @@ describe('local CDN (simulated CloudFront + s3rver)', () => {
   });
 
   it('resizes on the first request and serves the second from its cache', async () => {
-    const first = await fetch(`${cdn.url}/400x/sample.jpg`, { headers: { accept: 'image/webp,*/*' } });
-    const second = await fetch(`${cdn.url}/400x/sample.jpg?utm=ignored`, {
+    const first = await fetch(`${cdn.url}${cdn.signedPath('/400x/sample.jpg')}`, {
+      headers: { accept: 'image/webp,*/*' },
+    });
+    const second = await fetch(`${cdn.url}${cdn.signedPath('/400x/sample.jpg?utm=ignored')}`, {
       headers: { accept: 'image/webp,*/*' },
     });
 
@@ -39,8 +41,12 @@ describe('local CDN (simulated CloudFront + s3rver)', () => {
   });
 
   it('marks public URLs Vary: Accept, since the same URL gives another format to another browser', async () => {
-    const webp = await fetch(`${cdn.url}/320x/sample.jpg`, { headers: { accept: 'image/webp,*/*' } });
-    const jpeg = await fetch(`${cdn.url}/320x/sample.jpg`, { headers: { accept: 'image/jpeg' } });
+    const webp = await fetch(`${cdn.url}${cdn.signedPath('/320x/sample.jpg')}`, {
+      headers: { accept: 'image/webp,*/*' },
+    });
+    const jpeg = await fetch(`${cdn.url}${cdn.signedPath('/320x/sample.jpg')}`, {
+      headers: { accept: 'image/jpeg' },
+    });
 
     expect(webp.headers.get('vary')).toBe('Accept');
     expect(jpeg.headers.get('vary')).toBe('Accept');
@@ -51,12 +57,12 @@ describe('local CDN (simulated CloudFront + s3rver)', () => {
   });
 
   it('serves a miss in another edge cache from S3, without resizing again', async () => {
-    const first = await fetch(`${cdn.url}/card/sample.jpg`);
+    const first = await fetch(`${cdn.url}${cdn.signedPath('/card/sample.jpg')}`);
     const generated = cdn.stats.generated;
     const originFetches = cdn.stats.originFetches;
     cdn.clearCache();
 
-    const again = await fetch(`${cdn.url}/400x300/sample.jpg?fit=cover`);
+    const again = await fetch(`${cdn.url}${cdn.signedPath('/400x300/sample.jpg?fit=cover')}`);
 
     expect(first.status).toBe(200);
     expect(again.status).toBe(200);
@@ -69,10 +75,10 @@ describe('local CDN (simulated CloudFront + s3rver)', () => {
     let now = Date.parse('2026-01-01T00:00:00Z');
     const local = await startLocalCdn({ now: () => now, seed: {} });
     try {
-      await fetch(`${local.url}/400x/late.jpg`);
-      const cached = await fetch(`${local.url}/400x/late.jpg`);
+      await fetch(`${local.url}${local.signedPath('/400x/late.jpg')}`);
+      const cached = await fetch(`${local.url}${local.signedPath('/400x/late.jpg')}`);
       now += 61_000;
-      const expired = await fetch(`${local.url}/400x/late.jpg`);
+      const expired = await fetch(`${local.url}${local.signedPath('/400x/late.jpg')}`);
 
       expect(cached.headers.get('x-cache')).toBe('Hit from local');
       expect(expired.headers.get('x-cache')).toBe('Miss from local');
@@ -96,7 +102,9 @@ describe('local CDN (simulated CloudFront + s3rver)', () => {
       .toBuffer();
     const local = await startLocalCdn({ seed: { 'noise.png': noise } });
     try {
-      const first = await fetch(`${local.url}/1920x/noise.png?q=90`, { redirect: 'manual' });
+      const first = await fetch(`${local.url}${local.signedPath('/1920x/noise.png?q=90')}`, {
+        redirect: 'manual',
+      });
       const location = first.headers.get('location') ?? '';
       const followed = await fetch(new URL(location, local.url));
 
@@ -131,7 +139,7 @@ describe('local CDN (simulated CloudFront + s3rver)', () => {
       },
     });
     try {
-      const response = await fetch(`${local.url}/400x/a.jpg`);
+      const response = await fetch(`${local.url}${local.signedPath('/400x/a.jpg')}`);
 
       expect(response.status).toBe(502);
       expect(await response.text()).toContain(
@@ -143,9 +151,18 @@ describe('local CDN (simulated CloudFront + s3rver)', () => {
     }
   });
 
+  it('refuses an unsigned URL with 403, as the shipped config requires signatures', async () => {
+    const response = await fetch(`${cdn.url}/400x/sample.jpg`);
+
+    expect(response.status).toBe(403);
+    expect(await response.json()).toEqual({
+      error: { code: 'Url.SignatureRequired', message: 'this URL must be signed (sig=…)' },
+    });
+  });
+
   it('answers a bad size with 400 and a missing original with 404', async () => {
     const bad = await fetch(`${cdn.url}/401x/sample.jpg`);
-    const missing = await fetch(`${cdn.url}/400x/missing.jpg`);
+    const missing = await fetch(`${cdn.url}${cdn.signedPath('/400x/missing.jpg')}`);
 
     expect(bad.status).toBe(400);
     expect(missing.status).toBe(404);
@@ -157,7 +174,7 @@ describe('local CDN (simulated CloudFront + s3rver)', () => {
     try {
       const page = await browser.newPage();
       await page.setContent(
-        `<img id="resized" src="${cdn.url}/320x/sample.jpg"><img id="preset" src="${cdn.url}/thumb/logo.png">`,
+        `<img id="resized" src="${cdn.url}${cdn.signedPath('/320x/sample.jpg')}"><img id="preset" src="${cdn.url}${cdn.signedPath('/thumb/logo.png')}">`,
       );
       // A string, not a function: the test tsconfig has no DOM lib, this runs in the page.
       const sizes = await page.evaluate(`Promise.all([...document.images].map(async (img) => {

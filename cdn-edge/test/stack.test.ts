@@ -1,13 +1,17 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { CloudFrontRequestEvent, CloudFrontResponseEvent } from 'aws-lambda';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3ObjectResponse, viewerRequest, viewerRequestEvent } from '../local/cloudfront-events.ts';
 import { assertLambdaResultConforms } from '../local/conformance.ts';
+import { parseEdgeConfig } from '../src/config.ts';
+import { shippedConfigWith } from '../src/edge-config.ts';
+import { signUrl } from '../src/signature.ts';
 
 const run = promisify(execFile);
 const serviceDir = fileURLToPath(new URL('..', import.meta.url));
@@ -16,17 +20,41 @@ interface Template {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
 }
 
+/** The environment of a build, without any signing secret this process may have. */
+function buildEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  if (!('GANTRY_EDGE_SIGNING_SECRET' in extra)) delete env.GANTRY_EDGE_SIGNING_SECRET;
+  if (!('GANTRY_EDGE_SIGNING_SECRET_FILE' in extra)) delete env.GANTRY_EDGE_SIGNING_SECRET_FILE;
+  return env;
+}
+
 describe('cdn-edge stack (osls package + cfn-lint)', () => {
   let template: Template;
   let templatePath: string;
+  // A fresh secret per run, given as a file the way the README says to: nothing committed has it.
+  const secret = randomBytes(32).toString('hex');
+  let secretDir: string;
+  let buildOutput: string;
 
   beforeAll(async () => {
+    secretDir = await mkdtemp(join(tmpdir(), 'gantry-edge-secret-'));
+    const secretFile = join(secretDir, 'signing-secret');
+    await writeFile(secretFile, `${secret}\n`, { mode: 0o600 });
     await rm(`${serviceDir}.serverless`, { recursive: true, force: true });
     // npx picks node_modules/.bin first, so osls runs on the repository's Node 22 offline.
-    await run('npx', ['osls', 'package', '--stage', 'dev'], { cwd: serviceDir, timeout: 170_000 });
+    const { stdout, stderr } = await run('npx', ['osls', 'package', '--stage', 'dev'], {
+      cwd: serviceDir,
+      timeout: 170_000,
+      env: buildEnv({ GANTRY_EDGE_SIGNING_SECRET_FILE: secretFile }),
+    });
+    buildOutput = stdout + stderr;
     templatePath = `${serviceDir}.serverless/cloudformation-template-update-stack.json`;
     template = JSON.parse(await readFile(templatePath, 'utf8')) as Template;
   }, 180_000);
+
+  afterAll(async () => {
+    await rm(secretDir, { recursive: true, force: true });
+  });
 
   it('packages a template that cfn-lint reports no errors for', async () => {
     // cfn-lint exits with a bit mask: 2 = errors, 4 = warnings, 8 = informational.
@@ -124,7 +152,12 @@ describe('cdn-edge stack (osls package + cfn-lint)', () => {
       }
       // Events built here, results checked here against CloudFront's rules; the probe only runs
       // the zipped bundles on them (each handler gets its own copy, as over the wire).
-      const viewerEvent = viewerRequestEvent(viewerRequest('/thumb/a.jpg'));
+      // Signed with the secret given to the build: the bundle checks it (the shipped config requires it).
+      const signed = signUrl('/thumb/a.jpg', {
+        ...parseEdgeConfig(shippedConfigWith(secret)),
+        signing: { required: true, secret },
+      });
+      const viewerEvent = viewerRequestEvent(viewerRequest('/thumb/a.jpg', signed.split('?')[1]));
       const probe = `
         const viewer = require('./viewerRequest/src/handlers/viewer-request.js').handler;
         const origin = require('./originResponse/src/handlers/origin-response.js').handler;
@@ -155,6 +188,68 @@ describe('cdn-edge stack (osls package + cfn-lint)', () => {
       assertLambdaResultConforms(originEvent, passed);
       const zip = await readFile(`${serviceDir}.serverless/viewerRequest.zip`);
       expect(zip.byteLength).toBeLessThan(1024 * 1024);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to package without a signing secret, saying how to give one', async () => {
+    const output = await mkdtemp(join(tmpdir(), 'gantry-edge-unsigned-'));
+    try {
+      const failure = await run('npx', ['osls', 'package', '--stage', 'dev', '--package', output], {
+        cwd: serviceDir,
+        timeout: 120_000,
+        env: buildEnv(),
+      }).then(
+        () => undefined,
+        (error: { stdout?: string; stderr?: string }) => `${error.stdout ?? ''}${error.stderr ?? ''}`,
+      );
+
+      expect(failure).toContain('no signing secret');
+      expect(failure).toContain('GANTRY_EDGE_SIGNING_SECRET_FILE');
+      expect((await readdir(output)).filter((f) => f.endsWith('.zip'))).toEqual([]);
+    } finally {
+      await rm(output, { recursive: true, force: true });
+    }
+  }, 150_000);
+
+  it('builds the secret into both bundles, and nowhere else: not the build log, the resolved config, or a committed file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gantry-edge-zip-'));
+    try {
+      for (const name of ['viewerRequest', 'originResponse']) {
+        await run('python3', [
+          '-m',
+          'zipfile',
+          '-e',
+          `${serviceDir}.serverless/${name}.zip`,
+          join(dir, name),
+        ]);
+      }
+      const viewerBundle = await readFile(join(dir, 'viewerRequest/src/handlers/viewer-request.js'), 'utf8');
+      const originBundle = await readFile(
+        join(dir, 'originResponse/src/handlers/origin-response.js'),
+        'utf8',
+      );
+      const state = await readFile(`${serviceDir}.serverless/serverless-state.json`, 'utf8');
+      const committed = await run(
+        'git',
+        ['grep', '--fixed-strings', '--files-with-matches', secret, '--', ':/'],
+        {
+          cwd: serviceDir,
+        },
+      ).then(
+        ({ stdout }) => stdout,
+        (error: { code?: number }) => {
+          if (error.code === 1) return ''; // git grep: 1 = no match
+          throw error;
+        },
+      );
+
+      expect(viewerBundle).toContain(secret);
+      expect(originBundle).toContain(secret);
+      expect(buildOutput).not.toContain(secret);
+      expect(state).not.toContain(secret);
+      expect(committed).toBe('');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

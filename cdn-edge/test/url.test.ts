@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HttpError } from '../src/errors.ts';
-import { sign } from '../src/signature.ts';
+import { sign, signUrl } from '../src/signature.ts';
 import { derivedUri, negotiateFormat, parseDerivedUri, parsePublicUri, type ResizeSpec } from '../src/url.ts';
 import { rewriteViewerRequest } from '../src/viewer.ts';
-import { testConfig } from './support/config.ts';
+import { TEST_SIGNING_SECRET, testConfig } from './support/config.ts';
 
 const config = testConfig();
 const unsigned = testConfig({ signing: undefined });
@@ -261,9 +261,9 @@ describe('URL contract', () => {
   });
 
   describe('signature', () => {
-    const signed = testConfig({ signing: { required: true, secret: 'a-test-secret-of-some-length' } });
+    const signed = testConfig({ signing: { required: true, secret: TEST_SIGNING_SECRET } });
     const s: ResizeSpec = { width: 400, height: 0, fit: 'inside', quality: 80, path: 'a/b.jpg' };
-    const sig = sign(s, 'a-test-secret-of-some-length');
+    const sig = sign(s, TEST_SIGNING_SECRET);
 
     it('accepts a valid signature, the same for every spelling of the URL', () => {
       const a = rewriteViewerRequest(
@@ -287,6 +287,27 @@ describe('URL contract', () => {
         rewriteViewerRequest({ uri: '/400x/a/b.jpg', querystring, accept: undefined }, signed),
       );
       expect(error).toMatchObject({ status: 403, code });
+    });
+
+    it('signUrl writes the signature the resizer checks, for public and derived URLs', () => {
+      const publicUrl = signUrl('/400/a/%62.jpg?q=80&fit=cover', {
+        ...signed,
+        signing: { required: true, secret: TEST_SIGNING_SECRET },
+      });
+      const derivedUrl = signUrl('/derived/400x0/inside/q80/webp/a/b.jpg', {
+        ...signed,
+        signing: { required: true, secret: TEST_SIGNING_SECRET },
+      });
+      const [publicUri = '', publicQuery = ''] = publicUrl.split('?');
+      const [derivedUri = '', derivedQuery = ''] = derivedUrl.split('?');
+
+      expect(publicQuery).toBe(`q=80&fit=cover&sig=${sig}`);
+      expect(
+        rewriteViewerRequest({ uri: publicUri, querystring: publicQuery, accept: undefined }, signed),
+      ).toBe('/derived/400x0/inside/q80/auto/a/b.jpg');
+      expect(
+        rewriteViewerRequest({ uri: derivedUri, querystring: derivedQuery, accept: undefined }, signed),
+      ).toBe('/derived/400x0/inside/q80/webp/a/b.jpg');
     });
 
     it('binds the signature to the size', () => {

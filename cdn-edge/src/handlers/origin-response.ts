@@ -40,21 +40,28 @@ export function createOriginResponseHandler(deps: ResizeServiceDeps) {
   };
 }
 
-// Parsed with zod here (this bundle carries sharp anyway): a bad config fails the first cold start
-// loudly instead of misbehaving.
-const config = parseEdgeConfig(bakedConfig);
-// Lambda@Edge runs in the region nearest the viewer; the buckets stay in theirs.
-const defaultClient = new S3Client({ region: config.derived.region });
-
-export const handler = middy(
-  createOriginResponseHandler({
+function defaultDeps(): ResizeServiceDeps {
+  // Parsed with zod here (this bundle carries sharp anyway): a bad config fails loudly.
+  const config = parseEdgeConfig(bakedConfig());
+  // Lambda@Edge runs in the region nearest the viewer; the buckets stay in theirs.
+  const client = new S3Client({ region: config.derived.region });
+  return {
     config,
-    store: new S3ImageStore(defaultClient, { retryAfterSeconds: config.limits.retryAfterSeconds }),
+    store: new S3ImageStore(client, { retryAfterSeconds: config.limits.retryAfterSeconds }),
     limiter: new ResizeLimiter({
       maxConcurrent: config.limits.maxConcurrentResizes,
       maxQueued: config.limits.maxQueuedResizes,
       retryAfterSeconds: config.limits.retryAfterSeconds,
     }),
     log: logLine,
-  }),
-);
+  };
+}
+
+// Made on the first event, once per instance, not at import: the signing secret exists only in
+// the bundle (see src/edge-config.ts), and tests and the local CDN import this module for its
+// factory alone.
+let originResponse: ReturnType<typeof createOriginResponseHandler> | undefined;
+export const handler = middy((event: CloudFrontResponseEvent) => {
+  originResponse ??= createOriginResponseHandler(defaultDeps());
+  return originResponse(event);
+});
