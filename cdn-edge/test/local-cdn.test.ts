@@ -1,18 +1,7 @@
-import { chromium } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalCdn, startLocalCdn } from '../local/cdn.ts';
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import { launchChromium } from './support/browser.ts';
 
 describe('local CDN (simulated CloudFront + s3rver)', () => {
   let cdn: LocalCdn;
@@ -170,7 +159,7 @@ describe('local CDN (simulated CloudFront + s3rver)', () => {
   });
 
   it('renders a resized <img> in headless Chromium at the requested width', async () => {
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       await page.setContent(
