@@ -150,6 +150,26 @@ describe('origin-response handler', () => {
     });
   });
 
+  it('leaves no trace of the S3 error body on a redirect: no XML content type, an empty body', () => {
+    const response = s3ErrorResponse('403');
+
+    const result = replaceReceivedResponse(response, {
+      status: 302,
+      headers: { location: '/derived/1920x0/inside/q90/png/a.png?sig=0', 'cache-control': 'no-store' },
+    });
+
+    expect(result).toMatchObject({ status: '302', body: '', bodyEncoding: 'text' });
+    expect(Object.keys(result.headers ?? {}).sort()).toEqual([
+      'cache-control',
+      'date',
+      'location',
+      'server',
+      'transfer-encoding',
+      'x-amz-id-2',
+      'x-amz-request-id',
+    ]);
+  });
+
   it('keeps the largest image it returns inline within the 1 MB cap, with the S3 headers kept', () => {
     const event = originEvent('/derived/1920x0/inside/q90/png/a.png', '403');
     const response = structuredClone(event.Records[0]?.cf.response) as CloudFrontResponse;

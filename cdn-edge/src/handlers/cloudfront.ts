@@ -32,15 +32,18 @@ export function toCloudFrontResult(response: PlainResponse): CloudFrontResultRes
   return result;
 }
 
+/** Headers that describe the origin's body, which a generated answer replaces. */
+const ORIGIN_BODY_HEADERS = ['content-length', 'content-type', 'content-encoding'];
+
 /**
  * Replaces the origin's answer by `response` in the received response object itself, as an
  * origin-response trigger must: CloudFront refuses a result that deletes or changes a read-only
  * header of what it received (`transfer-encoding`, `via`), answering the viewer 502 ("the function
  * tried to delete read-only header, headerName : Transfer-Encoding", CodeGenieApp/serverless-express#369;
- * "Restrictions on all edge functions" › HTTP headers). So the received headers stay, ours are set
- * over them, and `content-length` goes: it described the origin's body, which is replaced (the
- * body field is always set, even empty, since an unset body means "send the origin's body";
- * "Update HTTP responses in origin response triggers").
+ * "Restrictions on all edge functions" › HTTP headers). So the received headers stay, except those
+ * that described the origin's body (`content-length` above all), and ours are set over them. The
+ * body field is always set, even empty, since an unset body means "send the origin's body" ("Update
+ * HTTP responses in origin response triggers").
  */
 export function replaceReceivedResponse(
   received: CloudFrontResponse,
@@ -49,7 +52,7 @@ export function replaceReceivedResponse(
   const result: CloudFrontResultResponse & CloudFrontResponse = received;
   result.status = String(response.status);
   result.statusDescription = STATUS_TEXT[response.status] ?? '';
-  delete result.headers['content-length'];
+  for (const name of ORIGIN_BODY_HEADERS) delete result.headers[name];
   for (const [name, value] of Object.entries(response.headers))
     result.headers[name] = [{ key: headerKey(name), value }];
   setBody(result, response.body ?? '');
