@@ -264,15 +264,10 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
       originResponse,
       originResponseEvent(originRequest, origin.response, { distribution: DISTRIBUTION, requestId }),
     );
+    if (!result) throw new Error('origin-response returned nothing');
     // An unset body means "the origin's body" ("Update HTTP responses in origin response triggers").
-    const generated = result?.body !== undefined;
-    const final = result
-      ? fromResult(result, generated ? undefined : origin.body)
-      : {
-          status: Number(origin.response.status),
-          headers: plainHeaders(origin.response.headers),
-          body: origin.body,
-        };
+    const generated = result.body !== undefined;
+    const final = fromResult(result, generated ? undefined : origin.body);
     if (generated) stats.generated += 1;
     const expires = expiresAt(final.headers, now());
     if (expires > 0) cache.set(cacheKey, { ...final, expires });
