@@ -41,29 +41,32 @@ export function plainHeaders(headers: CloudFrontHeaders | undefined): Record<str
   return out;
 }
 
-export function viewerRequestEvent(
-  request: CloudFrontRequest,
-  options: { distribution?: Distribution; requestId?: string } = {},
-): CloudFrontRequestEvent {
-  const config = {
+interface EventOptions {
+  readonly distribution?: Distribution;
+  readonly requestId?: string;
+}
+
+function eventConfig<T extends 'viewer-request' | 'origin-response'>(eventType: T, options: EventOptions) {
+  return {
     ...(options.distribution ?? EXAMPLE_DISTRIBUTION),
-    eventType: 'viewer-request' as const,
+    eventType,
     requestId: options.requestId ?? requestId(),
   };
-  return { Records: [{ cf: { config, request } }] };
+}
+
+export function viewerRequestEvent(
+  request: CloudFrontRequest,
+  options: EventOptions = {},
+): CloudFrontRequestEvent {
+  return { Records: [{ cf: { config: eventConfig('viewer-request', options), request } }] };
 }
 
 export function originResponseEvent(
   request: CloudFrontRequest,
   response: CloudFrontResponse,
-  options: { distribution?: Distribution; requestId?: string } = {},
+  options: EventOptions = {},
 ): CloudFrontResponseEvent {
-  const config = {
-    ...(options.distribution ?? EXAMPLE_DISTRIBUTION),
-    eventType: 'origin-response' as const,
-    requestId: options.requestId ?? requestId(),
-  };
-  return { Records: [{ cf: { config, request, response } }] };
+  return { Records: [{ cf: { config: eventConfig('origin-response', options), request, response } }] };
 }
 
 /** A viewer's GET as viewer-request sees it. */

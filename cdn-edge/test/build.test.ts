@@ -4,19 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LOCAL_DEV_SIGNING_SECRET } from '../local/cdn.ts';
+import { errorOf } from './support/errors.ts';
 
 const { signingSecret } = createRequire(import.meta.url)('../config/esbuild.cjs') as {
   signingSecret: (env: Record<string, string | undefined>) => string;
 };
-
-function errorOf(run: () => unknown): Error | undefined {
-  try {
-    run();
-  } catch (error) {
-    return error as Error;
-  }
-  return undefined;
-}
 
 describe('the signing secret given to the build (config/esbuild.cjs)', () => {
   const secret = 'b'.repeat(48);

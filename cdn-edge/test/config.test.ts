@@ -2,15 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EdgeConfigError, parseEdgeConfig, parseEdgeConfigFile } from '../src/config.ts';
 import { shippedConfig, shippedConfigWith } from '../src/edge-config.ts';
 import { TEST_SIGNING_SECRET } from './support/config.ts';
-
-function errorOf(run: () => unknown): Error | undefined {
-  try {
-    run();
-  } catch (error) {
-    return error as Error;
-  }
-  return undefined;
-}
+import { errorOf } from './support/errors.ts';
 
 describe('edge config', () => {
   it('accepts the shipped config/edge.config.json', () => {

@@ -35,6 +35,8 @@ describe('cdn-edge stack (osls package + cfn-lint)', () => {
   const secret = randomBytes(32).toString('hex');
   let secretDir: string;
   let buildOutput: string;
+  // Both zips, unpacked once.
+  let bundlesDir: string;
 
   beforeAll(async () => {
     secretDir = await mkdtemp(join(tmpdir(), 'gantry-edge-secret-'));
@@ -50,10 +52,21 @@ describe('cdn-edge stack (osls package + cfn-lint)', () => {
     buildOutput = stdout + stderr;
     templatePath = `${serviceDir}.serverless/cloudformation-template-update-stack.json`;
     template = JSON.parse(await readFile(templatePath, 'utf8')) as Template;
+    bundlesDir = await mkdtemp(join(tmpdir(), 'gantry-edge-zip-'));
+    for (const name of ['viewerRequest', 'originResponse']) {
+      await run('python3', [
+        '-m',
+        'zipfile',
+        '-e',
+        `${serviceDir}.serverless/${name}.zip`,
+        join(bundlesDir, name),
+      ]);
+    }
   }, 180_000);
 
   afterAll(async () => {
     await rm(secretDir, { recursive: true, force: true });
+    await rm(bundlesDir, { recursive: true, force: true });
   });
 
   it('packages a template that cfn-lint reports no errors for', async () => {
@@ -139,58 +152,44 @@ describe('cdn-edge stack (osls package + cfn-lint)', () => {
   });
 
   it('ships bundles that load on their own: CommonJS, config inlined, sharp for linux-x64 beside them', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'gantry-edge-zip-'));
-    try {
-      for (const name of ['viewerRequest', 'originResponse']) {
-        await run('python3', [
-          '-m',
-          'zipfile',
-          '-e',
-          `${serviceDir}.serverless/${name}.zip`,
-          join(dir, name),
-        ]);
-      }
-      // Events built here, results checked here against CloudFront's rules; the probe only runs
-      // the zipped bundles on them (each handler gets its own copy, as over the wire).
-      // Signed with the secret given to the build: the bundle checks it (the shipped config requires it).
-      const signed = signUrl('/thumb/a.jpg', {
-        ...parseEdgeConfig(shippedConfigWith(secret)),
-        signing: { required: true, secret },
-      });
-      const viewerEvent = viewerRequestEvent(viewerRequest('/thumb/a.jpg', signed.split('?')[1]));
-      const probe = `
-        const viewer = require('./viewerRequest/src/handlers/viewer-request.js').handler;
-        const origin = require('./originResponse/src/handlers/origin-response.js').handler;
-        const copy = (value) => JSON.parse(JSON.stringify(value));
-        (async () => {
-          const viewerEvent = ${JSON.stringify(viewerEvent)};
-          const rewritten = await viewer(copy(viewerEvent), {});
-          const originEvent = {
-            Records: [{ cf: {
-              config: { ...viewerEvent.Records[0].cf.config, eventType: 'origin-response' },
-              request: rewritten,
-              response: ${JSON.stringify(s3ObjectResponse({ contentLength: 3, contentType: 'image/jpeg' }))},
-            } }],
-          };
-          const passed = await origin(copy(originEvent), {});
-          process.stdout.write(JSON.stringify({ rewritten, originEvent, passed }));
-        })();`;
-      const { stdout } = await run(process.execPath, ['-e', probe], { cwd: dir });
-      const { rewritten, originEvent, passed } = JSON.parse(stdout) as {
-        rewritten: { uri: string };
-        originEvent: CloudFrontResponseEvent;
-        passed: { status: string };
-      };
+    // Events built here, results checked here against CloudFront's rules; the probe only runs
+    // the zipped bundles on them (each handler gets its own copy, as over the wire).
+    // Signed with the secret given to the build: the bundle checks it (the shipped config requires it).
+    const signed = signUrl('/thumb/a.jpg', {
+      ...parseEdgeConfig(shippedConfigWith(secret)),
+      signing: { required: true, secret },
+    });
+    const viewerEvent = viewerRequestEvent(viewerRequest('/thumb/a.jpg', signed.split('?')[1]));
+    const probe = `
+      const viewer = require('./viewerRequest/src/handlers/viewer-request.js').handler;
+      const origin = require('./originResponse/src/handlers/origin-response.js').handler;
+      const copy = (value) => JSON.parse(JSON.stringify(value));
+      (async () => {
+        const viewerEvent = ${JSON.stringify(viewerEvent)};
+        const rewritten = await viewer(copy(viewerEvent), {});
+        const originEvent = {
+          Records: [{ cf: {
+            config: { ...viewerEvent.Records[0].cf.config, eventType: 'origin-response' },
+            request: rewritten,
+            response: ${JSON.stringify(s3ObjectResponse({ contentLength: 3, contentType: 'image/jpeg' }))},
+          } }],
+        };
+        const passed = await origin(copy(originEvent), {});
+        process.stdout.write(JSON.stringify({ rewritten, originEvent, passed }));
+      })();`;
+    const { stdout } = await run(process.execPath, ['-e', probe], { cwd: bundlesDir });
+    const { rewritten, originEvent, passed } = JSON.parse(stdout) as {
+      rewritten: { uri: string };
+      originEvent: CloudFrontResponseEvent;
+      passed: { status: string };
+    };
 
-      expect(rewritten.uri).toBe('/derived/160x160/cover/q80/auto/a.jpg');
-      expect(passed.status).toBe('200');
-      assertLambdaResultConforms(viewerEvent satisfies CloudFrontRequestEvent, rewritten);
-      assertLambdaResultConforms(originEvent, passed);
-      const zip = await readFile(`${serviceDir}.serverless/viewerRequest.zip`);
-      expect(zip.byteLength).toBeLessThan(1024 * 1024);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    expect(rewritten.uri).toBe('/derived/160x160/cover/q80/auto/a.jpg');
+    expect(passed.status).toBe('200');
+    assertLambdaResultConforms(viewerEvent satisfies CloudFrontRequestEvent, rewritten);
+    assertLambdaResultConforms(originEvent, passed);
+    const zip = await readFile(`${serviceDir}.serverless/viewerRequest.zip`);
+    expect(zip.byteLength).toBeLessThan(1024 * 1024);
   });
 
   it('refuses to package without a signing secret, saying how to give one', async () => {
@@ -214,45 +213,34 @@ describe('cdn-edge stack (osls package + cfn-lint)', () => {
   }, 150_000);
 
   it('builds the secret into both bundles, and nowhere else: not the build log, the resolved config, or a committed file', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'gantry-edge-zip-'));
-    try {
-      for (const name of ['viewerRequest', 'originResponse']) {
-        await run('python3', [
-          '-m',
-          'zipfile',
-          '-e',
-          `${serviceDir}.serverless/${name}.zip`,
-          join(dir, name),
-        ]);
-      }
-      const viewerBundle = await readFile(join(dir, 'viewerRequest/src/handlers/viewer-request.js'), 'utf8');
-      const originBundle = await readFile(
-        join(dir, 'originResponse/src/handlers/origin-response.js'),
-        'utf8',
-      );
-      const state = await readFile(`${serviceDir}.serverless/serverless-state.json`, 'utf8');
-      const committed = await run(
-        'git',
-        ['grep', '--fixed-strings', '--files-with-matches', secret, '--', ':/'],
-        {
-          cwd: serviceDir,
-        },
-      ).then(
-        ({ stdout }) => stdout,
-        (error: { code?: number }) => {
-          if (error.code === 1) return ''; // git grep: 1 = no match
-          throw error;
-        },
-      );
+    const viewerBundle = await readFile(
+      join(bundlesDir, 'viewerRequest/src/handlers/viewer-request.js'),
+      'utf8',
+    );
+    const originBundle = await readFile(
+      join(bundlesDir, 'originResponse/src/handlers/origin-response.js'),
+      'utf8',
+    );
+    const state = await readFile(`${serviceDir}.serverless/serverless-state.json`, 'utf8');
+    const committed = await run(
+      'git',
+      ['grep', '--fixed-strings', '--files-with-matches', secret, '--', ':/'],
+      {
+        cwd: serviceDir,
+      },
+    ).then(
+      ({ stdout }) => stdout,
+      (error: { code?: number }) => {
+        if (error.code === 1) return ''; // git grep: 1 = no match
+        throw error;
+      },
+    );
 
-      expect(viewerBundle).toContain(secret);
-      expect(originBundle).toContain(secret);
-      expect(buildOutput).not.toContain(secret);
-      expect(state).not.toContain(secret);
-      expect(committed).toBe('');
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    expect(viewerBundle).toContain(secret);
+    expect(originBundle).toContain(secret);
+    expect(buildOutput).not.toContain(secret);
+    expect(state).not.toContain(secret);
+    expect(committed).toBe('');
   });
 
   it('pins the shipped sharp to exactly the versions of the root lock', async () => {
