@@ -10,7 +10,6 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { bundleSize, HANDLERS } from '../build/bundle.ts';
-import { localConfig } from '../local/cdn.ts';
 import {
   originResponseEvent,
   s3ErrorResponse,
@@ -18,6 +17,7 @@ import {
   viewerRequestEvent,
 } from '../local/cloudfront-events.ts';
 import { invokeAtEdge } from '../local/conformance.ts';
+import { localConfig } from '../local/dev-config.ts';
 import { createOriginResponseHandler } from '../src/handlers/origin-response.ts';
 import { createViewerRequestHandler } from '../src/handlers/viewer-request.ts';
 import { ResizeLimiter } from '../src/limiter.ts';

@@ -1,9 +1,9 @@
 // Child process of the benchmark: resizes one big original through the origin-response handler and
 // reports its peak RSS. A process of its own, so the parent's fixtures and caches do not count.
 import { readFile } from 'node:fs/promises';
-import { localConfig } from '../local/cdn.ts';
 import { originResponseEvent, s3ErrorResponse, viewerRequest } from '../local/cloudfront-events.ts';
 import { invokeAtEdge } from '../local/conformance.ts';
+import { localConfig } from '../local/dev-config.ts';
 import { createOriginResponseHandler } from '../src/handlers/origin-response.ts';
 import { ResizeLimiter } from '../src/limiter.ts';
 import type { ImageStore } from '../src/storage.ts';

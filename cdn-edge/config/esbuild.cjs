@@ -12,7 +12,7 @@ const { join } = require('node:path');
 
 const SECRET_FILE_VARIABLE = 'GANTRY_EDGE_SIGNING_SECRET_FILE';
 const SECRET_VARIABLE = 'GANTRY_EDGE_SIGNING_SECRET';
-// The local CDN's dev secret starts so (local/cdn.ts); a build refuses it.
+// The local CDN's dev secret starts so (local/dev-config.ts); a build refuses it.
 const DEV_SECRET_PREFIX = 'local-dev-';
 // As src/config.ts requires: an HMAC-SHA256 key of at least the hash's 32 bytes (RFC 2104 §3).
 const MIN_SECRET_LENGTH = 32;

@@ -7,8 +7,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import type { CloudFrontRequest, CloudFrontResponse, CloudFrontResultResponse } from 'aws-lambda';
 import S3rver from 's3rver';
 import sharp from 'sharp';
-import { type EdgeConfig, parseEdgeConfig } from '../src/config.ts';
-import { shippedConfigWith } from '../src/edge-config.ts';
+import type { EdgeConfig } from '../src/config.ts';
 import { createOriginResponseHandler } from '../src/handlers/origin-response.ts';
 import { createViewerRequestHandler } from '../src/handlers/viewer-request.ts';
 import { ResizeLimiter } from '../src/limiter.ts';
@@ -26,25 +25,13 @@ import {
   viewerRequestEvent,
 } from './cloudfront-events.ts';
 import { CloudFrontValidationError, invokeAtEdge, isDisallowedHeader } from './conformance.ts';
+import { localConfig } from './dev-config.ts';
 
 /**
  * A loopback stand-in for CloudFront in front of S3, for demos and tests: viewer-request → cache →
  * S3 origin (s3rver) → origin-response, with the real handlers and CloudFront-shaped events.
  * It simulates; it is not CloudFront (no TLS, one cache, no request collapsing).
  */
-
-/**
- * The local CDN's signing secret: the shipped config requires signed URLs, and a deployment gets
- * its secret at build time only (config/esbuild.cjs), which refuses this one by its prefix.
- */
-export const LOCAL_DEV_SIGNING_SECRET = 'local-dev-signing-secret-for-the-local-cdn-only';
-
-/** The shipped config with the dev secret: what the local CDN, the bench and the tests run. */
-export function localConfig(): EdgeConfig & { signing: { required: boolean; secret: string } } {
-  const config = parseEdgeConfig(shippedConfigWith(LOCAL_DEV_SIGNING_SECRET));
-  if (!config.signing) throw new Error('the shipped config has no signing section');
-  return { ...config, signing: config.signing };
-}
 
 export interface LocalCdnOptions {
   readonly config?: EdgeConfig;

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LOCAL_DEV_SIGNING_SECRET } from '../local/cdn.ts';
+import { LOCAL_DEV_SIGNING_SECRET } from '../local/dev-config.ts';
 import { errorOf } from './support/errors.ts';
 
 const { signingSecret } = createRequire(import.meta.url)('../config/esbuild.cjs') as {
