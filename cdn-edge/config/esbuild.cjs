@@ -76,11 +76,14 @@ function esbuildOptions(secret) {
   };
 }
 
-/** Called by serverless-esbuild while packaging: refuses to build a signed setup without a secret. */
-function serverlessEsbuildConfig() {
+/**
+ * Called by serverless-esbuild while packaging, as `config(serverless)`: refuses to build a signed
+ * setup without a secret. `env` is for tests.
+ */
+function serverlessEsbuildConfig(_serverless, env = process.env) {
   const file = JSON.parse(readFileSync(join(__dirname, 'edge.config.json'), 'utf8'));
   return {
-    ...esbuildOptions(file.signing ? signingSecret() : undefined),
+    ...esbuildOptions(file.signing ? signingSecret(env) : undefined),
     packager: 'npm',
     // deploy/package-lock.json pins the root lock's versions and integrities: `npm ci --offline`
     // then installs from the tarballs the root `npm ci` cached, with no registry metadata needed.

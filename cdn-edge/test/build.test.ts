@@ -6,9 +6,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LOCAL_DEV_SIGNING_SECRET } from '../local/dev-config.ts';
 import { errorOf } from './support/errors.ts';
 
-const { signingSecret } = createRequire(import.meta.url)('../config/esbuild.cjs') as {
-  signingSecret: (env: Record<string, string | undefined>) => string;
-};
+// What serverless-esbuild calls while `osls package` runs (serverless.yml: custom.esbuild.config).
+type Env = Record<string, string | undefined>;
+const esbuildConfig = createRequire(import.meta.url)('../config/esbuild.cjs') as ((
+  serverless: unknown,
+  env: Env,
+) => { define: Record<string, string> }) & { signingSecret: (env: Env) => string };
+const { signingSecret } = esbuildConfig;
 
 describe('the signing secret given to the build (config/esbuild.cjs)', () => {
   const secret = 'b'.repeat(48);
@@ -37,6 +41,16 @@ describe('the signing secret given to the build (config/esbuild.cjs)', () => {
     expect(error?.message).toBe(
       'no signing secret: the shipped config requires signed URLs and Lambda@Edge has no environment, so the secret is built into the bundle. Set GANTRY_EDGE_SIGNING_SECRET_FILE to a file holding it (or GANTRY_EDGE_SIGNING_SECRET to the secret) when running osls package/deploy.',
     );
+  });
+
+  it('stops packaging when none is given: the options osls asks for throw', () => {
+    expect(errorOf(() => esbuildConfig(undefined, {}))?.name).toBe('SigningSecretError');
+  });
+
+  it('writes the secret into the bundles through esbuild define', () => {
+    expect(esbuildConfig(undefined, { GANTRY_EDGE_SIGNING_SECRET: secret }).define).toEqual({
+      GANTRY_EDGE_SIGNING_SECRET: JSON.stringify(secret),
+    });
   });
 
   it('refuses a short secret without printing it', () => {
