@@ -84,17 +84,22 @@ export class SsmState {
   readonly #clock: SimClock;
   readonly #region: string;
   readonly #account: string;
-  readonly #quotas: { readonly reads: ThroughputQuota; readonly writes: ThroughputQuota } | undefined;
+  #quotas: { readonly reads: ThroughputQuota; readonly writes: ThroughputQuota } | undefined;
 
   constructor(clock: SimClock, region: string, account: string, options: SsmOptions = {}) {
     this.#clock = clock;
     this.#region = region;
     this.#account = account;
+    this.useQuotas(options.quotas ?? 'on');
+  }
+
+  /** Turns the throughput quotas on (full buckets) or off, for a test that says why. */
+  useQuotas(mode: 'on' | 'off'): void {
     // The clock's nominal time keeps moving while a listener holds it (a Lambda on an event, whose
     // SDK is backing off after a throttle): on the held time alone its retries could never succeed.
-    const now = () => clock.nominalNow();
+    const now = () => this.#clock.nominalNow();
     this.#quotas =
-      options.quotas === 'off'
+      mode === 'off'
         ? undefined
         : {
             reads: new ThroughputQuota(SSM_THROUGHPUT.reads, now),
