@@ -38,8 +38,9 @@ interface ParameterVersion {
  *   10 with higher throughput (github-aws-runners/terraform-aws-github-runner#2944).
  *
  * A throttled call is answered as AWS answers it: HTTP 400 `ThrottlingException`, "Rate exceeded"
- * (https://repost.aws/knowledge-center/ssm-parameter-store-rate-exceeded), which the SDK retries
- * with backoff. Other operations are not throttled by the emulator.
+ * (https://aws.amazon.com/premiumsupport/knowledge-center/ssm-parameter-store-rate-exceeded/), which
+ * the SDK retries with backoff. Other operations are not throttled by the emulator; GetParameters,
+ * which would share the read bucket, is not emulated (Gantry does not call it).
  */
 export const SSM_THROUGHPUT = { reads: 40, writes: 3 } as const;
 
