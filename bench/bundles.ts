@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -65,91 +65,98 @@ export async function measureBundles(runs: number): Promise<BundleFigures[]> {
     logLevel: 'silent',
   };
   const figures: BundleFigures[] = [];
-  for (const [functionKey, { handler }] of Object.entries(config.functions)) {
-    const entry = join(root, `${handler.slice(0, handler.lastIndexOf('.'))}.ts`);
-    const outfile = join(out, `${functionKey}.mjs`);
-    const result = await build({ ...asServerless, entryPoints: [entry], outfile, metafile: true });
-    // Only what made it into the bundle, not every module esbuild looked at.
-    const bundled = Object.values(result.metafile.outputs)
-      .flatMap((output) => Object.entries(output.inputs))
-      .filter(([, input]) => input.bytesInOutput > 0)
-      .map(([path]) => path);
-    const clients = [
-      ...new Set(
-        bundled
-          .map((path) => /node_modules\/@aws-sdk\/(client-[a-z-]+)\//.exec(path)?.[1])
-          .filter((client): client is string => client !== undefined),
-      ),
-    ].sort();
+  try {
+    for (const [functionKey, { handler }] of Object.entries(config.functions)) {
+      const entry = join(root, `${handler.slice(0, handler.lastIndexOf('.'))}.ts`);
+      const outfile = join(out, `${functionKey}.mjs`);
+      const result = await build({ ...asServerless, entryPoints: [entry], outfile, metafile: true });
+      // Only what made it into the bundle, not every module esbuild looked at.
+      const bundled = Object.values(result.metafile.outputs)
+        .flatMap((output) => Object.entries(output.inputs))
+        .filter(([, input]) => input.bytesInOutput > 0)
+        .map(([path]) => path);
+      const clients = [
+        ...new Set(
+          bundled
+            .map((path) => /node_modules\/@aws-sdk\/(client-[a-z-]+)\//.exec(path)?.[1])
+            .filter((client): client is string => client !== undefined),
+        ),
+      ].sort();
 
-    const minifiedEntry = join(out, `${functionKey}-minified.mjs`);
-    writeFileSync(
-      minifiedEntry,
-      `${clients.map((client, index) => `import * as c${index} from '@aws-sdk/${client}';`).join('\n')}\nexport const clients = [${clients.map((_, index) => `c${index}`).join(', ')}];\n`,
-    );
-    const minifiedOut = join(out, `${functionKey}-minified.cjs`);
-    await build({
-      entryPoints: [minifiedEntry],
-      outfile: minifiedOut,
-      bundle: true,
-      minify: true,
-      format: 'cjs',
-      platform: 'node',
-      target: 'node22',
-      treeShaking: false,
-      nodePaths: [join(root, 'node_modules')],
-      logLevel: 'silent',
-    });
+      const minifiedEntry = join(out, `${functionKey}-minified.mjs`);
+      writeFileSync(
+        minifiedEntry,
+        `${clients.map((client, index) => `import * as c${index} from '@aws-sdk/${client}';`).join('\n')}\nexport const clients = [${clients.map((_, index) => `c${index}`).join(', ')}];\n`,
+      );
+      const minifiedOut = join(out, `${functionKey}-minified.cjs`);
+      await build({
+        entryPoints: [minifiedEntry],
+        outfile: minifiedOut,
+        bundle: true,
+        minify: true,
+        format: 'cjs',
+        platform: 'node',
+        target: 'node22',
+        treeShaking: false,
+        nodePaths: [join(root, 'node_modules')],
+        logLevel: 'silent',
+      });
 
-    const bareEntry = join(out, `${functionKey}-bare.mjs`);
-    writeFileSync(
-      bareEntry,
-      bareSource(sdkImports(bundled.filter((path) => !path.includes('node_modules/')))),
-    );
-    const bareOut = join(out, `${functionKey}-bare.mjs.out.mjs`);
-    await build({
-      ...asServerless,
-      entryPoints: [bareEntry],
-      outfile: bareOut,
-      nodePaths: [join(root, 'node_modules')],
-    });
-
-    const priced = (Object.keys(pricedPackages) as PricedPackage[]).filter((name) =>
-      bundled.some((path) => pricedPackages[name].test(packageOf(path) ?? '')),
-    );
-    const withoutFiles: [PricedPackage, string][] = [];
-    for (const name of priced) {
-      const file = join(out, `${functionKey}-without-${name}.mjs`);
+      const bareEntry = join(out, `${functionKey}-bare-entry.mjs`);
+      writeFileSync(
+        bareEntry,
+        bareSource(sdkImports(bundled.filter((path) => !path.includes('node_modules/')))),
+      );
+      const bareOut = join(out, `${functionKey}-bare.mjs`);
       await build({
         ...asServerless,
-        entryPoints: [entry],
-        outfile: file,
-        plugins: [stubOut(pricedPackages[name])],
+        entryPoints: [bareEntry],
+        outfile: bareOut,
+        nodePaths: [join(root, 'node_modules')],
       });
-      withoutFiles.push([name, file]);
-    }
 
-    const times = coldImports([outfile, minifiedOut, bareOut, ...withoutFiles.map(([, file]) => file)], runs);
-    const [fn = [], minified = [], bare = [], ...without] = times;
-    figures.push({
-      functionKey,
-      clients,
-      bundle: size(outfile, fn),
-      minified: size(minifiedOut, minified),
-      bare: size(bareOut, bare),
-      importRatioToBare: median(fn.map((time, round) => time.cpuMs / (bare[round]?.cpuMs ?? Number.NaN))),
-      importRatioToMinified: median(
-        fn.map((time, round) => time.cpuMs / (minified[round]?.cpuMs ?? Number.NaN)),
-      ),
-      packageCostMs: Object.fromEntries(
-        withoutFiles.map(([name], index) => [
-          name,
-          median(fn.map((time, round) => time.cpuMs - (without[index]?.[round]?.cpuMs ?? Number.NaN))),
-        ]),
-      ),
-    });
+      const priced = (Object.keys(pricedPackages) as PricedPackage[]).filter((name) =>
+        bundled.some((path) => pricedPackages[name].test(packageOf(path) ?? '')),
+      );
+      const withoutFiles: [PricedPackage, string][] = [];
+      for (const name of priced) {
+        const file = join(out, `${functionKey}-without-${name}.mjs`);
+        await build({
+          ...asServerless,
+          entryPoints: [entry],
+          outfile: file,
+          plugins: [stubOut(pricedPackages[name])],
+        });
+        withoutFiles.push([name, file]);
+      }
+
+      const times = coldImports(
+        [outfile, minifiedOut, bareOut, ...withoutFiles.map(([, file]) => file)],
+        runs,
+      );
+      const [fn = [], minified = [], bare = [], ...without] = times;
+      figures.push({
+        functionKey,
+        clients,
+        bundle: size(outfile, fn),
+        minified: size(minifiedOut, minified),
+        bare: size(bareOut, bare),
+        importRatioToBare: median(fn.map((time, round) => time.cpuMs / (bare[round]?.cpuMs ?? Number.NaN))),
+        importRatioToMinified: median(
+          fn.map((time, round) => time.cpuMs / (minified[round]?.cpuMs ?? Number.NaN)),
+        ),
+        packageCostMs: Object.fromEntries(
+          withoutFiles.map(([name], index) => [
+            name,
+            median(fn.map((time, round) => time.cpuMs - (without[index]?.[round]?.cpuMs ?? Number.NaN))),
+          ]),
+        ),
+      });
+    }
+    return figures;
+  } finally {
+    rmSync(out, { recursive: true, force: true });
   }
-  return figures;
 }
 
 function size(file: string, times: ImportTime[]): BundleSize {
@@ -166,7 +173,7 @@ function packageOf(path: string): string | undefined {
 }
 
 /** The SDK values (not types) Gantry's own bundled files import, by client package. */
-export function sdkImports(sourceFiles: string[]): Map<string, Set<string>> {
+function sdkImports(sourceFiles: string[]): Map<string, Set<string>> {
   const imports = new Map<string, Set<string>>();
   for (const file of sourceFiles) {
     const text = readFileSync(join(root, file.replace(/^(\.\.\/)+/, '')), 'utf8');
