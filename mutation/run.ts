@@ -21,7 +21,8 @@ if (unknown.length > 0) {
 }
 const selected = wanted.length === 0 ? known : (wanted as MutationModuleName[]);
 
-const rows: { module: string; score: string; killed: number; survived: number; 'no coverage': number }[] = [];
+const rows: { module: string; score: string; detected: number; survived: number; 'no coverage': number }[] =
+  [];
 for (const name of selected) {
   const { mutate, tests } = mutationModules[name];
   // Stryker's workers inherit the environment: mutation/vitest.config.ts reads the tests from it.
@@ -54,7 +55,7 @@ function tally(results: MutantResult[]) {
   const score = detected + undetected === 0 ? Number.NaN : (100 * detected) / (detected + undetected);
   return {
     score: `${score.toFixed(1)}%`,
-    killed: detected,
+    detected,
     survived: count('Survived'),
     'no coverage': count('NoCoverage'),
   };

@@ -21,7 +21,7 @@ import {
   SSMClient,
   SSMServiceException,
 } from '@aws-sdk/client-ssm';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import {
   type AwsEvent,
   type Emulator,
@@ -513,6 +513,7 @@ describe('SSM quotas', () => {
   it('applies no quota when turned off', async () => {
     // Prepare
     const unlimited = await startEmulator({ quotas: 'off' });
+    onTestFinished(() => unlimited.close());
     const client = new SSMClient({ ...unlimited.clientConfig, maxAttempts: 1 });
     unlimited.ssm.put(name, '{}');
 
@@ -522,7 +523,6 @@ describe('SSM quotas', () => {
         client.send(new GetParameterCommand({ Name: name })),
       ),
     );
-    await unlimited.close();
 
     // Assess
     expect(reads.every((result) => result.status === 'fulfilled')).toBe(true);
