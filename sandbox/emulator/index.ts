@@ -35,6 +35,7 @@ export type {
 export type { ExecutionDescription, SfnHandlers, SfnHooks } from './sfn.ts';
 export { SFN_ERROR_NAMES } from './sfn.ts';
 export type { SsmState } from './ssm.ts';
+export { SSM_THROUGHPUT } from './ssm.ts';
 
 /** Options of {@link startEmulator}. */
 export interface EmulatorOptions {
@@ -46,6 +47,11 @@ export interface EmulatorOptions {
   readonly startTime?: number;
   /** Port to listen on, on 127.0.0.1 (default 0: any free port). */
   readonly port?: number;
+  /**
+   * AWS's default quotas (`on`, the default): Parameter Store's throughput on the simulated clock
+   * (see `SSM_THROUGHPUT`). `off` only where a test says why.
+   */
+  readonly quotas?: 'on' | 'off';
 }
 
 /** A running emulator. */
@@ -99,7 +105,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   let hub: EventHub | undefined;
   const clock = new SimClock(options.startTime ?? Date.now(), async () => hub?.settle());
   hub = new EventHub(clock, region, accountId);
-  const ssm = new SsmState(clock, region, accountId);
+  const ssm = new SsmState(clock, region, accountId, { quotas: options.quotas ?? 'on' });
   const ecr = new EcrState(clock, region, accountId);
   const ecs = new EcsState(clock, hub, ecr, region, accountId);
   const sfn = new SfnHooks();

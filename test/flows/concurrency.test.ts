@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Invocation } from '../../sandbox/runner.ts';
 import { ecrPushEvent, type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
 import { callsFor, executionsOf } from '../support/flows.ts';
@@ -131,6 +131,7 @@ describe('competing deploys (sandbox)', () => {
 
   it('handles 100 pushes over 10 app/environments: no overlap, newest wins, no stuck lock', async () => {
     // Prepare
+    // At Parameter Store's real throughput (the emulator enforces 40 reads/s and 3 writes/s by default).
     const apps = Array.from({ length: 10 }, (_, index) => `burst${index}`);
     for (const app of apps) sandbox.seedApp({ app, env: 'prod', repository: app });
     const watcher = overlapWatcher();
@@ -174,11 +175,22 @@ describe('competing deploys (sandbox)', () => {
     // the live release: no lock, waiter or token parameter, and no polling while waiting. Per
     // push the deploy itself reads config and release once (ResolveConfig) and writes only a
     // recorded release; the entry Lambda's reads (config tree, live release) come on top.
-    const ssmCalls = sandbox.emulator.calls.slice(callsBefore).filter((call) => call.service === 'ssm');
+    // Calls the quota throttled were retried by the SDK: count the answered ones (a first release
+    // is answered ParameterNotFound), and check that throttling is the only refusal the burst met.
+    const ssmAttempts = sandbox.emulator.calls.slice(callsBefore).filter((call) => call.service === 'ssm');
+    const errors = new Set(ssmAttempts.flatMap((call) => (call.error ? [call.error] : [])));
+    errors.delete('ParameterNotFound');
+    errors.delete('ThrottlingException');
+    expect([...errors]).toEqual([]);
+    const ssmCalls = ssmAttempts.filter((call) => call.error !== 'ThrottlingException');
     const count = (caller: string, operation: string) =>
       ssmCalls.filter((call) => call.caller === caller && call.operation === operation).length;
-    expect(count('resolveConfig', 'GetParameter')).toBe(2 * 100);
-    expect(count('onImagePushed', 'GetParameter')).toBe(100);
+    // A step whose SDK retries ran out under the quota is retried by the state machine and reads
+    // again: a few extra reads, never a read per second of waiting.
+    expect(count('resolveConfig', 'GetParameter')).toBeGreaterThanOrEqual(2 * 100);
+    expect(count('resolveConfig', 'GetParameter')).toBeLessThan(2 * 100 * 1.1);
+    expect(count('onImagePushed', 'GetParameter')).toBeGreaterThanOrEqual(100);
+    expect(count('onImagePushed', 'GetParameter')).toBeLessThan(100 * 1.1);
     expect(count('recordOutcome', 'PutParameter')).toBe(
       executionsOfBurst(apps).filter((execution) => execution.states.includes('RecordRelease')).length,
     );

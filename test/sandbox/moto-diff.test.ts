@@ -90,6 +90,15 @@ async function startMoto(port: number): Promise<ChildProcess> {
   return child;
 }
 
+async function errorOf(call: Promise<unknown>): Promise<{ name: string; message?: string }> {
+  try {
+    await call;
+    return { name: 'no error' };
+  } catch (error) {
+    return error instanceof Error ? { name: error.name, message: error.message } : { name: String(error) };
+  }
+}
+
 async function errorName(call: Promise<unknown>): Promise<string> {
   try {
     await call;
@@ -171,6 +180,26 @@ async function ssmSequence(ssm: SSMClient): Promise<Outcome> {
     versions: history.Parameters?.map((p) => [p.Version, p.Value, p.Labels, p.Description ?? null]),
     // Policies: AWS and the emulator return [], moto omits it; LastModifiedUser is compared for presence only.
     keys: without(keys(history.Parameters?.[1]), 'Policies'),
+  };
+
+  // Parameter Store keeps 100 versions: the 101st write drops the oldest, or is refused while the
+  // oldest carries a label (PutParameter API reference, ParameterMaxVersionLimitExceeded).
+  const busy = '/gantry/web/prod/release';
+  for (let version = 1; version <= 100; version++) {
+    await ssm.send(
+      new PutParameterCommand({ Name: busy, Value: `v${version}`, Type: 'String', Overwrite: true }),
+    );
+  }
+  await ssm.send(new LabelParameterVersionCommand({ Name: busy, Labels: ['live'], ParameterVersion: 1 }));
+  out.versionLimitLabelled = await errorOf(
+    ssm.send(new PutParameterCommand({ Name: busy, Value: 'v101', Overwrite: true })),
+  );
+  await ssm.send(new LabelParameterVersionCommand({ Name: busy, Labels: ['live'], ParameterVersion: 100 }));
+  const written = await ssm.send(new PutParameterCommand({ Name: busy, Value: 'v101', Overwrite: true }));
+  out.versionLimitDropsOldest = {
+    version: written.Version,
+    oldest: await errorName(ssm.send(new GetParameterCommand({ Name: `${busy}:1` }))),
+    next: (await ssm.send(new GetParameterCommand({ Name: `${busy}:2` }))).Parameter?.Value,
   };
 
   out.delete = await ssm.send(new DeleteParameterCommand({ Name: cfg }));
@@ -505,7 +534,9 @@ beforeAll(async () => {
     startupError = error;
     return;
   }
-  emulator = await startEmulator({ accountId: ACCOUNT });
+  // moto has no throughput quotas and this replay runs on a clock nobody moves: the quotas are
+  // unit-tested in emulator.test.ts, the behaviours both implement are compared here.
+  emulator = await startEmulator({ accountId: ACCOUNT, quotas: 'off' });
   const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
   const motoConfig = {
     endpoint: `http://127.0.0.1:${port}`,
@@ -586,6 +617,8 @@ const SSM_STEPS = [
   'labelMoves',
   'labelMissingVersion',
   'history',
+  'versionLimitLabelled',
+  'versionLimitDropsOldest',
   'delete',
   'deleteAgain',
   'getDeleted',

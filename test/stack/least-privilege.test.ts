@@ -138,7 +138,9 @@ describe('least privilege (sandbox)', () => {
       'waitForRollout: ecs:DescribeTasks',
       'waitForRollout: states:SendTaskFailure',
     ]);
-    expect(unused.filter((grant) => !settledByEither.has(grant)).sort()).toEqual(conditional.sort());
+    // Every grant this run left unused must be one of the paths named above: which of them a run
+    // takes depends on timing, so they may be used or not, but no other grant may go unused.
+    expect(unused.filter((grant) => !settledByEither.has(grant) && !conditional.includes(grant))).toEqual([]);
   });
 
   it("allows every call a function made through that function's own role", () => {
