@@ -15,5 +15,7 @@ if (tests === undefined || tests === '') {
 
 export default defineConfig({
   ...base,
-  test: { ...base.test, include: tests.split(',') },
+  // No Docker lab: the unit tests under mutation never reach a real engine, and thousands of
+  // mutant runs must not each wait for a daemon.
+  test: { ...base.test, globalSetup: [], include: tests.split(',') },
 });
