@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Invocation } from '../../sandbox/runner.ts';
 import { ecrPushEvent, type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
 import { callsFor, executionsOf } from '../support/flows.ts';
