@@ -19,12 +19,10 @@ export const lambdaHandler = async (state: DeployState): Promise<DeployState> =>
   }
   if (lock.status !== 'acquired') return { ...state, lock };
   // Read again rather than reuse acquireLock's read: that one came before the lock was ours, and a
-  // holder may have recorded a release and let go in between.
-  return {
-    ...state,
-    lock,
-    plan: withLiveRelease(plan, await latestRelease(coordination.table, plan.app, plan.env)),
-  };
+  // holder may have recorded a release and let go in between. An empty history (an install not yet
+  // migrated, docs/upgrading.md) keeps the live release ResolveConfig read from Parameter Store.
+  const latest = await latestRelease(coordination.table, plan.app, plan.env);
+  return { ...state, lock, plan: latest ? withLiveRelease(plan, latest) : plan };
 };
 
 export const handler = wrap(lambdaHandler);

@@ -380,6 +380,34 @@ export class SsmState {
             return { InvalidLabels: invalid, ParameterVersion: target.version };
           },
         },
+        // https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_UnlabelParameterVersion.html:
+        // removes the labels from that version; labels it does not carry come back as InvalidLabels.
+        UnlabelParameterVersion: {
+          keys: ['Name', 'ParameterVersion', 'Labels'],
+          handle: (p: Params) => {
+            const name = p.requiredString('Name');
+            const labels = p.stringArray('Labels') ?? [];
+            if (labels.length === 0 || labels.length > 10) throw p.invalid('Labels must hold 1 to 10 labels');
+            const wanted = p.number('ParameterVersion');
+            const target = this.#versions(name).find((v) => v.version === wanted);
+            if (target === undefined) {
+              throw new AwsError(
+                'ParameterVersionNotFound',
+                `Systems Manager could not find version ${String(wanted)} of ${name}.`,
+              );
+            }
+            const removed = labels.filter((label) => target.labels.includes(label));
+            target.labels.splice(
+              0,
+              target.labels.length,
+              ...target.labels.filter((label) => !removed.includes(label)),
+            );
+            return {
+              RemovedLabels: removed,
+              InvalidLabels: labels.filter((label) => !removed.includes(label)),
+            };
+          },
+        },
       },
     };
   }

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { SSMClient } from '@aws-sdk/client-ssm';
+import { LabelParameterVersionCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateCoordination, upgradeStop } from '../../functions/src/coordination/migrate.ts';
 import { releaseHistory } from '../../functions/src/release.ts';
@@ -47,6 +47,14 @@ describe('upgrading from the Parameter Store layout (sandbox)', () => {
     sandbox.seedApp({ app: 'legacy', env: 'prod', repository: 'legacy' });
     const ssm = sandbox.emulator.ssm;
     for (const index of [1, 2, 3]) ssm.put('/gantry/legacy/prod/release', JSON.stringify(oldRecord(index)));
+    // The old version labelled the live release `live`.
+    await deps.ssm.send(
+      new LabelParameterVersionCommand({
+        Name: '/gantry/legacy/prod/release',
+        ParameterVersion: 3,
+        Labels: ['live'],
+      }),
+    );
     ssm.put('/gantry/legacy/prod/lock', JSON.stringify({ executionArn: oldRecord(3).executionArn }));
     ssm.put('/gantry/legacy/prod/next', JSON.stringify({ executionArn: 'arn:waiting' }));
     ssm.put('/gantry-rollouts/ecs-svc/1234567890123456789', '{"taskToken":"old"}', { type: 'SecureString' });
@@ -75,13 +83,20 @@ describe('upgrading from the Parameter Store layout (sandbox)', () => {
       status: 'migrated',
       stopped: [running?.executionArn],
       copied: { 'legacy/prod': 3 },
+      unlabelled: ['/gantry/legacy/prod/release:3'],
       removed: [
         '/gantry/legacy/prod/lock',
         '/gantry/legacy/prod/next',
         '/gantry-rollouts/ecs-svc/1234567890123456789',
       ],
     });
-    expect(again).toEqual({ status: 'migrated', stopped: [], copied: { 'legacy/prod': 3 }, removed: [] });
+    expect(again).toEqual({
+      status: 'migrated',
+      stopped: [],
+      copied: { 'legacy/prod': 3 },
+      unlabelled: [],
+      removed: [],
+    });
     expect(sandbox.stepFunctions.describeExecution(running?.executionArn ?? '')).toMatchObject({
       status: 'ABORTED',
       ...upgradeStop,
@@ -89,6 +104,56 @@ describe('upgrading from the Parameter Store layout (sandbox)', () => {
     const history = await releaseHistory(deps.table, 'legacy', 'prod', { limit: 10 });
     expect(history.map((record) => record.tag)).toEqual(['v0.0.3', 'v0.0.2', 'v0.0.1']);
     expect(ssm.get('/gantry/legacy/prod/release')).toBe(JSON.stringify(oldRecord(3)));
+  });
+
+  it('leaves no label that would block the release parameter once its labelled version is the oldest of 100', async () => {
+    // Prepare: the migration above removed the `live` label from version 3.
+    const ssm = sandbox.emulator.ssm;
+
+    // Act: 100 more writes push version 3 out of the 100 versions Parameter Store keeps.
+    const versions = Array.from({ length: 100 }, (_, index) =>
+      ssm.put('/gantry/legacy/prod/release', JSON.stringify(oldRecord((index % 9) + 1))),
+    );
+
+    // Assess
+    expect(versions.at(-1)).toBeGreaterThan(100);
+  });
+
+  it('rolls back on request to the previous release Parameter Store holds while the table has no history yet', async () => {
+    // Prepare: the new version deployed, the migration not run yet: the live release is only the
+    // parameter the old version wrote, and the table knows nothing of this app/env.
+    sandbox.seedApp({ app: 'early', env: 'prod', repository: 'early' });
+    const first = sandbox.emulator.ecr.putImage({ repository: 'early', tag: 'v0.0.0' });
+    const firstRevision = (
+      sandbox.emulator.ecs.describeService('prod', 'early') as { taskDefinition: string }
+    ).taskDefinition;
+    const second = sandbox.emulator.ecr.putImage({ repository: 'early', tag: 'v1.0.0' });
+    const pinned = (image: { imageUri: string; digest: string }, tag: string) =>
+      image.imageUri.replace(`:${tag}`, `@${image.digest}`);
+    sandbox.emulator.ssm.put(
+      '/gantry/early/prod/release',
+      JSON.stringify({
+        ...oldRecord(1),
+        image: pinned(second, 'v1.0.0'),
+        digest: second.digest,
+        tag: 'v1.0.0',
+        previous: {
+          image: pinned(first, 'v0.0.0'),
+          digest: first.digest,
+          tag: 'v0.0.0',
+          taskDefinitionArn: firstRevision,
+        },
+      }),
+    );
+
+    // Act
+    const execution = await sandbox.stepFunctions.waitForExecution(
+      sandbox.startExecution({ app: 'early', env: 'prod', rollback: true, reason: 'bad release' }),
+    );
+
+    // Assess: not NoPreviousRelease from an empty table.
+    expect(execution.error).not.toBe('NoPreviousRelease');
+    expect(sandbox.release('early', 'prod')).toMatchObject({ kind: 'rollback', digest: first.digest });
   });
 
   it('deploys after the upgrade on top of the migrated history', async () => {

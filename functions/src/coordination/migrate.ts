@@ -1,10 +1,10 @@
-import { ListExecutionsCommand, type SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { paginateListExecutions, type SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import {
-  GetParameterHistoryCommand,
-  GetParametersByPathCommand,
-  type Parameter,
   type ParameterHistory,
+  paginateGetParameterHistory,
+  paginateGetParametersByPath,
   type SSMClient,
+  UnlabelParameterVersionCommand,
 } from '@aws-sdk/client-ssm';
 import { awsCall } from '../errors.ts';
 import { deleteParameter } from '../parameters.ts';
@@ -38,6 +38,8 @@ export type MigrationReport =
       stopped: string[];
       /** app/env → how many release records the history holds from the parameter's versions. */
       copied: Record<string, number>;
+      /** `name:version` of each release version whose labels were removed. */
+      unlabelled: string[];
       removed: string[];
     };
 
@@ -54,7 +56,10 @@ export const upgradeStop = {
  * `release` parameter's version history into the table, oldest first, then deletes the old
  * `lock`, `next` and `<prefix>-rollouts/*` parameters. Safe to run again: records are appended
  * only if absent and deleting a missing parameter is a no-op. The `release` parameter itself
- * stays: it is the live release people and the swarm agent read.
+ * stays: it is the live release people and the swarm agent read. Its old `live` label goes: once
+ * the labelled version became the oldest of the 100 Parameter Store keeps, every further write
+ * would fail with `ParameterMaxVersionLimitExceeded` (PutParameter API reference,
+ * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html).
  */
 export async function migrateCoordination(
   deps: MigrationDependencies,
@@ -81,15 +86,26 @@ export async function migrateCoordination(
 
   const parameters = await parametersUnder(deps.ssm, options.parameterPrefix);
   const copied: Record<string, number> = {};
+  const unlabelled: string[] = [];
   for (const name of parameters.filter((candidate) => candidate.endsWith('/release'))) {
     const [app, env] = name.slice(options.parameterPrefix.length + 1).split('/');
     if (!app || !env) continue;
-    const records = (await parameterHistory(deps.ssm, name)).flatMap((version) => {
+    const versions = await parameterHistory(deps.ssm, name);
+    const records = versions.flatMap((version) => {
       const parsed = releaseRecordSchema.safeParse(safeJson(version.Value ?? ''));
       return parsed.success ? [parsed.data] : [];
     });
     for (const record of records) await appendRelease(deps.table, { app, env }, record);
     copied[`${app}/${env}`] = records.length;
+    for (const { Version: version, Labels: labels } of versions) {
+      if (version === undefined || !labels?.length) continue;
+      await awsCall(`removing the labels of ${name}:${version}`, () =>
+        deps.ssm.send(
+          new UnlabelParameterVersionCommand({ Name: name, ParameterVersion: version, Labels: labels }),
+        ),
+      );
+      unlabelled.push(`${name}:${version}`);
+    }
   }
 
   const obsolete = [
@@ -98,7 +114,7 @@ export async function migrateCoordination(
   ];
   const removed: string[] = [];
   for (const name of obsolete) if (await deleteParameter(deps.ssm, name)) removed.push(name);
-  return { status: 'migrated', stopped, copied, removed };
+  return { status: 'migrated', stopped, copied, unlabelled, removed };
 }
 
 async function runningExecutions(
@@ -106,46 +122,31 @@ async function runningExecutions(
   stateMachineArn: string,
 ): Promise<{ executionArn: string; startDate: Date }[]> {
   const found: { executionArn: string; startDate: Date }[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await awsCall('listing running deploys', () =>
-      sfn.send(new ListExecutionsCommand({ stateMachineArn, statusFilter: 'RUNNING', nextToken })),
-    );
-    for (const execution of page.executions ?? []) {
-      if (execution.executionArn && execution.startDate) {
-        found.push({ executionArn: execution.executionArn, startDate: execution.startDate });
-      }
+  // A one-time operator tool: the SDK's own retries are enough here, no step retries it.
+  for await (const page of paginateListExecutions(
+    { client: sfn },
+    { stateMachineArn, statusFilter: 'RUNNING' },
+  )) {
+    for (const { executionArn, startDate } of page.executions ?? []) {
+      if (executionArn && startDate) found.push({ executionArn, startDate });
     }
-    nextToken = page.nextToken;
-  } while (nextToken);
+  }
   return found;
 }
 
 async function parametersUnder(ssm: SSMClient, path: string): Promise<string[]> {
   const names: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await awsCall(`listing ${path}`, () =>
-      ssm.send(new GetParametersByPathCommand({ Path: path, Recursive: true, NextToken: nextToken })),
-    );
-    names.push(
-      ...(page.Parameters ?? []).flatMap((parameter: Parameter) => (parameter.Name ? [parameter.Name] : [])),
-    );
-    nextToken = page.NextToken;
-  } while (nextToken);
+  for await (const page of paginateGetParametersByPath({ client: ssm }, { Path: path, Recursive: true })) {
+    names.push(...(page.Parameters ?? []).flatMap((parameter) => (parameter.Name ? [parameter.Name] : [])));
+  }
   return names;
 }
 
 /** Every version Parameter Store still keeps (the last 100), oldest first. */
 async function parameterHistory(ssm: SSMClient, name: string): Promise<ParameterHistory[]> {
   const versions: ParameterHistory[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await awsCall(`reading the history of ${name}`, () =>
-      ssm.send(new GetParameterHistoryCommand({ Name: name, NextToken: nextToken })),
-    );
+  for await (const page of paginateGetParameterHistory({ client: ssm }, { Name: name })) {
     versions.push(...(page.Parameters ?? []));
-    nextToken = page.NextToken;
-  } while (nextToken);
+  }
   return versions.sort((a, b) => (a.Version ?? 0) - (b.Version ?? 0));
 }

@@ -196,13 +196,16 @@ class ServiceChangedWithoutDeployment extends Error {
 export interface EcsRollbackPatience {
   /** Looks at the service this many times at most… */
   readonly polls: number;
-  /** …this far apart. polls × interval stays well inside the step's 60 s Lambda timeout. */
+  /**
+   * …this far apart. polls × interval stays well inside the step's 30 s Lambda timeout
+   * (serverless.yml `provider.timeout`); past it, the step's TransientAwsError retry waits longer.
+   */
   readonly intervalMs: number;
   readonly sleep: (ms: number) => Promise<void>;
 }
 
 export const defaultEcsRollbackPatience: EcsRollbackPatience = {
-  polls: 40,
+  polls: 15,
   intervalMs: 1000,
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
