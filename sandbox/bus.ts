@@ -126,7 +126,13 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const asyncInvokeAttempts = 3;
+/**
+ * Lambda's asynchronous invocation: on a function error it runs the event "two more times, with a
+ * one-minute wait between the first two attempts, and two minutes between the second and third"
+ * (Lambda developer guide, "How Lambda handles errors and retries with asynchronous invocation":
+ * https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html).
+ */
+const asyncRetryDelaysMs = [60_000, 120_000];
 
 export type EventTarget = (event: unknown) => Promise<unknown>;
 
@@ -140,7 +146,8 @@ export interface Delivery {
 
 /**
  * Delivers each event to every function whose rule matches, as EventBridge invokes rule targets:
- * asynchronously, so a failing invocation is tried again (Lambda's async retries: two more).
+ * asynchronously, so a failing invocation is tried again (Lambda's async retries: two more, a
+ * minute and then two minutes later, on the time `wait` keeps: the sandbox's simulated clock).
  */
 export class LocalEventBus {
   readonly deliveries: Delivery[] = [];
@@ -148,6 +155,7 @@ export class LocalEventBus {
   constructor(
     private readonly rules: EventRule[],
     private readonly targets: Record<string, EventTarget>,
+    private readonly wait: (ms: number) => Promise<void> = async () => {},
   ) {
     for (const rule of rules) {
       if (!targets[rule.functionKey]) throw new Error(`no local target for ${rule.functionKey}`);
@@ -164,7 +172,8 @@ export class LocalEventBus {
       matched.map(async ({ functionKey }): Promise<Delivery> => {
         const base = { functionKey, detailType: event['detail-type'] ?? '' };
         let failure: Error | undefined;
-        for (let attempt = 0; attempt < asyncInvokeAttempts; attempt++) {
+        for (let attempt = 0; attempt <= asyncRetryDelaysMs.length; attempt++) {
+          if (attempt > 0) await this.wait(asyncRetryDelaysMs[attempt - 1] ?? 0);
           try {
             return { ...base, ok: true, result: await this.targets[functionKey]?.(structuredClone(event)) };
           } catch (error) {

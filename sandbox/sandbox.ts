@@ -165,6 +165,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         (event: unknown) => asCaller(key, () => handler(event as never, lambdaContext(key))),
       ]),
     ),
+    (ms) => new Promise<void>((resolve) => emulator.clock.schedule(ms, resolve)),
   );
   emulator.onEvent((event) => bus.publish(event).then(() => undefined));
   emulator.clock.startRealtime({ speed, tickMs: 10 });

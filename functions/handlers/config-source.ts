@@ -1,5 +1,5 @@
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
-import type { SSMClient } from '@aws-sdk/client-ssm';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import type { ConfigSource } from '../src/tracking.ts';
 import { configCacheSeconds } from './runtime.ts';
 
@@ -15,4 +15,17 @@ export function cachedConfigSource(ssm: SSMClient, maxAgeSeconds = configCacheSe
       maxAge: maxAgeSeconds,
       throwOnTransformError: false,
     })) ?? {};
+}
+
+/**
+ * The entry Lambdas' Parameter Store client. A push burst starts many of them at once, each reading
+ * the config tree from the read quota the whole account shares (40/s by default): the SDK's
+ * adaptive retry mode adds client-side rate limiting to standard retries, meant for "single-resource,
+ * throttling-heavy, latency-tolerant" callers (AWS SDKs and Tools reference guide, "Retry behavior":
+ * https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html), and more attempts
+ * let one invocation ride out a burst instead of failing into Lambda's minute-later retry, when a
+ * whole burst's retries would land together again.
+ */
+export function entrySsmClient(): SSMClient {
+  return new SSMClient({ retryMode: 'adaptive', maxAttempts: 10 });
 }

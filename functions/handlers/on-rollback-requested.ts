@@ -1,12 +1,11 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { parseRollbackTrigger, requestRollbacks } from '../src/rollback-request.ts';
 import { isIgnored } from '../src/tracking.ts';
-import { cachedConfigSource } from './config-source.ts';
+import { cachedConfigSource, entrySsmClient } from './config-source.ts';
 import { logger, parameterPrefix, requiredEnv, wrap } from './runtime.ts';
 
-const ssm = new SSMClient({});
+const ssm = entrySsmClient();
 const deps = {
   sfn: new SFNClient({}),
   ssm,
