@@ -26,6 +26,8 @@ interface Target {
 /** What one sequence observed, with everything that legitimately differs taken out. */
 interface Observation {
   readonly states: string[];
+  /** `UpdateStatus.Message`, task ids replaced by `<task>`. */
+  readonly message: string | undefined;
   readonly specImage: string | undefined;
   readonly runningImages: string[];
   readonly failedTasks: string[];
@@ -160,6 +162,7 @@ class Script {
     const inspected = await service.inspect();
     return {
       states,
+      message: inspected.UpdateStatus?.Message?.replace(/\b[a-z0-9]{25}\b/g, '<task>'),
       specImage: this.label(inspected.Spec.TaskTemplate.ContainerSpec.Image),
       runningImages: await this.stableRunningImages(service),
       failedTasks,
@@ -330,7 +333,8 @@ describe('the Docker Engine API simulator against the real engine', () => {
   });
 
   it('refuses a second service of the same name alike', () => {
-    expect(simulated.duplicate.status).toBe(engine.duplicate.status);
+    expect(simulated.duplicate).toEqual(engine.duplicate);
+    expect(engine.duplicate.status).toBe(409);
   });
 
   it('rolls a healthy update through updating to completed', () => {
@@ -359,6 +363,9 @@ describe('the Docker Engine API simulator against the real engine', () => {
   it('pauses a rollback whose old image fails too, with the spec back on the old image', () => {
     expect(simulated.rollbackPaused).toEqual(engine.rollbackPaused);
     expect(engine.rollbackPaused.states.at(-1)).toBe('rollback_paused');
+    expect(engine.rollbackPaused.message).toBe(
+      'update paused due to failure or early termination of task <task>',
+    );
   });
 
   it('answers an unknown service with 404 and the engine message', () => {
