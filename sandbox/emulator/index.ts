@@ -10,6 +10,7 @@ import { SimClock } from './clock.ts';
 import { EcrState } from './ecr.ts';
 import { EcsState } from './ecs/index.ts';
 import { EventHub, type EventListener, eventsService } from './events.ts';
+import { LightsailState } from './lightsail.ts';
 import { type CallRecord, createEmulatorServer, Faults } from './server.ts';
 import { SfnHooks } from './sfn.ts';
 import { SsmState } from './ssm.ts';
@@ -20,6 +21,7 @@ export type { EcrState, PushedImage } from './ecr.ts';
 export type { CreateServiceInput, EcsState, Scenario, ScenarioName } from './ecs/index.ts';
 export { circuitBreakerThreshold, parseImage } from './ecs/index.ts';
 export type { AwsEvent, EventHub, EventListener } from './events.ts';
+export type { InstanceHealth, LightsailInstanceState, LightsailState } from './lightsail.ts';
 export type { Json, JsonObject, ServiceName } from './protocol.ts';
 export type { CallRecord, FaultSpec, Faults } from './server.ts';
 export type { ExecutionDescription, SfnHandlers, SfnHooks } from './sfn.ts';
@@ -59,6 +61,8 @@ export interface Emulator {
   readonly ecs: EcsState;
   /** ECR images: `putImage`. */
   readonly ecr: EcrState;
+  /** Lightsail instances and load balancers: `putInstance`, `setInstanceState`, `putLoadBalancer`, `setInstanceHealth`. */
+  readonly lightsail: LightsailState;
   /** Step Functions calls are delegated to the local runner's hooks: `setHandlers`. */
   readonly sfn: SfnHooks;
   /** Every event delivered or dropped, and the dropped ones. */
@@ -88,6 +92,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const ssm = new SsmState(clock, region, accountId);
   const ecr = new EcrState(clock, region, accountId);
   const ecs = new EcsState(clock, hub, ecr, region, accountId);
+  const lightsail = new LightsailState(clock, region, accountId);
   const sfn = new SfnHooks();
   const faults = new Faults();
   const calls: CallRecord[] = [];
@@ -98,6 +103,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       ecr.service(),
       sfn.service(),
       eventsService(hub, region, accountId),
+      lightsail.service(),
     ],
     faults,
     calls,
@@ -122,6 +128,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ssm,
     ecs,
     ecr,
+    lightsail,
     sfn,
     events: eventHub,
     faults,
