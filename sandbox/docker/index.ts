@@ -151,8 +151,11 @@ function route(swarm: SwarmSimulator, req: IncomingMessage, text: string): Reply
   }
   if (resource === 'services' && parts.length === 1 && method === 'GET') {
     checkQuery(url, ['filters', 'status']);
-    if (url.searchParams.get('status') === 'true') throw new NotSimulated('GET /services?status=true');
-    return { status: 200, body: swarm.listServices(parseFilters(url.searchParams.get('filters'))) };
+    const withStatus = url.searchParams.get('status') === 'true';
+    return {
+      status: 200,
+      body: swarm.listServices(parseFilters(url.searchParams.get('filters')), withStatus),
+    };
   }
   if (resource === 'services' && id === 'create' && parts.length === 2 && method === 'POST') {
     const body = parseBody(text);

@@ -268,17 +268,35 @@ export class SwarmSimulator {
     return this.#renderService(this.#service(ref));
   }
 
-  listServices(filters: Record<string, string[]>): JsonObject[] {
+  /**
+   * `GET /services`: filters `id`, `name` (prefixes, as the engine matches them) and `label`
+   * (`key` or `key=value`); with `status`, each service's `ServiceStatus` (added in API 1.41).
+   */
+  listServices(filters: Record<string, string[]>, withStatus = false): JsonObject[] {
     for (const key of Object.keys(filters)) {
-      if (key !== 'id' && key !== 'name') throw new NotSimulated(`the services filter '${key}'`);
+      if (!['id', 'name', 'label'].includes(key)) throw new NotSimulated(`the services filter '${key}'`);
     }
+    const labelled = (s: ServiceRecord, filter: string): boolean => {
+      const labels = isObject(s.spec.Labels) ? s.spec.Labels : {};
+      const [key, value] = filter.split(/=(.*)/s);
+      return key !== undefined && key in labels && (value === undefined || labels[key] === value);
+    };
     return [...this.#services.values()]
       .filter(
         (s) =>
           (filters.id === undefined || filters.id.some((id) => s.id.startsWith(id))) &&
-          (filters.name === undefined || filters.name.some((name) => String(s.spec.Name).startsWith(name))),
+          (filters.name === undefined || filters.name.some((name) => String(s.spec.Name).startsWith(name))) &&
+          (filters.label === undefined || filters.label.every((label) => labelled(s, label))),
       )
-      .map((s) => this.#renderService(s));
+      .map((s) => ({ ...this.#renderService(s), ...(withStatus ? { ServiceStatus: this.#status(s) } : {}) }));
+  }
+
+  #status(service: ServiceRecord): JsonObject {
+    const running = [...this.#tasks.values()].filter(
+      (t) => t.serviceId === service.id && t.desired === 'running' && t.state === 'running',
+    ).length;
+    const replicas = Number(((service.spec.Mode as JsonObject).Replicated as JsonObject).Replicas);
+    return { RunningTasks: running, DesiredTasks: replicas };
   }
 
   inspectTask(id: string): JsonObject {

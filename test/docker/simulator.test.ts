@@ -1,5 +1,8 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Docker from 'dockerode';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { type DockerSimulator, startDockerSimulator } from '../../sandbox/docker/index.ts';
 import type { ImageScenario } from '../../sandbox/docker/model.ts';
 
@@ -130,6 +133,33 @@ describe('the Docker Engine API simulator', () => {
         status: 400,
         message: 'client version 1.43 is too new. Maximum supported API version is 1.41',
       });
+    });
+  });
+
+  describe('reaching it', () => {
+    it('listens on a unix socket for new Docker({ socketPath })', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'gantry-docker-sim-'));
+      const onSocket = await startDockerSimulator({ socketPath: join(dir, 'docker.sock') });
+      onTestFinished(async () => {
+        await onSocket.close();
+        await rm(dir, { recursive: true, force: true });
+      });
+
+      const viaSocket = new Docker(onSocket.dockerode);
+
+      expect(String(await viaSocket.ping())).toBe('OK');
+      expect(onSocket.dockerHost).toBe(`unix://${join(dir, 'docker.sock')}`);
+    });
+
+    it('lists services by label, with running and desired task counts on status=true', async () => {
+      await docker.createService({ ...spec(good), Labels: { 'gantry.app': 'shop' } });
+      await docker.createService({ ...spec(good), Name: 'other' });
+      await sim.clock.advance(5_000);
+
+      const listed = await docker.listServices({ filters: { label: ['gantry.app=shop'] }, status: true });
+
+      expect(listed.map((s) => s.Spec?.Name)).toEqual(['web']);
+      expect(listed[0]?.ServiceStatus).toEqual({ RunningTasks: 1, DesiredTasks: 1 });
     });
   });
 
