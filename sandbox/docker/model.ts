@@ -142,11 +142,13 @@ export function isObject(value: unknown): value is JsonObject {
  * Keys of a service spec the simulator accepts, by path. The real engine ignores unknown JSON
  * keys; the simulator refuses them instead (a key it does not know is a key whose behaviour it
  * cannot promise). Behaviour is simulated for the image, replicas, restart, update and rollback
- * policies and `ForceUpdate`; the other accepted keys are stored and returned as given.
+ * policies, `StopGracePeriod` and `ForceUpdate`; the other accepted keys (labels, command, env,
+ * `Healthcheck`, …) are stored and returned as given: how a task behaves comes from its image's
+ * scenario, as a container's comes from its image.
  */
 const allowedKeys: Readonly<Record<string, readonly string[]>> = {
-  Spec: ['Name', 'Labels', 'TaskTemplate', 'Mode', 'UpdateConfig', 'RollbackConfig', 'EndpointSpec'],
-  'Spec.TaskTemplate': ['ContainerSpec', 'RestartPolicy', 'ForceUpdate', 'Runtime', 'Placement', 'Resources'],
+  Spec: ['Name', 'Labels', 'TaskTemplate', 'Mode', 'UpdateConfig', 'RollbackConfig'],
+  'Spec.TaskTemplate': ['ContainerSpec', 'RestartPolicy', 'ForceUpdate', 'Runtime'],
   'Spec.TaskTemplate.ContainerSpec': [
     'Image',
     'Labels',
@@ -166,7 +168,6 @@ const allowedKeys: Readonly<Record<string, readonly string[]>> = {
   'Spec.Mode.Replicated': ['Replicas'],
   'Spec.UpdateConfig': ['Parallelism', 'Delay', 'FailureAction', 'Monitor', 'MaxFailureRatio', 'Order'],
   'Spec.RollbackConfig': ['Parallelism', 'Delay', 'FailureAction', 'Monitor', 'MaxFailureRatio', 'Order'],
-  'Spec.EndpointSpec': ['Mode'],
 };
 
 function checkObject(path: string, value: unknown): JsonObject {
@@ -253,7 +254,6 @@ export function normaliseSpec(raw: unknown): JsonObject {
       throw badRequest(`${name}.MaxFailureRatio must be between 0 and 1`);
     }
   }
-  if (spec.EndpointSpec !== undefined) checkObject('Spec.EndpointSpec', spec.EndpointSpec);
   container.Isolation = container.Isolation ?? 'default';
   template.ContainerSpec = container;
   template.ForceUpdate = template.ForceUpdate ?? 0;
