@@ -14,7 +14,15 @@ function permissionsFor(prefix) {
     'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter${path}`,
   });
   const appEnv = (leaf) => parameter(`${prefix}/*/*/${leaf}`);
-  const rollouts = parameter(`${prefix}-rollouts/*`);
+  // The coordination table (serverless.yml). Each role is also held to the partitions it works on
+  // with `dynamodb:LeadingKeys` (DynamoDB developer guide, "Using IAM policy conditions for
+  // fine-grained access control"): app#<app>#<env> for locks and history, wait#<deployment> for
+  // parked rollout tokens.
+  const table = { 'Fn::GetAtt': ['CoordinationTable', 'Arn'] };
+  const onPartitions = (actions, leadingKeys) =>
+    allow(actions, table, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeys } });
+  const appEnvItems = (actions) => onPartitions(actions, ['app#*']);
+  const waitItems = (actions) => onPartitions(actions, ['wait#*']);
   const prefixTree = [parameter(prefix), parameter(`${prefix}/*`)];
   const stateMachine = { Ref: 'DeployStateMachine' };
   // By name, not by reference: the state machine depends on acquireLock, so a reference would be a cycle.
@@ -23,11 +31,24 @@ function permissionsFor(prefix) {
     'Fn::Sub':
       'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-deploy:*',
   };
-  const services = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/*/*' };
-  const ecsTasks = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/*/*' };
-  const containerInstances = {
-    'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:container-instance/*/*',
+  // The machine itself, by name for the same reason: task callbacks are authorized against it.
+  const deployMachine = {
+    'Fn::Sub':
+      'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-deploy',
   };
+  const services = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/*/*' };
+  // Gantry changes only services marked for it: write access to `<prefix>/*` must not let anyone run an
+  // image on any service in the region. ecs:DescribeServices and ecs:UpdateService both support
+  // aws:ResourceTag/${TagKey} on the service resource (Service Authorization Reference,
+  // list_amazonelasticcontainerservice.html; launched in 2019, aws/containers-roadmap#233;
+  // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/control-access-with-tags.html).
+  const managedOnly = { StringEquals: { 'aws:ResourceTag/gantry:managed': 'true' } };
+  // Roles Gantry may pass to ECS tasks: the role-name patterns of the stack's parameters.
+  const passableRoles = ['TaskRoleNames', 'ExecutionRoleNames'].map((parameterName) => ({
+    'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/\${${parameterName}}`,
+  }));
+  const ecsTasks = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/*/*' };
+  const clusters = { 'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/*' };
   const taskDefinitions = {
     'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/*:*',
   };
@@ -39,13 +60,19 @@ function permissionsFor(prefix) {
   };
 
   const readRollout = [
-    allow(['ecs:DescribeServices'], services),
-    // ListTasks is authorised on container instances, DescribeTasks on tasks; neither on services.
-    allow(['ecs:ListTasks'], containerInstances),
+    allow(['ecs:DescribeServices'], services, managedOnly),
+    // Listing a cluster's tasks by startedBy names no container instance, so AWS authorizes it
+    // against "*", scoped by the ecs:cluster condition (cdklabs/construct-hub#1207,
+    // fabfuel/ecs-deploy#119); a grant on container-instance/* is refused.
+    allow(['ecs:ListTasks'], '*', { StringLike: { 'ecs:cluster': clusters } }),
     allow(['ecs:DescribeTasks'], ecsTasks),
   ];
-  // Task-token calls are authorised by the token itself; IAM offers no resource to narrow them to.
-  const resume = allow(['states:SendTaskSuccess', 'states:SendTaskFailure'], '*');
+  // Task-token calls are authorized against the state machine that issued the token, although the
+  // Service Authorization Reference lists no resource for them (aws/aws-cdk#8486): a role that can
+  // resume the deploy machine's tasks cannot resume any other machine's.
+  const resume = allow(['states:SendTaskSuccess', 'states:SendTaskFailure'], deployMachine);
+  // A lock waiter is only ever resumed with success (woken or superseded), never failed.
+  const wake = allow(['states:SendTaskSuccess'], deployMachine);
 
   /** Function key → the statements it needs beyond writing its own logs. */
   return {
@@ -56,45 +83,53 @@ function permissionsFor(prefix) {
     ],
     onRollbackRequested: [
       allow(['ssm:GetParametersByPath'], prefixTree),
+      // A trigger older than the live release starts nothing: it would only stand down.
+      allow(['ssm:GetParameter'], appEnv('release')),
       allow(['states:StartExecution'], stateMachine),
     ],
     resolveConfig: [
       allow(['ssm:GetParameter'], [appEnv('config'), appEnv('release')]),
       allow(['ecr:DescribeImages'], repositories),
-      // Checks the target service carries the gantry:managed tag before anything changes.
+      // Reads any service, tagged or not, so that an unmarked one fails here with a clear error
+      // instead of an AccessDeniedException halfway through a deploy.
       allow(['ecs:DescribeServices'], services),
     ],
+    // Reads the lock, the waiter and the newest release record; takes the lock; withdraws its own waiter item.
     acquireLock: [
-      allow(
-        ['ssm:GetParameter', 'ssm:PutParameter', 'ssm:DeleteParameter'],
-        [appEnv('lock'), appEnv('next')],
-      ),
-      // A request older than the recorded release stands down, and the plan is refreshed from it.
-      allow(['ssm:GetParameter'], appEnv('release')),
+      appEnvItems(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query']),
       allow(['states:DescribeExecution'], executions),
     ],
-    releaseLock: [allow(['ssm:GetParameter', 'ssm:DeleteParameter'], appEnv('lock'))],
+    // Parks its token in the waiter slot, resumes the waiter it replaces (or itself).
+    waitForLock: [appEnvItems(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']), wake],
+    wakeWaiter: [appEnvItems(['dynamodb:DeleteItem']), wake],
+    // A dead execution's lock and waiter item are deleted (conditionally), the next waiter resumed.
+    onExecutionEnded: [appEnvItems(['dynamodb:DeleteItem']), wake],
     deployEcs: [
-      allow(['ecs:DescribeServices', 'ecs:UpdateService'], services),
+      allow(['ecs:DescribeServices', 'ecs:UpdateService'], services, managedOnly),
       // Neither call supports resource-level permissions.
       allow(['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'], '*'),
       allow(['ecs:TagResource'], taskDefinitions, {
         StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' },
       }),
-      allow(['iam:PassRole'], '*', { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } }),
+      allow(['iam:PassRole'], passableRoles, {
+        StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
+      }),
     ],
-    rollback: [allow(['ecs:DescribeServices', 'ecs:UpdateService'], services)],
-    waitForRollout: [allow(['ssm:PutParameter', 'ssm:DeleteParameter'], rollouts), ...readRollout, resume],
-    // PutParameter: a resume that failed transiently parks its token again for the redelivery.
+    rollback: [allow(['ecs:DescribeServices', 'ecs:UpdateService'], services, managedOnly)],
+    waitForRollout: [waitItems(['dynamodb:PutItem', 'dynamodb:DeleteItem']), ...readRollout, resume],
+    // PutItem: a resume that failed transiently parks its token again for the redelivery.
     onEcsEvent: [
-      allow(['ssm:GetParameter', 'ssm:DeleteParameter', 'ssm:PutParameter'], rollouts),
+      waitItems(['dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem']),
       ...readRollout,
       resume,
     ],
-    checkRollout: [allow(['ssm:DeleteParameter'], rollouts), ...readRollout],
+    checkRollout: [waitItems(['dynamodb:DeleteItem']), ...readRollout],
+    // Appends to the release history (the table) and writes the live release (Parameter Store).
     recordOutcome: [
-      allow(['ssm:GetParameter', 'ssm:PutParameter', 'ssm:LabelParameterVersion'], appEnv('release')),
-      allow(['events:PutEvents'], defaultBus),
+      appEnvItems(['dynamodb:Query', 'dynamodb:PutItem']),
+      allow(['ssm:PutParameter'], appEnv('release')),
+      // Announcements only: the source is Gantry's own, on the default bus where users' rules are.
+      allow(['events:PutEvents'], defaultBus, { StringEquals: { 'events:source': 'gantry' } }),
     ],
   };
 }
@@ -102,6 +137,7 @@ function permissionsFor(prefix) {
 const roleName = (key) => `${key[0].toUpperCase()}${key.slice(1)}Role`;
 
 module.exports.permissionsFor = permissionsFor;
+module.exports.roleName = roleName;
 module.exports.roles = async ({ resolveVariable }) => ({
   Resources: Object.fromEntries(
     Object.entries(permissionsFor(await resolveVariable('self:custom.parameterPrefix'))).map(

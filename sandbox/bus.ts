@@ -8,20 +8,67 @@ type PatternValue = string | number | boolean | null | { [operator: string]: unk
 export interface EventRule {
   functionKey: string;
   pattern: EventPattern;
+  /** The name of the event bus the rule is on (`default` unless serverless.yml names one). */
+  bus: string;
 }
 
 export const serverlessConfigPath = new URL('../serverless.yml', import.meta.url);
 
-/** The `eventBridge` triggers declared in serverless.yml: the sandbox routes with exactly these. */
-export function readEventRules(path: URL | string = serverlessConfigPath): EventRule[] {
-  const config = parse(readFileSync(path, 'utf8')) as {
-    functions: Record<string, { events?: { eventBridge?: { pattern?: EventPattern } }[] }>;
-  };
+type ServerlessConfig = {
+  service: string;
+  functions: Record<string, { events?: { eventBridge?: { pattern?: EventPattern; eventBus?: unknown } }[] }>;
+  resources?: unknown;
+};
+
+/**
+ * The `eventBridge` triggers declared in serverless.yml: the sandbox routes with exactly these,
+ * each on the bus it names, for the given stage.
+ */
+export function readEventRules(path: URL | string = serverlessConfigPath, stage = 'sandbox'): EventRule[] {
+  const config = parse(readFileSync(path, 'utf8')) as ServerlessConfig;
   return Object.entries(config.functions).flatMap(([functionKey, fn]) =>
     (fn.events ?? []).flatMap((trigger) =>
-      trigger.eventBridge?.pattern ? [{ functionKey, pattern: trigger.eventBridge.pattern }] : [],
+      trigger.eventBridge?.pattern
+        ? [
+            {
+              functionKey,
+              pattern: trigger.eventBridge.pattern,
+              bus: busName(config, trigger.eventBridge.eventBus, stage),
+            },
+          ]
+        : [],
     ),
   );
+}
+
+const serverlessVariable = (name: string) => `\${${name}}`;
+
+/**
+ * A rule's bus as osls reads `eventBus`: absent is the default bus; a name or an ARN names it;
+ * `Fn::GetAtt: [<EventBus resource>, Name]` is that resource's `Name`. Anything else throws.
+ */
+function busName(config: ServerlessConfig, eventBus: unknown, stage: string): string {
+  if (eventBus === undefined) return 'default';
+  if (typeof eventBus === 'string')
+    return eventBus.startsWith('arn:') ? eventBus.replace(/^.*:event-bus\//, '') : eventBus;
+  const getAtt = (eventBus as { 'Fn::GetAtt'?: unknown })['Fn::GetAtt'];
+  if (Array.isArray(getAtt) && getAtt[1] === 'Name') {
+    const fragments = Array.isArray(config.resources) ? config.resources : [config.resources];
+    for (const fragment of fragments) {
+      const resource = (
+        fragment as { Resources?: Record<string, { Type?: string; Properties?: { Name?: string } }> }
+      )?.Resources?.[String(getAtt[0])];
+      if (resource?.Type === 'AWS::Events::EventBus' && typeof resource.Properties?.Name === 'string') {
+        // The two serverless variables a bus name may use here; any other is left for the check below.
+        const name = resource.Properties.Name.replaceAll(
+          serverlessVariable('self:service'),
+          config.service,
+        ).replaceAll(serverlessVariable('sls:stage'), stage);
+        if (!name.includes('${')) return name;
+      }
+    }
+  }
+  throw new Error(`the sandbox cannot tell which event bus ${JSON.stringify(eventBus)} names`);
 }
 
 /**
@@ -107,8 +154,12 @@ export class LocalEventBus {
     }
   }
 
-  async publish<E extends { readonly 'detail-type'?: string }>(event: E): Promise<Delivery[]> {
-    const matched = this.rules.filter((rule) => matchesPattern(rule.pattern, event));
+  /** Delivers `event` as put on `bus`: only the rules on that bus see it, as on EventBridge. */
+  async publish<E extends { readonly 'detail-type'?: string }>(
+    event: E,
+    bus = 'default',
+  ): Promise<Delivery[]> {
+    const matched = this.rules.filter((rule) => rule.bus === bus && matchesPattern(rule.pattern, event));
     const deliveries = await Promise.all(
       matched.map(async ({ functionKey }): Promise<Delivery> => {
         const base = { functionKey, detailType: event['detail-type'] ?? '' };

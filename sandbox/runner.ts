@@ -4,15 +4,18 @@ import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { asCaller } from './caller.ts';
 import {
   type AslDefinition,
+  type AslState,
   functionKeyOf,
+  integrationOf,
   loadDeployDefinition,
+  type ResourcePlaceholder,
   readDeployDefinition,
 } from './definition.ts';
 
 /** A Lambda handler as the real functions export it (middy-wrapped). */
 export type LambdaHandler = (event: never, context: Context) => Promise<unknown>;
 
-export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
 export interface ExecutionDescription {
   executionArn: string;
@@ -27,7 +30,28 @@ export interface ExecutionDescription {
   cause?: string;
   /** State names in the order they were entered: one per state transition. */
   states: string[];
+  /** Events the execution's history holds so far, counted as Step Functions records them. */
+  historyEvents: number;
 }
+
+/**
+ * A direct service integration (`arn:aws:states:::dynamodb:deleteItem`…), run against the
+ * emulator with the integration's request shape. Rejects with an Error named as the service API
+ * names it (`ConditionalCheckFailedException`); the runner prefixes the service, as Step
+ * Functions does (`DynamoDB.ConditionalCheckFailedException`).
+ */
+export type ServiceIntegration = (request: Record<string, unknown>) => Promise<unknown>;
+
+/** The Step Functions error prefix of each integrated service (Step Functions developer guide, "Call DynamoDB APIs with Step Functions"). */
+const integrationErrorPrefix: Record<string, string> = { dynamodb: 'DynamoDB' };
+
+/**
+ * Step Functions' quota: 25,000 events in one execution's history; past it the execution fails
+ * with `States.Runtime` "The execution reached the maximum number of history events (25000)."
+ * (Step Functions developer guide, "Service quotas" and "Using Lambda to continue as new";
+ * the error as reported in loads/ardere#86).
+ */
+export const maxHistoryEvents = 25_000;
 
 export interface StateProgress {
   executionArn: string;
@@ -40,6 +64,12 @@ export interface LocalStepFunctionsOptions {
   stateMachineArn: string;
   /** Function key (as in serverless.yml) → its real handler. */
   handlers: Record<string, LambdaHandler>;
+  /** Integration (`dynamodb:deleteItem`) → its call against the emulator. */
+  integrations?: Record<string, ServiceIntegration>;
+  /** The values of the definition's resource placeholders (the coordination table's name). */
+  resources: Record<ResourcePlaceholder, string>;
+  /** Called with each status change as Step Functions puts it on EventBridge ("Step Functions Execution Status Change" detail). */
+  onStatusChange?: (detail: ExecutionStatusChange) => void;
   /**
    * Starts the timer of a task-token wait and returns its cancel function. Default: real time.
    * The sandbox passes its simulated clock, so timeouts and rollouts share one notion of time.
@@ -61,6 +91,7 @@ export interface InjectedCrash {
 export interface Invocation {
   executionArn: string;
   state: string;
+  /** The function key, or the service integration (`dynamodb:deleteItem`) of a direct call. */
   functionKey: string;
   /** The execution's input: tells which app/environment the invocation works for. */
   executionInput: string;
@@ -78,9 +109,31 @@ export interface InvocationHooks {
   crash?: ((invocation: Invocation) => InjectedCrash | undefined) | undefined;
 }
 
+/**
+ * The detail of a "Step Functions Execution Status Change" event (Step Functions developer guide,
+ * "Automating Step Functions event delivery with EventBridge"): dates in epoch milliseconds,
+ * input and output as JSON strings.
+ */
+export interface ExecutionStatusChange {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  status: ExecutionStatus;
+  startDate: number;
+  stopDate: number | null;
+  input: string;
+  output: string | null;
+  inputDetails: { included: boolean };
+  outputDetails: { included: boolean } | null;
+  error: string | null;
+  cause: string | null;
+}
+
 interface Execution extends ExecutionDescription {
   done: Promise<void>;
   abort: () => void;
+  historyExceeded?: boolean;
+  stopReason?: { error?: string; cause?: string };
 }
 
 interface ParkedTask {
@@ -126,24 +179,33 @@ export class LocalStepFunctions {
   private readonly parked = new Map<string, ParkedTask>();
   private readonly expiredTokens = new Set<string>();
   readonly hooks: InvocationHooks = {};
+  /** The history quota executions are held to: Step Functions' 25,000 (tests lower it to see one fail). */
+  historyQuota = maxHistoryEvents;
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
     this.stateMachineArn = options.stateMachineArn;
     const { region, account } = arnParts(options.stateMachineArn);
     const runnable = loadDeployDefinition(
       (key) => `arn:aws:lambda:${region}:${account}:function:gantry-local-${key}`,
+      options.resources,
     );
     for (const state of Object.values(runnable.States)) {
       // The interpreter resolves TimeoutSecondsPath against the state's effective input (after
-      // Parameters), Step Functions against its raw input. The parked task enforces the same
-      // timeout itself (from the payload, on the sandbox's time scale), so the path goes here.
-      if (state.TimeoutSecondsPath && state.Resource?.endsWith('.waitForTaskToken')) {
+      // Parameters), Step Functions against its raw input, and it times in real time. The parked
+      // task enforces the timeout itself, on the simulated clock, so the interpreter's goes here.
+      if (state.Resource?.endsWith('.waitForTaskToken')) {
         delete state.TimeoutSecondsPath;
         state.TimeoutSeconds = maxTimerSeconds;
       }
     }
     for (const [name, state] of Object.entries(this.definition.States)) {
       if (state.Type !== 'Task') continue;
+      const integration = integrationOf(state);
+      if (integration !== undefined) {
+        if (!options.integrations?.[integration])
+          throw new Error(`state ${name} calls ${integration}, which the sandbox does not run`);
+        continue;
+      }
       const key = functionKeyOf(state);
       if (!key || !options.handlers[key])
         throw new Error(`state ${name} runs "${key}", which has no local handler`);
@@ -189,10 +251,12 @@ export class LocalStepFunctions {
       startDate,
       input,
       states: [],
+      historyEvents: 1, // ExecutionStarted
       abort: run.abort,
       done: Promise.resolve(),
     };
     this.executions.set(executionArn, execution);
+    this.announce(execution);
     const logs = this.followLogs(execution, run.eventLogs);
     execution.done = run.result
       .then(
@@ -206,7 +270,7 @@ export class LocalStepFunctions {
   describeExecution(executionArn: string): ExecutionDescription {
     const execution = this.executions.get(executionArn);
     if (!execution) throw new StepFunctionsApiError('ExecutionDoesNotExist', `no execution ${executionArn}`);
-    const { done: _, abort: __, ...description } = execution;
+    const { done: _, abort: __, historyExceeded: ___, stopReason: ____, ...description } = execution;
     return { ...description, states: [...execution.states] };
   }
 
@@ -231,9 +295,16 @@ export class LocalStepFunctions {
     }
   }
 
-  /** Stops an execution as `StopExecution` or a crashed Step Functions worker would. */
-  abortExecution(executionArn: string): void {
-    this.executions.get(executionArn)?.abort();
+  /**
+   * Stops an execution as `StopExecution` or a crashed Step Functions worker would: ABORTED,
+   * with the error and cause given (StopExecution's, API reference).
+   */
+  abortExecution(executionArn: string, reason: { error?: string; cause?: string } = {}): void {
+    const execution = this.executions.get(executionArn);
+    if (!execution) throw new StepFunctionsApiError('ExecutionDoesNotExist', `no execution ${executionArn}`);
+    if (execution.status !== 'RUNNING') return;
+    execution.stopReason = reason;
+    execution.abort();
   }
 
   sendTaskSuccess(taskToken: string, output: string): void {
@@ -267,6 +338,20 @@ export class LocalStepFunctions {
     const handlers: LocalHandlers = {};
     for (const [stateName, state] of Object.entries(this.definition.States)) {
       if (state.Type !== 'Task') continue;
+      const integration = integrationOf(state);
+      if (integration !== undefined) {
+        handlers[stateName] = async (input) =>
+          this.callIntegration(
+            {
+              executionArn,
+              state: stateName,
+              functionKey: integration,
+              executionInput: this.inputOf(executionArn),
+            },
+            input as never,
+          ) as never;
+        continue;
+      }
       const key = functionKeyOf(state) ?? '';
       const waits = state.Resource?.endsWith('.waitForTaskToken') ?? false;
       handlers[stateName] = async (input) => {
@@ -276,7 +361,9 @@ export class LocalStepFunctions {
           functionKey: key,
           executionInput: this.inputOf(executionArn),
         };
-        return (waits ? this.invokeAndPark(invocation, input) : this.invoke(invocation, input)) as never;
+        return (
+          waits ? this.invokeAndPark(invocation, state, input) : this.invoke(invocation, input)
+        ) as never;
       };
     }
     return handlers;
@@ -306,7 +393,22 @@ export class LocalStepFunctions {
     return result;
   }
 
-  private async invokeAndPark(invocation: Invocation, input: unknown) {
+  /** A service integration: Step Functions itself calls the service (observed like an invocation). */
+  private async callIntegration(invocation: Invocation, request: Record<string, unknown>): Promise<unknown> {
+    const integration = invocation.functionKey;
+    const call = this.options.integrations?.[integration];
+    if (!call) throw new Error(`no sandbox implementation of ${integration}`);
+    this.hooks.observe?.(invocation);
+    try {
+      return await call(request);
+    } catch (error) {
+      const failure = error as Error;
+      const prefix = integrationErrorPrefix[integration.split(':')[0] ?? ''] ?? integration;
+      throw named(`${prefix}.${failure.name}`, failure.message);
+    }
+  }
+
+  private async invokeAndPark(invocation: Invocation, state: AslState, input: unknown) {
     const { executionArn } = invocation;
     const { Payload } = input as { Payload: Record<string, unknown> };
     const taskToken = `${randomUUID()}${randomUUID()}`;
@@ -314,7 +416,11 @@ export class LocalStepFunctions {
       this.parked.set(taskToken, { executionArn, resolve, reject });
     });
     const timeoutSeconds =
-      typeof Payload.timeoutSeconds === 'number' ? Payload.timeoutSeconds : maxTimerSeconds;
+      typeof state.TimeoutSeconds === 'number'
+        ? state.TimeoutSeconds
+        : typeof Payload.timeoutSeconds === 'number'
+          ? Payload.timeoutSeconds
+          : maxTimerSeconds;
     let cancelTimer = () => {};
     const timedOut = new Promise<never>((_, reject) => {
       cancelTimer = (this.options.startTimer ?? realTimer)(timeoutSeconds, () => {
@@ -356,11 +462,40 @@ export class LocalStepFunctions {
       if (event.type === 'StateEntered') {
         execution.states.push(event.state.name);
         report({ type: 'entered', state: event.state.name });
+        this.record(execution, 1 + this.taskEventsOf(event.state.name));
+      } else if (event.type === 'StateExited') {
+        this.record(execution, 1);
       } else if (event.type === 'StateRetried') {
         report({ type: 'retried', state: event.state.name });
+        this.record(execution, this.taskEventsOf(event.state.name));
       } else if (event.type === 'StateCaught') {
         report({ type: 'caught', state: event.state.name });
       }
+    }
+  }
+
+  /**
+   * Step Functions records, per Task attempt, TaskScheduled, TaskStarted and TaskSucceeded or
+   * TaskFailed (LambdaFunction* for a plain Lambda ARN), plus TaskSubmitted for a
+   * `.waitForTaskToken` task; every state adds its Entered and Exited events
+   * (API reference, "HistoryEvent").
+   */
+  private taskEventsOf(stateName: string): number {
+    const state = this.definition.States[stateName];
+    if (state?.Type !== 'Task') return 0;
+    return state.Resource?.endsWith('.waitForTaskToken') ? 4 : 3;
+  }
+
+  /** Adds history events; past the quota the execution fails as on AWS. */
+  private record(execution: Execution, events: number): void {
+    execution.historyEvents += events;
+    if (
+      execution.historyEvents > this.historyQuota &&
+      execution.status === 'RUNNING' &&
+      !execution.historyExceeded
+    ) {
+      execution.historyExceeded = true;
+      execution.abort();
     }
   }
 
@@ -368,14 +503,42 @@ export class LocalStepFunctions {
     execution: Execution,
     end: Partial<ExecutionDescription> & { status: ExecutionStatus },
   ): void {
-    Object.assign(execution, end, { stopDate: new Date() });
+    const ended = execution.historyExceeded
+      ? {
+          status: 'FAILED' as const,
+          error: 'States.Runtime',
+          cause: `The execution reached the maximum number of history events (${this.historyQuota}).`,
+        }
+      : end.status === 'ABORTED' && execution.stopReason
+        ? { ...end, ...execution.stopReason }
+        : end;
+    Object.assign(execution, ended, { stopDate: new Date() });
+    execution.historyEvents += 1; // ExecutionSucceeded / Failed / Aborted
     for (const [token, parked] of this.parked) {
       if (parked.executionArn === execution.executionArn) this.parked.delete(token);
     }
+    this.announce(execution);
     this.options.onProgress?.({
       executionArn: execution.executionArn,
-      type: end.status === 'SUCCEEDED' ? 'succeeded' : 'failed',
-      ...(end.error !== undefined && { error: end.error }),
+      type: ended.status === 'SUCCEEDED' ? 'succeeded' : 'failed',
+      ...(ended.error !== undefined && { error: ended.error }),
+    });
+  }
+
+  private announce(execution: Execution): void {
+    this.options.onStatusChange?.({
+      executionArn: execution.executionArn,
+      stateMachineArn: execution.stateMachineArn,
+      name: execution.name,
+      status: execution.status,
+      startDate: execution.startDate.getTime(),
+      stopDate: execution.stopDate?.getTime() ?? null,
+      input: execution.input,
+      output: execution.output ?? null,
+      inputDetails: { included: true },
+      outputDetails: execution.status === 'RUNNING' ? null : { included: true },
+      error: execution.error ?? null,
+      cause: execution.cause ?? null,
     });
   }
 }

@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parse } from 'yaml';
 import type { DeployConfig } from '../functions/src/config/schema.ts';
+import { partitionKey, sortKey, ttlAttribute } from '../functions/src/coordination/table.ts';
 import type { ReleaseRecord } from '../functions/src/release.ts';
 import { LocalEventBus, readEventRules, serverlessConfigPath } from './bus.ts';
 import { asCaller } from './caller.ts';
 import { type Emulator, type Scenario, startEmulator } from './emulator/index.ts';
+import { enforceStackRoles } from './iam.ts';
 import {
   type ExecutionDescription,
   type LambdaHandler,
@@ -30,18 +33,22 @@ export interface AppSeed {
   initialTag?: string;
   desiredCount?: number;
   circuitBreaker?: { enable: boolean; rollback: boolean };
+  /** Tag the service `gantry:managed` = `true`, which Gantry's roles require (default true). */
+  managed?: boolean;
   config?: Partial<DeployConfig>;
   /** Seed the config parameter with this raw text instead (to show validation). */
   rawConfig?: string;
-  /** false: the service lacks the `gantry:managed` tag Gantry requires (to show the refusal). */
-  managed?: boolean;
 }
 
 export interface Sandbox {
   readonly emulator: Emulator;
   readonly stepFunctions: LocalStepFunctions;
   readonly bus: LocalEventBus;
+  /** The Gantry event bus's name: events Gantry acts on (Rollback Requested) are put there. */
+  readonly gantryBus: string;
   readonly parameterPrefix: string;
+  /** The coordination table's name in the emulator. */
+  readonly coordinationTable: string;
   seedApp(seed: AppSeed): { cluster: string; service: string };
   /** Pushes an image to the emulated ECR and delivers the ECR push event, as EventBridge would. */
   push(input: {
@@ -81,7 +88,22 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const accountId = options.accountId ?? '123456789012';
   const parameterPrefix = '/gantry';
   const emulator = await startEmulator({ region, accountId });
-  const stateMachineArn = `arn:aws:states:${region}:${accountId}:stateMachine:gantry-sandbox-deploy`;
+  // The stack serverless.yml would deploy as stage `sandbox`: its names are derived from this one.
+  const stage = 'sandbox';
+  const stackName = `gantry-${stage}`;
+  const stateMachineArn = `arn:aws:states:${region}:${accountId}:stateMachine:${stackName}-deploy`;
+  // The stack's CoordinationTable (serverless.yml), as the emulator holds it.
+  const coordinationTable = `${stackName}-coordination`;
+  emulator.dynamodb.createTable({ name: coordinationTable, partitionKey, sortKey, ttlAttribute });
+  // Every call a function makes is checked against its role, as IAM would (sandbox/authorization.ts).
+  enforceStackRoles(emulator, {
+    region,
+    account: accountId,
+    stackName,
+    stateMachineArn,
+    parameterPrefix,
+    coordinationTable,
+  });
 
   Object.assign(process.env, {
     AWS_ENDPOINT_URL: emulator.url,
@@ -90,15 +112,32 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     AWS_SECRET_ACCESS_KEY: 'sandbox',
     GANTRY_PARAMETER_PREFIX: parameterPrefix,
     GANTRY_CONFIG_CACHE_SECONDS: '0',
+    GANTRY_COORDINATION_TABLE: coordinationTable,
     DEPLOY_STATE_MACHINE_ARN: stateMachineArn,
   });
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
   const handlers = await importHandlers();
 
   const realMsPerSimulatedSecond = 1000 / speed;
+  // The state machine's own DynamoDB calls (service integrations), sent as Step Functions sends them.
+  const dynamodb = new DynamoDBClient(emulator.clientConfig);
   const stepFunctions = new LocalStepFunctions({
     stateMachineArn,
     handlers,
+    resources: { coordinationTable },
+    integrations: {
+      'dynamodb:deleteItem': async (request) => {
+        const { $metadata: _, ...response } = await dynamodb.send(new DeleteItemCommand(request as never));
+        return response;
+      },
+    },
+    onStatusChange: (detail) =>
+      emulator.events.emit({
+        source: 'aws.states',
+        detailType: 'Step Functions Execution Status Change',
+        detail,
+        resources: [detail.executionArn],
+      }),
     startTimer: (seconds, onTimeout) => emulator.clock.schedule(seconds * 1000, onTimeout),
     retryDelayMs: 2 * realMsPerSimulatedSecond,
     waitMs: 15 * realMsPerSimulatedSecond,
@@ -110,10 +149,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     sendTaskSuccess: (token, output) => stepFunctions.sendTaskSuccess(token, output),
     sendTaskFailure: (token, error, cause) => stepFunctions.sendTaskFailure(token, error, cause),
     sendTaskHeartbeat: (token) => stepFunctions.sendTaskHeartbeat(token),
+    listExecutions: (arn) =>
+      arn === stateMachineArn ? stepFunctions.listExecutions().reverse() : notThisStateMachine(arn),
+    stopExecution: (arn, error, cause) => {
+      stepFunctions.abortExecution(arn, { ...(error && { error }), ...(cause && { cause }) });
+      return new Date();
+    },
   });
 
   const bus = new LocalEventBus(
-    readEventRules(),
+    readEventRules(serverlessConfigPath, stage),
     Object.fromEntries(
       Object.entries(handlers).map(([key, handler]) => [
         key,
@@ -128,7 +173,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     emulator,
     stepFunctions,
     bus,
+    // serverless.yml names the Gantry bus after the stack.
+    gantryBus: stackName,
     parameterPrefix,
+    coordinationTable,
     seedApp(seed) {
       const cluster = seed.env;
       const service = seed.app;
@@ -224,6 +272,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     close: () => emulator.close(),
   };
+}
+
+function notThisStateMachine(arn: string): never {
+  throw Object.assign(new Error(`State Machine Does Not Exist: '${arn}'`), {
+    name: 'StateMachineDoesNotExist',
+  });
 }
 
 /** Every function in serverless.yml, imported from the handler path it declares there. */

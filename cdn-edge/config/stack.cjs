@@ -6,12 +6,14 @@ const { join } = require('node:path');
 
 module.exports = async () => {
   // Node 22 strips the types of src/config.ts itself; the file uses only erasable syntax.
-  const { parseEdgeConfig } = await import('../src/config.ts');
-  const config = parseEdgeConfig(JSON.parse(readFileSync(join(__dirname, 'edge.config.json'), 'utf8')));
+  const { parseEdgeConfigFile } = await import('../src/config.ts');
+  const config = parseEdgeConfigFile(JSON.parse(readFileSync(join(__dirname, 'edge.config.json'), 'utf8')));
   const objectArn = (bucket, prefix) => `arn:aws:s3:::${bucket}/${prefix}*`;
   return {
     derivedBucket: config.derived.bucket,
     derivedPrefix: config.derived.prefix,
+    // The cache behavior of derived URLs (CloudFront path patterns have no leading slash).
+    derivedPathPattern: `${config.derived.prefix}*`,
     derivedObjectsArn: objectArn(config.derived.bucket, config.derived.prefix),
     originalObjectArns: [...new Set(config.routes.map((r) => objectArn(r.bucket, r.keyPrefix)))],
   };

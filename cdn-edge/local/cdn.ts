@@ -4,22 +4,28 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type {
-  CloudFrontHeaders,
-  CloudFrontRequest,
-  CloudFrontRequestEvent,
-  CloudFrontResponse,
-  CloudFrontResponseEvent,
-  CloudFrontResultResponse,
-} from 'aws-lambda';
+import type { CloudFrontRequest, CloudFrontResponse, CloudFrontResultResponse } from 'aws-lambda';
 import S3rver from 's3rver';
 import sharp from 'sharp';
-import { type EdgeConfig, parseEdgeConfig } from '../src/config.ts';
-import { bakedConfig } from '../src/edge-config.ts';
+import type { EdgeConfig } from '../src/config.ts';
 import { createOriginResponseHandler } from '../src/handlers/origin-response.ts';
 import { createViewerRequestHandler } from '../src/handlers/viewer-request.ts';
 import { ResizeLimiter } from '../src/limiter.ts';
+import { signUrl } from '../src/signature.ts';
 import { S3ImageStore } from '../src/storage.ts';
+import { isDerivedUri } from '../src/url.ts';
+import {
+  cloudFrontHeaders,
+  type Distribution,
+  originResponseEvent,
+  plainHeaders,
+  s3ErrorBody,
+  s3ErrorResponse,
+  s3ObjectResponse,
+  viewerRequestEvent,
+} from './cloudfront-events.ts';
+import { CloudFrontValidationError, invokeAtEdge, isDisallowedHeader } from './conformance.ts';
+import { localConfig } from './dev-config.ts';
 
 /**
  * A loopback stand-in for CloudFront in front of S3, for demos and tests: viewer-request → cache →
@@ -34,12 +40,19 @@ export interface LocalCdnOptions {
   /** Sample originals to seed: key (relative to the catch-all route) → bytes. Defaults to generated ones. */
   readonly seed?: Readonly<Record<string, Buffer>>;
   readonly now?: () => number;
+  /** Replaces the real handlers, e.g. to show what CloudFront does with a faulty one. */
+  readonly handlers?: {
+    readonly viewerRequest?: ReturnType<typeof createViewerRequestHandler>;
+    readonly originResponse?: ReturnType<typeof createOriginResponseHandler>;
+  };
 }
 
 export interface LocalCdn {
   readonly url: string;
   readonly s3: S3Client;
   readonly config: EdgeConfig;
+  /** `pathAndQuery` with its signature, as the application rendering pages would write it. */
+  signedPath(pathAndQuery: string): string;
   /** How many times origin-response generated an image (cache and S3 hits do not count). */
   readonly stats: { generated: number; cacheHits: number; originFetches: number };
   /** Empties the cache, as a request reaching another edge location would see it. */
@@ -54,10 +67,10 @@ interface CachedResponse {
   readonly expires: number;
 }
 
-const DISTRIBUTION = {
+const DISTRIBUTION: Distribution = {
   distributionDomainName: 'local.cloudfront.test',
   distributionId: 'ELOCALCDN',
-} as const;
+};
 const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 /** Sample originals generated at startup, so no binary is committed. */
@@ -82,21 +95,6 @@ export async function sampleImages(): Promise<Record<string, Buffer>> {
   return { 'sample.jpg': photo, 'logo.png': logo };
 }
 
-function cfHeaders(headers: Readonly<Record<string, string>>): CloudFrontHeaders {
-  const out: CloudFrontHeaders = {};
-  for (const [name, value] of Object.entries(headers)) out[name.toLowerCase()] = [{ key: name, value }];
-  return out;
-}
-
-function plainHeaders(headers: CloudFrontHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, values] of Object.entries(headers ?? {})) {
-    const value = values[0]?.value;
-    if (value !== undefined) out[name] = value;
-  }
-  return out;
-}
-
 /** CloudFront keeps what Cache-Control allows; nothing when it says no-store/no-cache/private. */
 function expiresAt(headers: Record<string, string>, now: number): number {
   const cc = headers['cache-control'] ?? '';
@@ -105,7 +103,11 @@ function expiresAt(headers: Record<string, string>, now: number): number {
   return age?.[1] ? now + Number(age[1]) * 1000 : 0;
 }
 
-function indexPage(config: EdgeConfig): string {
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function indexPage(config: EdgeConfig, signedPath: (pathAndQuery: string) => string): string {
   const presets = Object.keys(config.presets);
   const imgs = [
     ...presets.map((p) => `/${p}/sample.jpg`),
@@ -118,13 +120,15 @@ function indexPage(config: EdgeConfig): string {
 img{border:1px solid #ccc;max-width:100%}</style></head><body>
 <h1>Gantry local CDN (simulated CloudFront + S3)</h1>
 <p>Each image is resized on first request by the origin-response handler, then served from the cache.</p>
-${imgs.map((src) => `<figure><img src="${src}" alt="${src}"><figcaption><code>${src}</code></figcaption></figure>`).join('\n')}
+${imgs.map((src) => `<figure><img src="${escapeHtml(signedPath(src))}" alt="${src}"><figcaption><code>${src}</code> (signed)</figcaption></figure>`).join('\n')}
 </body></html>`;
 }
 
 /** Starts the local CDN on 127.0.0.1 with s3rver as the S3 origin, seeded with sample images. */
 export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<LocalCdn> {
-  const config = options.config ?? parseEdgeConfig(bakedConfig);
+  const config = options.config ?? localConfig();
+  const signedPath = (pathAndQuery: string): string =>
+    config.signing ? signUrl(pathAndQuery, { ...config, signing: config.signing }) : pathAndQuery;
   const now = options.now ?? Date.now;
   const directory = await mkdtemp(join(tmpdir(), 'gantry-edge-s3-'));
   const buckets = new Set([config.derived.bucket, ...config.routes.map((r) => r.bucket)]);
@@ -152,17 +156,19 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
   }
 
   const stats = { generated: 0, cacheHits: 0, originFetches: 0 };
-  const viewerRequest = createViewerRequestHandler(config);
-  const originResponse = createOriginResponseHandler({
-    config,
-    store: new S3ImageStore(s3, { retryAfterSeconds: config.limits.retryAfterSeconds }),
-    limiter: new ResizeLimiter({
-      maxConcurrent: config.limits.maxConcurrentResizes,
-      maxQueued: config.limits.maxQueuedResizes,
-      retryAfterSeconds: config.limits.retryAfterSeconds,
-    }),
-    log: () => {},
-  });
+  const viewerRequest = options.handlers?.viewerRequest ?? createViewerRequestHandler(config);
+  const originResponse =
+    options.handlers?.originResponse ??
+    createOriginResponseHandler({
+      config,
+      store: new S3ImageStore(s3, { retryAfterSeconds: config.limits.retryAfterSeconds }),
+      limiter: new ResizeLimiter({
+        maxConcurrent: config.limits.maxConcurrentResizes,
+        maxQueued: config.limits.maxQueuedResizes,
+        retryAfterSeconds: config.limits.retryAfterSeconds,
+      }),
+      log: () => {},
+    });
   const cache = new Map<string, CachedResponse>();
   let requestCounter = 0;
 
@@ -173,20 +179,13 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
     try {
       const object = await s3.send(new GetObjectCommand({ Bucket: config.derived.bucket, Key: key }));
       const body = Buffer.from((await object.Body?.transformToByteArray()) ?? []);
-      const headers: Record<string, string> = { 'Content-Length': String(body.byteLength) };
-      if (object.ContentType) headers['Content-Type'] = object.ContentType;
-      if (object.CacheControl) headers['Cache-Control'] = object.CacheControl;
-      return { response: { status: '200', statusDescription: 'OK', headers: cfHeaders(headers) }, body };
+      const meta: Parameters<typeof s3ObjectResponse>[0] = { contentLength: body.byteLength };
+      if (object.ContentType) meta.contentType = object.ContentType;
+      if (object.CacheControl) meta.cacheControl = object.CacheControl;
+      if (object.ETag) meta.etag = object.ETag;
+      return { response: s3ObjectResponse(meta, now()), body };
     } catch {
-      const body = Buffer.from('<Error><Code>AccessDenied</Code></Error>');
-      return {
-        response: {
-          status: '403',
-          statusDescription: 'Forbidden',
-          headers: cfHeaders({ 'Content-Type': 'application/xml' }),
-        },
-        body,
-      };
+      return { response: s3ErrorResponse('403', now()), body: Buffer.from(s3ErrorBody('403')) };
     }
   }
 
@@ -198,25 +197,30 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
       return {
         status: 200,
         headers: { 'content-type': 'text/html; charset=utf-8' },
-        body: Buffer.from(indexPage(config)),
+        body: Buffer.from(indexPage(config, signedPath)),
       };
     }
     const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
+    // The stack's two cache behaviors (serverless.yml), picked by the viewer's path: public URLs
+    // have a response headers policy adding `Vary: Accept` (their format is negotiated), derived/*
+    // has none. CloudFront applies it to what it serves from its cache or from the origin.
+    const policyHeaders: Record<string, string> = isDerivedUri(rawPath, config) ? {} : { vary: 'Accept' };
     const requestId = `local-${++requestCounter}`;
     const headers: Record<string, string> = {};
+    // CloudFront does not show disallowed headers (Connection, …) to functions.
     for (const [name, value] of Object.entries(req.headers))
-      if (typeof value === 'string') headers[name] = value;
+      if (typeof value === 'string' && !isDisallowedHeader(name)) headers[name] = value;
     const request: CloudFrontRequest = {
       clientIp: req.socket.remoteAddress ?? '127.0.0.1',
       method: req.method ?? 'GET',
       uri: rawPath,
       querystring: target.search.slice(1),
-      headers: cfHeaders(headers),
+      headers: cloudFrontHeaders(headers),
     };
-    const viewerEvent: CloudFrontRequestEvent = {
-      Records: [{ cf: { config: { ...DISTRIBUTION, eventType: 'viewer-request', requestId }, request } }],
-    };
-    const viewerResult = await viewerRequest(viewerEvent);
+    const viewerResult = await invokeAtEdge(
+      viewerRequest,
+      viewerRequestEvent(request, { distribution: DISTRIBUTION, requestId }),
+    );
     if (viewerResult && 'status' in viewerResult) return fromResult(viewerResult);
     if (!viewerResult || !('uri' in viewerResult)) throw new Error('viewer-request returned nothing');
 
@@ -226,7 +230,7 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
       stats.cacheHits += 1;
       return {
         status: cached.status,
-        headers: { ...cached.headers, 'x-cache': 'Hit from local' },
+        headers: { ...cached.headers, ...policyHeaders, 'x-cache': 'Hit from local' },
         body: cached.body,
       };
     }
@@ -243,56 +247,73 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
         },
       },
     };
-    const responseEvent: CloudFrontResponseEvent = {
-      Records: [
-        {
-          cf: {
-            config: { ...DISTRIBUTION, eventType: 'origin-response', requestId },
-            request: originRequest,
-            response: origin.response,
-          },
-        },
-      ],
-    };
-    const result = await originResponse(responseEvent);
-    const final =
-      !result || result === origin.response
-        ? {
-            status: Number(origin.response.status),
-            headers: plainHeaders(origin.response.headers),
-            body: origin.body,
-          }
-        : fromResult(result);
-    if (result && result !== origin.response) stats.generated += 1;
+    const result = await invokeAtEdge(
+      originResponse,
+      originResponseEvent(originRequest, origin.response, { distribution: DISTRIBUTION, requestId }),
+    );
+    if (!result) throw new Error('origin-response returned nothing');
+    // An unset body means "the origin's body" ("Update HTTP responses in origin response triggers").
+    const generated = result.body !== undefined;
+    const final = fromResult(result, generated ? undefined : origin.body);
+    if (generated) stats.generated += 1;
     const expires = expiresAt(final.headers, now());
     if (expires > 0) cache.set(cacheKey, { ...final, expires });
-    return { ...final, headers: { ...final.headers, 'x-cache': 'Miss from local' } };
+    return { ...final, headers: { ...final.headers, ...policyHeaders, 'x-cache': 'Miss from local' } };
   }
 
-  function fromResult(result: CloudFrontResultResponse): {
+  function fromResult(
+    result: CloudFrontResultResponse,
+    originBody?: Buffer,
+  ): {
     status: number;
     headers: Record<string, string>;
     body: Buffer;
   } {
     const body =
       result.body === undefined
-        ? Buffer.alloc(0)
+        ? (originBody ?? Buffer.alloc(0))
         : Buffer.from(result.body, result.bodyEncoding === 'base64' ? 'base64' : 'utf8');
     return { status: Number(result.status), headers: plainHeaders(result.headers), body };
   }
 
+  /**
+   * CloudFront's answer to a function result that fails its validation: its 502 error page with
+   * the reason ("502 ERROR … The Lambda function returned invalid …", as quoted in
+   * aws-samples/react-ssr-lambda#28), never cached.
+   */
+  function validationFailure(error: CloudFrontValidationError) {
+    return {
+      status: 502,
+      headers: { 'content-type': 'text/html', 'x-cache': 'Error from local' },
+      body: Buffer.from(
+        `<html><body><h1>502 ERROR</h1><p>The Lambda function result failed validation: ${escapeHtml(
+          error.violations.map((v) => v.message).join('; '),
+        )}</p></body></html>`,
+      ),
+    };
+  }
+
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    serve(req).then(
-      ({ status, headers, body }) => {
-        res.writeHead(status, { ...headers, 'content-length': String(body.byteLength) });
-        res.end(req.method === 'HEAD' ? undefined : body);
-      },
-      (error: unknown) => {
-        console.error('local CDN error:', error);
-        res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end('local CDN error');
-      },
-    );
+    serve(req)
+      .catch((error: unknown) => {
+        if (error instanceof CloudFrontValidationError) return validationFailure(error);
+        throw error;
+      })
+      .then(
+        ({ status, headers, body }) => {
+          // transfer-encoding framed the origin's connection (hop-by-hop, RFC 9110 §7.6.1); this
+          // connection is framed by its own content-length.
+          const endToEnd: Record<string, string> = { ...headers, 'content-length': String(body.byteLength) };
+          delete endToEnd['transfer-encoding'];
+          res.writeHead(status, endToEnd);
+          res.end(req.method === 'HEAD' ? undefined : body);
+        },
+        (error: unknown) => {
+          console.error('local CDN error:', error);
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end('local CDN error');
+        },
+      );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -304,6 +325,7 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
     url: `http://127.0.0.1:${port}`,
     s3,
     config,
+    signedPath,
     stats,
     clearCache: () => cache.clear(),
     async close() {

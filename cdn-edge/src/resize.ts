@@ -26,9 +26,38 @@ const CONTENT_TYPES = {
 } as const;
 
 /**
+ * Source formats the resizer decodes, as sharp's `metadata().format` names them; the URL contract's
+ * extensions (jpg jpeg png webp gif avif tif tiff) map onto these. The extension proves nothing
+ * about the bytes: sharp sniffs the content and would happily rasterise an SVG (librsvg: scripts,
+ * huge canvases) or anything else it can read, so the decoded format is checked before any decode.
+ */
+const DECODED_FORMATS: ReadonlySet<string> = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']);
+
+/** Names a source format for people: sharp reports AVIF and HEIC both as `heif`. */
+function formatName(metadata: Metadata): string {
+  if (metadata.format === 'heif') return metadata.compression === 'av1' ? 'avif' : 'heic';
+  return metadata.format;
+}
+
+function checkSourceFormat(metadata: Metadata): void {
+  // HEIF holds AVIF (av1) or HEIC (hevc); only AVIF is in the contract ("compression" in sharp's
+  // Metadata: "The encoder used to compress an HEIF file, av1 (AVIF) or hevc (HEIC)").
+  const allowed =
+    DECODED_FORMATS.has(metadata.format) && (metadata.format !== 'heif' || metadata.compression === 'av1');
+  if (!allowed) {
+    throw new HttpError(
+      422,
+      'Resize.UnsupportedFormat',
+      `the original is ${formatName(metadata)}, not one of jpeg, png, webp, gif, avif, tiff`,
+    );
+  }
+}
+
+/**
  * Resizes one image. Orientation comes from EXIF, every piece of metadata is stripped (the default of
  * sharp without `keepMetadata`), the output is 8-bit sRGB whatever the source (CMYK, 16-bit, …).
- * Throws HttpError 413 for too many pixels and 422 for anything that is not a decodable image.
+ * Throws HttpError 413 for too many pixels, 422 for a format outside the list and for anything
+ * that is not a decodable image.
  */
 export async function resizeImage(
   input: Buffer,
@@ -42,6 +71,7 @@ export async function resizeImage(
   } catch (error) {
     throw new HttpError(422, 'Resize.NotAnImage', 'the original is not a supported image', { cause: error });
   }
+  checkSourceFormat(metadata);
   const { width = 0, height = 0 } = metadata;
   if (width === 0 || height === 0) {
     throw new HttpError(422, 'Resize.NotAnImage', 'the original has no dimensions');

@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { EdgeConfig } from './config.ts';
 import { HttpError } from './errors.ts';
-import { type ResizeSpec, signingPayload } from './url.ts';
+import { isDerivedUri, parseDerivedUri, parsePublicUri, type ResizeSpec, signingPayload } from './url.ts';
 
 /** Hex length of a signature: 128 bits of HMAC-SHA256 is plenty against forgery and keeps URLs short. */
 const SIGNATURE_LENGTH = 32;
@@ -29,4 +30,22 @@ export function verifySignature(
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new HttpError(403, 'Url.BadSignature', 'signature does not match');
   }
+}
+
+/**
+ * Signs a public or derived URL (path and query, e.g. `/800x/a.jpg?q=60`) the way the resizer checks
+ * it: what an application that renders pages calls, holding the same secret. Throws HttpError 400
+ * for a URL the contract refuses anyway.
+ */
+export function signUrl(pathAndQuery: string, config: EdgeConfig & { signing: { secret: string } }): string {
+  const mark = pathAndQuery.indexOf('?');
+  const uri = mark < 0 ? pathAndQuery : pathAndQuery.slice(0, mark);
+  const querystring = mark < 0 ? '' : pathAndQuery.slice(mark + 1);
+  const spec = isDerivedUri(uri, config)
+    ? parseDerivedUri(uri, config)
+    : parsePublicUri(uri, querystring, config).spec;
+  const params = new URLSearchParams(querystring);
+  params.delete('sig');
+  params.append('sig', sign(spec, config.signing.secret));
+  return `${uri}?${params.toString()}`;
 }

@@ -83,6 +83,11 @@ function decodePath(segments: readonly string[]): string {
     } catch {
       throw badRequest('BadEncoding', 'malformed percent-encoding');
     }
+    // A lone surrogate passes decodeURIComponent when it arrives unencoded, but it is not UTF-8
+    // (Lambda@Edge requires UTF-8 URIs: "Restrictions on all edge functions" › URI encoding) and
+    // encodeURIComponent would throw URIError on the way back into the derived URI.
+    if (!value.isWellFormed())
+      throw badRequest('BadEncoding', 'the path is not valid UTF-8 (lone surrogate)');
     if (STILL_ENCODED.test(value)) throw badRequest('DoubleEncoded', 'percent-encoding must be applied once');
     if (value === '.' || value === '..') throw badRequest('Traversal', 'dot segments are not allowed');
     if (value.includes('/') || value.includes('\\'))

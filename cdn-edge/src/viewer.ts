@@ -11,8 +11,9 @@ export interface ViewerInput {
 
 /**
  * Turns a viewer URL into the derived URI that is both the CloudFront cache key and the S3 key of
- * the result. The format comes from `Accept` and goes into the URI, so the cache never needs
- * `Vary: Accept` (which CloudFront would otherwise have to key on the whole header).
+ * the result. The format comes from `Accept` and goes into the URI, so CloudFront's cache never
+ * keys on the whole Accept header (downstream caches get `Vary: Accept` from the stack's response
+ * headers policy on public URLs).
  * Throws HttpError (400/403) for anything outside the contract.
  */
 export function rewriteViewerRequest(input: ViewerInput, config: EdgeConfig): string {

@@ -1,39 +1,66 @@
 import { describe, expect, it } from 'vitest';
-import { EdgeConfigError, parseEdgeConfig } from '../src/config.ts';
-import { bakedConfig } from '../src/edge-config.ts';
+import { EdgeConfigError, parseEdgeConfig, parseEdgeConfigFile } from '../src/config.ts';
+import { shippedConfig, shippedConfigWith } from '../src/edge-config.ts';
+import { TEST_SIGNING_SECRET } from './support/config.ts';
+import { errorOf } from './support/errors.ts';
 
 describe('edge config', () => {
   it('accepts the shipped config/edge.config.json', () => {
-    expect(parseEdgeConfig(bakedConfig).derived.prefix).toBe('derived/');
+    expect(parseEdgeConfigFile(shippedConfig).derived.prefix).toBe('derived/');
+  });
+
+  it('ships with signatures required', () => {
+    expect(shippedConfig.signing).toEqual({ required: true });
   });
 
   it('rejects unknown keys, naming them', () => {
-    const raw = { ...structuredClone(bakedConfig), limits: { ...bakedConfig.limits, maxInputPixel: 1 } };
+    const raw = { ...structuredClone(shippedConfig), limits: { ...shippedConfig.limits, maxInputPixel: 1 } };
 
-    expect(() => parseEdgeConfig(raw)).toThrow(EdgeConfigError);
-    expect(() => parseEdgeConfig(raw)).toThrow(/limits: Unrecognized key: "maxInputPixel"/);
+    expect(() => parseEdgeConfigFile(raw)).toThrow(EdgeConfigError);
+    expect(() => parseEdgeConfigFile(raw)).toThrow(/limits: Unrecognized key: "maxInputPixel"/);
+  });
+
+  it('refuses a signing secret written into the committed file', () => {
+    const raw = {
+      ...structuredClone(shippedConfig),
+      signing: { required: true, secret: TEST_SIGNING_SECRET },
+    };
+
+    expect(errorOf(() => parseEdgeConfigFile(raw))?.message).toBe(
+      'Invalid edge config file: signing: Unrecognized key: "secret"',
+    );
+  });
+
+  it('refuses a signing secret shorter than 32 characters', () => {
+    const raw = {
+      ...shippedConfigWith('short-secret-of-24-chars'),
+      signing: { required: true, secret: 'x'.repeat(31) },
+    };
+
+    expect(errorOf(() => parseEdgeConfig(raw))?.message).toBe(
+      'Invalid edge config: signing.secret: must be at least 32 characters',
+    );
+  });
+
+  it('refuses to run a signed setup without a secret rather than run it unsigned', () => {
+    expect(() => shippedConfigWith(undefined)).toThrow(
+      'no signing secret is built into this code: deploy it from an `osls package` bundle',
+    );
   });
 
   it('names every inconsistent field', () => {
     const raw = {
-      ...structuredClone(bakedConfig),
+      ...structuredClone(shippedConfig),
       defaultQuality: 85,
       presets: { derived: { width: 333, height: 0, fit: 'inside' } },
-      routes: [{ match: '', bucket: bakedConfig.derived.bucket, keyPrefix: 'derived/originals/' }],
+      routes: [{ match: '', bucket: shippedConfig.derived.bucket, keyPrefix: 'derived/originals/' }],
     };
 
-    const error = (() => {
-      try {
-        parseEdgeConfig(raw);
-      } catch (e) {
-        return e as Error;
-      }
-      return undefined;
-    })();
+    const message = errorOf(() => parseEdgeConfigFile(raw))?.message;
 
-    expect(error?.message).toContain('defaultQuality: must be one of "qualities"');
-    expect(error?.message).toContain('presets.derived: clashes with the derived prefix');
-    expect(error?.message).toContain('presets.derived.width: must be one of "widths"');
-    expect(error?.message).toContain('routes.0.keyPrefix: originals must not live under the derived prefix');
+    expect(message).toContain('defaultQuality: must be one of "qualities"');
+    expect(message).toContain('presets.derived: clashes with the derived prefix');
+    expect(message).toContain('presets.derived.width: must be one of "widths"');
+    expect(message).toContain('routes.0.keyPrefix: originals must not live under the derived prefix');
   });
 });

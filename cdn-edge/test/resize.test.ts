@@ -26,6 +26,21 @@ function setup(config: EdgeConfig = testConfig()) {
   return { store, deps, logs, seed, uri };
 }
 
+/** Noise at q90 and 1920 px is far above the ~780 KB that fits base64 in a 1 MB generated response. */
+function noisePng(width: number, height: number): Promise<Buffer> {
+  return sharp({
+    create: {
+      width,
+      height,
+      channels: 3,
+      background: '#000',
+      noise: { type: 'gaussian', mean: 128, sigma: 90 },
+    },
+  })
+    .png()
+    .toBuffer();
+}
+
 async function expectHttpError(promise: Promise<unknown>, status: number, code: string): Promise<void> {
   const error = await promise.then(
     () => undefined,
@@ -73,6 +88,12 @@ describe('generateDerived', () => {
         make: fixtures.gif,
         format: 'auto',
         expected: { format: 'png', width: 400, height: 300 },
+      },
+      {
+        name: 'an AVIF',
+        make: fixtures.avif,
+        format: 'webp',
+        expected: { format: 'webp', width: 400, height: 267 },
       },
       {
         name: 'an EXIF-rotated JPEG (turned upright)',
@@ -141,26 +162,55 @@ describe('generateDerived', () => {
 
   describe('with bad originals', () => {
     it.each([
-      { name: 'a truncated JPEG', make: fixtures.truncatedJpeg, status: 422, code: 'Resize.BadImage' },
+      {
+        name: 'a truncated JPEG',
+        make: fixtures.truncatedJpeg,
+        status: 422,
+        code: 'Resize.BadImage',
+        message: 'the original could not be decoded',
+      },
       {
         name: 'a decompression bomb',
         make: fixtures.decompressionBomb,
         status: 413,
         code: 'Resize.TooLarge',
+        message: 'the original has 50000×50000 pixels, over the limit of 40000000',
       },
       {
         name: 'something that is not an image',
         make: fixtures.notAnImage,
         status: 422,
         code: 'Resize.NotAnImage',
+        message: 'the original is not a supported image',
       },
-    ])('answers $status for $name', async ({ make, status, code }) => {
+    ])('answers $status for $name', async ({ make, status, code, message }) => {
       const { deps, seed, uri, store } = setup();
       seed('bad.jpg', await make());
 
-      await expectHttpError(generateDerived(uri('bad.jpg', 'webp'), deps), status, code);
+      const error = await generateDerived(uri('bad.jpg', 'webp'), deps).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(HttpError);
+      expect(error).toMatchObject({ status, code, message });
       expect([...store.objects.keys()].some((k) => k.includes('/derived/'))).toBe(false);
     });
+
+    it.each(['bad.jpg', 'bad.png'])(
+      'refuses an SVG named %s: only listed formats are decoded',
+      async (name) => {
+        const { deps, seed, uri, store } = setup();
+        seed(name, await fixtures.svg());
+
+        const error = await generateDerived(uri(name, 'webp'), deps).catch((e: unknown) => e);
+
+        expect(error).toBeInstanceOf(HttpError);
+        expect(error).toMatchObject({
+          status: 422,
+          code: 'Resize.UnsupportedFormat',
+          message: 'the original is svg, not one of jpeg, png, webp, gif, avif, tiff',
+        });
+        expect([...store.objects.keys()].some((k) => k.includes('/derived/'))).toBe(false);
+      },
+    );
 
     it('answers 404 when the original is missing', async () => {
       const { deps, uri } = setup();
@@ -188,6 +238,19 @@ describe('generateDerived', () => {
   });
 
   describe('delivery', () => {
+    it('stores the derived image with its Content-Type and a year-long immutable Cache-Control', async () => {
+      const { deps, seed, uri, store } = setup();
+      seed('a.jpg', await fixtures.jpeg());
+      const target = uri('a.jpg', 'avif');
+
+      await generateDerived(target, deps);
+
+      expect(store.objects.get(`gantry-cdn-media-dev/${target.slice(1)}`)).toMatchObject({
+        contentType: 'image/avif',
+        cacheControl: 'public, max-age=31536000, immutable',
+      });
+    });
+
     it('still returns the image when writing it back fails, and logs it', async () => {
       const { deps, seed, uri, store, logs } = setup();
       seed('a.jpg', await fixtures.jpeg());
@@ -199,23 +262,30 @@ describe('generateDerived', () => {
       expect(logs).toEqual([{ level: 'warn', code: 'Derived.WriteFailed', error: 'AccessDenied' }]);
     });
 
+    it('answers 503 Resize.Unstored, with Retry-After, when the result is too big to return and could not be stored', async () => {
+      const { deps, seed, store, logs } = setup();
+      seed('huge.png', await noisePng(1920, 1920));
+      store.failPuts = true;
+      const target = derivedUri(
+        { width: 1920, height: 0, fit: 'inside', quality: 90, format: 'png', path: 'huge.png' },
+        deps.config,
+      );
+
+      const error = await generateDerived(target, deps).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(HttpError);
+      expect(error).toMatchObject({
+        status: 503,
+        code: 'Resize.Unstored',
+        message: 'the resized image is too large to return and could not be stored',
+        retryAfter: 2,
+      });
+      expect(logs).toEqual([{ level: 'warn', code: 'Derived.WriteFailed', error: 'AccessDenied' }]);
+    });
+
     it('redirects to the stored derived object when the result is over the generated-response limit', async () => {
       const { deps, seed, store } = setup();
-      // Noise at q90 and 1920 px is far above the ~780 KB that fits base64 in 1 MB.
-      seed(
-        'huge.png',
-        await sharp({
-          create: {
-            width: 1920,
-            height: 1920,
-            channels: 3,
-            background: '#000',
-            noise: { type: 'gaussian', mean: 128, sigma: 90 },
-          },
-        })
-          .png()
-          .toBuffer(),
-      );
+      seed('huge.png', await noisePng(1920, 1920));
       const target = derivedUri(
         { width: 1920, height: 0, fit: 'inside', quality: 90, format: 'png', path: 'huge.png' },
         deps.config,

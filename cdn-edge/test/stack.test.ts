@@ -1,10 +1,17 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import type { CloudFrontRequestEvent, CloudFrontResponseEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { s3ObjectResponse, viewerRequest, viewerRequestEvent } from '../local/cloudfront-events.ts';
+import { assertLambdaResultConforms } from '../local/conformance.ts';
+import { parseEdgeConfig } from '../src/config.ts';
+import { shippedConfigWith } from '../src/edge-config.ts';
+import { signUrl } from '../src/signature.ts';
 
 const run = promisify(execFile);
 const serviceDir = fileURLToPath(new URL('..', import.meta.url));
@@ -13,17 +20,54 @@ interface Template {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
 }
 
+/** The environment of a build, without any signing secret this process may have. */
+function buildEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  if (!('GANTRY_EDGE_SIGNING_SECRET' in extra)) delete env.GANTRY_EDGE_SIGNING_SECRET;
+  if (!('GANTRY_EDGE_SIGNING_SECRET_FILE' in extra)) delete env.GANTRY_EDGE_SIGNING_SECRET_FILE;
+  return env;
+}
+
 describe('cdn-edge stack (osls package + cfn-lint)', () => {
   let template: Template;
   let templatePath: string;
+  // A fresh secret per run, given as a file the way the README says to: nothing committed has it.
+  const secret = randomBytes(32).toString('hex');
+  let secretDir: string;
+  let buildOutput: string;
+  // Both zips, unpacked once.
+  let bundlesDir: string;
 
   beforeAll(async () => {
+    secretDir = await mkdtemp(join(tmpdir(), 'gantry-edge-secret-'));
+    const secretFile = join(secretDir, 'signing-secret');
+    await writeFile(secretFile, `${secret}\n`, { mode: 0o600 });
     await rm(`${serviceDir}.serverless`, { recursive: true, force: true });
     // npx picks node_modules/.bin first, so osls runs on the repository's Node 22 offline.
-    await run('npx', ['osls', 'package', '--stage', 'dev'], { cwd: serviceDir, timeout: 170_000 });
+    const { stdout, stderr } = await run('npx', ['osls', 'package', '--stage', 'dev'], {
+      cwd: serviceDir,
+      timeout: 170_000,
+      env: buildEnv({ GANTRY_EDGE_SIGNING_SECRET_FILE: secretFile }),
+    });
+    buildOutput = stdout + stderr;
     templatePath = `${serviceDir}.serverless/cloudformation-template-update-stack.json`;
     template = JSON.parse(await readFile(templatePath, 'utf8')) as Template;
+    bundlesDir = await mkdtemp(join(tmpdir(), 'gantry-edge-zip-'));
+    for (const name of ['viewerRequest', 'originResponse']) {
+      await run('python3', [
+        '-m',
+        'zipfile',
+        '-e',
+        `${serviceDir}.serverless/${name}.zip`,
+        join(bundlesDir, name),
+      ]);
+    }
   }, 180_000);
+
+  afterAll(async () => {
+    await rm(secretDir, { recursive: true, force: true });
+    await rm(bundlesDir, { recursive: true, force: true });
+  });
 
   it('packages a template that cfn-lint reports no errors for', async () => {
     // cfn-lint exits with a bit mask: 2 = errors, 4 = warnings, 8 = informational.
@@ -55,6 +99,33 @@ describe('cdn-edge stack (osls package + cfn-lint)', () => {
     expect(config.Origins[0]?.OriginAccessControlId).toBeDefined();
   });
 
+  it('adds Vary: Accept to public URLs only (their format is negotiated), not to derived/*', () => {
+    type Behavior = {
+      PathPattern?: string;
+      ResponseHeadersPolicyId?: { Ref: string };
+      LambdaFunctionAssociations: Array<{ EventType: string }>;
+    };
+    const config = template.Resources.CloudFrontDistribution?.Properties.DistributionConfig as {
+      DefaultCacheBehavior: Behavior;
+      CacheBehaviors: Behavior[];
+    };
+    const policyId = config.DefaultCacheBehavior.ResponseHeadersPolicyId?.Ref ?? '';
+    const policy = template.Resources[policyId]?.Properties.ResponseHeadersPolicyConfig as {
+      CustomHeadersConfig: { Items: unknown[] };
+    };
+    const derived = config.CacheBehaviors.find((b) => b.PathPattern === 'derived/*');
+
+    expect(policy.CustomHeadersConfig.Items).toEqual([{ Header: 'Vary', Value: 'Accept', Override: true }]);
+    expect(derived).toBeDefined();
+    expect(derived?.ResponseHeadersPolicyId).toBeUndefined();
+    for (const behavior of [config.DefaultCacheBehavior, derived]) {
+      expect(behavior?.LambdaFunctionAssociations.map((a) => a.EventType).sort()).toEqual([
+        'origin-response',
+        'viewer-request',
+      ]);
+    }
+  });
+
   it('grants the resizer GetObject on originals and PutObject on the derived prefix only', () => {
     const role = template.Resources.OriginResponseRole?.Properties as {
       Policies: Array<{
@@ -81,36 +152,75 @@ describe('cdn-edge stack (osls package + cfn-lint)', () => {
   });
 
   it('ships bundles that load on their own: CommonJS, config inlined, sharp for linux-x64 beside them', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'gantry-edge-zip-'));
-    try {
-      for (const name of ['viewerRequest', 'originResponse']) {
-        await run('python3', [
-          '-m',
-          'zipfile',
-          '-e',
-          `${serviceDir}.serverless/${name}.zip`,
-          join(dir, name),
-        ]);
-      }
-      const probe = `
-        const viewer = require('./viewerRequest/src/handlers/viewer-request.js').handler;
-        const origin = require('./originResponse/src/handlers/origin-response.js').handler;
-        const cf = (eventType, extra) => ({ Records: [{ cf: { config: { eventType }, ...extra } }] });
-        (async () => {
-          const request = { uri: '/thumb/a.jpg', querystring: '', headers: {} };
-          const rewritten = await viewer(cf('viewer-request', { request }), {});
-          const response = { status: '200', statusDescription: 'OK', headers: {} };
-          const passed = await origin(cf('origin-response', { request: rewritten, response }), {});
-          process.stdout.write(JSON.stringify({ uri: rewritten.uri, status: passed.status }));
-        })();`;
-      const { stdout } = await run(process.execPath, ['-e', probe], { cwd: dir });
+    // Events built here, results checked here against CloudFront's rules; the probe only runs
+    // the zipped bundles on them (each handler gets its own copy, as over the wire).
+    // Signed with the secret given to the build: the bundle checks it (the shipped config requires it).
+    const signed = signUrl('/thumb/a.jpg', {
+      ...parseEdgeConfig(shippedConfigWith(secret)),
+      signing: { required: true, secret },
+    });
+    const viewerEvent = viewerRequestEvent(viewerRequest('/thumb/a.jpg', signed.split('?')[1]));
+    const probe = `
+      const viewer = require('./viewerRequest/src/handlers/viewer-request.js').handler;
+      const origin = require('./originResponse/src/handlers/origin-response.js').handler;
+      const copy = (value) => JSON.parse(JSON.stringify(value));
+      (async () => {
+        const viewerEvent = ${JSON.stringify(viewerEvent)};
+        const rewritten = await viewer(copy(viewerEvent), {});
+        const originEvent = {
+          Records: [{ cf: {
+            config: { ...viewerEvent.Records[0].cf.config, eventType: 'origin-response' },
+            request: rewritten,
+            response: ${JSON.stringify(s3ObjectResponse({ contentLength: 3, contentType: 'image/jpeg' }))},
+          } }],
+        };
+        const passed = await origin(copy(originEvent), {});
+        process.stdout.write(JSON.stringify({ rewritten, originEvent, passed }));
+      })();`;
+    const { stdout } = await run(process.execPath, ['-e', probe], { cwd: bundlesDir });
+    const { rewritten, originEvent, passed } = JSON.parse(stdout) as {
+      rewritten: { uri: string };
+      originEvent: CloudFrontResponseEvent;
+      passed: { status: string };
+    };
 
-      expect(JSON.parse(stdout)).toEqual({ uri: '/derived/160x160/cover/q80/auto/a.jpg', status: '200' });
-      const zip = await readFile(`${serviceDir}.serverless/viewerRequest.zip`);
-      expect(zip.byteLength).toBeLessThan(1024 * 1024);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    expect(rewritten.uri).toBe('/derived/160x160/cover/q80/auto/a.jpg');
+    expect(passed.status).toBe('200');
+    assertLambdaResultConforms(viewerEvent satisfies CloudFrontRequestEvent, rewritten);
+    assertLambdaResultConforms(originEvent, passed);
+    const zip = await readFile(`${serviceDir}.serverless/viewerRequest.zip`);
+    expect(zip.byteLength).toBeLessThan(1024 * 1024);
+  });
+
+  it('builds the secret into both bundles, and nowhere else: not the build log, the resolved config, or a committed file', async () => {
+    const viewerBundle = await readFile(
+      join(bundlesDir, 'viewerRequest/src/handlers/viewer-request.js'),
+      'utf8',
+    );
+    const originBundle = await readFile(
+      join(bundlesDir, 'originResponse/src/handlers/origin-response.js'),
+      'utf8',
+    );
+    const state = await readFile(`${serviceDir}.serverless/serverless-state.json`, 'utf8');
+    const committed = await run(
+      'git',
+      ['grep', '--fixed-strings', '--files-with-matches', secret, '--', ':/'],
+      {
+        cwd: serviceDir,
+      },
+    ).then(
+      ({ stdout }) => stdout,
+      (error: { code?: number }) => {
+        if (error.code === 1) return ''; // git grep: 1 = no match
+        throw error;
+      },
+    );
+
+    expect(viewerBundle).toContain(secret);
+    expect(originBundle).toContain(secret);
+    expect(buildOutput).not.toContain(secret);
+    expect(state).not.toContain(secret);
+    expect(committed).toBe('');
   });
 
   it('pins the shipped sharp to exactly the versions of the root lock', async () => {

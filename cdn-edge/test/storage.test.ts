@@ -29,16 +29,30 @@ function s3Error(name: string, status: number): S3ServiceException {
 }
 
 describe('mapS3Error', () => {
+  const NOT_FOUND = 'original image not found';
+  const BUSY = 'storage is busy, retry shortly';
   it.each([
-    [s3Error('NoSuchKey', 404), 404, 'Origin.NotFound', undefined],
-    [s3Error('AccessDenied', 403), 404, 'Origin.AccessDenied', undefined],
-    [s3Error('SlowDown', 503), 503, 'Origin.Unavailable', 2],
-    [s3Error('InternalError', 500), 503, 'Origin.Unavailable', 2],
-    [Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }), 503, 'Origin.Unavailable', 2],
-    [s3Error('InvalidObjectState', 403), 404, 'Origin.AccessDenied', undefined],
-    [s3Error('PermanentRedirect', 301), 502, 'Origin.Error', undefined],
-  ])('maps %s to %i %s', (error, status, code, retryAfter) => {
-    expect(mapS3Error(error, 2)).toMatchObject({ status, code, retryAfter });
+    [s3Error('NoSuchKey', 404), 404, 'Origin.NotFound', undefined, NOT_FOUND],
+    [s3Error('AccessDenied', 403), 404, 'Origin.AccessDenied', undefined, NOT_FOUND],
+    [s3Error('SlowDown', 503), 503, 'Origin.Unavailable', 2, BUSY],
+    [s3Error('InternalError', 500), 503, 'Origin.Unavailable', 2, BUSY],
+    [
+      Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }),
+      503,
+      'Origin.Unavailable',
+      2,
+      BUSY,
+    ],
+    [s3Error('InvalidObjectState', 403), 404, 'Origin.AccessDenied', undefined, NOT_FOUND],
+    [
+      s3Error('PermanentRedirect', 301),
+      502,
+      'Origin.Error',
+      undefined,
+      'storage returned an unexpected error',
+    ],
+  ])('maps %s to %i %s', (error, status, code, retryAfter, message) => {
+    expect(mapS3Error(error, 2)).toMatchObject({ status, code, retryAfter, message });
   });
 });
 
@@ -55,8 +69,48 @@ describe('S3ImageStore', () => {
     await expect(store.getOriginal(location, 1000)).rejects.toMatchObject({
       status: 413,
       code: 'Resize.TooLarge',
+      message: 'the original is over 1000 bytes',
     });
     expect(stream).toMatchObject({ read: false, destroyed: true });
+  });
+
+  it('refuses an original over the byte limit once read when S3 gave no length', async () => {
+    s3.on(GetObjectCommand).resolves({ Body: body(Buffer.alloc(1001)) as never });
+
+    await expect(store.getOriginal(location, 1000)).rejects.toMatchObject({
+      status: 413,
+      code: 'Resize.TooLarge',
+      message: 'the original is over 1000 bytes',
+    });
+  });
+
+  it('accepts an original of exactly the byte limit', async () => {
+    s3.on(GetObjectCommand).resolves({ ContentLength: 1000, Body: body(Buffer.alloc(1000)) as never });
+
+    expect((await store.getOriginal(location, 1000)).byteLength).toBe(1000);
+  });
+
+  it('answers 502 when S3 answers without a body', async () => {
+    s3.on(GetObjectCommand).resolves({ ContentLength: 0 });
+
+    await expect(store.getOriginal(location, 1000)).rejects.toMatchObject({
+      status: 502,
+      code: 'Origin.Error',
+      message: 'storage returned no body',
+    });
+  });
+
+  it('maps a connection lost while reading the body to 503', async () => {
+    const stream = {
+      transformToByteArray: () => Promise.reject(Object.assign(new Error('aborted'), { name: 'ECONNRESET' })),
+    };
+    s3.on(GetObjectCommand).resolves({ ContentLength: 3, Body: stream as never });
+
+    await expect(store.getOriginal(location, 1000)).rejects.toMatchObject({
+      status: 503,
+      code: 'Origin.Unavailable',
+      retryAfter: 2,
+    });
   });
 
   it('reads an original', async () => {

@@ -1,22 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HttpError } from '../src/errors.ts';
-import { sign } from '../src/signature.ts';
+import { sign, signUrl } from '../src/signature.ts';
 import { derivedUri, negotiateFormat, parseDerivedUri, parsePublicUri, type ResizeSpec } from '../src/url.ts';
 import { rewriteViewerRequest } from '../src/viewer.ts';
-import { testConfig } from './support/config.ts';
+import { TEST_SIGNING_SECRET, testConfig } from './support/config.ts';
+import { errorOf } from './support/errors.ts';
 
 const config = testConfig();
 const unsigned = testConfig({ signing: undefined });
-
-function errorOf(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 // ---- arbitraries -------------------------------------------------------------------------------
 const SAFE = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~';
@@ -139,14 +131,21 @@ describe('URL contract', () => {
 
   describe('rejection', () => {
     it('answers any input with a derived URI or a 4xx HttpError, never anything else', () => {
+      // 'binary' yields whole code points only; lone surrogates are added by hand.
+      const unit = fc.oneof(
+        { arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }), weight: 9 },
+        { arbitrary: fc.constantFrom('\uD800', '\uDBFF', '\uDC00', '\uDFFF'), weight: 1 },
+      );
       const anyUri = fc.oneof(
-        fc.string({ unit: 'binary', maxLength: 60 }).map((s) => `/${s}`),
+        fc.string({ unit, maxLength: 60 }).map((s) => `/${s}`),
         fc
           .tuple(
             fc.constantFrom('/800x/', '/thumb/', '/derived/800x0/inside/q80/webp/'),
-            fc.string({ unit: 'binary', maxLength: 40 }),
+            fc.string({ unit, maxLength: 40 }),
+            // Most random paths fail on the extension; these reach the checks after it.
+            fc.constantFrom('', '.jpg', '.PNG'),
           )
-          .map(([a, b]) => a + b),
+          .map(([a, b, c]) => a + b + c),
       );
       fc.assert(
         fc.property(anyUri, fc.string({ maxLength: 30 }), (uri, querystring) => {
@@ -168,32 +167,129 @@ describe('URL contract', () => {
       );
     });
 
+    // What the viewer reads in the 400's body, not only the code.
+    const DOTS = 'dot segments are not allowed';
+    const TWICE = 'percent-encoding must be applied once';
+    const SLASH = 'encoded slashes are not allowed';
+    const MALFORMED = 'malformed percent-encoding';
+    const SURROGATE = 'the path is not valid UTF-8 (lone surrogate)';
     it.each([
-      ['/800x/../secret.jpg', 'Url.Traversal'],
-      ['/800x/a/./b.jpg', 'Url.Traversal'],
-      ['/800x/%2e%2e/secret.jpg', 'Url.Traversal'],
-      ['/800x/a/%2E%2E/%2E%2E/secret.jpg', 'Url.Traversal'],
-      ['/800x/%252e%252e/secret.jpg', 'Url.DoubleEncoded'],
-      ['/800x/a%252Fb.jpg', 'Url.DoubleEncoded'],
-      ['/800x/a%2Fb.jpg', 'Url.BadPath'],
-      ['/800x/..%2Fsecret.jpg', 'Url.BadPath'],
-      ['/800x/a%5C..%5Cb.jpg', 'Url.BadPath'],
-      ['/800x/a%00.jpg', 'Url.BadPath'],
-      ['/800x/a//b.jpg', 'Url.BadPath'],
-      ['/800x/%E0%A4%A.jpg', 'Url.BadEncoding'],
-      ['/800x/readme.txt', 'Url.NotAnImagePath'],
-      ['/800x/', 'Url.BadPath'],
-      ['/800x', 'Url.BadPath'],
-      ['/derived/800x0/inside/q80/webp/../../originals/x.jpg', 'Url.Traversal'],
-      ['/derived/800x0/cover/q80/webp/a.jpg', 'Url.BadFit'],
-      ['/derived/0800x0/inside/q80/webp/a.jpg', 'Url.BadSize'],
-      ['/derived/800x0/inside/q80/gif/a.jpg', 'Url.BadFormat'],
-    ])('rejects %s with 400 %s', (uri, code) => {
+      ['/800x/../secret.jpg', 'Url.Traversal', DOTS],
+      ['/800x/a/./b.jpg', 'Url.Traversal', DOTS],
+      ['/800x/%2e%2e/secret.jpg', 'Url.Traversal', DOTS],
+      ['/800x/a/%2E%2E/%2E%2E/secret.jpg', 'Url.Traversal', DOTS],
+      ['/800x/%252e%252e/secret.jpg', 'Url.DoubleEncoded', TWICE],
+      ['/800x/a%252Fb.jpg', 'Url.DoubleEncoded', TWICE],
+      ['/800x/a%2Fb.jpg', 'Url.BadPath', SLASH],
+      ['/800x/..%2Fsecret.jpg', 'Url.BadPath', SLASH],
+      ['/800x/a%5C..%5Cb.jpg', 'Url.BadPath', SLASH],
+      ['/800x/a%00.jpg', 'Url.BadPath', 'control characters are not allowed'],
+      ['/800x/a//b.jpg', 'Url.BadPath', 'empty path segment'],
+      ['/800x/%E0%A4%A.jpg', 'Url.BadEncoding', MALFORMED],
+      // A lone surrogate cannot be encoded back (encodeURIComponent throws URIError), nor is it UTF-8.
+      ['/800x/a\uD800.jpg', 'Url.BadEncoding', SURROGATE],
+      ['/800x/\uDFFFb.jpg', 'Url.BadEncoding', SURROGATE],
+      ['/800x/%ED%A0%80.jpg', 'Url.BadEncoding', MALFORMED],
+      ['/derived/800x0/inside/q80/webp/a\uD800.jpg', 'Url.BadEncoding', SURROGATE],
+      [
+        '/800x/readme.txt',
+        'Url.NotAnImagePath',
+        'extension must be one of jpg, jpeg, png, webp, gif, avif, tif, tiff',
+      ],
+      [
+        '/800x/photo.bmp',
+        'Url.NotAnImagePath',
+        'extension must be one of jpg, jpeg, png, webp, gif, avif, tif, tiff',
+      ],
+      [
+        '/800x/.jpg',
+        'Url.NotAnImagePath',
+        'extension must be one of jpg, jpeg, png, webp, gif, avif, tif, tiff',
+      ],
+      ['/800x/', 'Url.BadPath', 'empty path segment'],
+      ['/800x', 'Url.BadPath', 'no image path after the size'],
+      ['/derived/800x0/inside/q80/webp/../../originals/x.jpg', 'Url.Traversal', DOTS],
+      ['/derived/800x0/cover/q80/webp/a.jpg', 'Url.BadFit', 'fit is not canonical'],
+      ['/derived/800x600/stretch/q80/webp/a.jpg', 'Url.BadFit', 'fit is not canonical'],
+      ['/derived/0800x0/inside/q80/webp/a.jpg', 'Url.BadSize', 'derived size must be <W>x<H>'],
+      ['/derived/800x/inside/q80/webp/a.jpg', 'Url.BadSize', 'derived size must be <W>x<H>'],
+      ['/derived/0x0/inside/q80/webp/a.jpg', 'Url.BadSize', 'a width or a height is needed'],
+      ['/derived/800x0/inside/q80/gif/a.jpg', 'Url.BadFormat', 'unknown format'],
+    ])('rejects %s with 400 %s', (uri, code, message) => {
       const error = errorOf(() =>
         rewriteViewerRequest({ uri, querystring: '', accept: undefined }, unsigned),
       );
 
-      expect(error).toMatchObject({ status: 400, code });
+      expect(error).toMatchObject({ status: 400, code, message });
+    });
+
+    // Each derived pattern is anchored at both ends: anything around a canonical token is refused,
+    // so no two derived URIs name the same image.
+    it.each([
+      ['/derived/800x0junk/inside/q80/webp/a.jpg', 'Url.BadSize', 'derived size must be <W>x<H>'],
+      ['/derived/junk800x0/inside/q80/webp/a.jpg', 'Url.BadSize', 'derived size must be <W>x<H>'],
+      ['/derived/800x0/inside/q80x/webp/a.jpg', 'Url.BadQuality', 'derived quality must be q<N>'],
+      ['/derived/800x0/inside/xq80/webp/a.jpg', 'Url.BadQuality', 'derived quality must be q<N>'],
+      ['/derived/800x0/inside/80/webp/a.jpg', 'Url.BadQuality', 'derived quality must be q<N>'],
+      ['/derived/800x0/inside/q080/webp/a.jpg', 'Url.BadQuality', 'derived quality must be q<N>'],
+      [
+        '/derived/800x0/inside/q81/webp/a.jpg',
+        'Url.BadQuality',
+        'quality 81 is not allowed; allowed: 50, 60, 70, 80, 90',
+      ],
+      [
+        '/derived/801x0/inside/q80/webp/a.jpg',
+        'Url.BadSize',
+        'width 801 is not allowed; allowed widths: 80, 160, 320, 400, 640, 800, 1024, 1280, 1600, 1920',
+      ],
+      [
+        '/derived/0x301/inside/q80/webp/a.jpg',
+        'Url.BadSize',
+        'height 301 is not allowed; allowed heights: 80, 160, 300, 320, 480, 600, 720, 1080',
+      ],
+      [
+        '/derived/800x301/cover/q80/webp/a.jpg',
+        'Url.BadSize',
+        'height 301 is not allowed; allowed heights: 80, 160, 300, 320, 480, 600, 720, 1080',
+      ],
+    ])('refuses the non-canonical derived URI %s (%s)', (uri, code, message) => {
+      expect(errorOf(() => parseDerivedUri(uri, config))).toMatchObject({ status: 400, code, message });
+    });
+
+    it.each([
+      ['avif', { avif: false, webp: true }],
+      ['webp', { avif: true, webp: false }],
+    ])('refuses a derived URI asking for %s when the config disables it', (format, formats) => {
+      const error = errorOf(() =>
+        parseDerivedUri(`/derived/800x0/inside/q80/${format}/a.jpg`, testConfig({ formats })),
+      );
+
+      expect(error).toMatchObject({
+        status: 400,
+        code: 'Url.BadFormat',
+        message: `${format} output is disabled`,
+      });
+    });
+
+    it.each(['jpg', 'jpeg', 'JPEG', 'png', 'webp', 'gif', 'avif', 'tif', 'tiff', 'TIFF'])(
+      'accepts the .%s extension',
+      (extension) => {
+        expect(parsePublicUri(`/800x/a/photo.${extension}`, '', config).spec.path).toBe(
+          `a/photo.${extension}`,
+        );
+      },
+    );
+
+    it('accepts a path of 1,024 characters and refuses one longer', () => {
+      const longest = `${'a/'.repeat(508)}abcd.jpg`; // 1,016 + 8 = 1,024 characters
+
+      expect(longest).toHaveLength(1024);
+      expect(parsePublicUri(`/800x/${longest}`, '', config).spec.path).toBe(longest);
+      expect(errorOf(() => parsePublicUri(`/800x/a${longest}`, '', config))).toMatchObject({
+        status: 400,
+        code: 'Url.BadPath',
+        message: 'path too long',
+      });
     });
 
     it('answers a size outside the list with 400 and the allowed list', () => {
@@ -207,15 +303,45 @@ describe('URL contract', () => {
       });
     });
 
+    const HEIGHTS = 'allowed heights: 80, 160, 300, 320, 480, 600, 720, 1080';
     it.each([
-      ['/800x/a.jpg', 'q=81', 'Url.BadQuality'],
-      ['/800x/a.jpg', 'q=abc', 'Url.BadQuality'],
-      ['/800x/a.jpg', 'fit=stretch', 'Url.BadFit'],
-      ['/800x/a.jpg', 'q=80&q=90', 'Url.DuplicateParameter'],
-      ['/huge/a.jpg', '', 'Url.BadSize'],
-      ['/100000x/a.jpg', '', 'Url.BadSize'],
-    ])('rejects %s?%s with %s', (uri, querystring, code) => {
-      expect(errorOf(() => parsePublicUri(uri, querystring, config))).toMatchObject({ status: 400, code });
+      ['/800x/a.jpg', 'q=81', 'Url.BadQuality', 'quality 81 is not allowed; allowed: 50, 60, 70, 80, 90'],
+      ['/800x/a.jpg', 'q=abc', 'Url.BadQuality', 'q must be an integer'],
+      ['/800x/a.jpg', 'q=080', 'Url.BadQuality', 'q must be an integer'],
+      [
+        '/800x/a.jpg',
+        'fit=stretch',
+        'Url.BadFit',
+        'fit must be one of cover, contain, fill, inside, outside',
+      ],
+      ['/800x/a.jpg', 'q=80&q=90', 'Url.DuplicateParameter', '"q" given more than once'],
+      ['/800x/a.jpg', 'sig=a&sig=b', 'Url.DuplicateParameter', '"sig" given more than once'],
+      ['/huge/a.jpg', '', 'Url.BadSize', 'unknown size "huge"; use a preset (thumb, card, hero) or WxH'],
+      [
+        '/100000x/a.jpg',
+        '',
+        'Url.BadSize',
+        'unknown size "100000x"; use a preset (thumb, card, hero) or WxH',
+      ],
+      ['/x301/a.jpg', '', 'Url.BadSize', `height 301 is not allowed; ${HEIGHTS}`],
+      ['/800x301/a.jpg', '', 'Url.BadSize', `height 301 is not allowed; ${HEIGHTS}`],
+      [
+        '/801x300/a.jpg',
+        '',
+        'Url.BadSize',
+        'width 801 is not allowed; allowed widths: 80, 160, 320, 400, 640, 800, 1024, 1280, 1600, 1920',
+      ],
+    ])('rejects %s?%s with %s', (uri, querystring, code, message) => {
+      expect(errorOf(() => parsePublicUri(uri, querystring, config))).toMatchObject({
+        status: 400,
+        code,
+        message,
+      });
+    });
+
+    it('accepts a height from the list, alone or with a width', () => {
+      expect(parsePublicUri('/x300/a.jpg', '', config).spec).toMatchObject({ width: 0, height: 300 });
+      expect(parsePublicUri('/400x300/a.jpg', '', config).spec).toMatchObject({ width: 400, height: 300 });
     });
   });
 
@@ -224,6 +350,10 @@ describe('URL contract', () => {
       ['image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8', 'avif'],
       ['image/webp,*/*', 'webp'],
       ['image/avif;q=0,image/webp', 'webp'],
+      ['image/avif;q=0', 'auto'],
+      ['image/avif; q=0.0, image/webp;q=0.000', 'auto'],
+      ['image/avif;q=0.001', 'avif'],
+      ['image/avif;q=0.5,image/webp', 'avif'],
       ['IMAGE/WEBP', 'webp'],
       ['image/*,*/*;q=0.8', 'auto'],
       ['', 'auto'],
@@ -239,9 +369,9 @@ describe('URL contract', () => {
   });
 
   describe('signature', () => {
-    const signed = testConfig({ signing: { required: true, secret: 'a-test-secret-of-some-length' } });
+    const signed = testConfig({ signing: { required: true, secret: TEST_SIGNING_SECRET } });
     const s: ResizeSpec = { width: 400, height: 0, fit: 'inside', quality: 80, path: 'a/b.jpg' };
-    const sig = sign(s, 'a-test-secret-of-some-length');
+    const sig = sign(s, TEST_SIGNING_SECRET);
 
     it('accepts a valid signature, the same for every spelling of the URL', () => {
       const a = rewriteViewerRequest(
@@ -257,14 +387,52 @@ describe('URL contract', () => {
     });
 
     it.each([
-      ['', 'Url.SignatureRequired'],
-      [`sig=${sig.replace(/^./, (c) => (c === '0' ? '1' : '0'))}`, 'Url.BadSignature'],
-      ['sig=short', 'Url.BadSignature'],
-    ])('answers 403 for %j', (querystring, code) => {
+      ['', 'Url.SignatureRequired', 'this URL must be signed (sig=…)'],
+      [
+        `sig=${sig.replace(/^./, (c) => (c === '0' ? '1' : '0'))}`,
+        'Url.BadSignature',
+        'signature does not match',
+      ],
+      ['sig=short', 'Url.BadSignature', 'signature does not match'],
+    ])('answers 403 for %j', (querystring, code, message) => {
       const error = errorOf(() =>
         rewriteViewerRequest({ uri: '/400x/a/b.jpg', querystring, accept: undefined }, signed),
       );
-      expect(error).toMatchObject({ status: 403, code });
+      expect(error).toMatchObject({ status: 403, code, message });
+    });
+
+    it('checks a wrong signature even when signing is optional, and lets a missing one through', () => {
+      const optional = testConfig({ signing: { required: false, secret: TEST_SIGNING_SECRET } });
+
+      expect(
+        rewriteViewerRequest({ uri: '/400x/a/b.jpg', querystring: '', accept: undefined }, optional),
+      ).toBe('/derived/400x0/inside/q80/auto/a/b.jpg');
+      expect(
+        errorOf(() =>
+          rewriteViewerRequest({ uri: '/400x/a/b.jpg', querystring: 'sig=00', accept: undefined }, optional),
+        ),
+      ).toMatchObject({ status: 403, code: 'Url.BadSignature' });
+    });
+
+    it('signUrl writes the signature the resizer checks, for public and derived URLs', () => {
+      const publicUrl = signUrl('/400/a/%62.jpg?q=80&fit=cover', {
+        ...signed,
+        signing: { required: true, secret: TEST_SIGNING_SECRET },
+      });
+      const derivedUrl = signUrl('/derived/400x0/inside/q80/webp/a/b.jpg', {
+        ...signed,
+        signing: { required: true, secret: TEST_SIGNING_SECRET },
+      });
+      const [publicUri = '', publicQuery = ''] = publicUrl.split('?');
+      const [derivedUri = '', derivedQuery = ''] = derivedUrl.split('?');
+
+      expect(publicQuery).toBe(`q=80&fit=cover&sig=${sig}`);
+      expect(
+        rewriteViewerRequest({ uri: publicUri, querystring: publicQuery, accept: undefined }, signed),
+      ).toBe('/derived/400x0/inside/q80/auto/a/b.jpg');
+      expect(
+        rewriteViewerRequest({ uri: derivedUri, querystring: derivedQuery, accept: undefined }, signed),
+      ).toBe('/derived/400x0/inside/q80/webp/a/b.jpg');
     });
 
     it('binds the signature to the size', () => {

@@ -1,10 +1,5 @@
-import {
-  evaluateRollout,
-  failureCause,
-  type RolloutWait,
-  rolloutCompleted,
-  withdrawRolloutWait,
-} from '../src/ecs/rollout.ts';
+import { failureCause, rolloutCompleted, withdrawRolloutWait } from '../src/coordination/waits.ts';
+import { evaluateRollout, type RolloutWait } from '../src/ecs/rollout.ts';
 import { GantryError } from '../src/errors.ts';
 import { rolloutDependencies } from './rollout-clients.ts';
 import { logger, wrap } from './runtime.ts';

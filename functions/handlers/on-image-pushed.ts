@@ -2,6 +2,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { parseImagePush, routeImagePush } from '../src/image-push.ts';
+import { isIgnored } from '../src/tracking.ts';
 import { cachedConfigSource } from './config-source.ts';
 import { logger, parameterPrefix, requiredEnv, wrap } from './runtime.ts';
 
@@ -16,11 +17,17 @@ const deps = {
 
 export const lambdaHandler = async (event: EventBridgeEvent<'ECR Image Action', unknown>) => {
   const push = parseImagePush(event);
+  if (isIgnored(push)) {
+    logger.info('push ignored', { why: push.ignored });
+    return `ignored: ${push.ignored}`;
+  }
   const routed = await routeImagePush(deps, push);
   if (routed.invalidConfigs.length > 0)
     logger.warn('skipped invalid configs', { invalid: routed.invalidConfigs });
-  if (routed.ignored)
+  if (routed.ignored) {
     logger.info('push ignored', { repository: push.repository, tag: push.tag, why: routed.ignored });
+    return `ignored: ${routed.ignored}`;
+  }
   for (const decision of routed.decisions) logger.info('push routed', { ...decision, digest: push.digest });
   return routed;
 };

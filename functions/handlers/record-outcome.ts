@@ -2,10 +2,12 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DeployState } from '../src/deploy-state.ts';
 import { type OutcomeKind, recordOutcome } from '../src/outcome.ts';
+import { coordination } from './coordination-clients.ts';
 import { logger, parameterPrefix, wrap } from './runtime.ts';
 
 const deps = {
   ssm: new SSMClient({}),
+  table: coordination.table,
   events: new EventBridgeClient({}),
   parameterPrefix,
   // The default bus, where users add their own rules; IAM allows exactly this one.

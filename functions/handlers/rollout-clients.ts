@@ -1,13 +1,6 @@
 import { ECSClient } from '@aws-sdk/client-ecs';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import type { RolloutDependencies } from '../src/ecs/rollout.ts';
-import { parameterPrefix } from './runtime.ts';
+import { coordination } from './coordination-clients.ts';
 
 /** The three rollout handlers talk to the same services. */
-export const rolloutDependencies: RolloutDependencies = {
-  ssm: new SSMClient({}),
-  ecs: new ECSClient({}),
-  sfn: new SFNClient({}),
-  parameterPrefix,
-};
+export const rolloutDependencies: RolloutDependencies = { ...coordination, ecs: new ECSClient({}) };

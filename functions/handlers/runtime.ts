@@ -14,6 +14,9 @@ export function requiredEnv(name: string): string {
 
 export const parameterPrefix = process.env.GANTRY_PARAMETER_PREFIX ?? '/gantry';
 
+/** The coordination table's name (serverless.yml sets it): for the handlers that use the table. */
+export const coordinationTableVariable = 'GANTRY_COORDINATION_TABLE';
+
 /** How long the entry Lambdas cache the configs (0 in the sandbox, where configs are seeded live). */
 export const configCacheSeconds = nonNegativeNumber('GANTRY_CONFIG_CACHE_SECONDS', 60);
 

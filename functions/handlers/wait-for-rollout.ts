@@ -1,4 +1,5 @@
-import { type RolloutWait, registerRolloutWait } from '../src/ecs/rollout.ts';
+import { registerRolloutWait } from '../src/coordination/waits.ts';
+import { evaluateRollout, type RolloutWait } from '../src/ecs/rollout.ts';
 import { rolloutDependencies } from './rollout-clients.ts';
 import { logger, wrap } from './runtime.ts';
 
@@ -8,7 +9,9 @@ import { logger, wrap } from './runtime.ts';
  * ended, or onEcsEvent). The token is stored, never logged.
  */
 export const lambdaHandler = async (wait: RolloutWait): Promise<{ outcome: string }> => {
-  const verdict = await registerRolloutWait(rolloutDependencies, wait);
+  const verdict = await registerRolloutWait(rolloutDependencies, wait, (parked) =>
+    evaluateRollout(rolloutDependencies.ecs, parked, { deadlinePassed: false }),
+  );
   logger.info('waiting for rollout', { deploymentId: wait.deploymentId, outcome: verdict.outcome });
   return { outcome: verdict.outcome };
 };

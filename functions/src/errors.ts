@@ -57,6 +57,39 @@ export const platformRetryableErrorNames = [
   'Lambda.Unknown',
 ] as const;
 
+/**
+ * What a DynamoDB service-integration state (`arn:aws:states:::dynamodb:*`) raises: Step Functions
+ * names the API's error with a `DynamoDB.` prefix (Step Functions developer guide, "Call DynamoDB
+ * APIs with Step Functions", https://docs.aws.amazon.com/step-functions/latest/dg/connect-ddb.html);
+ * the names after the prefix are the SDK model's (@aws-sdk/client-dynamodb models/errors.d.ts).
+ */
+export const dynamodbIntegrationErrors = {
+  /** The ConditionExpression failed: for ReleaseLock, this execution did not hold the lock. */
+  conditionFailed: 'DynamoDB.ConditionalCheckFailedException',
+  /** Throttling and server faults: safe to retry with backoff. */
+  retryable: [
+    'DynamoDB.ProvisionedThroughputExceededException',
+    'DynamoDB.ThrottlingException',
+    'DynamoDB.RequestLimitExceeded',
+    'DynamoDB.InternalServerError',
+  ],
+} as const;
+
+/**
+ * What the state machine does with an error, by what it means for the system. The ASL's Catch
+ * lists name exactly these (test/functions/deploy-definition.test.ts holds them together).
+ */
+export const catchRules = {
+  /** Raised by DeployEcs before the target changed: release the lock and fail, nothing to roll back. */
+  nothingChanged: [
+    'DeployFailed',
+    'InputInvalid',
+    'TaskDefinitionNotCopyable',
+  ] as const satisfies readonly GantryErrorName[],
+  /** ReleaseLock's condition failed: this execution never held the lock; go on. */
+  lockNotHeld: [dynamodbIntegrationErrors.conditionFailed] as const,
+};
+
 export class GantryError extends Error {
   constructor(
     override readonly name: GantryErrorName,

@@ -1,12 +1,11 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod';
-import { InputInvalid } from './errors.ts';
 import { ecrRegistry } from './image-ref.ts';
 import { appEnvParameters } from './parameters.ts';
 import { liveReleaseOf, readRelease } from './release.ts';
 import { executionName, startDeploy } from './start-deploy.ts';
-import { type ConfigSource, listAppEnvConfigs } from './tracking.ts';
+import { type ConfigSource, type Ignored, ignore, listAppEnvConfigs } from './tracking.ts';
 
 const ecrPushEventSchema = z.object({
   'detail-type': z.literal('ECR Image Action'),
@@ -31,12 +30,25 @@ export interface ImagePush {
   pushedAt: string;
 }
 
-export function parseImagePush(event: unknown): ImagePush {
+/**
+ * ECR pins images by a sha256 digest: `sha256:` and 64 lower-case hex digits (OCI image spec,
+ * descriptor.md "Digests": the sha256 encoded portion MUST match /[a-f0-9]{64}/). Anything else
+ * cannot have come from ECR and would only fail later, after an execution started.
+ */
+const digestPattern = /^sha256:[a-f0-9]{64}$/;
+
+/** The push an `aws.ecr` event announces, or why this event is not one Gantry deploys. */
+export function parseImagePush(event: unknown): ImagePush | Ignored {
   const parsed = ecrPushEventSchema.safeParse(event);
-  if (!parsed.success) throw new InputInvalid('not an ECR Image Action event');
+  if (!parsed.success) return ignore('not an ECR Image Action event with a repository and a digest');
   const { detail } = parsed.data;
   if (detail['action-type'] !== 'PUSH' || detail.result !== 'SUCCESS') {
-    throw new InputInvalid(`ECR ${detail['action-type']} ${detail.result} is not a successful push`);
+    return ignore(`ECR ${detail['action-type']} ${detail.result} is not a successful push`);
+  }
+  if (!digestPattern.test(detail['image-digest'])) {
+    return ignore(
+      `digest ${JSON.stringify(detail['image-digest'].slice(0, 80))} is not sha256: and 64 hex digits`,
+    );
   }
   return {
     repository: detail['repository-name'],

@@ -1,97 +1,268 @@
+import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import type { SSMClient } from '@aws-sdk/client-ssm';
-import * as z from 'zod';
-import { awsCall, hasErrorName } from './errors.ts';
 import {
-  type AppEnvParameters,
-  createParameterIfAbsent,
-  deleteParameter,
-  readParameter,
-  writeParameter,
-} from './parameters.ts';
-import { readRelease, safeJson } from './release.ts';
+  appEnvPartition,
+  type CoordinationTable,
+  conditionalWrite,
+  expiresIn,
+  type Item,
+  keyOf,
+  lockSortKey,
+  n,
+  numberOf,
+  s,
+  stringOf,
+  ttlAttribute,
+  waiterSortKey,
+} from './coordination/table.ts';
+import { resumeTask } from './coordination/task-tokens.ts';
+import { awsCall, hasErrorName } from './errors.ts';
+import { latestRelease } from './release.ts';
 
 /** Who holds, or waits for, one app/environment. */
-const claimSchema = z.object({ executionArn: z.string(), requestedAt: z.string(), image: z.string() });
-export type LockClaim = z.infer<typeof claimSchema>;
+export interface LockClaim {
+  executionArn: string;
+  requestedAt: string;
+  image: string;
+}
 
 export type LockOutcome =
   | { status: 'acquired' }
-  | { status: 'waiting'; holder: string }
+  | { status: 'waiting'; holder: string; retryAfterSeconds?: number }
   | { status: 'superseded'; by: string };
 
+/** What a parked waiter is resumed with: go and try again, or stand down. */
+export type WakeUp = { status: 'woken' } | { status: 'superseded'; by: string };
+
 export interface LockDependencies {
-  ssm: SSMClient;
+  table: CoordinationTable;
   sfn: SFNClient;
+  now: () => Date;
 }
+
+export interface AppEnv {
+  app: string;
+  env: string;
+}
+
+/**
+ * How long a parked waiter waits before trying again by itself, should the holder's release and
+ * its end-of-execution event both be lost: longer than a holder's rollout and rollback together
+ * (each up to `health.timeoutSeconds`), so a live holder is never polled.
+ */
+export function waiterFallbackSeconds(health: { timeoutSeconds: number }): number {
+  return 2 * health.timeoutSeconds + 600;
+}
+/** A waiter item outlives its fallback by a day at most, should its execution die. */
+const waiterGraceSeconds = 24 * 3600;
 
 /**
  * One deployment at a time per app/environment, and the newest request wins.
  *
- * The lock is a parameter created with `Overwrite: false`, Parameter Store's only atomic
- * operation. Waiters leave their claim in `next`. A request stands down (superseded) when a newer
- * one holds the lock, waits in `next`, or is already the recorded release: so a burst of pushes
- * deploys the first and the last, never the ones between, and never an older one after a newer.
- * A lock whose holder execution has ended (crashed, aborted, timed out) is reclaimed.
+ * The lock is an item written with a condition (absent, or held by an execution that has ended),
+ * so two requests can never both take it. A request stands down (superseded) when a newer one
+ * holds the lock, waits for it, or is already the recorded release: so a burst of pushes deploys
+ * the first and the last, never the ones between, and never an older one after a newer. A request
+ * that cannot take the lock returns `waiting`; the state machine then parks it ({@link parkWaiter}).
  */
 export async function acquireLock(
   deps: LockDependencies,
-  parameters: AppEnvParameters,
+  where: AppEnv,
   claim: LockClaim,
 ): Promise<LockOutcome> {
-  const [holder, next, release] = await Promise.all([
-    readClaim(deps.ssm, parameters.lock),
-    readClaim(deps.ssm, parameters.next),
-    readRelease(deps.ssm, parameters.release),
+  const [holder, waiter, release] = await Promise.all([
+    readClaim(deps.table, where, lockSortKey),
+    readClaim(deps.table, where, waiterSortKey),
+    latestRelease(deps.table, where.app, where.env),
   ]);
   // A retried step may already hold the lock; it must not then stand down and strand it.
   if (holder?.executionArn === claim.executionArn) return { status: 'acquired' };
   if (release && isNewerThan(release, claim)) return { status: 'superseded', by: release.executionArn };
   // A newer request that died (aborted, timed out) supersedes nobody: its intent is gone.
-  for (const other of [holder, next]) {
+  for (const other of [holder, waiter]) {
     if (other && isNewerThan(other, claim) && (await isRunning(deps.sfn, other.executionArn))) {
       return { status: 'superseded', by: other.executionArn };
     }
   }
 
-  for (let attempt = 0; attempt < 2; attempt++) {
-    if (await createParameterIfAbsent(deps.ssm, parameters.lock, JSON.stringify(claim))) {
-      if (next?.executionArn === claim.executionArn) await deleteParameter(deps.ssm, parameters.next);
+  let current = holder;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    // A holder that ended without releasing (crashed, aborted, timed out) is taken over, in the
+    // same conditional write: only if the lock still names that holder.
+    const dead =
+      current && !(await isRunning(deps.sfn, current.executionArn)) ? current.executionArn : undefined;
+    if (current && !dead) return { status: 'waiting', holder: current.executionArn };
+    if (await writeLock(deps, where, claim, dead)) {
+      if (waiter?.executionArn === claim.executionArn)
+        await withdrawWaiter(deps.table, where, claim.executionArn);
       return { status: 'acquired' };
     }
-    const current = await readClaim(deps.ssm, parameters.lock);
-    if (!current) continue; // released between our create and read: try again
-    if (current.executionArn === claim.executionArn) return { status: 'acquired' };
-    const running = await isRunning(deps.sfn, current.executionArn);
-    if (running && isNewerThan(current, claim)) return { status: 'superseded', by: current.executionArn };
-    if (running) {
-      if (next?.executionArn !== claim.executionArn) {
-        await writeParameter(deps.ssm, parameters.next, JSON.stringify(claim), { overwrite: true });
-      }
-      return { status: 'waiting', holder: current.executionArn };
-    }
-    // The holder ended without releasing: reclaim, then compete for the create like anyone else.
-    // Only if the lock still is that holder's: a holder that ended normally released it first,
-    // and someone may have taken it since. Compared by holder, not version: a re-created
-    // parameter starts again at version 1. (Parameter Store has no compare-and-delete; two
-    // waiters reclaiming one crashed holder at the same instant remain a narrow race.)
-    if ((await readClaim(deps.ssm, parameters.lock))?.executionArn === current.executionArn) {
-      await deleteParameter(deps.ssm, parameters.lock);
-    }
+    current = await readClaim(deps.table, where, lockSortKey);
+    if (current?.executionArn === claim.executionArn) return { status: 'acquired' };
   }
-  const current = await readClaim(deps.ssm, parameters.lock);
   return { status: 'waiting', holder: current?.executionArn ?? 'unknown' };
 }
 
-/** Releases the lock if this execution holds it; releasing twice, or someone else's lock, is a no-op. */
-export async function releaseLock(
-  ssm: SSMClient,
-  parameters: AppEnvParameters,
+/**
+ * Parks a waiting request's task token in the waiter slot. The slot holds the newest waiter only:
+ * the write succeeds if the slot is empty, older, or already ours, and the waiter it replaces is
+ * resumed as superseded; a newer waiter makes this one stand down at once. Then it looks at the
+ * lock again: a holder that let go between AcquireLock and now woke nobody, so we wake ourselves.
+ */
+export async function parkWaiter(
+  deps: LockDependencies,
+  where: AppEnv,
+  claim: LockClaim & { taskToken: string; timeoutSeconds: number },
+): Promise<'parked' | 'superseded' | 'woken'> {
+  let replaced: Item | undefined;
+  try {
+    const { Attributes } = await awsCall('parking the waiter', () =>
+      deps.table.dynamodb.send(
+        new PutItemCommand({
+          TableName: deps.table.tableName,
+          Item: {
+            ...keyOf(appEnvPartition(where.app, where.env), waiterSortKey),
+            executionArn: s(claim.executionArn),
+            ...claimAttributes(claim),
+            taskToken: s(claim.taskToken),
+            [ttlAttribute]: expiresIn(deps.now(), claim.timeoutSeconds + waiterGraceSeconds),
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR requestedAt < :requestedAt OR executionArn = :me',
+          ExpressionAttributeValues: {
+            ':requestedAt': n(Date.parse(claim.requestedAt)),
+            ':me': s(claim.executionArn),
+          },
+          ReturnValues: 'ALL_OLD',
+        }),
+      ),
+    );
+    replaced = Attributes;
+  } catch (error) {
+    if (!hasErrorName(error, 'ConditionalCheckFailedException')) throw error;
+    const newer = await readClaim(deps.table, where, waiterSortKey);
+    await resumeTask(deps.sfn, claim.taskToken, {
+      output: { status: 'superseded', by: newer?.executionArn ?? 'a newer request' } satisfies WakeUp,
+    });
+    return 'superseded';
+  }
+  const replacedArn = stringOf(replaced, 'executionArn');
+  const replacedToken = stringOf(replaced, 'taskToken');
+  if (replacedArn && replacedToken && replacedArn !== claim.executionArn) {
+    await resumeTask(deps.sfn, replacedToken, {
+      output: { status: 'superseded', by: claim.executionArn } satisfies WakeUp,
+    });
+  }
+  if (!(await readClaim(deps.table, where, lockSortKey))) {
+    return (await wakeWaiter(deps, where, claim.taskToken)) ? 'woken' : 'parked';
+  }
+  return 'parked';
+}
+
+/**
+ * Resumes the parked waiter, if any, so it tries for the lock. Taking it out of its slot with a
+ * delete that returns the old item is the claim: of two wakers (the holder's release and the
+ * end-of-execution rule, say) only one gets the token. `onlyToken` wakes only that token.
+ */
+export async function wakeWaiter(
+  deps: LockDependencies,
+  where: AppEnv,
+  onlyToken?: string,
+): Promise<boolean> {
+  let taken: Item | undefined;
+  try {
+    const { Attributes } = await awsCall('claiming the waiter', () =>
+      deps.table.dynamodb.send(
+        new DeleteItemCommand({
+          TableName: deps.table.tableName,
+          Key: keyOf(appEnvPartition(where.app, where.env), waiterSortKey),
+          ReturnValues: 'ALL_OLD',
+          ...(onlyToken !== undefined && {
+            ConditionExpression: 'taskToken = :token',
+            ExpressionAttributeValues: { ':token': s(onlyToken) },
+          }),
+        }),
+      ),
+    );
+    taken = Attributes;
+  } catch (error) {
+    if (hasErrorName(error, 'ConditionalCheckFailedException')) return false;
+    throw error;
+  }
+  const token = stringOf(taken, 'taskToken');
+  if (token === undefined) return false;
+  return resumeTask(deps.sfn, token, { output: { status: 'woken' } satisfies WakeUp });
+}
+
+/**
+ * Frees the lock if `executionArn` holds it; someone else's lock, or none, is left alone. The
+ * state machine's ReleaseLock makes the same conditional delete itself (a DynamoDB service
+ * integration); this is the end-of-execution rule's copy, for a holder that died holding it.
+ */
+export function releaseLock(deps: LockDependencies, where: AppEnv, executionArn: string): Promise<boolean> {
+  return conditionalWrite('releasing the lock', () =>
+    deps.table.dynamodb.send(
+      new DeleteItemCommand({
+        TableName: deps.table.tableName,
+        Key: keyOf(appEnvPartition(where.app, where.env), lockSortKey),
+        ConditionExpression: 'holder = :me',
+        ExpressionAttributeValues: { ':me': s(executionArn) },
+      }),
+    ),
+  );
+}
+
+/** Removes a waiter item of this execution (it took the lock, or it died waiting). */
+export function withdrawWaiter(
+  table: CoordinationTable,
+  where: AppEnv,
   executionArn: string,
-): Promise<{ released: boolean }> {
-  const holder = await readClaim(ssm, parameters.lock);
-  if (holder?.executionArn !== executionArn) return { released: false };
-  return { released: await deleteParameter(ssm, parameters.lock) };
+): Promise<boolean> {
+  return conditionalWrite('withdrawing the waiter', () =>
+    table.dynamodb.send(
+      new DeleteItemCommand({
+        TableName: table.tableName,
+        Key: keyOf(appEnvPartition(where.app, where.env), waiterSortKey),
+        ConditionExpression: 'executionArn = :me',
+        ExpressionAttributeValues: { ':me': s(executionArn) },
+      }),
+    ),
+  );
+}
+
+function writeLock(
+  deps: LockDependencies,
+  where: AppEnv,
+  claim: LockClaim,
+  deadHolder: string | undefined,
+): Promise<boolean> {
+  return conditionalWrite('taking the lock', () =>
+    deps.table.dynamodb.send(
+      new PutItemCommand({
+        TableName: deps.table.tableName,
+        Item: {
+          ...keyOf(appEnvPartition(where.app, where.env), lockSortKey),
+          holder: s(claim.executionArn),
+          ...claimAttributes(claim),
+          acquiredAt: s(deps.now().toISOString()),
+        },
+        ...(deadHolder === undefined
+          ? { ConditionExpression: 'attribute_not_exists(pk)' }
+          : { ConditionExpression: 'holder = :dead', ExpressionAttributeValues: { ':dead': s(deadHolder) } }),
+      }),
+    ),
+  );
+}
+
+/**
+ * What the lock and the waiter item say about a request. `requestedAt` is a number (epoch ms) so
+ * conditions compare it numerically; the text keeps the request's own spelling.
+ */
+function claimAttributes(claim: LockClaim): Item {
+  return {
+    requestedAt: n(Date.parse(claim.requestedAt)),
+    requestedAtText: s(claim.requestedAt),
+    image: s(claim.image),
+  };
 }
 
 /** Another request than `claim`, made later. Records written before requests carried a time never are. */
@@ -103,10 +274,28 @@ function isNewerThan(
   return Date.parse(other.requestedAt) > Date.parse(claim.requestedAt);
 }
 
-async function readClaim(ssm: SSMClient, name: string): Promise<LockClaim | undefined> {
-  const stored = await readParameter(ssm, name);
-  const parsed = stored ? claimSchema.safeParse(safeJson(stored.value)) : undefined;
-  return parsed?.success ? parsed.data : undefined;
+async function readClaim(
+  table: CoordinationTable,
+  where: AppEnv,
+  sk: string,
+): Promise<LockClaim | undefined> {
+  const { Item } = await awsCall('reading the lock', () =>
+    table.dynamodb.send(
+      new GetItemCommand({
+        TableName: table.tableName,
+        Key: keyOf(appEnvPartition(where.app, where.env), sk),
+        ConsistentRead: true,
+      }),
+    ),
+  );
+  const executionArn = stringOf(Item, sk === lockSortKey ? 'holder' : 'executionArn');
+  const requestedAt = numberOf(Item, 'requestedAt');
+  if (executionArn === undefined || requestedAt === undefined) return undefined;
+  return {
+    executionArn,
+    requestedAt: stringOf(Item, 'requestedAtText') ?? new Date(requestedAt).toISOString(),
+    image: stringOf(Item, 'image') ?? '',
+  };
 }
 
 async function isRunning(sfn: SFNClient, executionArn: string): Promise<boolean> {

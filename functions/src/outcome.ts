@@ -1,23 +1,28 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { CoordinationTable } from './coordination/table.ts';
 import type { DeployPlan } from './deploy-plan.ts';
 import { type CaughtError, causeDetails, type DeployState, rollbackTarget } from './deploy-state.ts';
 import type { StoppedTask } from './ecs/rollout.ts';
 import { type GantryEventType, publishGantryEvent } from './notify.ts';
 import { appEnvParameters } from './parameters.ts';
-import { type ReleaseRecord, writeRelease } from './release.ts';
+import { type ReleaseRecord, recordRelease } from './release.ts';
 
 export type OutcomeKind = 'release' | 'rollback' | 'rollback-failed' | 'superseded';
 
 export interface OutcomeDependencies {
   ssm: SSMClient;
+  table: CoordinationTable;
   events: EventBridgeClient;
   parameterPrefix: string;
   eventBusName: string;
   now: () => Date;
 }
 
-/** Writes the release record (for every kind but superseded) and announces the outcome. */
+/**
+ * Records the release (for every kind but superseded): appended to the history in the coordination
+ * table and written as the live release to Parameter Store. Then announces the outcome.
+ */
 export async function recordOutcome(
   deps: OutcomeDependencies,
   kind: OutcomeKind,
@@ -27,7 +32,15 @@ export async function recordOutcome(
   const event = eventTypeOf(kind, plan);
   const record = kind === 'superseded' ? undefined : releaseRecordFor(kind, state, deps.now());
   const version = record
-    ? await writeRelease(deps.ssm, appEnvParameters(deps.parameterPrefix, plan.app, plan.env).release, record)
+    ? await recordRelease(
+        deps,
+        {
+          app: plan.app,
+          env: plan.env,
+          parameterName: appEnvParameters(deps.parameterPrefix, plan.app, plan.env).release,
+        },
+        record,
+      )
     : undefined;
   await publishGantryEvent(
     deps.events,
@@ -106,7 +119,8 @@ function releaseRecordFor(
 }
 
 /**
- * The cause as kept in the release record: a summary, because a Standard parameter holds 4 KB.
+ * The cause as kept in the release record: a summary, because the live release is a Standard
+ * parameter (4 KB).
  * The full forensics travel in the gantry event, which holds 256 KB.
  */
 function causeOf(

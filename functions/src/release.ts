@@ -1,6 +1,18 @@
+import { PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod';
-import { labelParameterVersion, readParameter, writeParameter } from './parameters.ts';
+import {
+  appEnvPartition,
+  type CoordinationTable,
+  conditionalWrite,
+  type Item,
+  keyOf,
+  releaseSortKeyPrefix,
+  s,
+  stringOf,
+} from './coordination/table.ts';
+import { awsCall } from './errors.ts';
+import { readParameter, writeParameter } from './parameters.ts';
 
 const deployedImageSchema = z.object({
   /** `registry/repository@sha256:…` */
@@ -29,9 +41,6 @@ export const releaseRecordSchema = deployedImageSchema.extend({
 export type DeployedImage = z.infer<typeof deployedImageSchema>;
 export type ReleaseRecord = z.infer<typeof releaseRecordSchema>;
 
-/** The label that marks the parameter version of the release currently believed live and healthy. */
-export const liveLabel = 'live';
-
 export function deployedImageOf(record: DeployedImage): DeployedImage {
   return {
     image: record.image,
@@ -55,29 +64,100 @@ export async function readRelease(ssm: SSMClient, name: string): Promise<Release
   return parsed.success ? parsed.data : undefined;
 }
 
-/**
- * Writes the record as a new version of the release parameter (the version history is the
- * release history). Retrying after a partial failure does not write the same record twice.
- */
-export async function writeRelease(ssm: SSMClient, name: string, record: ReleaseRecord): Promise<number> {
-  const current = await readParameter(ssm, name);
-  const currentRecord = current ? releaseRecordSchema.safeParse(safeJson(current.value)) : undefined;
-  if (
-    current &&
-    currentRecord?.success &&
-    currentRecord.data.executionArn === record.executionArn &&
-    currentRecord.data.kind === record.kind
-  ) {
-    // Written by an earlier try that may have failed before labelling it: label again (idempotent).
-    if (record.kind !== 'rollback-failed') await labelParameterVersion(ssm, name, current.version, liveLabel);
-    return current.version;
-  }
-  const version = await writeParameter(ssm, name, fitToParameter(record), { overwrite: true });
-  if (record.kind !== 'rollback-failed') await labelParameterVersion(ssm, name, version, liveLabel);
-  return version;
+export interface ReleaseStores {
+  table: CoordinationTable;
+  ssm: SSMClient;
 }
 
-/** A Standard parameter holds 4 KB; a record never fails to be written for its forensics' sake. */
+/**
+ * Records a release: appended to the history in the coordination table (no cap), then written as
+ * the live release to Parameter Store (what people and the swarm agent read). Parameter Store's
+ * versions are no longer the record: it keeps only the last 100 and refuses a write when the
+ * oldest carries a label (SDK model, @aws-sdk/client-ssm ParameterMaxVersionLimitExceeded), so
+ * nothing is labelled any more. A retry after a partial failure does not append twice.
+ */
+export async function recordRelease(
+  stores: ReleaseStores,
+  where: { app: string; env: string; parameterName: string },
+  record: ReleaseRecord,
+): Promise<number> {
+  const latest = await latestRelease(stores.table, where.app, where.env);
+  if (latest?.executionArn !== record.executionArn || latest.kind !== record.kind) {
+    await appendRelease(stores.table, where, record);
+  }
+  return writeParameter(stores.ssm, where.parameterName, fitToParameter(record), { overwrite: true });
+}
+
+/** The newest record of the history, or undefined when there is none (or it is unreadable). */
+export async function latestRelease(
+  table: CoordinationTable,
+  app: string,
+  env: string,
+): Promise<ReleaseRecord | undefined> {
+  const [newest] = await releaseHistory(table, app, env, { limit: 1 });
+  return newest;
+}
+
+/** The history, newest first: one Query page of at most `limit` records. */
+export async function releaseHistory(
+  table: CoordinationTable,
+  app: string,
+  env: string,
+  options: { limit: number },
+): Promise<ReleaseRecord[]> {
+  const { Items } = await awsCall('reading the release history', () =>
+    table.dynamodb.send(
+      new QueryCommand({
+        TableName: table.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :release)',
+        ExpressionAttributeValues: {
+          ':pk': s(appEnvPartition(app, env)),
+          ':release': s(releaseSortKeyPrefix),
+        },
+        ScanIndexForward: false,
+        Limit: options.limit,
+        ConsistentRead: true,
+      }),
+    ),
+  );
+  return (Items ?? []).flatMap((item: Item) => {
+    const parsed = releaseRecordSchema.safeParse(safeJson(stringOf(item, 'record') ?? ''));
+    return parsed.success ? [parsed.data] : [];
+  });
+}
+
+/**
+ * One history item, sorted by when it was recorded. Written only if absent: the history is
+ * append-only, a record is never overwritten.
+ */
+export async function appendRelease(
+  table: CoordinationTable,
+  where: { app: string; env: string },
+  record: ReleaseRecord,
+): Promise<void> {
+  const executionName = record.executionArn.split(':').pop() ?? record.executionArn;
+  // False when the same record is there already (an earlier try, or the migration): nothing to do.
+  await conditionalWrite('appending to the release history', () =>
+    table.dynamodb.send(
+      new PutItemCommand({
+        TableName: table.tableName,
+        Item: {
+          ...keyOf(
+            appEnvPartition(where.app, where.env),
+            `${releaseSortKeyPrefix}${record.at}#${executionName}#${record.kind}`,
+          ),
+          kind: s(record.kind),
+          executionArn: s(record.executionArn),
+          at: s(record.at),
+          record: s(JSON.stringify(record)),
+        },
+        ConditionExpression: 'attribute_not_exists(sk)',
+      }),
+    ),
+  );
+}
+
+/** A Standard parameter holds 4 KB; the live release never fails to be written for its forensics' sake. */
 const maxParameterBytes = 4096;
 
 function fitToParameter(record: ReleaseRecord): string {

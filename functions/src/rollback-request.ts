@@ -1,17 +1,32 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod';
 import { nameSchema } from './config/schema.ts';
-import { InputInvalid } from './errors.ts';
+import { appEnvParameters } from './parameters.ts';
+import { readRelease } from './release.ts';
 import { executionName, startDeploy } from './start-deploy.ts';
-import { type ConfigSource, listAppEnvConfigs } from './tracking.ts';
+import { type ConfigSource, type Ignored, ignore, listAppEnvConfigs } from './tracking.ts';
 
+/**
+ * CloudWatch's alarm state change event ("Alarm events and EventBridge",
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html).
+ * A composite alarm with an actions suppressor reports `state.actionsSuppressedBy` (`WaitPeriod`,
+ * `ExtensionPeriod` or `Alarm`) and `state.actionsSuppressedReason` while its actions are
+ * suppressed (CompositeAlarm in the CloudWatch API reference); serverless.yml's rule already
+ * filters those out, this is the same rule in code.
+ */
 const alarmEventSchema = z.object({
   id: z.string(),
   'detail-type': z.literal('CloudWatch Alarm State Change'),
   time: z.string(),
   detail: z.looseObject({
     alarmName: z.string(),
-    state: z.looseObject({ value: z.string(), reason: z.string().optional() }),
+    state: z.looseObject({
+      value: z.string(),
+      reason: z.string().optional(),
+      actionsSuppressedBy: z.string().optional(),
+      actionsSuppressedReason: z.string().optional(),
+    }),
   }),
 });
 
@@ -26,12 +41,22 @@ export type RollbackTrigger =
   | { kind: 'alarm'; eventId: string; time: string; alarmName: string; reason: string }
   | { kind: 'request'; eventId: string; time: string; app: string; env: string; reason: string };
 
-export function parseRollbackTrigger(event: unknown): RollbackTrigger {
+/** The rollback an event asks for, or why this event asks for none. */
+export function parseRollbackTrigger(event: unknown): RollbackTrigger | Ignored {
   const alarm = alarmEventSchema.safeParse(event);
   if (alarm.success) {
     const { detail } = alarm.data;
     if (detail.state.value !== 'ALARM')
-      throw new InputInvalid(`alarm ${detail.alarmName} is ${detail.state.value}, not ALARM`);
+      return ignore(`alarm ${detail.alarmName} is ${detail.state.value}, not ALARM`);
+    if (detail.state.actionsSuppressedBy !== undefined) {
+      // A maintenance window (or any suppressor) holds the alarm's actions: Gantry is one of them.
+      return ignore(
+        `alarm ${detail.alarmName}'s actions are suppressed (${detail.state.actionsSuppressedBy}: ${detail.state.actionsSuppressedReason ?? 'no reason given'})`.slice(
+          0,
+          500,
+        ),
+      );
+    }
     return {
       kind: 'alarm',
       eventId: alarm.data.id,
@@ -56,21 +81,35 @@ export function parseRollbackTrigger(event: unknown): RollbackTrigger {
       reason: detail.reason ?? 'rollback requested',
     };
   }
-  throw new InputInvalid('not a CloudWatch Alarm State Change or a gantry Rollback Requested event');
+  const detailType = (event as { 'detail-type'?: unknown } | null)?.['detail-type'];
+  return ignore(
+    detailType === 'Rollback Requested'
+      ? `Rollback Requested needs a detail of app, env and an optional reason (at most 400 characters): ${z.prettifyError(request.error).slice(0, 300)}`
+      : 'not a CloudWatch Alarm State Change or a gantry Rollback Requested event',
+  );
 }
 
 export interface RollbackRequestDependencies {
   sfn: SFNClient;
+  ssm: SSMClient;
   configSource: ConfigSource;
   parameterPrefix: string;
   stateMachineArn: string;
 }
 
-/** Starts a rollback execution for every app/environment the trigger names. */
+export type RollbackDecision =
+  | { app: string; env: string; started: true }
+  | { app: string; env: string; started: false; why: string };
+
+/**
+ * Starts a rollback execution for every app/environment the trigger names, except where the live
+ * release was requested after the trigger: that execution would only stand down (AcquireLock
+ * supersedes a request older than the recorded release), so it is not started and says why.
+ */
 export async function requestRollbacks(
   deps: RollbackRequestDependencies,
   trigger: RollbackTrigger,
-): Promise<{ rollbacks: { app: string; env: string; started: boolean }[]; invalidConfigs: string[] }> {
+): Promise<{ rollbacks: RollbackDecision[]; invalidConfigs: string[] }> {
   let targets = trigger.kind === 'request' ? [{ app: trigger.app, env: trigger.env }] : [];
   let invalidConfigs: string[] = [];
   if (trigger.kind === 'alarm') {
@@ -82,7 +121,11 @@ export async function requestRollbacks(
     invalidConfigs = invalid.map(({ app, env, issues }) => `${app}/${env}: ${issues.join('; ')}`);
   }
   const rollbacks = await Promise.all(
-    targets.map(async ({ app, env }) => {
+    targets.map(async ({ app, env }): Promise<RollbackDecision> => {
+      const live = await readRelease(deps.ssm, appEnvParameters(deps.parameterPrefix, app, env).release);
+      if (live?.requestedAt !== undefined && Date.parse(live.requestedAt) > Date.parse(trigger.time)) {
+        return { app, env, started: false, why: 'ignored: older than the live release' };
+      }
       const outcome = await startDeploy(
         deps.sfn,
         deps.stateMachineArn,
@@ -96,7 +139,9 @@ export async function requestRollbacks(
           requestedAt: trigger.time,
         },
       );
-      return { app, env, started: outcome.started };
+      return outcome.started
+        ? { app, env, started: true }
+        : { app, env, started: false, why: 'a rollback for this event was already started' };
     }),
   );
   return { rollbacks, invalidConfigs };

@@ -2,6 +2,19 @@ import { parseDeployConfig } from './config/load-config.ts';
 import type { DeployConfig } from './config/schema.ts';
 import { ConfigInvalid } from './errors.ts';
 
+/**
+ * What an entry Lambda answers for an event of its source that it has no business with: it says
+ * why, logs it once, and neither throws (a throw makes Lambda retry an event that can never apply)
+ * nor claims to have started anything.
+ */
+export interface Ignored {
+  readonly ignored: string;
+}
+
+export const ignore = (why: string): Ignored => ({ ignored: why });
+
+export const isIgnored = (value: object): value is Ignored => 'ignored' in value;
+
 /** Config parameters under the prefix, keyed by name relative to it (`web/prod/config`). */
 export type ConfigSource = (prefix: string) => Promise<Record<string, string>>;
 

@@ -30,6 +30,8 @@ export class SimClock {
   #timers: Timer[] = [];
   #advancing = false;
   readonly #realtime = new Set<() => void>();
+  /** Where the running realtime loop's current tick started, in both times. */
+  #tick: { readonly realMs: number; readonly simulatedMs: number; readonly speed: number } | undefined;
   readonly #afterTimer: () => Promise<void>;
 
   /**
@@ -45,6 +47,18 @@ export class SimClock {
   /** Simulated epoch milliseconds. */
   now(): number {
     return this.#now;
+  }
+
+  /**
+   * The simulated time the clock would show had no listener held it: while a tick waits on a
+   * listener (a Lambda behind an event), {@link SimClock.now} stands still but real time, and so a
+   * realtime clock's nominal time, moves on. For rates and quotas, which must refill while a
+   * throttled caller backs off in real time. Equal to `now()` when no realtime loop runs.
+   */
+  nominalNow(): number {
+    const tick = this.#tick;
+    if (tick === undefined) return this.#now;
+    return Math.max(this.#now, tick.simulatedMs + (performance.now() - tick.realMs) * tick.speed);
   }
 
   /** Number of timers waiting to fire. */
@@ -101,6 +115,7 @@ export class SimClock {
       // A slow listener must not make ticks overlap: the clock would fire timers out of order.
       if (busy) return;
       busy = true;
+      this.#tick = { realMs: performance.now(), simulatedMs: this.#now, speed };
       this.advance(tickMs * speed)
         .catch(onError)
         .finally(() => {
@@ -111,6 +126,7 @@ export class SimClock {
     const stop = (): void => {
       clearInterval(interval);
       this.#realtime.delete(stop);
+      if (this.#realtime.size === 0) this.#tick = undefined;
     };
     this.#realtime.add(stop);
     return stop;

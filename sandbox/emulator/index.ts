@@ -1,32 +1,43 @@
 /**
  * The Gantry sandbox's loopback AWS emulator: a SIMULATOR of the AWS APIs Gantry calls (SSM, ECS,
- * ECR, Step Functions hooks, EventBridge PutEvents), for local demos and tests. Real AWS SDK v3
+ * ECR, DynamoDB, Step Functions hooks, EventBridge PutEvents), for local demos and tests. Real AWS SDK v3
  * clients talk to it over HTTP (`endpoint: emulator.url`). It answers anything it does not emulate
  * with a loud 400 (`UnsupportedOperation` / `UnsupportedParameter`), never a silent success.
  * See README.md in this folder for what is emulated and how faithfully.
  */
 import type { AddressInfo } from 'node:net';
 import { SimClock } from './clock.ts';
+import { DynamoDbState } from './dynamodb.ts';
 import { EcrState } from './ecr.ts';
 import { EcsState } from './ecs/index.ts';
 import { EventHub, type EventListener, eventsService } from './events.ts';
 import { LightsailState } from './lightsail.ts';
-import { type CallRecord, createEmulatorServer, Faults } from './server.ts';
+import { Authorization, type CallRecord, createEmulatorServer, Faults } from './server.ts';
 import { SfnHooks } from './sfn.ts';
 import { SsmState } from './ssm.ts';
 
 export type { RealtimeOptions } from './clock.ts';
 export { SimClock } from './clock.ts';
+export type { AttributeValue, DynamoDbState, Item, TableDefinition } from './dynamodb.ts';
 export type { EcrState, PushedImage } from './ecr.ts';
 export type { CreateServiceInput, EcsState, Scenario, ScenarioName } from './ecs/index.ts';
 export { circuitBreakerThreshold, parseImage } from './ecs/index.ts';
 export type { AwsEvent, EventHub, EventListener } from './events.ts';
 export type { InstanceHealth, LightsailInstanceState, LightsailState } from './lightsail.ts';
 export type { Json, JsonObject, ServiceName } from './protocol.ts';
-export type { CallRecord, FaultSpec, Faults } from './server.ts';
+export type {
+  Authorization,
+  CallCheck,
+  CallRecord,
+  FaultSpec,
+  Faults,
+  InternalCall,
+  StampedCall,
+} from './server.ts';
 export type { ExecutionDescription, SfnHandlers, SfnHooks } from './sfn.ts';
 export { SFN_ERROR_NAMES } from './sfn.ts';
 export type { SsmState } from './ssm.ts';
+export { SSM_THROUGHPUT } from './ssm.ts';
 
 /** Options of {@link startEmulator}. */
 export interface EmulatorOptions {
@@ -38,6 +49,11 @@ export interface EmulatorOptions {
   readonly startTime?: number;
   /** Port to listen on, on 127.0.0.1 (default 0: any free port). */
   readonly port?: number;
+  /**
+   * AWS's default quotas (`on`, the default): Parameter Store's throughput on the simulated clock
+   * (see `SSM_THROUGHPUT`). `off` only where a test says why.
+   */
+  readonly quotas?: 'on' | 'off';
 }
 
 /** A running emulator. */
@@ -63,14 +79,18 @@ export interface Emulator {
   readonly ecr: EcrState;
   /** Lightsail instances and load balancers: `putInstance`, `setInstanceState`, `putLoadBalancer`, `setInstanceHealth`. */
   readonly lightsail: LightsailState;
+  /** DynamoDB tables: `createTable`, `items`, `getItem`, `putItem` (seeding/assertions without HTTP). */
+  readonly dynamodb: DynamoDbState;
   /** Step Functions calls are delegated to the local runner's hooks: `setHandlers`. */
   readonly sfn: SfnHooks;
-  /** Every event delivered or dropped, and the dropped ones. */
-  readonly events: Pick<EventHub, 'history' | 'dropped'>;
+  /** Every event delivered or dropped, and the dropped ones; `emit` puts an AWS service's own event (Step Functions' status changes, from the runner). */
+  readonly events: Pick<EventHub, 'history' | 'dropped' | 'emit' | 'dropWhen'>;
   /** Inject errors into the next matching calls. */
   readonly faults: Faults;
   /** Log of every API call, oldest first, secrets and task tokens redacted. */
   readonly calls: CallRecord[];
+  /** Checks each call stamped with its caller before it runs (the sandbox installs IAM's check). */
+  readonly authorization: Authorization;
   /**
    * Subscribes to every event: PutEvents entries and the simulated `aws.ecs` events, delivered as
    * EventBridge would to a rule target, when the clock next runs. Returns an unsubscribe function.
@@ -89,24 +109,28 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   let hub: EventHub | undefined;
   const clock = new SimClock(options.startTime ?? Date.now(), async () => hub?.settle());
   hub = new EventHub(clock, region, accountId);
-  const ssm = new SsmState(clock, region, accountId);
+  const ssm = new SsmState(clock, region, accountId, { quotas: options.quotas ?? 'on' });
   const ecr = new EcrState(clock, region, accountId);
   const ecs = new EcsState(clock, hub, ecr, region, accountId);
   const lightsail = new LightsailState(clock, region, accountId);
   const sfn = new SfnHooks();
+  const dynamodb = new DynamoDbState(region, accountId);
   const faults = new Faults();
   const calls: CallRecord[] = [];
+  const authorization = new Authorization();
   const server = createEmulatorServer({
     services: [
       ssm.service(),
       ecs.service(),
       ecr.service(),
       sfn.service(),
+      dynamodb.service(),
       eventsService(hub, region, accountId),
       lightsail.service(),
     ],
     faults,
     calls,
+    authorization,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -130,9 +154,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ecr,
     lightsail,
     sfn,
+    dynamodb,
     events: eventHub,
     faults,
     calls,
+    authorization,
     onEvent: (listener: EventListener) => eventHub.on(listener),
     settled: () => eventHub.settle(),
     close: () =>

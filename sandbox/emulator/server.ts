@@ -72,6 +72,43 @@ export class Faults {
   }
 }
 
+/** A call the authorization hook checks: only calls stamped with the function that made them. */
+export interface StampedCall {
+  readonly service: ServiceName;
+  /** The `X-Amz-Target` prefix, which names the AWS service. */
+  readonly targetPrefix: string;
+  readonly operation: string;
+  readonly input: JsonObject;
+  /** The function key the sandbox's caller header names. */
+  readonly caller: string;
+}
+
+/** Runs an operation inside the emulator, unrecorded and unchecked: how a check reads state (tags). */
+export type InternalCall = (service: ServiceName, operation: string, input: JsonObject) => Promise<unknown>;
+
+/** Refuses a call by throwing an {@link AwsError} (AWS's `AccessDeniedException`). */
+export type CallCheck = (call: StampedCall, internal: InternalCall) => Promise<void>;
+
+/**
+ * The authorization hook: when a check is installed, every call stamped with a caller is checked
+ * before it runs, as IAM does on AWS. Calls with no caller (tests seeding state) are not checked.
+ */
+export class Authorization {
+  #check: CallCheck | undefined;
+
+  use(check: CallCheck): void {
+    this.#check = check;
+  }
+
+  clear(): void {
+    this.#check = undefined;
+  }
+
+  get check(): CallCheck | undefined {
+    return this.#check;
+  }
+}
+
 const NOT_EMULATED_PREFIXES: Readonly<Record<string, string>> = {
   Lightsail_20161128: 'Lightsail is not emulated by the Gantry sandbox',
 };
@@ -80,10 +117,20 @@ export interface ServerParts {
   readonly services: readonly ServiceDefinition[];
   readonly faults: Faults;
   readonly calls: CallRecord[];
+  readonly authorization?: Authorization;
 }
 
 export function createEmulatorServer(parts: ServerParts): Server {
   const byPrefix = new Map(parts.services.map((s) => [s.targetPrefix, s]));
+  const byName = new Map(parts.services.map((s) => [s.name, s]));
+  const internal: InternalCall = async (serviceName, operationName, input) => {
+    const service = byName.get(serviceName);
+    const operation = service?.operations[operationName];
+    if (service === undefined || operation === undefined) {
+      throw new Error(`no ${serviceName} ${operationName} to call internally`);
+    }
+    return operation.handle(new Params(input, `${serviceName} ${operationName}`, service.validationError));
+  };
 
   async function handle(req: IncomingMessage, body: string): Promise<{ status: number; payload: unknown }> {
     if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/') {
@@ -118,16 +165,17 @@ export function createEmulatorServer(parts: ServerParts): Server {
     }
     if (!isObject(input)) throw new AwsError('SerializationException', 'Request body must be a JSON object');
     const operation = service.operations[operationName];
+    const header = req.headers['x-gantry-sandbox-caller'];
+    const caller = typeof header === 'string' ? header : undefined;
     const record = (error?: string): void => {
       const logged =
         service.redact === undefined ? input : service.redact(operationName, input as JsonObject);
-      const caller = req.headers['x-gantry-sandbox-caller'];
       parts.calls.push({
         service: service.name,
         operation: operationName,
         input: structuredClone(logged as JsonObject),
         ...(error === undefined ? {} : { error }),
-        ...(typeof caller === 'string' && { caller }),
+        ...(caller !== undefined && { caller }),
       });
     };
     try {
@@ -138,6 +186,19 @@ export function createEmulatorServer(parts: ServerParts): Server {
       }
       const where = `${service.name} ${operationName}`;
       checkKeys(where, input, operation.keys);
+      const check = parts.authorization?.check;
+      if (check !== undefined && caller !== undefined) {
+        await check(
+          {
+            service: service.name,
+            targetPrefix: prefix,
+            operation: operationName,
+            input: input as JsonObject,
+            caller,
+          },
+          internal,
+        );
+      }
       const fault = parts.faults.take(service.name, operationName);
       if (fault !== undefined) throw fault;
       const result = await operation.handle(new Params(input, where, service.validationError));

@@ -41,6 +41,13 @@ export interface SfnHandlers {
     cause: string | undefined,
   ): Promise<void> | void;
   sendTaskHeartbeat(taskToken: string): Promise<void> | void;
+  /** Every execution of the state machine, newest first (ListExecutions). */
+  listExecutions(stateMachineArn: string): Promise<ExecutionDescription[]> | ExecutionDescription[];
+  stopExecution(
+    executionArn: string,
+    error: string | undefined,
+    cause: string | undefined,
+  ): Promise<Date> | Date;
 }
 
 /** Error names a hook may throw that reach the SDK caller unchanged. */
@@ -167,6 +174,45 @@ export class SfnHooks {
             const cause = p.string('cause');
             await this.#call('SendTaskFailure', (h) => h.sendTaskFailure(token, error, cause));
             return {};
+          },
+        },
+        ListExecutions: {
+          keys: ['stateMachineArn', 'statusFilter', 'maxResults', 'nextToken'],
+          handle: async (p: Params) => {
+            const stateMachineArn = p.requiredString('stateMachineArn');
+            const statusFilter = p.string('statusFilter');
+            const maxResults = p.number('maxResults') ?? 100;
+            if (!Number.isInteger(maxResults) || maxResults < 0 || maxResults > 1000) {
+              throw p.invalid("'maxResults' must be between 0 and 1000");
+            }
+            const all = await this.#call('ListExecutions', (h) => h.listExecutions(stateMachineArn));
+            const matching = all.filter((d) => statusFilter === undefined || d.status === statusFilter);
+            const start = Number(p.string('nextToken') ?? '0');
+            const size = maxResults === 0 ? 100 : maxResults;
+            const page = matching.slice(start, start + size);
+            return compact({
+              executions: page.map((d) =>
+                compact({
+                  executionArn: d.executionArn,
+                  stateMachineArn: d.stateMachineArn,
+                  name: d.name,
+                  status: d.status,
+                  startDate: epochSeconds(d.startDate.getTime()),
+                  stopDate: d.stopDate === undefined ? undefined : epochSeconds(d.stopDate.getTime()),
+                }),
+              ),
+              nextToken: start + size < matching.length ? String(start + size) : undefined,
+            });
+          },
+        },
+        StopExecution: {
+          keys: ['executionArn', 'error', 'cause'],
+          handle: async (p: Params) => {
+            const arn = p.requiredString('executionArn');
+            const stopDate = await this.#call('StopExecution', (h) =>
+              h.stopExecution(arn, p.string('error'), p.string('cause')),
+            );
+            return { stopDate: epochSeconds(stopDate.getTime()) };
           },
         },
         SendTaskHeartbeat: {

@@ -13,6 +13,9 @@ import {
 
 type ParameterType = 'String' | 'SecureString';
 
+/** Versions Parameter Store keeps per parameter. */
+const MAX_VERSIONS = 100;
+
 interface ParameterVersion {
   readonly version: number;
   readonly value: string;
@@ -23,17 +26,92 @@ interface ParameterVersion {
   readonly labels: string[];
 }
 
-/** Parameter Store as Gantry uses it: String and SecureString parameters, versions, labels. */
+/**
+ * Parameter Store's default throughput, in transactions per second, account- and region-wide.
+ *
+ * - Reads: "Max throughput (transactions per second)", default throughput 40, shared by
+ *   GetParameter, GetParameters and GetParametersByPath (AWS Systems Manager endpoints and quotas,
+ *   https://docs.aws.amazon.com/general/latest/gr/ssm.html; the higher-throughput setting, which
+ *   the emulator does not model, is described at
+ *   https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-throughput.html).
+ * - PutParameter is not in AWS's quota table. AWS Support quoted 3 TPS at standard throughput and
+ *   10 with higher throughput (github-aws-runners/terraform-aws-github-runner#2944).
+ *
+ * A throttled call is answered as AWS answers it: HTTP 400 `ThrottlingException`, "Rate exceeded"
+ * (https://aws.amazon.com/premiumsupport/knowledge-center/ssm-parameter-store-rate-exceeded/), which
+ * the SDK retries with backoff. Other operations are not throttled by the emulator; GetParameters,
+ * which would share the read bucket, is not emulated (Gantry does not call it).
+ */
+export const SSM_THROUGHPUT = { reads: 40, writes: 3 } as const;
+
+/** Options of {@link SsmState}. */
+export interface SsmOptions {
+  /** `on` (default): the throughput quotas above apply on the simulated clock. */
+  readonly quotas?: 'on' | 'off';
+}
+
+/**
+ * A token bucket on the simulated clock: `perSecond` tokens a second, at most one second's worth
+ * banked. AWS does not document a burst allowance for Parameter Store, so none is granted.
+ */
+class ThroughputQuota {
+  readonly #perSecond: number;
+  readonly #now: () => number;
+  #tokens: number;
+  #at: number;
+
+  constructor(perSecond: number, now: () => number) {
+    this.#perSecond = perSecond;
+    this.#now = now;
+    this.#tokens = perSecond;
+    this.#at = now();
+  }
+
+  /** Takes one token, or says the call must be throttled (a throttled call takes none). */
+  take(): boolean {
+    const now = this.#now();
+    const elapsedMs = Math.max(0, now - this.#at);
+    this.#at = Math.max(this.#at, now);
+    this.#tokens = Math.min(this.#perSecond, this.#tokens + (elapsedMs / 1000) * this.#perSecond);
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}
+
+/** Parameter Store as Gantry uses it: String and SecureString parameters, versions, labels, quotas. */
 export class SsmState {
   readonly #parameters = new Map<string, ParameterVersion[]>();
   readonly #clock: SimClock;
   readonly #region: string;
   readonly #account: string;
+  #quotas: { readonly reads: ThroughputQuota; readonly writes: ThroughputQuota } | undefined;
 
-  constructor(clock: SimClock, region: string, account: string) {
+  constructor(clock: SimClock, region: string, account: string, options: SsmOptions = {}) {
     this.#clock = clock;
     this.#region = region;
     this.#account = account;
+    this.useQuotas(options.quotas ?? 'on');
+  }
+
+  /** Turns the throughput quotas on (full buckets) or off, for a test that says why. */
+  useQuotas(mode: 'on' | 'off'): void {
+    // The clock's nominal time keeps moving while a listener holds it (a Lambda on an event, whose
+    // SDK is backing off after a throttle): on the held time alone its retries could never succeed.
+    const now = () => this.#clock.nominalNow();
+    this.#quotas =
+      mode === 'off'
+        ? undefined
+        : {
+            reads: new ThroughputQuota(SSM_THROUGHPUT.reads, now),
+            writes: new ThroughputQuota(SSM_THROUGHPUT.writes, now),
+          };
+  }
+
+  #throttle(quota: 'reads' | 'writes'): void {
+    if (this.#quotas !== undefined && !this.#quotas[quota].take()) {
+      throw new AwsError('ThrottlingException', 'Rate exceeded');
+    }
   }
 
   /** Seeds or overwrites a parameter without going through HTTP (demos, test setup). */
@@ -87,12 +165,16 @@ export class SsmState {
       );
     }
     const list = versions ?? [];
-    if (list.length >= 100) {
+    // Parameter Store keeps the 100 newest versions and drops the oldest on the next write, unless
+    // the oldest carries a label: then the write is refused (PutParameter API reference, errors:
+    // ParameterMaxVersionLimitExceeded, https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html;
+    // the same text in the SDK model, @aws-sdk/client-ssm dist-types/models/errors.d.ts). Message as AWS words it.
+    if (list.length >= MAX_VERSIONS) {
       const oldest = list[0];
       if (oldest !== undefined && oldest.labels.length > 0) {
         throw new AwsError(
           'ParameterMaxVersionLimitExceeded',
-          `Parameter ${input.name} has 100 versions and its oldest is labelled`,
+          `You attempted to create a new version of ${input.name} by calling the PutParameter API with the overwrite flag. Version ${oldest.version}, the oldest version, can't be deleted because it has a label associated with it. Move the label to another version of the parameter, and try again.`,
         );
       }
       list.shift();
@@ -155,6 +237,7 @@ export class SsmState {
         GetParameter: {
           keys: ['Name', 'WithDecryption'],
           handle: (p: Params) => {
+            this.#throttle('reads');
             const requested = p.requiredString('Name');
             const { name, selector } = splitSelector(requested);
             const versions = this.#versions(name);
@@ -176,6 +259,7 @@ export class SsmState {
         GetParametersByPath: {
           keys: ['Path', 'Recursive', 'WithDecryption', 'MaxResults', 'NextToken'],
           handle: (p: Params) => {
+            this.#throttle('reads');
             const path = p.requiredString('Path');
             if (!path.startsWith('/')) throw p.invalid(`Path '${path}' must begin with '/'`);
             const prefix = path.endsWith('/') ? path : `${path}/`;
@@ -198,6 +282,7 @@ export class SsmState {
         PutParameter: {
           keys: ['Name', 'Value', 'Type', 'Overwrite', 'Description', 'Tier'],
           handle: (p: Params) => {
+            this.#throttle('writes');
             const type = p.string('Type');
             if (type !== undefined && type !== 'String' && type !== 'SecureString') {
               throw new UnsupportedParameter(

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Invocation } from '../../sandbox/runner.ts';
 import { ecrPushEvent, type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
 import { callsFor, executionsOf } from '../support/flows.ts';
@@ -23,6 +23,7 @@ function overlapWatcher() {
 
 describe('competing deploys (sandbox)', () => {
   let sandbox: Sandbox;
+  const executionsOfBurst = (apps: string[]) => apps.flatMap((app) => executionsOf(sandbox, app));
 
   beforeAll(async () => {
     sandbox = await startSandbox({ speed: 500 });
@@ -130,10 +131,13 @@ describe('competing deploys (sandbox)', () => {
 
   it('handles 100 pushes over 10 app/environments: no overlap, newest wins, no stuck lock', async () => {
     // Prepare
+    // At Parameter Store's real throughput (the emulator enforces 40 reads/s and 3 writes/s by default).
     const apps = Array.from({ length: 10 }, (_, index) => `burst${index}`);
     for (const app of apps) sandbox.seedApp({ app, env: 'prod', repository: app });
     const watcher = overlapWatcher();
     sandbox.stepFunctions.hooks.observe = watcher.observe;
+
+    const callsBefore = sandbox.emulator.calls.length;
 
     // Act: ten rounds, each pushing a newer tag of every app at once.
     const newest = new Map<string, string>();
@@ -158,8 +162,44 @@ describe('competing deploys (sandbox)', () => {
         app,
       ).toEqual([]);
       expect(sandbox.release(app, 'prod')?.digest, app).toBe(newest.get(app));
-      expect(sandbox.emulator.ssm.get(`/gantry/${app}/prod/lock`), app).toBeUndefined();
+      expect(
+        sandbox.emulator.dynamodb.getItem(sandbox.coordinationTable, {
+          pk: { S: `app#${app}#prod` },
+          sk: { S: 'lock' },
+        }),
+        app,
+      ).toBeUndefined();
     }
     expect(watcher.overlaps).toEqual([]);
+    // Parameter Store's shared read quota (40 TPS) and its writes are spent only on config and
+    // the live release: no lock, waiter or token parameter, and no polling while waiting. Per
+    // push the deploy itself reads config and release once (ResolveConfig) and writes only a
+    // recorded release; the entry Lambda's reads (config tree, live release) come on top.
+    // Calls the quota throttled were retried by the SDK: count the answered ones (a first release
+    // is answered ParameterNotFound), and check that throttling is the only refusal the burst met.
+    const ssmAttempts = sandbox.emulator.calls.slice(callsBefore).filter((call) => call.service === 'ssm');
+    const errors = new Set(ssmAttempts.flatMap((call) => (call.error ? [call.error] : [])));
+    errors.delete('ParameterNotFound');
+    errors.delete('ThrottlingException');
+    expect([...errors]).toEqual([]);
+    const ssmCalls = ssmAttempts.filter((call) => call.error !== 'ThrottlingException');
+    const count = (caller: string, operation: string) =>
+      ssmCalls.filter((call) => call.caller === caller && call.operation === operation).length;
+    // A step whose SDK retries ran out under the quota is retried by the state machine and reads
+    // again: a few extra reads, never a read per second of waiting.
+    expect(count('resolveConfig', 'GetParameter')).toBeGreaterThanOrEqual(2 * 100);
+    expect(count('resolveConfig', 'GetParameter')).toBeLessThan(2 * 100 * 1.1);
+    expect(count('onImagePushed', 'GetParameter')).toBeGreaterThanOrEqual(100);
+    expect(count('onImagePushed', 'GetParameter')).toBeLessThan(100 * 1.1);
+    expect(count('recordOutcome', 'PutParameter')).toBe(
+      executionsOfBurst(apps).filter((execution) => execution.states.includes('RecordRelease')).length,
+    );
+    const callers = new Set(ssmCalls.map((call) => `${call.caller}:${call.operation}`));
+    expect([...callers].sort()).toEqual([
+      'onImagePushed:GetParameter',
+      'onImagePushed:GetParametersByPath',
+      'recordOutcome:PutParameter',
+      'resolveConfig:GetParameter',
+    ]);
   });
 });

@@ -35,6 +35,7 @@ describe('deploy flows (sandbox)', () => {
       'WaitForRollout',
       'RecordRelease',
       'ReleaseLock',
+      'WakeWaiter',
       'HowDidItEnd?',
       'Deployed',
     ]);
@@ -231,18 +232,21 @@ describe('deploy flows (sandbox)', () => {
       previous: { digest: v1.digest },
     });
 
-    // Act: a "Rollback Requested" event, as a user would put it on the bus.
-    await sandbox.bus.publish({
-      version: '0',
-      id: 'c3d1f7e0-4f7b-4b69-9d0e-0a8c0f6f3b11',
-      'detail-type': 'Rollback Requested',
-      source: 'gantry',
-      account: '123456789012',
-      time: new Date().toISOString(),
-      region: 'eu-west-1',
-      resources: [],
-      detail: { app: 'manual', env: 'prod', reason: 'bad release' },
-    });
+    // Act: a "Rollback Requested" event, as a user would put it on the Gantry bus.
+    await sandbox.bus.publish(
+      {
+        version: '0',
+        id: 'c3d1f7e0-4f7b-4b69-9d0e-0a8c0f6f3b11',
+        'detail-type': 'Rollback Requested',
+        source: 'gantry',
+        account: '123456789012',
+        time: new Date().toISOString(),
+        region: 'eu-west-1',
+        resources: [],
+        detail: { app: 'manual', env: 'prod', reason: 'bad release' },
+      },
+      sandbox.gantryBus,
+    );
     await sandbox.idle();
 
     // Assess

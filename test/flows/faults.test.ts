@@ -132,32 +132,157 @@ describe('deploy flows under faults (sandbox)', () => {
     expect(release?.image).toContain('retried@sha256:');
   });
 
-  it('reclaims the lock of an execution that died holding it', async () => {
+  it('frees the lock of an execution that died holding it, on its end-of-execution event', async () => {
     // Prepare: a deploy that holds the lock for a long rollout, then dies.
     sandbox.seedApp({ app: 'orphan', env: 'prod', repository: 'orphan' });
+    const dead = await deployThenAbort('orphan');
+
+    // Act
+    await sandbox.idle();
+
+    // Assess: the rule on Step Functions' status change freed the lock; the next push deploys.
+    const ended = sandbox.emulator.events.history.filter(
+      (event) =>
+        event['detail-type'] === 'Step Functions Execution Status Change' &&
+        (event.detail as { executionArn: string; status: string }).executionArn === dead &&
+        (event.detail as { status: string }).status === 'ABORTED',
+    );
+    expect(ended).toHaveLength(1);
+    // The documented detail of "Step Functions Execution Status Change".
+    expect(Object.keys(ended[0]?.detail as object).sort()).toEqual([
+      'cause',
+      'error',
+      'executionArn',
+      'input',
+      'inputDetails',
+      'name',
+      'output',
+      'outputDetails',
+      'startDate',
+      'stateMachineArn',
+      'status',
+      'stopDate',
+    ]);
+    expect(ended[0]).toMatchObject({ source: 'aws.states', resources: [dead] });
+    expect(lockOf('orphan')).toBeUndefined();
+    const v2 = await sandbox.push({ repository: 'orphan', tag: 'v2.0.0' });
+    await sandbox.idle();
+    expect(executionsOf(sandbox, 'orphan').find((e) => e.executionArn !== dead)?.status).toBe('SUCCEEDED');
+    expectConsistent('orphan', v2.digest);
+  });
+
+  it('reclaims the lock of an execution that died holding it when its end event is lost', async () => {
+    // Prepare: the status-change event never arrives (EventBridge delivery is best effort).
+    sandbox.seedApp({ app: 'lost', env: 'prod', repository: 'lost' });
+    const undrop = sandbox.emulator.events.dropWhen(
+      (event) => event['detail-type'] === 'Step Functions Execution Status Change',
+    );
+    const dead = await deployThenAbort('lost');
+    await sandbox.idle();
+    undrop();
+    expect(lockOf('lost')).toBeDefined();
+
+    // Act
+    const v2 = await sandbox.push({ repository: 'lost', tag: 'v2.0.0' });
+    await sandbox.idle();
+
+    // Assess
+    expect(executionsOf(sandbox, 'lost').find((e) => e.executionArn !== dead)?.status).toBe('SUCCEEDED');
+    expectConsistent('lost', v2.digest);
+    expect(lockOf('lost')).toBeUndefined();
+  });
+
+  it('resumes a parked request by its fallback timeout when the holder died and its end event is lost', async () => {
+    // Prepare: v1 holds the lock, v2 parks behind it; then v1 dies and its event is lost.
+    sandbox.seedApp({ app: 'fallback', env: 'prod', repository: 'fallback' });
+    const undrop = sandbox.emulator.events.dropWhen(
+      (event) => event['detail-type'] === 'Step Functions Execution Status Change',
+    );
+    const parked = new Promise<void>((resolve) => {
+      sandbox.stepFunctions.hooks.observe = ({ state }) => state === 'WaitForLock' && resolve();
+    });
+    const v1Rolling = new Promise<void>((resolve) => {
+      const observe = sandbox.stepFunctions.hooks.observe;
+      sandbox.stepFunctions.hooks.observe = (invocation) => {
+        observe?.(invocation);
+        if (invocation.state === 'WaitForRollout') resolve();
+      };
+    });
+    await sandbox.push({
+      repository: 'fallback',
+      tag: 'v1.0.0',
+      scenario: { kind: 'healthy', stableAfterSeconds: 3600 },
+    });
+    await v1Rolling;
+    await sandbox.elapse(1);
+    const v2 = await sandbox.push({ repository: 'fallback', tag: 'v2.0.0' });
+    await parked;
+    const dead = executionsOf(sandbox, 'fallback')[0]?.executionArn;
+
+    // Act
+    sandbox.stepFunctions.abortExecution(dead ?? '');
+    await sandbox.idle();
+    undrop();
+
+    // Assess: v2 tried again after its fallback (2 × health timeout + 10 min), took over and deployed.
+    const waiter = sandbox.executionFor(v2.digest);
+    expect(waiter?.status).toBe('SUCCEEDED');
+    expect(waiter?.states.filter((state) => state === 'WaitForLock')).toEqual(['WaitForLock']);
+    expectConsistent('fallback', v2.digest);
+  });
+
+  it("ends as deployed when its lock was taken from it: ReleaseLock's failed condition is no failure", async () => {
+    // Prepare: someone deletes the lock while the deploy rolls out (an operator, a takeover).
+    sandbox.seedApp({ app: 'unlocked', env: 'prod', repository: 'unlocked' });
+    const rolling = new Promise<void>((resolve) => {
+      sandbox.stepFunctions.hooks.observe = ({ state }) => state === 'WaitForRollout' && resolve();
+    });
+    const v1 = await sandbox.push({
+      repository: 'unlocked',
+      tag: 'v1.0.0',
+      scenario: { kind: 'healthy', stableAfterSeconds: 60 },
+    });
+    await rolling;
+    sandbox.emulator.dynamodb.putItem(sandbox.coordinationTable, {
+      pk: { S: 'app#unlocked#prod' },
+      sk: { S: 'lock' },
+      holder: { S: 'arn:someone-else' },
+    });
+
+    // Act
+    await sandbox.idle();
+
+    // Assess: DynamoDB.ConditionalCheckFailedException was caught by name; nobody to wake.
+    const execution = sandbox.executionFor(v1.digest);
+    expect(execution?.states.slice(-3)).toEqual(['ReleaseLock', 'HowDidItEnd?', 'Deployed']);
+    expect(lockOf('unlocked')).toMatchObject({ holder: { S: 'arn:someone-else' } });
+    expect(
+      sandbox.emulator.calls.filter(
+        (call) => call.operation === 'DeleteItem' && call.error === 'ConditionalCheckFailedException',
+      ).length,
+    ).toBeGreaterThan(0);
+  });
+
+  /** Pushes v1 with a one-hour rollout and aborts its execution while it holds the lock. */
+  async function deployThenAbort(app: string): Promise<string> {
     const waiting = new Promise<void>((resolve) => {
       sandbox.stepFunctions.hooks.observe = ({ state }) => state === 'WaitForRollout' && resolve();
     });
     await sandbox.push({
-      repository: 'orphan',
+      repository: app,
       tag: 'v1.0.0',
       scenario: { kind: 'healthy', stableAfterSeconds: 3600 },
     });
     await waiting;
-    const [dead] = executionsOf(sandbox, 'orphan');
+    const [dead] = executionsOf(sandbox, app);
     sandbox.stepFunctions.abortExecution(dead?.executionArn ?? '');
-    await sandbox.idle();
-    expect(sandbox.emulator.ssm.get('/gantry/orphan/prod/lock')).toBeDefined();
+    return dead?.executionArn ?? '';
+  }
 
-    // Act
-    const v2 = await sandbox.push({ repository: 'orphan', tag: 'v2.0.0' });
-    await sandbox.idle();
-
-    // Assess
-    const next = executionsOf(sandbox, 'orphan').find(
-      (execution) => execution.executionArn !== dead?.executionArn,
-    );
-    expect(next?.status).toBe('SUCCEEDED');
-    expectConsistent('orphan', v2.digest);
-  });
+  function lockOf(app: string) {
+    return sandbox.emulator.dynamodb.getItem(sandbox.coordinationTable, {
+      pk: { S: `app#${app}#prod` },
+      sk: { S: 'lock' },
+    });
+  }
 });

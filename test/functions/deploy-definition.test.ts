@@ -3,6 +3,8 @@ import validateAsl from 'asl-validator';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
+  catchRules,
+  dynamodbIntegrationErrors,
   errorCatalogue,
   platformRetryableErrorNames,
   retryableErrorNames,
@@ -11,6 +13,7 @@ import { serverlessConfigPath } from '../../sandbox/bus.ts';
 import {
   type AslState,
   functionKeyOf,
+  integrationOf,
   loadDeployDefinition,
   readDeployDefinition,
 } from '../../sandbox/definition.ts';
@@ -18,6 +21,8 @@ import {
 const raw = readDeployDefinition();
 const states = Object.entries(raw.States);
 const taskStates = states.filter(([, state]) => state.Type === 'Task');
+const lambdaStates = taskStates.filter(([, state]) => integrationOf(state) === undefined);
+const integrationStates = taskStates.filter(([, state]) => integrationOf(state) !== undefined);
 const lambdaArn = (key: string) => `arn:aws:lambda:eu-west-1:123456789012:function:gantry-dev-${key}`;
 
 function errorNamesIn(state: AslState): string[] {
@@ -33,7 +38,9 @@ function errorNamesIn(state: AslState): string[] {
 describe('state-machines/deploy.asl.json', () => {
   it('is valid ASL once function ARNs are substituted', () => {
     // Prepare: asl-validator mutates its input, so it gets its own copy.
-    const definition = structuredClone(loadDeployDefinition(lambdaArn));
+    const definition = structuredClone(
+      loadDeployDefinition(lambdaArn, { coordinationTable: 'gantry-dev-coordination' }),
+    );
 
     // Act
     const result = validateAsl(definition, { checkPaths: true, checkArn: true });
@@ -44,15 +51,20 @@ describe('state-machines/deploy.asl.json', () => {
   });
 
   it('names only errors from the shared catalogue, Step Functions or Lambda', () => {
-    const known = new Set<string>([...Object.keys(errorCatalogue), ...platformRetryableErrorNames]);
+    const known = new Set<string>([
+      ...Object.keys(errorCatalogue),
+      ...platformRetryableErrorNames,
+      dynamodbIntegrationErrors.conditionFailed,
+      ...dynamodbIntegrationErrors.retryable,
+    ]);
     const unknown = states
       .flatMap(([, state]) => errorNamesIn(state))
       .filter((name) => !known.has(name) && !name.startsWith('States.'));
     expect(unknown).toEqual([]);
   });
 
-  it('retries every retryable error with backoff on every Task state', () => {
-    for (const [name, state] of taskStates) {
+  it('retries every retryable error with backoff on every Lambda Task state', () => {
+    for (const [name, state] of lambdaStates) {
       const retried = ((state.Retry as { ErrorEquals: string[]; BackoffRate?: number }[]) ?? []).filter(
         (retrier) => (retrier.BackoffRate ?? 1) > 1,
       );
@@ -72,11 +84,54 @@ describe('state-machines/deploy.asl.json', () => {
     }
   });
 
-  it('uses a serverless.yml function key for every Task state', () => {
+  it('retries DynamoDB throttling and server faults with backoff on every DynamoDB integration state', () => {
+    expect(integrationStates.map(([name]) => name)).toEqual(['ReleaseLock']);
+    for (const [name, state] of integrationStates) {
+      const retried = ((state.Retry as { ErrorEquals: string[]; BackoffRate?: number }[]) ?? [])
+        .filter((retrier) => (retrier.BackoffRate ?? 1) > 1)
+        .flatMap((retrier) => retrier.ErrorEquals);
+      expect(retried, name).toEqual([...dynamodbIntegrationErrors.retryable]);
+    }
+  });
+
+  it('releases the lock with a conditional delete naming this execution', () => {
+    const state = raw.States.ReleaseLock;
+    expect(state?.Resource).toBe('arn:aws:states:::dynamodb:deleteItem');
+    expect(state?.Parameters).toMatchObject({
+      TableName: expect.stringMatching(/^\$\{coordinationTable\}$/),
+      ConditionExpression: 'holder = :me',
+      ExpressionAttributeValues: { ':me': { 'S.$': '$$.Execution.Id' } },
+    });
+  });
+
+  it("catches by the catalogue's catch rules: nothing changed skips the rollback, a lock not held is no failure", () => {
+    const catchers = (name: string) =>
+      ((raw.States[name]?.Catch as { ErrorEquals: string[]; Next: string }[]) ?? []).map(
+        ({ ErrorEquals, Next }) => ({ ErrorEquals, Next }),
+      );
+    expect(catchers('DeployEcs')[0]).toEqual({
+      ErrorEquals: [...catchRules.nothingChanged],
+      Next: 'ReleaseLock',
+    });
+    expect(catchers('ReleaseLock')[0]).toEqual({
+      ErrorEquals: [...catchRules.lockNotHeld],
+      Next: 'HowDidItEnd?',
+    });
+  });
+
+  it('parks a waiting request on a task token with a fallback timeout, never a polling loop', () => {
+    const state = raw.States.WaitForLock;
+    expect(state?.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+    expect(state?.TimeoutSecondsPath).toBe('$.lock.retryAfterSeconds');
+    expect(state?.Parameters?.Payload).toMatchObject({ 'timeoutSeconds.$': '$.lock.retryAfterSeconds' });
+    expect(states.filter(([, candidate]) => candidate.Type === 'Wait')).toEqual([]);
+  });
+
+  it('uses a serverless.yml function key for every Lambda Task state', () => {
     const declared = parse(readFileSync(serverlessConfigPath, 'utf8')) as {
       functions: Record<string, unknown>;
     };
-    const keys = taskStates.map(([, state]) => functionKeyOf(state));
+    const keys = lambdaStates.map(([, state]) => functionKeyOf(state));
     expect(keys).not.toContain(undefined);
     for (const key of keys) expect(Object.keys(declared.functions)).toContain(key);
   });

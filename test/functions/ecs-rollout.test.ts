@@ -1,3 +1,4 @@
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   DescribeServicesCommand,
   DescribeTasksCommand,
@@ -11,18 +12,17 @@ import {
   SFNServiceException,
   TaskTimedOut,
 } from '@aws-sdk/client-sfn';
-import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { waitPartition, waitSortKey } from '../../functions/src/coordination/table.ts';
+import { failureCause, registerRolloutWait, settleRollout } from '../../functions/src/coordination/waits.ts';
 import { handleEcsEvent } from '../../functions/src/ecs/events.ts';
 import {
-  failureCause,
+  evaluateRollout,
   type RolloutDependencies,
   type RolloutWait,
-  registerRolloutWait,
   type StoppedTask,
-  settleRollout,
 } from '../../functions/src/ecs/rollout.ts';
 import { matchesPattern, readEventRules } from '../../sandbox/bus.ts';
 import {
@@ -34,7 +34,7 @@ import {
   stoppedTask,
   story,
 } from '../support/aws-fixtures.ts';
-import { fakeParameterStore } from '../support/ssm-fake.ts';
+import { fakeCoordinationTable, tableName } from '../support/table-fake.ts';
 
 const taskToken =
   'AQCEAAAAKgAAAAMAAAAAAAAAAZ1v7Jd2k3TrYI8vQvL0pTokenOnlyForTests0Rjb2sZ1pQx9mN3bV5cX7zL2kJ4hG6fD8sA0qW1eR3tY5uI7oP9';
@@ -46,7 +46,6 @@ const wait: RolloutWait = {
   maxFailedTasks: 2,
   timeoutSeconds: 900,
 };
-const rolloutParameter = `/gantry-rollouts/${story.deploymentId}`;
 
 const completedEvent = loadEvent('ecs-deployment-completed.json');
 const failedEvent = loadEvent('ecs-deployment-failed.json');
@@ -55,16 +54,16 @@ const taskStoppedEvent = loadEvent<{ detail: Record<string, unknown> }>('ecs-tas
 
 const ecsMock = mockClient(ECSClient);
 const sfnMock = mockClient(SFNClient);
-let ssm: ReturnType<typeof fakeParameterStore>;
+let table: ReturnType<typeof fakeCoordinationTable>;
 let deps: RolloutDependencies;
 
 beforeEach(() => {
-  ssm = fakeParameterStore();
+  table = fakeCoordinationTable();
   deps = {
-    ssm: ssm.client,
+    table: table.table,
     ecs: new ECSClient({ region: story.region }),
     sfn: new SFNClient({ region: story.region }),
-    parameterPrefix: '/gantry',
+    now: () => new Date('2025-06-03T10:16:00Z'),
   };
   sfnMock.on(SendTaskSuccessCommand).resolves({});
   sfnMock.on(SendTaskFailureCommand).resolves({});
@@ -72,16 +71,38 @@ beforeEach(() => {
 });
 
 afterEach(() => {
-  ssm.mock.reset();
+  table.mock.reset();
   ecsMock.reset();
   sfnMock.reset();
   vi.restoreAllMocks();
   vi.unstubAllEnvs();
 });
 
-function parked() {
-  ssm.put(rolloutParameter, wait);
+function parked(overrides: Partial<RolloutWait> = {}) {
+  const { taskToken: token, ...details } = { ...wait, ...overrides };
+  table.put({
+    pk: { S: waitPartition(story.deploymentId) },
+    sk: { S: waitSortKey },
+    taskToken: { S: token },
+    wait: { S: JSON.stringify(details) },
+  });
 }
+
+/** The wait parked in the coordination table, as the token and its details. */
+function parkedWait(): RolloutWait | undefined {
+  const item = table.item(waitPartition(story.deploymentId), waitSortKey);
+  if (!item) return undefined;
+  const token = item.taskToken as { S: string };
+  return {
+    ...(JSON.parse((item.wait as { S: string }).S) as Omit<RolloutWait, 'taskToken'>),
+    taskToken: token.S,
+  };
+}
+
+const register = (rollout: RolloutWait) =>
+  registerRolloutWait(deps, rollout, (parkedRollout) =>
+    evaluateRollout(deps.ecs, parkedRollout, { deadlinePassed: false }),
+  );
 
 function rollingOut(
   state: 'IN_PROGRESS' | 'COMPLETED' | 'FAILED',
@@ -112,42 +133,41 @@ function sentCause(): Record<string, unknown> {
 
 describe('ecs rollout', () => {
   describe('registerRolloutWait', () => {
-    it('parks the task token as a SecureString keyed by the deployment and keeps waiting', async () => {
+    it('parks the task token in the coordination table keyed by the deployment and keeps waiting', async () => {
       // Prepare
       rollingOut('IN_PROGRESS');
 
       // Act
-      const verdict = await registerRolloutWait(deps, wait);
+      const verdict = await register(wait);
 
       // Assess
       expect(verdict).toEqual({ outcome: 'pending' });
-      expect(ssm.mock).toHaveReceivedCommandWith(PutParameterCommand, {
-        Name: rolloutParameter,
-        Type: 'SecureString',
-        Overwrite: true,
+      expect(table.mock).toHaveReceivedCommandWith(PutItemCommand, {
+        TableName: tableName,
+        Item: expect.objectContaining({ pk: { S: waitPartition(story.deploymentId) } }),
       });
-      expect(ssm.json(rolloutParameter)).toEqual(wait);
+      expect(parkedWait()).toEqual(wait);
       expect(sfnMock).not.toHaveReceivedAnyCommand();
     });
 
     it('settles at once when the deployment already COMPLETED', async () => {
       rollingOut('COMPLETED');
 
-      const verdict = await registerRolloutWait(deps, wait);
+      const verdict = await register(wait);
 
       expect(verdict).toEqual({ outcome: 'completed', deploymentId: story.deploymentId });
       expect(sfnMock).toHaveReceivedCommandExactlyOnceWith(SendTaskSuccessCommand, {
         taskToken,
         output: JSON.stringify({ rolloutState: 'COMPLETED', deploymentId: story.deploymentId }),
       });
-      expect(ssm.parameters.has(rolloutParameter)).toBe(false);
+      expect(parkedWait()).toBeUndefined();
     });
 
     it('fails at once when the deployment already FAILED, noting ECS rolled it back', async () => {
       rollingOut('FAILED');
       stopped(stoppedTask(1, crashed));
 
-      const verdict = await registerRolloutWait(deps, wait);
+      const verdict = await register(wait);
 
       expect(verdict).toMatchObject({ outcome: 'failed', error: 'RolloutFailed', ecsRolledBack: true });
       expect(sfnMock).toHaveReceivedCommandExactlyOnceWith(SendTaskFailureCommand, {
@@ -177,7 +197,7 @@ describe('ecs rollout', () => {
           output: JSON.stringify({ rolloutState: 'COMPLETED', deploymentId: story.deploymentId }),
         });
         expect(sfnMock).not.toHaveReceivedCommand(SendTaskFailureCommand);
-        expect(ssm.parameters.has(rolloutParameter)).toBe(false);
+        expect(parkedWait()).toBeUndefined();
       });
 
       it('sends nothing more on a redelivery of the same event', async () => {
@@ -226,8 +246,7 @@ describe('ecs rollout', () => {
       await expect(handleEcsEvent(deps, completedEvent)).rejects.toMatchObject({
         name: 'TransientAwsError',
       });
-      expect(ssm.json(rolloutParameter)).toEqual(wait);
-      expect(ssm.parameters.get(rolloutParameter)?.type).toBe('SecureString');
+      expect(parkedWait()).toEqual(wait);
     });
 
     describe('SERVICE_DEPLOYMENT_FAILED', () => {
@@ -297,7 +316,7 @@ describe('ecs rollout', () => {
 
         expect(outcome).toEqual({ action: 'ignored', why: 'rollout still in progress' });
         expect(sfnMock).not.toHaveReceivedAnyCommand();
-        expect(ssm.parameters.has(rolloutParameter)).toBe(true);
+        expect(parkedWait()).toEqual(wait);
       });
 
       it('fails the rollout at the second stopped task', async () => {
@@ -375,7 +394,7 @@ describe('ecs rollout', () => {
 
       it('fails on the event alone when ListTasks lists nothing: the listing never vetoes it', async () => {
         // Prepare
-        ssm.put(rolloutParameter, { ...wait, maxFailedTasks: 1 });
+        parked({ maxFailedTasks: 1 });
         rollingOut('IN_PROGRESS');
         ecsMock.on(ListTasksCommand).resolves({ taskArns: [] });
 
@@ -413,7 +432,7 @@ describe('ecs rollout', () => {
           why: 'not started by a service deployment',
         });
         expect(sfnMock).not.toHaveReceivedAnyCommand();
-        expect(ssm.parameters.has(rolloutParameter)).toBe(true);
+        expect(parkedWait()).toEqual(wait);
       });
     });
 
@@ -435,7 +454,7 @@ describe('ecs rollout', () => {
         why: 'SERVICE_DEPLOYMENT_IN_PROGRESS does not end a rollout',
       });
       expect(sfnMock).not.toHaveReceivedAnyCommand();
-      expect(ssm.parameters.has(rolloutParameter)).toBe(true);
+      expect(parkedWait()).toEqual(wait);
     });
   });
 
@@ -479,7 +498,7 @@ describe('ecs rollout', () => {
   describe('events it cannot apply', () => {
     it('judges a task event missing a field the decision does not use', async () => {
       // Prepare: no clusterArn, and an exit code ECS left null.
-      ssm.put(rolloutParameter, { ...wait, maxFailedTasks: 1 });
+      parked({ maxFailedTasks: 1 });
       rollingOut('IN_PROGRESS');
       const partial = structuredClone(taskStoppedEvent);
       delete partial.detail.clusterArn;
@@ -529,7 +548,7 @@ describe('ecs rollout', () => {
 
       // Assess
       expect(outcome).toEqual({ action: 'ignored', why });
-      expect(ssm.mock).not.toHaveReceivedAnyCommand();
+      expect(table.mock).not.toHaveReceivedAnyCommand();
       expect(ecsMock).not.toHaveReceivedAnyCommand();
       expect(sfnMock).not.toHaveReceivedAnyCommand();
     });
@@ -635,6 +654,7 @@ describe('ecs rollout', () => {
     async function loadHandler() {
       vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'DEBUG');
       vi.stubEnv('POWERTOOLS_DEV', '');
+      vi.stubEnv('GANTRY_COORDINATION_TABLE', tableName);
       vi.resetModules();
       const { handler } = await import('../../functions/handlers/on-ecs-event.ts');
       const written: string[] = [];
@@ -671,7 +691,7 @@ describe('ecs rollout', () => {
 
     it('judges a task event without clusterArn instead of throwing it back for retries', async () => {
       // Prepare
-      ssm.put(rolloutParameter, { ...wait, maxFailedTasks: 1 });
+      parked({ maxFailedTasks: 1 });
       rollingOut('IN_PROGRESS');
       const partial = structuredClone(taskStoppedEvent);
       delete partial.detail.clusterArn;

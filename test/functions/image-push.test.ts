@@ -1,7 +1,13 @@
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type PushDependencies, parseImagePush, routeImagePush } from '../../functions/src/image-push.ts';
+import {
+  type ImagePush,
+  type PushDependencies,
+  parseImagePush,
+  routeImagePush,
+} from '../../functions/src/image-push.ts';
+import { isIgnored } from '../../functions/src/tracking.ts';
 import { loadEvent, story, webConfig } from '../support/aws-fixtures.ts';
 import { fakeParameterStore } from '../support/ssm-fake.ts';
 
@@ -24,6 +30,13 @@ function deps(): PushDependencies {
     parameterPrefix: '/gantry',
     stateMachineArn,
   };
+}
+
+/** The push an event announces; fails the test if the event is ignored. */
+function pushOf(event: unknown): ImagePush {
+  const push = parseImagePush(event);
+  if (isIgnored(push)) throw new Error(`unexpectedly ignored: ${push.ignored}`);
+  return push;
 }
 
 function startedInputs() {
@@ -74,28 +87,42 @@ describe('image push', () => {
     it.each([
       ['a DELETE', { 'action-type': 'DELETE' }],
       ['a FAILED push', { result: 'FAILED' }],
-    ])('rejects %s with InputInvalid', (_, change) => {
+    ])('ignores %s, saying why, without throwing', (_, change) => {
+      // Prepare
       const event = { ...pushEvent, detail: { ...pushEvent.detail, ...change } };
 
-      expect(() => parseImagePush(event)).toThrow(
-        expect.objectContaining({
-          name: 'InputInvalid',
-          message: expect.stringMatching(/is not a successful push$/),
-        }),
-      );
+      // Act, Assess
+      expect(parseImagePush(event)).toEqual({ ignored: expect.stringMatching(/is not a successful push$/) });
     });
 
-    it('rejects an event that is not an ECR Image Action', () => {
-      expect(() => parseImagePush(loadEvent('ecs-deployment-completed.json'))).toThrow(
-        expect.objectContaining({ name: 'InputInvalid', message: 'not an ECR Image Action event' }),
-      );
+    it('ignores an event of another kind, saying why, without throwing', () => {
+      // Act, Assess
+      expect(parseImagePush(loadEvent('ecs-deployment-completed.json'))).toEqual({
+        ignored: 'not an ECR Image Action event with a repository and a digest',
+      });
+    });
+
+    it.each([
+      ['no algorithm', 'a'.repeat(64)],
+      ['another algorithm', `sha512:${'a'.repeat(128)}`],
+      ['63 hex digits', `sha256:${'a'.repeat(63)}`],
+      ['upper-case hex', `sha256:${'A'.repeat(64)}`],
+      ['a trailing newline', `sha256:${'a'.repeat(64)}\n`],
+    ])('refuses a push whose digest has %s, before anything starts', (_, digest) => {
+      // Prepare
+      const event = { ...pushEvent, detail: { ...pushEvent.detail, 'image-digest': digest } };
+
+      // Act, Assess
+      expect(parseImagePush(event)).toEqual({
+        ignored: expect.stringMatching(/^digest ".*" is not sha256: and 64 hex digits$/s),
+      });
     });
   });
 
   describe('routeImagePush', () => {
     it('starts a deploy for every app/environment whose tagPattern matches', async () => {
       // Act
-      const routed = await routeImagePush(deps(), parseImagePush(pushEvent));
+      const routed = await routeImagePush(deps(), pushOf(pushEvent));
 
       // Assess
       expect(routed.ignored).toBeUndefined();
@@ -122,7 +149,7 @@ describe('image push', () => {
     it('returns the started execution ARN', async () => {
       stored = { 'web/prod/config': JSON.stringify(webConfig) };
 
-      const { decisions } = await routeImagePush(deps(), parseImagePush(pushEvent));
+      const { decisions } = await routeImagePush(deps(), pushOf(pushEvent));
 
       const name = startedInputs()[0]?.name ?? 'none';
       expect(decisions).toEqual([
@@ -138,8 +165,8 @@ describe('image push', () => {
     it('names the execution deterministically, so the same event twice gets the same name', async () => {
       stored = { 'web/prod/config': JSON.stringify(webConfig) };
 
-      await routeImagePush(deps(), parseImagePush(pushEvent));
-      await routeImagePush(deps(), parseImagePush(structuredClone(pushEvent)));
+      await routeImagePush(deps(), pushOf(pushEvent));
+      await routeImagePush(deps(), pushOf(structuredClone(pushEvent)));
 
       const [first, second] = startedInputs();
       expect(first?.name).toMatch(/^push-web-prod-[0-9a-f]{20}$/);
@@ -152,14 +179,14 @@ describe('image push', () => {
         detail: { ...pushEvent.detail, 'image-digest': story.previousDigest },
       };
 
-      await routeImagePush(deps(), parseImagePush(pushEvent));
-      await routeImagePush(deps(), parseImagePush(otherDigest));
+      await routeImagePush(deps(), pushOf(pushEvent));
+      await routeImagePush(deps(), pushOf(otherDigest));
 
       expect(new Set(startedInputs().map(({ name }) => name)).size).toBe(4);
     });
 
     it('ignores an untagged manifest', async () => {
-      const routed = await routeImagePush(deps(), parseImagePush(untaggedEvent));
+      const routed = await routeImagePush(deps(), pushOf(untaggedEvent));
 
       expect(routed).toEqual({ decisions: [], ignored: 'untagged manifest', invalidConfigs: [] });
       expect(sfnMock).not.toHaveReceivedAnyCommand();
@@ -168,7 +195,7 @@ describe('image push', () => {
     it('ignores a tag no app/environment tracks, saying why', async () => {
       const latest = { ...pushEvent, detail: { ...pushEvent.detail, 'image-tag': 'latest' } };
 
-      const routed = await routeImagePush(deps(), parseImagePush(latest));
+      const routed = await routeImagePush(deps(), pushOf(latest));
 
       expect(routed).toEqual({
         decisions: [],
@@ -190,7 +217,7 @@ describe('image push', () => {
         previous: null,
       });
 
-      const { decisions } = await routeImagePush(deps(), parseImagePush(pushEvent));
+      const { decisions } = await routeImagePush(deps(), pushOf(pushEvent));
 
       expect(decisions).toContainEqual({
         app: 'web',
@@ -213,7 +240,7 @@ describe('image push', () => {
         previous: null,
       });
 
-      const { decisions } = await routeImagePush(deps(), parseImagePush(pushEvent));
+      const { decisions } = await routeImagePush(deps(), pushOf(pushEvent));
 
       expect(decisions).toEqual([expect.objectContaining({ app: 'web', env: 'prod', action: 'started' })]);
     });
@@ -224,7 +251,7 @@ describe('image push', () => {
         .on(StartExecutionCommand)
         .rejects(new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: {} }));
 
-      const { decisions } = await routeImagePush(deps(), parseImagePush(pushEvent));
+      const { decisions } = await routeImagePush(deps(), pushOf(pushEvent));
 
       expect(decisions).toEqual([
         {
@@ -243,7 +270,7 @@ describe('image push', () => {
         health: { timeoutSeconds: 1 },
       });
 
-      const routed = await routeImagePush(deps(), parseImagePush(pushEvent));
+      const routed = await routeImagePush(deps(), pushOf(pushEvent));
 
       expect(routed.invalidConfigs).toEqual([
         expect.stringMatching(
@@ -261,7 +288,7 @@ describe('image push', () => {
         }),
       );
 
-      await expect(routeImagePush(deps(), parseImagePush(pushEvent))).rejects.toMatchObject({
+      await expect(routeImagePush(deps(), pushOf(pushEvent))).rejects.toMatchObject({
         name: 'TransientAwsError',
       });
     });

@@ -4,6 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DeployState } from '../../functions/src/deploy-state.ts';
 import { type OutcomeDependencies, recordOutcome } from '../../functions/src/outcome.ts';
+import { releaseHistory } from '../../functions/src/release.ts';
 import { story } from '../support/aws-fixtures.ts';
 import {
   deployment,
@@ -15,12 +16,15 @@ import {
   rolloutFailure,
 } from '../support/deploy-states.ts';
 import { fakeParameterStore } from '../support/ssm-fake.ts';
+import { fakeCoordinationTable } from '../support/table-fake.ts';
 
 const releaseName = '/gantry/web/prod/release';
 const now = new Date('2025-06-03T10:19:31.000Z');
 const eventsMock = mockClient(EventBridgeClient);
 let ssm: ReturnType<typeof fakeParameterStore>;
+let table: ReturnType<typeof fakeCoordinationTable>;
 let deps: OutcomeDependencies;
+const history = () => releaseHistory(table.table, 'web', 'prod', { limit: 100 });
 
 function putEventDetail(): Record<string, unknown> {
   const entry = eventsMock.commandCalls(PutEventsCommand).at(-1)?.args[0].input.Entries?.[0];
@@ -29,8 +33,10 @@ function putEventDetail(): Record<string, unknown> {
 
 beforeEach(() => {
   ssm = fakeParameterStore();
+  table = fakeCoordinationTable();
   deps = {
     ssm: ssm.client,
+    table: table.table,
     events: new EventBridgeClient({ region: story.region }),
     parameterPrefix: '/gantry',
     eventBusName: 'default',
@@ -43,13 +49,14 @@ beforeEach(() => {
 
 afterEach(() => {
   ssm.mock.reset();
+  table.mock.reset();
   eventsMock.reset();
 });
 
 describe('outcome', () => {
   describe('recordOutcome', () => {
     describe('release', () => {
-      it('records the new release with the old live one as previous, labels it live and announces it', async () => {
+      it('appends the new release to the history, writes it live with the old live one as previous, and announces it', async () => {
         // Prepare
         ssm.put(releaseName, {
           kind: 'release',
@@ -74,11 +81,10 @@ describe('outcome', () => {
           previous: live,
         };
         expect(ssm.json(releaseName)).toMatchObject(record);
-        expect(ssm.parameters.get(releaseName)).toMatchObject({
-          version: 2,
-          labels: ['live'],
-          type: 'String',
-        });
+        expect(await history()).toEqual([expect.objectContaining(record)]);
+        // Parameter Store keeps 100 versions and refuses a write once the oldest is labelled: no labels.
+        expect(ssm.parameters.get(releaseName)).toMatchObject({ version: 2, labels: [], type: 'String' });
+        expect(ssm.mock).not.toHaveReceivedCommand(LabelParameterVersionCommand);
         expect(eventsMock).toHaveReceivedCommandExactlyOnceWith(PutEventsCommand, {
           Entries: [
             {
@@ -100,30 +106,30 @@ describe('outcome', () => {
         });
       });
 
-      it('does not write a second version when the step is retried', async () => {
+      it('does not append the record twice when the step is retried', async () => {
         const state: DeployState = { plan: planOf(), deployment };
-        const first = await recordOutcome(deps, 'release', state);
-
-        const second = await recordOutcome(deps, 'release', state);
-
-        expect(second.version).toBe(first.version);
-        expect(ssm.parameters.get(releaseName)?.version).toBe(1);
-        expect(ssm.mock).toHaveReceivedCommandTimes(PutParameterCommand, 1);
-      });
-
-      it('labels the record live when a retry finds it written but unlabelled', async () => {
-        // Prepare: the first try wrote the record, then failed before labelling it.
-        const state: DeployState = { plan: planOf(), deployment };
-        ssm.mock.on(LabelParameterVersionCommand).rejectsOnce(new Error('throttled before labelling'));
-        await expect(recordOutcome(deps, 'release', state)).rejects.toThrow();
-        ssm.relabel();
-
-        // Act
         await recordOutcome(deps, 'release', state);
 
-        // Assess
-        expect(ssm.parameters.get(releaseName)?.labels).toEqual(['live']);
-        expect(ssm.mock).toHaveReceivedCommandTimes(PutParameterCommand, 1);
+        await recordOutcome(deps, 'release', state);
+
+        expect(await history()).toHaveLength(1);
+      });
+
+      it("keeps every record of a long history, past Parameter Store's 100 versions", async () => {
+        // Prepare: 120 releases by 120 executions.
+        for (let index = 0; index < 120; index++) {
+          const plan = planOf({ executionArn: `${story.executionArn}-${index}` });
+          deps.now = () => new Date(now.getTime() + index * 1000);
+          await recordOutcome(deps, 'release', { plan, deployment });
+        }
+
+        // Act
+        const records = await history();
+
+        // Assess: newest first, none lost.
+        expect(records).toHaveLength(100);
+        expect(records[0]?.executionArn).toBe(`${story.executionArn}-119`);
+        expect(await releaseHistory(table.table, 'web', 'prod', { limit: 500 })).toHaveLength(120);
       });
 
       it('records a requested rollback as kind rollback that forgets the release it left', async () => {
@@ -176,7 +182,7 @@ describe('outcome', () => {
           },
           rolledBackFrom: { ...desired, taskDefinitionArn: story.taskDefinitionArn },
         });
-        expect(ssm.parameters.get(releaseName)?.labels).toEqual(['live']);
+        expect(await history()).toEqual([expect.objectContaining({ kind: 'rollback' })]);
       });
 
       it('records the cause of a SendTaskFailure failure, noting ECS rolled back', async () => {
@@ -206,7 +212,7 @@ describe('outcome', () => {
         });
       });
 
-      it('records a failed rollback without moving the live label', async () => {
+      it('records a failed rollback in the history and as the live record', async () => {
         const state: DeployState = {
           plan: planOf(),
           deployment,
@@ -225,7 +231,7 @@ describe('outcome', () => {
             details: { rolloutFailure: { error: 'RolloutFailed' } },
           },
         });
-        expect(ssm.parameters.get(releaseName)?.labels).toEqual([]);
+        expect(await history()).toEqual([expect.objectContaining({ kind: 'rollback-failed' })]);
       });
     });
 
@@ -239,6 +245,7 @@ describe('outcome', () => {
         expect(result).toEqual({ kind: 'superseded', event: 'Request Superseded' });
         expect(ssm.mock).not.toHaveReceivedCommand(PutParameterCommand);
         expect(ssm.parameters.size).toBe(0);
+        expect(table.items()).toEqual([]);
         expect(eventsMock).toHaveReceivedCommandWith(PutEventsCommand, {
           Entries: [expect.objectContaining({ DetailType: 'Request Superseded', Source: 'gantry' })],
         });

@@ -4,9 +4,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   parseRollbackTrigger,
   type RollbackRequestDependencies,
+  type RollbackTrigger,
   requestRollbacks,
 } from '../../functions/src/rollback-request.ts';
+import { isIgnored } from '../../functions/src/tracking.ts';
 import { loadEvent, webConfig } from '../support/aws-fixtures.ts';
+import { fakeParameterStore } from '../support/ssm-fake.ts';
 
 const stateMachineArn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:gantry-dev-deploy';
 const alarmEvent = loadEvent<{ detail: { state: Record<string, unknown> } }>(
@@ -16,10 +19,12 @@ const requestedEvent = loadEvent<{ detail: Record<string, unknown> }>('rollback-
 
 const sfnMock = mockClient(SFNClient);
 let stored: Record<string, string>;
+let ssm: ReturnType<typeof fakeParameterStore>;
 
 function deps(): RollbackRequestDependencies {
   return {
     sfn: new SFNClient({ region: 'eu-west-1' }),
+    ssm: ssm.client,
     configSource: async () => stored,
     parameterPrefix: '/gantry',
     stateMachineArn,
@@ -33,7 +38,29 @@ function started() {
   }));
 }
 
+/** The rollback an event asks for; fails the test if the event is ignored. */
+function triggerOf(event: unknown): RollbackTrigger {
+  const trigger = parseRollbackTrigger(event);
+  if (isIgnored(trigger)) throw new Error(`unexpectedly ignored: ${trigger.ignored}`);
+  return trigger;
+}
+
+/** A live release recorded for a request made at `requestedAt`. */
+function liveRelease(requestedAt: string) {
+  return {
+    kind: 'release',
+    image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/web@sha256:${'a'.repeat(64)}`,
+    digest: `sha256:${'a'.repeat(64)}`,
+    taskDefinitionArn: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/web-prod:7',
+    at: requestedAt,
+    executionArn: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:push`,
+    requestedAt,
+    previous: null,
+  };
+}
+
 beforeEach(() => {
+  ssm = fakeParameterStore();
   stored = {
     'web/prod/config': JSON.stringify(webConfig),
     'web/eu/config': JSON.stringify({ ...webConfig, rollbackAlarms: ['web-eu-5xx', 'web-prod-5xx'] }),
@@ -46,13 +73,14 @@ beforeEach(() => {
 
 afterEach(() => {
   sfnMock.reset();
+  ssm.mock.reset();
 });
 
 describe('rollback request', () => {
   describe('a CloudWatch alarm going to ALARM', () => {
     it('starts a rollback for every app/environment listing the alarm', async () => {
       // Act
-      const result = await requestRollbacks(deps(), parseRollbackTrigger(alarmEvent));
+      const result = await requestRollbacks(deps(), triggerOf(alarmEvent));
 
       // Assess
       expect(result.rollbacks).toEqual([
@@ -74,8 +102,8 @@ describe('rollback request', () => {
     });
 
     it('names the execution after the event, so a redelivery gets the same name', async () => {
-      await requestRollbacks(deps(), parseRollbackTrigger(alarmEvent));
-      await requestRollbacks(deps(), parseRollbackTrigger(structuredClone(alarmEvent)));
+      await requestRollbacks(deps(), triggerOf(alarmEvent));
+      await requestRollbacks(deps(), triggerOf(structuredClone(alarmEvent)));
 
       const names = started().map(({ name }) => name);
       expect(names[0]).toMatch(/^rollback-web-prod-[0-9a-f]{20}$/);
@@ -85,21 +113,61 @@ describe('rollback request', () => {
     it('starts nothing when no app/environment lists the alarm', async () => {
       const other = { ...alarmEvent, detail: { ...alarmEvent.detail, alarmName: 'db-cpu' } };
 
-      await expect(requestRollbacks(deps(), parseRollbackTrigger(other))).resolves.toMatchObject({
+      await expect(requestRollbacks(deps(), triggerOf(other))).resolves.toMatchObject({
         rollbacks: [],
       });
       expect(sfnMock).not.toHaveReceivedAnyCommand();
     });
 
-    it('rejects an alarm going back to OK with InputInvalid', () => {
+    it('ignores an alarm going back to OK, saying why, without throwing', () => {
       const ok = {
         ...alarmEvent,
         detail: { ...alarmEvent.detail, state: { ...alarmEvent.detail.state, value: 'OK' } },
       };
 
-      expect(() => parseRollbackTrigger(ok)).toThrow(
-        expect.objectContaining({ name: 'InputInvalid', message: 'alarm web-prod-5xx is OK, not ALARM' }),
-      );
+      expect(parseRollbackTrigger(ok)).toEqual({ ignored: 'alarm web-prod-5xx is OK, not ALARM' });
+    });
+
+    it.each([
+      ['WaitPeriod', 'Actions suppressed by WaitPeriod'],
+      ['Alarm', 'Alarm web-maintenance-window in ALARM'],
+      ['ExtensionPeriod', 'Actions suppressed by ExtensionPeriod'],
+    ])('does not roll back on a composite alarm whose actions are suppressed (%s)', (by, reason) => {
+      // Prepare: shaped as CloudWatch's composite alarm with a suppressor (Alarm events and EventBridge).
+      const suppressed = {
+        ...alarmEvent,
+        detail: {
+          ...alarmEvent.detail,
+          state: { ...alarmEvent.detail.state, actionsSuppressedBy: by, actionsSuppressedReason: reason },
+          configuration: {
+            alarmRule: 'ALARM(web-prod-5xx-child)',
+            actionsSuppressor: 'web-maintenance-window',
+            actionsSuppressorWaitPeriod: 120,
+            actionsSuppressorExtensionPeriod: 180,
+          },
+        },
+      };
+
+      // Act, Assess
+      expect(parseRollbackTrigger(suppressed)).toEqual({
+        ignored: `alarm web-prod-5xx's actions are suppressed (${by}: ${reason})`,
+      });
+    });
+
+    it('starts no rollback, and says so, for an alarm older than the live release', async () => {
+      // Prepare: the live release was requested after the alarm went to ALARM (10:31:05).
+      ssm.put('/gantry/web/prod/release', liveRelease('2025-06-03T10:40:00Z'));
+      ssm.put('/gantry/web/eu/release', liveRelease('2025-06-03T10:20:00Z'));
+
+      // Act
+      const result = await requestRollbacks(deps(), triggerOf(alarmEvent));
+
+      // Assess
+      expect(result.rollbacks).toEqual([
+        { app: 'web', env: 'prod', started: false, why: 'ignored: older than the live release' },
+        { app: 'web', env: 'eu', started: true },
+      ]);
+      expect(started().map(({ input }) => input.env)).toEqual(['eu']);
     });
 
     it('caps the reason at the 500 characters the execution input allows', () => {
@@ -108,13 +176,13 @@ describe('rollback request', () => {
         detail: { ...alarmEvent.detail, state: { ...alarmEvent.detail.state, reason: 'x'.repeat(2000) } },
       };
 
-      expect(parseRollbackTrigger(long).reason).toHaveLength(500);
+      expect(triggerOf(long).reason).toHaveLength(500);
     });
   });
 
   describe('a gantry Rollback Requested event', () => {
     it('starts a rollback of that app/environment', async () => {
-      const result = await requestRollbacks(deps(), parseRollbackTrigger(requestedEvent));
+      const result = await requestRollbacks(deps(), triggerOf(requestedEvent));
 
       expect(result).toEqual({ rollbacks: [{ app: 'web', env: 'prod', started: true }], invalidConfigs: [] });
       expect(started()).toEqual([
@@ -135,16 +203,18 @@ describe('rollback request', () => {
     it.each([
       ['an unknown detail key', { extra: true }],
       ['an app name that is not a parameter path segment', { app: '../web' }],
-    ])('rejects %s with InputInvalid', (_, change) => {
+    ])('ignores %s, saying why, without throwing', (_, change) => {
       const bad = { ...requestedEvent, detail: { ...requestedEvent.detail, ...change } };
 
-      expect(() => parseRollbackTrigger(bad)).toThrow(expect.objectContaining({ name: 'InputInvalid' }));
+      expect(parseRollbackTrigger(bad)).toEqual({
+        ignored: expect.stringMatching(/^Rollback Requested needs a detail of app, env/),
+      });
     });
   });
 
-  it('rejects any other event with InputInvalid', () => {
-    expect(() => parseRollbackTrigger(loadEvent('ecr-image-push.json'))).toThrow(
-      expect.objectContaining({ name: 'InputInvalid' }),
-    );
+  it('ignores any other event, saying why, without throwing', () => {
+    expect(parseRollbackTrigger(loadEvent('ecr-image-push.json'))).toEqual({
+      ignored: 'not a CloudWatch Alarm State Change or a gantry Rollback Requested event',
+    });
   });
 });

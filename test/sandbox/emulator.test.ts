@@ -1,3 +1,9 @@
+import {
+  DeleteItemCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { DescribeImagesCommand, ECRClient } from '@aws-sdk/client-ecr';
 import { CreateServiceCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
@@ -19,12 +25,14 @@ import {
   LabelParameterVersionCommand,
   PutParameterCommand,
   SSMClient,
+  SSMServiceException,
 } from '@aws-sdk/client-ssm';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import {
   type AwsEvent,
   type Emulator,
   type SfnHandlers,
+  SSM_THROUGHPUT,
   startEmulator,
 } from '../../sandbox/emulator/index.ts';
 
@@ -115,7 +123,7 @@ describe('protocol', () => {
 
   it('answers an unknown service target with UnsupportedOperation', async () => {
     // Act
-    const response = await raw('DynamoDB_20120810.GetItem', {});
+    const response = await raw('Kinesis_20131202.ListStreams', {});
 
     // Assess
     expect(response.status).toBe(400);
@@ -320,10 +328,11 @@ describe('SSM', () => {
   });
 
   it('lists a path one level deep, or recursively, ten per page', async () => {
-    // Prepare
-    for (let i = 0; i < 12; i++) await put(`/gantry/app${String(i).padStart(2, '0')}/prod/config`, `${i}`);
-    await put('/gantry/top', 'x');
-    await put('/other/config', 'y');
+    // Prepare: seeded, not put: 14 writes over HTTP would exceed PutParameter's quota on a still clock.
+    for (let i = 0; i < 12; i++)
+      emulator.ssm.put(`/gantry/app${String(i).padStart(2, '0')}/prod/config`, `${i}`);
+    emulator.ssm.put('/gantry/top', 'x');
+    emulator.ssm.put('/other/config', 'y');
 
     // Act
     const shallow = await ssm.send(new GetParametersByPathCommand({ Path: '/gantry' }));
@@ -415,6 +424,164 @@ describe('SSM', () => {
   });
 });
 
+describe('SSM quotas', () => {
+  const name = '/gantry/web/prod/config';
+  const read = () => ssm.send(new GetParameterCommand({ Name: name }));
+  const byPath = () => ssm.send(new GetParametersByPathCommand({ Path: '/gantry', Recursive: true }));
+  const write = (value: string) =>
+    ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'String', Overwrite: true }));
+  const throttled = {
+    name: 'ThrottlingException',
+    message: 'Rate exceeded',
+    $metadata: { httpStatusCode: 400 },
+  };
+
+  it('lets 40 reads a second through, shared by GetParameter and GetParametersByPath, then throttles', async () => {
+    // Prepare
+    emulator.ssm.put(name, '{}');
+    for (let i = 0; i < SSM_THROUGHPUT.reads / 2; i++) await read();
+    for (let i = 0; i < SSM_THROUGHPUT.reads / 2; i++) await byPath();
+
+    // Act
+    const getOverQuota = read();
+    const pathOverQuota = byPath();
+
+    // Assess
+    await expect(getOverQuota).rejects.toMatchObject(throttled);
+    await expect(pathOverQuota).rejects.toMatchObject(throttled);
+    await expect(getOverQuota).rejects.toBeInstanceOf(SSMServiceException);
+  });
+
+  it('refills the read quota with simulated time, 40 a second', async () => {
+    // Prepare
+    emulator.ssm.put(name, '{}');
+    for (let i = 0; i < SSM_THROUGHPUT.reads; i++) await read();
+
+    // Act
+    await emulator.clock.advance(500);
+    const halfASecond = await Promise.allSettled(Array.from({ length: SSM_THROUGHPUT.reads }, () => read()));
+
+    // Assess
+    expect(halfASecond.filter((result) => result.status === 'fulfilled')).toHaveLength(
+      SSM_THROUGHPUT.reads / 2,
+    );
+  });
+
+  it('lets 3 PutParameter a second through; a throttled write changes nothing', async () => {
+    // Prepare
+    for (let i = 1; i <= SSM_THROUGHPUT.writes; i++) await write(`v${i}`);
+
+    // Act
+    const overQuota = write('lost');
+
+    // Assess
+    await expect(overQuota).rejects.toMatchObject(throttled);
+    expect(emulator.ssm.get(name)).toBe(`v${SSM_THROUGHPUT.writes}`);
+    await emulator.clock.advance(1000);
+    expect((await write('next')).Version).toBe(SSM_THROUGHPUT.writes + 1);
+  });
+
+  it('counts writes apart from reads', async () => {
+    // Prepare
+    emulator.ssm.put(name, '{}');
+    for (let i = 0; i < SSM_THROUGHPUT.reads; i++) await read();
+
+    // Act
+    const written = await write('still allowed');
+
+    // Assess
+    expect(written.Version).toBe(2);
+  });
+
+  it('lets a Lambda behind an event retry through throttling while it holds a realtime clock', async () => {
+    // Prepare: the listener runs inside the clock's tick, as the sandbox's event-driven Lambdas do;
+    // simulated time stands still until it returns, real time (and the SDK's backoff) does not.
+    emulator.ssm.put(name, '{}');
+    for (let i = 0; i < SSM_THROUGHPUT.reads; i++) await read();
+    const retrying = new SSMClient({ ...emulator.clientConfig, maxAttempts: 3 });
+    let attempts = 0;
+    emulator.onEvent(async () => {
+      attempts = (await retrying.send(new GetParameterCommand({ Name: name }))).$metadata.attempts ?? 0;
+    });
+    const events = new EventBridgeClient(emulator.clientConfig);
+
+    // Act
+    await events.send(
+      new PutEventsCommand({ Entries: [{ Source: 'gantry', DetailType: 'Probe', Detail: '{}' }] }),
+    );
+    emulator.clock.startRealtime({ speed: 1, tickMs: 10 });
+    await vi.waitFor(() => expect(attempts).toBeGreaterThan(0), { timeout: 10_000, interval: 20 });
+
+    // Assess
+    expect(attempts).toBeGreaterThan(1);
+  });
+
+  it('applies no quota when turned off', async () => {
+    // Prepare
+    const unlimited = await startEmulator({ quotas: 'off' });
+    onTestFinished(() => unlimited.close());
+    const client = new SSMClient({ ...unlimited.clientConfig, maxAttempts: 1 });
+    unlimited.ssm.put(name, '{}');
+
+    // Act
+    const reads = await Promise.allSettled(
+      Array.from({ length: 2 * SSM_THROUGHPUT.reads }, () =>
+        client.send(new GetParameterCommand({ Name: name })),
+      ),
+    );
+
+    // Assess
+    expect(reads.every((result) => result.status === 'fulfilled')).toBe(true);
+  });
+
+  describe('100 versions per parameter', () => {
+    const release = '/gantry/web/prod/release';
+    const seedVersions = (count: number) => {
+      for (let version = 1; version <= count; version++) emulator.ssm.put(release, `v${version}`);
+    };
+    const putRelease = (value: string) =>
+      ssm.send(new PutParameterCommand({ Name: release, Value: value, Overwrite: true }));
+
+    it('drops the oldest version on the 101st write', async () => {
+      // Prepare
+      seedVersions(100);
+
+      // Act
+      const written = await putRelease('v101');
+
+      // Assess
+      expect(written.Version).toBe(101);
+      await expect(ssm.send(new GetParameterCommand({ Name: `${release}:1` }))).rejects.toMatchObject({
+        name: 'ParameterVersionNotFound',
+      });
+      expect((await ssm.send(new GetParameterCommand({ Name: `${release}:2` }))).Parameter?.Value).toBe('v2');
+    });
+
+    it('refuses the 101st write while the oldest version carries a label, and changes nothing', async () => {
+      // Prepare
+      seedVersions(100);
+      await ssm.send(
+        new LabelParameterVersionCommand({ Name: release, Labels: ['live'], ParameterVersion: 1 }),
+      );
+
+      // Act
+      const refused = putRelease('v101');
+
+      // Assess
+      await expect(refused).rejects.toMatchObject({
+        name: 'ParameterMaxVersionLimitExceeded',
+        message: expect.stringContaining(
+          "Version 1, the oldest version, can't be deleted because it has a label",
+        ),
+      });
+      expect(emulator.ssm.get(release)).toBe('v100');
+      expect((await ssm.send(new GetParameterCommand({ Name: `${release}:live` }))).Parameter?.Version).toBe(
+        1,
+      );
+    });
+  });
+});
+
 describe('ECR', () => {
   it('describes seeded images by tag or digest', async () => {
     // Prepare
@@ -479,6 +646,8 @@ function handlers(overrides: Partial<SfnHandlers>): SfnHandlers {
     sendTaskSuccess: unused,
     sendTaskFailure: unused,
     sendTaskHeartbeat: unused,
+    listExecutions: unused,
+    stopExecution: unused,
     ...overrides,
   };
 }
@@ -502,29 +671,31 @@ describe('Step Functions hooks', () => {
     const sfn = new SFNClient({ ...emulator.clientConfig, maxAttempts: 1 });
     const seen: string[] = [];
     const arn = `${machine.replace(':stateMachine:', ':execution:')}:run-1`;
-    emulator.sfn.setHandlers({
-      startExecution: (input) => {
-        seen.push(`start ${input.name} ${input.input}`);
-        return { executionArn: arn, startDate: new Date(Date.UTC(2025, 0, 1)) };
-      },
-      describeExecution: (executionArn) => ({
-        executionArn,
-        stateMachineArn: machine,
-        name: 'run-1',
-        status: 'RUNNING',
-        startDate: new Date(Date.UTC(2025, 0, 1)),
-        input: '{}',
+    emulator.sfn.setHandlers(
+      handlers({
+        startExecution: (input) => {
+          seen.push(`start ${input.name} ${input.input}`);
+          return { executionArn: arn, startDate: new Date(Date.UTC(2025, 0, 1)) };
+        },
+        describeExecution: (executionArn) => ({
+          executionArn,
+          stateMachineArn: machine,
+          name: 'run-1',
+          status: 'RUNNING',
+          startDate: new Date(Date.UTC(2025, 0, 1)),
+          input: '{}',
+        }),
+        sendTaskSuccess: (token, output) => {
+          seen.push(`success ${token} ${output}`);
+        },
+        sendTaskFailure: (token, error, cause) => {
+          seen.push(`failure ${token} ${error} ${cause}`);
+        },
+        sendTaskHeartbeat: (token) => {
+          seen.push(`heartbeat ${token}`);
+        },
       }),
-      sendTaskSuccess: (token, output) => {
-        seen.push(`success ${token} ${output}`);
-      },
-      sendTaskFailure: (token, error, cause) => {
-        seen.push(`failure ${token} ${error} ${cause}`);
-      },
-      sendTaskHeartbeat: (token) => {
-        seen.push(`heartbeat ${token}`);
-      },
-    });
+    );
 
     // Act
     const started = await sfn.send(
@@ -686,5 +857,84 @@ describe('ECS operations the emulator refuses', () => {
 
     // Assess
     await expect(result).rejects.toMatchObject({ name: 'UnsupportedOperation' });
+  });
+});
+
+describe('DynamoDB', () => {
+  const TableName = 'coordination';
+  let dynamodb: DynamoDBClient;
+  const key = { pk: { S: 'app#web#prod' }, sk: { S: 'lock' } };
+
+  beforeEach(() => {
+    emulator.dynamodb.createTable({
+      name: TableName,
+      partitionKey: 'pk',
+      sortKey: 'sk',
+      ttlAttribute: 'expiresAt',
+    });
+    dynamodb = new DynamoDBClient({ ...emulator.clientConfig, maxAttempts: 1 });
+  });
+
+  it('evaluates NOT, parentheses, BETWEEN and comparisons on numbers numerically', async () => {
+    // Prepare
+    emulator.dynamodb.putItem(TableName, { ...key, requestedAt: { N: '9' } });
+    const deleteIf = (ConditionExpression: string, values: Record<string, { N: string }>) =>
+      dynamodb.send(
+        new DeleteItemCommand({
+          TableName,
+          Key: key,
+          ConditionExpression,
+          ExpressionAttributeValues: values,
+        }),
+      );
+
+    // Act / Assess: 9 < 10 numerically (as text "9" > "10").
+    await expect(deleteIf('requestedAt > :ten', { ':ten': { N: '10' } })).rejects.toMatchObject({
+      name: 'ConditionalCheckFailedException',
+    });
+    await expect(
+      deleteIf('NOT (requestedAt BETWEEN :low AND :high) OR requestedAt < :ten', {
+        ':low': { N: '1' },
+        ':high': { N: '5' },
+        ':ten': { N: '10' },
+      }),
+    ).resolves.toBeDefined();
+    expect(emulator.dynamodb.getItem(TableName, key)).toBeUndefined();
+  });
+
+  it('answers UnsupportedOperation for a call Gantry does not make', async () => {
+    const result = dynamodb.send(
+      new UpdateItemCommand({
+        TableName,
+        Key: key,
+        UpdateExpression: 'SET holder = :h',
+        ExpressionAttributeValues: { ':h': { S: 'x' } },
+      }),
+    );
+
+    await expect(result).rejects.toMatchObject({ name: 'UnsupportedOperation' });
+  });
+
+  it('refuses IN and nested paths loudly instead of guessing', async () => {
+    const deleteIf = (ConditionExpression: string) =>
+      dynamodb.send(
+        new DeleteItemCommand({
+          TableName,
+          Key: key,
+          ConditionExpression,
+          ExpressionAttributeValues: { ':v': { S: 'x' } },
+        }),
+      );
+
+    await expect(deleteIf('holder IN (:v)')).rejects.toMatchObject({ name: 'UnsupportedParameter' });
+    await expect(deleteIf('holder.name = :v')).rejects.toMatchObject({ name: 'UnsupportedParameter' });
+  });
+
+  it('keeps task tokens out of the call log', async () => {
+    await dynamodb.send(
+      new PutItemCommand({ TableName, Item: { ...key, taskToken: { S: 'secret-token' } } }),
+    );
+
+    expect(JSON.stringify(emulator.calls)).not.toContain('secret-token');
   });
 });

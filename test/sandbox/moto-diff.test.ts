@@ -7,6 +7,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import {
+  CreateTableCommand,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
   CreateClusterCommand,
   CreateServiceCommand,
   DescribeServicesCommand,
@@ -80,6 +88,15 @@ async function startMoto(port: number): Promise<ChildProcess> {
     });
   });
   return child;
+}
+
+async function errorOf(call: Promise<unknown>): Promise<{ name: string; message?: string }> {
+  try {
+    await call;
+    return { name: 'no error' };
+  } catch (error) {
+    return error instanceof Error ? { name: error.name, message: error.message } : { name: String(error) };
+  }
 }
 
 async function errorName(call: Promise<unknown>): Promise<string> {
@@ -163,6 +180,26 @@ async function ssmSequence(ssm: SSMClient): Promise<Outcome> {
     versions: history.Parameters?.map((p) => [p.Version, p.Value, p.Labels, p.Description ?? null]),
     // Policies: AWS and the emulator return [], moto omits it; LastModifiedUser is compared for presence only.
     keys: without(keys(history.Parameters?.[1]), 'Policies'),
+  };
+
+  // Parameter Store keeps 100 versions: the 101st write drops the oldest, or is refused while the
+  // oldest carries a label (PutParameter API reference, ParameterMaxVersionLimitExceeded).
+  const busy = '/gantry/web/prod/release';
+  for (let version = 1; version <= 100; version++) {
+    await ssm.send(
+      new PutParameterCommand({ Name: busy, Value: `v${version}`, Type: 'String', Overwrite: true }),
+    );
+  }
+  await ssm.send(new LabelParameterVersionCommand({ Name: busy, Labels: ['live'], ParameterVersion: 1 }));
+  out.versionLimitLabelled = await errorOf(
+    ssm.send(new PutParameterCommand({ Name: busy, Value: 'v101', Overwrite: true })),
+  );
+  await ssm.send(new LabelParameterVersionCommand({ Name: busy, Labels: ['live'], ParameterVersion: 100 }));
+  const written = await ssm.send(new PutParameterCommand({ Name: busy, Value: 'v101', Overwrite: true }));
+  out.versionLimitDropsOldest = {
+    version: written.Version,
+    oldest: await errorName(ssm.send(new GetParameterCommand({ Name: `${busy}:1` }))),
+    next: (await ssm.send(new GetParameterCommand({ Name: `${busy}:2` }))).Parameter?.Value,
   };
 
   out.delete = await ssm.send(new DeleteParameterCommand({ Name: cfg }));
@@ -293,11 +330,197 @@ async function ecsSequence(ecs: ECSClient): Promise<Outcome> {
   return out;
 }
 
+/**
+ * Every DynamoDB call and expression form Gantry makes (functions/src/lock.ts, release.ts,
+ * coordination/waits.ts, the ReleaseLock integration), with the outcomes it relies on: which
+ * condition passes, what ALL_OLD returns, the error names, Query's order and paging.
+ */
+async function dynamodbSequence(dynamodb: DynamoDBClient, TableName: string): Promise<Outcome> {
+  const out: Outcome = {};
+  const key = (sk: string) => ({ pk: { S: 'app#web#prod' }, sk: { S: sk } });
+  const attempt = async (call: Promise<{ Attributes?: unknown; Item?: unknown }>) => {
+    try {
+      const { Attributes, Item } = await call;
+      return { Attributes: Attributes ?? null, Item: Item ?? null };
+    } catch (error) {
+      return error instanceof Error ? error.name : String(error);
+    }
+  };
+  const putLock = (holder: string, condition: object) =>
+    attempt(
+      dynamodb.send(
+        new PutItemCommand({
+          TableName,
+          Item: { ...key('lock'), holder: { S: holder }, requestedAt: { N: '1000' } },
+          ...condition,
+        }),
+      ),
+    );
+  out.lockAbsent = await putLock('exec-1', { ConditionExpression: 'attribute_not_exists(pk)' });
+  out.lockHeld = await putLock('exec-2', { ConditionExpression: 'attribute_not_exists(pk)' });
+  out.takeOverWrongHolder = await putLock('exec-2', {
+    ConditionExpression: 'holder = :dead',
+    ExpressionAttributeValues: { ':dead': { S: 'exec-9' } },
+  });
+  out.takeOverDeadHolder = await putLock('exec-2', {
+    ConditionExpression: 'holder = :dead',
+    ExpressionAttributeValues: { ':dead': { S: 'exec-1' } },
+  });
+  out.getLock = await attempt(
+    dynamodb.send(new GetItemCommand({ TableName, Key: key('lock'), ConsistentRead: true })),
+  );
+  out.getMissing = await attempt(dynamodb.send(new GetItemCommand({ TableName, Key: key('nothing') })));
+
+  const park = (executionArn: string, requestedAt: number, token: string) =>
+    attempt(
+      dynamodb.send(
+        new PutItemCommand({
+          TableName,
+          Item: {
+            ...key('waiter'),
+            executionArn: { S: executionArn },
+            requestedAt: { N: String(requestedAt) },
+            taskToken: { S: token },
+            expiresAt: { N: '1900000000' },
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR requestedAt < :requestedAt OR executionArn = :me',
+          ExpressionAttributeValues: {
+            ':requestedAt': { N: String(requestedAt) },
+            ':me': { S: executionArn },
+          },
+          ReturnValues: 'ALL_OLD',
+        }),
+      ),
+    );
+  out.parkFirst = await park('exec-3', 2000, 'token-3');
+  out.parkNewer = await park('exec-4', 3000, 'token-4');
+  out.parkOlder = await park('exec-5', 2500, 'token-5');
+  out.parkSameAgain = await park('exec-4', 3000, 'token-4b');
+  const deleteWhere = (sk: string, condition: object) =>
+    attempt(dynamodb.send(new DeleteItemCommand({ TableName, Key: key(sk), ...condition })));
+  out.claimWrongToken = await deleteWhere('waiter', {
+    ConditionExpression: 'taskToken = :token',
+    ExpressionAttributeValues: { ':token': { S: 'token-4' } },
+  });
+  out.claimToken = await deleteWhere('waiter', {
+    ConditionExpression: 'taskToken = :token',
+    ExpressionAttributeValues: { ':token': { S: 'token-4b' } },
+    ReturnValues: 'ALL_OLD',
+  });
+  out.claimGone = await deleteWhere('waiter', { ReturnValues: 'ALL_OLD' });
+  out.releaseNotHolder = await deleteWhere('lock', {
+    ConditionExpression: 'holder = :me',
+    ExpressionAttributeValues: { ':me': { S: 'exec-1' } },
+  });
+  out.releaseHolder = await deleteWhere('lock', {
+    ConditionExpression: 'holder = :me',
+    ExpressionAttributeValues: { ':me': { S: 'exec-2' } },
+  });
+  out.releaseAgain = await deleteWhere('lock', {
+    ConditionExpression: 'holder = :me',
+    ExpressionAttributeValues: { ':me': { S: 'exec-2' } },
+  });
+
+  for (const at of ['2025-06-03T10:00:00.000Z', '2025-06-03T11:00:00.000Z', '2025-06-03T09:00:00.000Z']) {
+    await dynamodb.send(
+      new PutItemCommand({
+        TableName,
+        Item: { ...key(`release#${at}#exec`), record: { S: at } },
+        ConditionExpression: 'attribute_not_exists(sk)',
+      }),
+    );
+  }
+  out.appendTwice = await attempt(
+    dynamodb.send(
+      new PutItemCommand({
+        TableName,
+        Item: { ...key('release#2025-06-03T10:00:00.000Z#exec'), record: { S: 'again' } },
+        ConditionExpression: 'attribute_not_exists(sk)',
+      }),
+    ),
+  );
+  const query = (limit: number, start?: Record<string, { S: string }>) =>
+    dynamodb.send(
+      new QueryCommand({
+        TableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :release)',
+        ExpressionAttributeValues: { ':pk': { S: 'app#web#prod' }, ':release': { S: 'release#' } },
+        ScanIndexForward: false,
+        Limit: limit,
+        ConsistentRead: true,
+        ...(start && { ExclusiveStartKey: start }),
+      }),
+    );
+  const newest = await query(1);
+  out.queryNewest = {
+    records: newest.Items?.map((item) => item.record?.S),
+    last: newest.LastEvaluatedKey ?? null,
+  };
+  const next = await query(5, newest.LastEvaluatedKey as Record<string, { S: string }>);
+  out.queryNextPage = {
+    records: next.Items?.map((item) => item.record?.S),
+    last: next.LastEvaluatedKey ?? null,
+    count: next.Count,
+  };
+  // AWS refuses these before looking at the item; moto does not (it evaluates the condition, or
+  // sends a body the SDK cannot parse): compared with AWS's documented answer below, not with moto.
+  out.refusedBeforeEvaluation = {
+    unusedValue: await attempt(
+      dynamodb.send(
+        new DeleteItemCommand({
+          TableName,
+          Key: key('lock'),
+          ConditionExpression: 'holder = :me',
+          ExpressionAttributeValues: { ':me': { S: 'x' }, ':unused': { S: 'y' } },
+        }),
+      ),
+    ),
+    undefinedValue: await attempt(
+      dynamodb.send(
+        new DeleteItemCommand({ TableName, Key: key('lock'), ConditionExpression: 'holder = :me' }),
+      ),
+    ),
+  };
+  out.errors = {
+    keyMismatch: await attempt(
+      dynamodb.send(new GetItemCommand({ TableName, Key: { pk: { S: 'app#web#prod' } } })),
+    ),
+    reservedWord: await attempt(
+      dynamodb.send(
+        new DeleteItemCommand({
+          TableName,
+          Key: key('lock'),
+          ConditionExpression: 'status = :s',
+          ExpressionAttributeValues: { ':s': { S: 'x' } },
+        }),
+      ),
+    ),
+    reservedWordThroughPlaceholder: await attempt(
+      dynamodb.send(
+        new DeleteItemCommand({
+          TableName,
+          Key: key('lock'),
+          ConditionExpression: 'attribute_not_exists(#status)',
+          ExpressionAttributeNames: { '#status': 'status' },
+        }),
+      ),
+    ),
+    returnAllNewOnPut: await attempt(
+      dynamodb.send(new PutItemCommand({ TableName, Item: key('x'), ReturnValues: 'ALL_NEW' })),
+    ),
+    noTable: await attempt(
+      dynamodb.send(new GetItemCommand({ TableName: 'no-such-table', Key: key('lock') })),
+    ),
+  };
+  return out;
+}
+
 let moto: ChildProcess | undefined;
 let emulator: Emulator | undefined;
-const results: { moto: { ssm: Outcome; ecs: Outcome }; emulator: { ssm: Outcome; ecs: Outcome } } = {
-  moto: { ssm: {}, ecs: {} },
-  emulator: { ssm: {}, ecs: {} },
+type Outcomes = { ssm: Outcome; ecs: Outcome; dynamodb: Outcome };
+const results: { moto: Outcomes; emulator: Outcomes } = {
+  moto: { ssm: {}, ecs: {}, dynamodb: {} },
+  emulator: { ssm: {}, ecs: {}, dynamodb: {} },
 };
 
 let startupError: unknown;
@@ -311,7 +534,9 @@ beforeAll(async () => {
     startupError = error;
     return;
   }
-  emulator = await startEmulator({ accountId: ACCOUNT });
+  // moto has no throughput quotas and this replay runs on a clock nobody moves: the quotas are
+  // unit-tested in emulator.test.ts, the behaviours both implement are compared here.
+  emulator = await startEmulator({ accountId: ACCOUNT, quotas: 'off' });
   const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
   const motoConfig = {
     endpoint: `http://127.0.0.1:${port}`,
@@ -347,6 +572,31 @@ beforeAll(async () => {
   results.moto.ecs = await ecsSequence(motoEcs);
   results.emulator.ssm = await ssmSequence(new SSMClient(emulatorConfig));
   results.emulator.ecs = await ecsSequence(new ECSClient(emulatorConfig));
+
+  // The stack creates the table (serverless.yml CoordinationTable); the emulator is seeded.
+  const coordination = 'gantry-diff-coordination';
+  await new DynamoDBClient(motoConfig).send(
+    new CreateTableCommand({
+      TableName: coordination,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+    }),
+  );
+  emulator.dynamodb.createTable({
+    name: coordination,
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    ttlAttribute: 'expiresAt',
+  });
+  results.moto.dynamodb = await dynamodbSequence(new DynamoDBClient(motoConfig), coordination);
+  results.emulator.dynamodb = await dynamodbSequence(new DynamoDBClient(emulatorConfig), coordination);
 });
 
 afterAll(async () => {
@@ -367,6 +617,8 @@ const SSM_STEPS = [
   'labelMoves',
   'labelMissingVersion',
   'history',
+  'versionLimitLabelled',
+  'versionLimitDropsOldest',
   'delete',
   'deleteAgain',
   'getDeleted',
@@ -382,7 +634,48 @@ const ECS_STEPS = [
   'errors',
 ];
 
+const DYNAMODB_STEPS = [
+  'lockAbsent',
+  'lockHeld',
+  'takeOverWrongHolder',
+  'takeOverDeadHolder',
+  'getLock',
+  'getMissing',
+  'parkFirst',
+  'parkNewer',
+  'parkOlder',
+  'parkSameAgain',
+  'claimWrongToken',
+  'claimToken',
+  'claimGone',
+  'releaseNotHolder',
+  'releaseHolder',
+  'releaseAgain',
+  'appendTwice',
+  'queryNewest',
+  'queryNextPage',
+  'errors',
+];
+
 describe('emulator against moto_server', () => {
+  it.each(DYNAMODB_STEPS)('agrees on DynamoDB step %s', (step) => {
+    // Assess
+    if (startupError !== undefined) throw startupError;
+    expect(results.moto.dynamodb[step]).toBeDefined();
+    expect(results.emulator.dynamodb[step]).toEqual(results.moto.dynamodb[step]);
+  });
+
+  it('refuses an unused or undefined expression value before evaluating the condition, as AWS does', () => {
+    // AWS answers ValidationException "Value provided in ExpressionAttributeValues unused in
+    // expressions" / "An expression attribute value used in expression is not defined" (DynamoDB
+    // API reference, "Common errors": ValidationException); moto 5 evaluates the condition instead.
+    if (startupError !== undefined) throw startupError;
+    expect(results.emulator.dynamodb.refusedBeforeEvaluation).toEqual({
+      unusedValue: 'ValidationException',
+      undefinedValue: 'ValidationException',
+    });
+  });
+
   it.each(SSM_STEPS)('agrees on SSM step %s', (step) => {
     // Assess
     if (startupError !== undefined) throw startupError;

@@ -14,7 +14,10 @@ const { permissionsFor } = require('../../functions/permissions.cjs') as {
 };
 const permissions = permissionsFor('/gantry');
 
-type Template = { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+type Template = {
+  Parameters: Record<string, { Type: string; Default?: string }>;
+  Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+};
 
 describe('serverless.yml', () => {
   let template: Template;
@@ -78,6 +81,7 @@ describe('serverless.yml', () => {
       'aws.ecr/ECR Image Action',
       'aws.ecs/ECS Deployment State Change',
       'aws.ecs/ECS Task State Change',
+      'aws.states/Step Functions Execution Status Change',
       'gantry/Rollback Requested',
     ]);
   });
@@ -87,5 +91,37 @@ describe('serverless.yml', () => {
       (resource) => resource.Type === 'AWS::StepFunctions::StateMachine',
     );
     expect(machine?.Properties.LoggingConfiguration).toMatchObject({ IncludeExecutionData: false });
+  });
+
+  it('puts the rule for events Gantry acts on on the Gantry bus, and denies putting there to unnamed roles', () => {
+    const rules = Object.values(template.Resources).filter(
+      (resource) => resource.Type === 'AWS::Events::Rule',
+    );
+    const busOf = (detailType: string) =>
+      rules.find(
+        (rule) =>
+          (rule.Properties.EventPattern as { 'detail-type': string[] })['detail-type'][0] === detailType,
+      )?.Properties.EventBusName;
+    expect(busOf('Rollback Requested')).toEqual({ 'Fn::GetAtt': ['GantryEventBus', 'Name'] });
+    // AWS's own events (alarms, ECR, ECS) only ever arrive on the default bus.
+    expect(busOf('CloudWatch Alarm State Change')).toBeUndefined();
+    const bus = template.Resources.GantryEventBus;
+    expect(bus?.Type).toBe('AWS::Events::EventBus');
+    expect(bus?.Properties.Policy).toMatchObject({
+      Statement: [
+        {
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 'events:PutEvents',
+          Condition: { ArnNotLike: { 'aws:PrincipalArn': expect.anything() } },
+        },
+      ],
+    });
+  });
+
+  it('names the roles Gantry may pass and the rollback requesters in stack parameters with defaults', () => {
+    for (const name of ['TaskRoleNames', 'ExecutionRoleNames', 'RollbackRequesterRoleNames']) {
+      expect(template.Parameters[name]).toMatchObject({ Type: 'String', Default: expect.any(String) });
+    }
   });
 });

@@ -1,5 +1,5 @@
+import { failureCause } from '../../functions/src/coordination/waits.ts';
 import type { DeployPlan } from '../../functions/src/deploy-plan.ts';
-import { failureCause } from '../../functions/src/ecs/rollout.ts';
 import type { DeployedImage } from '../../functions/src/release.ts';
 import { crashed, stoppedTask, story, webConfig } from './aws-fixtures.ts';
 

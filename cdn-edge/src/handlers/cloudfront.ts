@@ -1,4 +1,4 @@
-import type { CloudFrontHeaders, CloudFrontResultResponse } from 'aws-lambda';
+import type { CloudFrontHeaders, CloudFrontResponse, CloudFrontResultResponse } from 'aws-lambda';
 import type { PlainResponse } from '../http.ts';
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
@@ -28,14 +28,45 @@ export function toCloudFrontResult(response: PlainResponse): CloudFrontResultRes
     statusDescription: STATUS_TEXT[response.status] ?? '',
     headers,
   };
-  if (typeof response.body === 'string') {
-    result.body = response.body;
+  setBody(result, response.body);
+  return result;
+}
+
+/** Headers that describe the origin's body, which a generated answer replaces. */
+const ORIGIN_BODY_HEADERS = ['content-length', 'content-type', 'content-encoding'];
+
+/**
+ * Replaces the origin's answer by `response` in the received response object itself, as an
+ * origin-response trigger must: CloudFront refuses a result that deletes or changes a read-only
+ * header of what it received (`transfer-encoding`, `via`), answering the viewer 502 ("the function
+ * tried to delete read-only header, headerName : Transfer-Encoding", CodeGenieApp/serverless-express#369;
+ * "Restrictions on all edge functions" › HTTP headers). So the received headers stay, except those
+ * that described the origin's body (`content-length` above all), and ours are set over them. The
+ * body field is always set, even empty, since an unset body means "send the origin's body" ("Update
+ * HTTP responses in origin response triggers").
+ */
+export function replaceReceivedResponse(
+  received: CloudFrontResponse,
+  response: PlainResponse,
+): CloudFrontResultResponse {
+  const result: CloudFrontResultResponse & CloudFrontResponse = received;
+  result.status = String(response.status);
+  result.statusDescription = STATUS_TEXT[response.status] ?? '';
+  for (const name of ORIGIN_BODY_HEADERS) delete result.headers[name];
+  for (const [name, value] of Object.entries(response.headers))
+    result.headers[name] = [{ key: headerKey(name), value }];
+  setBody(result, response.body ?? '');
+  return result;
+}
+
+function setBody(result: CloudFrontResultResponse, body: PlainResponse['body']): void {
+  if (typeof body === 'string') {
+    result.body = body;
     result.bodyEncoding = 'text';
-  } else if (response.body) {
-    result.body = response.body.toString('base64');
+  } else if (body) {
+    result.body = body.toString('base64');
     result.bodyEncoding = 'base64';
   }
-  return result;
 }
 
 export function firstHeader(headers: CloudFrontHeaders, name: string): string | undefined {

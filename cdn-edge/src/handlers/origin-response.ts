@@ -9,11 +9,12 @@ import { ResizeLimiter } from '../limiter.ts';
 import { generateDerived, type ResizeServiceDeps } from '../service.ts';
 import { S3ImageStore } from '../storage.ts';
 import { isDerivedUri } from '../url.ts';
-import { logLine, toCloudFrontResult } from './cloudfront.ts';
+import { logLine, replaceReceivedResponse } from './cloudfront.ts';
 
 /**
  * origin-response: when S3 has no derived object yet (403 without s3:ListBucket, 404 with it),
- * generate it; every other response passes through untouched.
+ * generate it into the received response (never a new object: see replaceReceivedResponse); every
+ * other response passes through untouched.
  */
 export function createOriginResponseHandler(deps: ResizeServiceDeps) {
   return async (event: CloudFrontResponseEvent): Promise<CloudFrontResponseResult> => {
@@ -24,7 +25,7 @@ export function createOriginResponseHandler(deps: ResizeServiceDeps) {
       return response;
     }
     try {
-      return toCloudFrontResult(await generateDerived(request.uri, deps));
+      return replaceReceivedResponse(response, await generateDerived(request.uri, deps));
     } catch (error) {
       const known = error instanceof HttpError;
       if (!known || error.status >= 500) {
@@ -34,26 +35,33 @@ export function createOriginResponseHandler(deps: ResizeServiceDeps) {
           cause: known ? String((error.cause as Error | undefined)?.name ?? '') : String(error),
         });
       }
-      return toCloudFrontResult(errorResponse(error, deps.config.cache));
+      return replaceReceivedResponse(response, errorResponse(error, deps.config.cache));
     }
   };
 }
 
-// Parsed with zod here (this bundle carries sharp anyway): a bad config fails the first cold start
-// loudly instead of misbehaving.
-const config = parseEdgeConfig(bakedConfig);
-// Lambda@Edge runs in the region nearest the viewer; the buckets stay in theirs.
-const defaultClient = new S3Client({ region: config.derived.region });
-
-export const handler = middy(
-  createOriginResponseHandler({
+function defaultDeps(): ResizeServiceDeps {
+  // Parsed with zod here (this bundle carries sharp anyway): a bad config fails loudly.
+  const config = parseEdgeConfig(bakedConfig());
+  // Lambda@Edge runs in the region nearest the viewer; the buckets stay in theirs.
+  const client = new S3Client({ region: config.derived.region });
+  return {
     config,
-    store: new S3ImageStore(defaultClient, { retryAfterSeconds: config.limits.retryAfterSeconds }),
+    store: new S3ImageStore(client, { retryAfterSeconds: config.limits.retryAfterSeconds }),
     limiter: new ResizeLimiter({
       maxConcurrent: config.limits.maxConcurrentResizes,
       maxQueued: config.limits.maxQueuedResizes,
       retryAfterSeconds: config.limits.retryAfterSeconds,
     }),
     log: logLine,
-  }),
-);
+  };
+}
+
+// Made on the first event, once per instance, not at import: the signing secret exists only in
+// the bundle (see src/edge-config.ts), and tests and the local CDN import this module for its
+// factory alone.
+let originResponse: ReturnType<typeof createOriginResponseHandler> | undefined;
+export const handler = middy((event: CloudFrontResponseEvent) => {
+  originResponse ??= createOriginResponseHandler(defaultDeps());
+  return originResponse(event);
+});

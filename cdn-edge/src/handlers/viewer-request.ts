@@ -35,4 +35,10 @@ export function createViewerRequestHandler(config: EdgeConfig) {
   };
 }
 
-export const handler = middy(createViewerRequestHandler(bakedConfig));
+// Made on the first event, not at import: the signing secret exists only in the bundle (see
+// src/edge-config.ts), and tests and the local CDN import this module for its factory alone.
+let viewerRequest: ReturnType<typeof createViewerRequestHandler> | undefined;
+export const handler = middy((event: CloudFrontRequestEvent) => {
+  viewerRequest ??= createViewerRequestHandler(bakedConfig());
+  return viewerRequest(event);
+});

@@ -36,6 +36,12 @@ export const fixtures = {
     return full.subarray(0, Math.floor(full.byteLength / 2));
   },
   notAnImage: async () => Buffer.from('<html>this is not an image</html>'),
+  /** An image sharp can decode but the resizer must not: vector, scriptable, any canvas size. */
+  svg: async () =>
+    Buffer.from(
+      '<svg xmlns="http://www.w3.org/2000/svg" width="800" height="600"><rect width="800" height="600" fill="#3a7"/></svg>',
+    ),
+  avif: () => noise(900, 600).avif({ quality: 60, effort: 0 }).toBuffer(),
   /** A few hundred bytes that declare 50 000 × 50 000 pixels (2.5 gigapixels). */
   decompressionBomb: async () => pngDeclaring(50_000, 50_000),
 };

@@ -1,5 +1,6 @@
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import * as z from 'zod';
+import { readRolloutWait, settleRollout } from '../coordination/waits.ts';
 import { awsCall, InputInvalid } from '../errors.ts';
 import {
   circuitBreakerRollsBack,
@@ -8,8 +9,7 @@ import {
   type RolloutDependencies,
   type RolloutVerdict,
   type RolloutWait,
-  readRolloutWait,
-  settleRollout,
+  rolloutWaitSchema,
   stoppedTasksOf,
   toStoppedTask,
 } from './rollout.ts';
@@ -119,7 +119,7 @@ export async function handleEcsEvent(deps: RolloutDependencies, raw: unknown): P
   ) {
     return { action: 'ignored', why: `${event.detail.eventName} does not end a rollout` };
   }
-  const wait = await readRolloutWait(deps, deploymentId);
+  const wait = await readRolloutWait(deps, deploymentId, rolloutWaitSchema);
   if (!wait) return { action: 'ignored', why: 'no execution waits on this deployment' };
 
   const verdict = await verdictFor(deps, wait, event);

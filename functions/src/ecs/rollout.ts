@@ -5,25 +5,15 @@ import {
   ListTasksCommand,
   type Service,
 } from '@aws-sdk/client-ecs';
-import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import type { SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod';
-import { awsCall, type GantryErrorName, hasErrorName } from '../errors.ts';
-import { deleteParameter, readParameter, rolloutParameter, writeParameter } from '../parameters.ts';
-import { safeJson } from '../release.ts';
+import { parkedWaitSchema, type WaitDependencies } from '../coordination/waits.ts';
+import { awsCall, type GantryErrorName } from '../errors.ts';
 
-/**
- * A paused execution waiting on one ECS deployment. Stored as a SecureString keyed by the
- * deployment id, so an ECS event (which names the deployment) finds the token without a scan.
- */
-const rolloutWaitSchema = z.object({
-  taskToken: z.string(),
+/** A paused execution waiting on one ECS deployment (parked by the coordination module). */
+export const rolloutWaitSchema = parkedWaitSchema.extend({
   cluster: z.string(),
   service: z.string(),
-  deploymentId: z.string(),
   maxFailedTasks: z.number(),
-  /** The state's timeout: a parameter left behind says when it stopped mattering (the sandbox also times the wait with it). */
-  timeoutSeconds: z.number().optional(),
 });
 export type RolloutWait = z.infer<typeof rolloutWaitSchema>;
 
@@ -48,121 +38,12 @@ export type RolloutVerdict =
       event?: unknown;
     };
 
-export interface RolloutDependencies {
-  ssm: SSMClient;
+export interface RolloutDependencies extends WaitDependencies {
   ecs: ECSClient;
-  sfn: SFNClient;
-  parameterPrefix: string;
 }
 
-/** Step Functions limits a failure cause to 32 768 characters. */
-const maxCauseLength = 32_768;
 /** DescribeTasks takes at most 100 tasks: the config's maxFailedTasks stays below that. */
 const maxTasksDescribed = 100;
-
-/**
- * Parks the execution's task token against the deployment, then looks once: the rollout may
- * have ended (and its event been delivered) before the token was stored.
- */
-export async function registerRolloutWait(
-  deps: RolloutDependencies,
-  wait: RolloutWait,
-): Promise<RolloutVerdict> {
-  const name = rolloutParameter(deps.parameterPrefix, wait.deploymentId);
-  await writeParameter(deps.ssm, name, JSON.stringify(wait), { overwrite: true, secure: true });
-  const verdict = await evaluateRollout(deps.ecs, wait, { deadlinePassed: false });
-  if (verdict.outcome !== 'pending') await settleRollout(deps, wait, verdict);
-  return verdict;
-}
-
-export async function readRolloutWait(
-  deps: RolloutDependencies,
-  deploymentId: string,
-): Promise<RolloutWait | undefined> {
-  const stored = await readParameter(deps.ssm, rolloutParameter(deps.parameterPrefix, deploymentId), {
-    decrypt: true,
-  });
-  const parsed = stored ? rolloutWaitSchema.safeParse(safeJson(stored.value)) : undefined;
-  return parsed?.success ? parsed.data : undefined;
-}
-
-/** Removes the parked token without resuming anyone: the execution stopped waiting by itself. */
-export async function withdrawRolloutWait(deps: RolloutDependencies, deploymentId: string): Promise<void> {
-  await deleteParameter(deps.ssm, rolloutParameter(deps.parameterPrefix, deploymentId));
-}
-
-/**
- * Resumes the waiting execution exactly once: deleting the parameter is the claim, so of two
- * racing resumers (an event and the timeout fallback, or a redelivered event) only one sends.
- */
-export async function settleRollout(
-  deps: RolloutDependencies,
-  wait: RolloutWait,
-  verdict: Exclude<RolloutVerdict, { outcome: 'pending' }>,
-): Promise<boolean> {
-  if (!(await deleteParameter(deps.ssm, rolloutParameter(deps.parameterPrefix, wait.deploymentId))))
-    return false;
-  try {
-    if (verdict.outcome === 'completed') {
-      await awsCall('resuming the execution', () =>
-        deps.sfn.send(
-          new SendTaskSuccessCommand({
-            taskToken: wait.taskToken,
-            output: JSON.stringify(rolloutCompleted(verdict.deploymentId)),
-          }),
-        ),
-      );
-    } else {
-      await awsCall('failing the execution', () =>
-        deps.sfn.send(
-          new SendTaskFailureCommand({
-            taskToken: wait.taskToken,
-            error: verdict.error,
-            cause: failureCause(verdict),
-          }),
-        ),
-      );
-    }
-  } catch (error) {
-    // The execution already left the wait (its timeout fired first): nothing left to resume.
-    if (hasErrorName(error, 'TaskTimedOut') || hasErrorName(error, 'TaskDoesNotExist')) return false;
-    // Not sent: park the token again so the event's redelivery (or the timeout) can resume it.
-    await writeParameter(
-      deps.ssm,
-      rolloutParameter(deps.parameterPrefix, wait.deploymentId),
-      JSON.stringify(wait),
-      {
-        overwrite: true,
-        secure: true,
-      },
-    );
-    throw error;
-  }
-  return true;
-}
-
-/** What WaitForRollout and CheckRollout put at `$.rollout` when the rollout completed. */
-export function rolloutCompleted(deploymentId: string): { rolloutState: 'COMPLETED'; deploymentId: string } {
-  return { rolloutState: 'COMPLETED', deploymentId };
-}
-
-/** The JSON `Cause` the state machine's rollback reads; trimmed to fit Step Functions' limit. */
-export function failureCause(verdict: Extract<RolloutVerdict, { outcome: 'failed' }>): string {
-  const { outcome: _, error: __, ...details } = verdict;
-  let text = JSON.stringify(details);
-  for (
-    let keep = details.stoppedTasks.length;
-    text.length > maxCauseLength && keep > 0;
-    keep = Math.floor(keep / 2)
-  ) {
-    text = JSON.stringify({
-      ...details,
-      event: undefined,
-      stoppedTasks: details.stoppedTasks.slice(0, keep),
-    });
-  }
-  return text.length > maxCauseLength ? JSON.stringify({ message: details.message.slice(0, 1000) }) : text;
-}
 
 /**
  * Reads the service itself: the fallback when no event came, the first look after parking, and

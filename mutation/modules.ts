@@ -1,0 +1,53 @@
+/**
+ * The core modules under mutation testing, each with the unit tests that exercise it. One line per
+ * module: a new core module joins `npm run mutation` by adding its line here.
+ *
+ * Tests are narrowed through vitest's `include` (see vitest.config.ts beside this file), never
+ * through Stryker's `testFiles`: with `testFiles`, mutants in module-level code survive falsely
+ * (stryker-js#6144).
+ */
+export interface MutationModule {
+  /** The source file whose mutants are run. */
+  readonly mutate: string;
+  /** The test files (globs relative to the repository root) that exercise it. */
+  readonly tests: readonly string[];
+}
+
+export const mutationModules = {
+  // Entry routing
+  'image-push': { mutate: 'functions/src/image-push.ts', tests: ['test/functions/image-push.test.ts'] },
+  'rollback-request': {
+    mutate: 'functions/src/rollback-request.ts',
+    tests: ['test/functions/rollback-request.test.ts'],
+  },
+  tracking: {
+    mutate: 'functions/src/tracking.ts',
+    tests: ['test/functions/image-push.test.ts', 'test/functions/rollback-request.test.ts'],
+  },
+  // Coordination
+  lock: { mutate: 'functions/src/lock.ts', tests: ['test/functions/lock.test.ts'] },
+  // Rollout judgement (ECS)
+  rollout: { mutate: 'functions/src/ecs/rollout.ts', tests: ['test/functions/ecs-rollout.test.ts'] },
+  'ecs-events': { mutate: 'functions/src/ecs/events.ts', tests: ['test/functions/ecs-rollout.test.ts'] },
+  // Release records
+  release: {
+    mutate: 'functions/src/release.ts',
+    tests: [
+      'test/functions/outcome.test.ts',
+      'test/functions/deploy-plan.test.ts',
+      'test/functions/lock.test.ts',
+      'test/functions/image-push.test.ts',
+      'test/functions/ecs-rollout.test.ts',
+    ],
+  },
+  outcome: { mutate: 'functions/src/outcome.ts', tests: ['test/functions/outcome.test.ts'] },
+  // Edge resizer
+  url: {
+    mutate: 'cdn-edge/src/url.ts',
+    tests: ['cdn-edge/test/url.test.ts', 'cdn-edge/test/resize.test.ts'],
+  },
+  service: { mutate: 'cdn-edge/src/service.ts', tests: ['cdn-edge/test/resize.test.ts'] },
+  storage: { mutate: 'cdn-edge/src/storage.ts', tests: ['cdn-edge/test/storage.test.ts'] },
+} as const satisfies Record<string, MutationModule>;
+
+export type MutationModuleName = keyof typeof mutationModules;
