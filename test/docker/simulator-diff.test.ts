@@ -259,17 +259,20 @@ async function runScript(target: Target, auth: Docker.AuthConfig, prefix: string
   };
 
   const chains = [healthyChain, crashChain, pausedChain];
-  if (parallel) await Promise.all(chains.map((chain) => chain()));
-  else for (const chain of chains) await chain();
-  results.notFound = await refusal(target.docker.getService(`${prefix}-missing`).inspect());
-
-  for (const name of Object.values(names)) {
-    await target.docker
-      .getService(name)
-      .remove()
-      .catch(() => {});
+  try {
+    if (parallel) await Promise.all(chains.map((chain) => chain()));
+    else for (const chain of chains) await chain();
+    results.notFound = await refusal(target.docker.getService(`${prefix}-missing`).inspect());
+    return results as Results;
+  } finally {
+    // Whatever happened, leave no service behind on the engine.
+    for (const name of Object.values(names)) {
+      await target.docker
+        .getService(name)
+        .remove()
+        .catch(() => {});
+    }
   }
-  return results as Results;
 }
 
 describe('the Docker Engine API simulator against the real engine', () => {
