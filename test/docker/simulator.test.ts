@@ -189,6 +189,19 @@ describe('the Docker Engine API simulator', () => {
       expect(sim.swarm.daemonLog).toEqual([]);
     });
 
+    it('keeps the credentials given at create when an update carries none', async () => {
+      sim.swarm.requireRegistryAuth(registry, { username: 'ci', password: 'secret' });
+      const auth = { username: 'ci', password: 'secret', serveraddress: registry };
+      const service = docker.getService((await docker.createService(auth, spec(good))).id);
+      await until(async () => (await tasksOf(service)).some((t) => t.Status.State === 'running'));
+      const { Version } = await service.inspect();
+
+      await service.update({ ...spec(image('e5')), version: Version.Index });
+
+      expect(await settled(service)).toBe('completed');
+      expect(sim.swarm.daemonLog).toEqual([]);
+    });
+
     it('rolls back an update to an unpullable image, with the pull error in the daemon log', async () => {
       sim.swarm.setScenario(bad, 'unpullable');
       const service = await deployed(good, bad);
@@ -277,6 +290,23 @@ describe('the Docker Engine API simulator', () => {
       });
 
       expect(bothRan).toBe(true);
+    });
+  });
+
+  describe('versions', () => {
+    it('refuses an update with a stale version and changes nothing', async () => {
+      const service = docker.getService((await docker.createService(spec(good))).id);
+      const stale = (await service.inspect()).Version.Index;
+      await service.update({ ...spec(image('f6')), version: stale });
+      await settled(service);
+
+      const refused = await rejection(service.update({ ...spec(bad), version: stale }));
+
+      expect(refused).toEqual({
+        status: 500,
+        message: 'rpc error: code = Unknown desc = update out of sequence',
+      });
+      expect((await service.inspect()).Spec.TaskTemplate.ContainerSpec.Image).toBe(image('f6'));
     });
   });
 
