@@ -15,9 +15,10 @@ import type { SimClock } from './clock.ts';
 import { AwsError, epochSeconds, type JsonObject, type Params, type ServiceDefinition } from './protocol.ts';
 
 /**
- * Instance states and their codes. The Lightsail reference names `running` and `pending` without
- * listing codes; Lightsail reports EC2's codes (EC2 API reference, `InstanceState`: 0 pending,
- * 16 running, 32 shutting-down, 48 terminated, 64 stopping, 80 stopped).
+ * Instance states and their codes. The Lightsail reference (`InstanceState`) names `running` and
+ * `pending` and documents no codes; the emulator borrows EC2's (EC2 API reference,
+ * `InstanceState`: 0 pending, 16 running, 32 shutting-down, 48 terminated, 64 stopping,
+ * 80 stopped), an assumption: code that judges an instance should read `state.name`.
  */
 export const lightsailInstanceStates = {
   pending: 0,
