@@ -12,7 +12,14 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { SimClock } from './clock.ts';
-import { AwsError, epochSeconds, type JsonObject, type Params, type ServiceDefinition } from './protocol.ts';
+import {
+  AwsError,
+  epochSeconds,
+  type JsonObject,
+  type Params,
+  type ServiceDefinition,
+  UnsupportedParameter,
+} from './protocol.ts';
 
 /**
  * Instance states and their codes. The Lightsail reference (`InstanceState`) names `running` and
@@ -274,8 +281,8 @@ export class LightsailState {
           keys: ['pageToken', 'includeHealthStatus'],
           handle: (p: Params) => {
             if (p.boolean('includeHealthStatus') === true) {
-              throw p.invalid(
-                'includeHealthStatus (instanceStatus/systemStatus) is not emulated by the Gantry sandbox',
+              throw new UnsupportedParameter(
+                'lightsail GetInstances: includeHealthStatus (instanceStatus/systemStatus) is not emulated by the Gantry sandbox',
               );
             }
             const token = p.string('pageToken');

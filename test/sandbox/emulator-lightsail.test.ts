@@ -111,7 +111,7 @@ describe('the emulator Lightsail', () => {
 
       // Assess
       await expect(result).rejects.toMatchObject({
-        name: 'InvalidInputException',
+        name: 'UnsupportedParameter',
         message: expect.stringContaining('not emulated'),
       });
     });
