@@ -202,6 +202,23 @@ describe('the Docker Engine API simulator', () => {
       expect(sim.swarm.daemonLog).toEqual([]);
     });
 
+    it('fails new tasks that pull with stored credentials once the registry rotated them (moby#36126)', async () => {
+      sim.swarm.requireRegistryAuth(registry, { username: 'AWS', password: 'token-1' });
+      const auth = { username: 'AWS', password: 'token-1', serveraddress: registry };
+      const service = docker.getService((await docker.createService(auth, spec(good))).id);
+      await until(async () => (await tasksOf(service)).some((t) => t.Status.State === 'running'));
+      // An ECR token lasts 12 hours; the one stored in the service does not renew itself.
+      sim.swarm.requireRegistryAuth(registry, { username: 'AWS', password: 'token-2' });
+      const { Version } = await service.inspect();
+
+      await service.update({ ...spec(image('g7')), version: Version.Index });
+
+      expect(await settled(service)).toBe('rollback_completed');
+      const rejected = (await tasksOf(service)).find((t) => t.Status.State === 'rejected');
+      expect(rejected?.Status.Err).toBe(`No such image: ${image('g7')}`);
+      expect(sim.swarm.daemonLog.join('\n')).toMatch(/no basic auth credentials/);
+    });
+
     it('rolls back an update to an unpullable image, with the pull error in the daemon log', async () => {
       sim.swarm.setScenario(bad, 'unpullable');
       const service = await deployed(good, bad);
