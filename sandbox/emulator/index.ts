@@ -11,6 +11,7 @@ import { DynamoDbState } from './dynamodb.ts';
 import { EcrState } from './ecr.ts';
 import { EcsState } from './ecs/index.ts';
 import { EventHub, type EventListener, eventsService } from './events.ts';
+import { LightsailState } from './lightsail.ts';
 import { Authorization, type CallRecord, createEmulatorServer, Faults } from './server.ts';
 import { SfnHooks } from './sfn.ts';
 import { SsmState } from './ssm.ts';
@@ -22,6 +23,7 @@ export type { EcrState, PushedImage } from './ecr.ts';
 export type { CreateServiceInput, EcsState, Scenario, ScenarioName } from './ecs/index.ts';
 export { circuitBreakerThreshold, parseImage } from './ecs/index.ts';
 export type { AwsEvent, EventHub, EventListener } from './events.ts';
+export type { InstanceHealth, LightsailInstanceState, LightsailState } from './lightsail.ts';
 export type { Json, JsonObject, ServiceName } from './protocol.ts';
 export type {
   Authorization,
@@ -75,6 +77,8 @@ export interface Emulator {
   readonly ecs: EcsState;
   /** ECR images: `putImage`. */
   readonly ecr: EcrState;
+  /** Lightsail instances and load balancers: `putInstance`, `setInstanceState`, `putLoadBalancer`, `setInstanceHealth`. */
+  readonly lightsail: LightsailState;
   /** DynamoDB tables: `createTable`, `items`, `getItem`, `putItem` (seeding/assertions without HTTP). */
   readonly dynamodb: DynamoDbState;
   /** Step Functions calls are delegated to the local runner's hooks: `setHandlers`. */
@@ -108,6 +112,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const ssm = new SsmState(clock, region, accountId, { quotas: options.quotas ?? 'on' });
   const ecr = new EcrState(clock, region, accountId);
   const ecs = new EcsState(clock, hub, ecr, region, accountId);
+  const lightsail = new LightsailState(clock, region, accountId);
   const sfn = new SfnHooks();
   const dynamodb = new DynamoDbState(region, accountId);
   const faults = new Faults();
@@ -121,6 +126,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       sfn.service(),
       dynamodb.service(),
       eventsService(hub, region, accountId),
+      lightsail.service(),
     ],
     faults,
     calls,
@@ -146,6 +152,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ssm,
     ecs,
     ecr,
+    lightsail,
     sfn,
     dynamodb,
     events: eventHub,

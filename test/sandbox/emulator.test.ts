@@ -7,7 +7,7 @@ import {
 import { DescribeImagesCommand, ECRClient } from '@aws-sdk/client-ecr';
 import { CreateServiceCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { GetInstancesCommand, LightsailClient } from '@aws-sdk/client-lightsail';
+import { GetInstanceCommand, LightsailClient } from '@aws-sdk/client-lightsail';
 import {
   DescribeExecutionCommand,
   SendTaskFailureCommand,
@@ -107,17 +107,17 @@ describe('protocol', () => {
     });
   });
 
-  it('answers Lightsail with UnsupportedOperation: it is not emulated yet', async () => {
+  it('answers a Lightsail operation it does not emulate with UnsupportedOperation', async () => {
     // Prepare
     const lightsail = new LightsailClient({ ...emulator.clientConfig, maxAttempts: 1 });
 
     // Act
-    const result = lightsail.send(new GetInstancesCommand({}));
+    const result = lightsail.send(new GetInstanceCommand({ instanceName: 'web-1' }));
 
     // Assess
     await expect(result).rejects.toMatchObject({
       name: 'UnsupportedOperation',
-      message: expect.stringContaining('Lightsail'),
+      message: expect.stringContaining('lightsail GetInstance is not emulated'),
     });
   });
 

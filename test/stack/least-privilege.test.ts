@@ -29,6 +29,7 @@ const iamPrefix: Record<CallRecord['service'], string> = {
   sfn: 'states',
   events: 'events',
   dynamodb: 'dynamodb',
+  lightsail: 'lightsail',
 };
 
 /**
