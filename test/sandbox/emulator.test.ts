@@ -497,10 +497,14 @@ describe('SSM quotas', () => {
     // Prepare: the listener runs inside the clock's tick, as the sandbox's event-driven Lambdas do;
     // simulated time stands still until it returns, real time (and the SDK's backoff) does not.
     emulator.ssm.put(name, '{}');
-    for (let i = 0; i < SSM_THROUGHPUT.reads; i++) await read();
-    const retrying = new SSMClient({ ...emulator.clientConfig, maxAttempts: 3 });
+    // Simulated time at a quarter of real time: the burst below spends the quota well within one
+    // simulated second even on a loaded machine; the SDK's backoff then outlasts that second.
+    const retrying = new SSMClient({ ...emulator.clientConfig, maxAttempts: 10 });
     let attempts = 0;
     emulator.onEvent(async () => {
+      // The second's quota spent at once, right before the probe, so a loaded machine cannot
+      // refill it first (reads beyond it are throttled, which is the point).
+      await Promise.allSettled(Array.from({ length: 2 * SSM_THROUGHPUT.reads }, () => read()));
       attempts = (await retrying.send(new GetParameterCommand({ Name: name }))).$metadata.attempts ?? 0;
     });
     const events = new EventBridgeClient(emulator.clientConfig);
@@ -509,12 +513,12 @@ describe('SSM quotas', () => {
     await events.send(
       new PutEventsCommand({ Entries: [{ Source: 'gantry', DetailType: 'Probe', Detail: '{}' }] }),
     );
-    emulator.clock.startRealtime({ speed: 1, tickMs: 10 });
-    await vi.waitFor(() => expect(attempts).toBeGreaterThan(0), { timeout: 10_000, interval: 20 });
+    emulator.clock.startRealtime({ speed: 0.25, tickMs: 10 });
+    await vi.waitFor(() => expect(attempts).toBeGreaterThan(0), { timeout: 60_000, interval: 20 });
 
     // Assess
     expect(attempts).toBeGreaterThan(1);
-  });
+  }, 90_000);
 
   it('applies no quota when turned off', async () => {
     // Prepare
