@@ -12,6 +12,7 @@ import { EcsState } from './ecs/index.ts';
 import { EventHub, type EventListener, eventsService } from './events.ts';
 import { type CallRecord, createEmulatorServer, Faults } from './server.ts';
 import { SfnHooks } from './sfn.ts';
+import { SqsState } from './sqs.ts';
 import { SsmState } from './ssm.ts';
 
 export type { RealtimeOptions } from './clock.ts';
@@ -24,6 +25,7 @@ export type { Json, JsonObject, ServiceName } from './protocol.ts';
 export type { CallRecord, FaultSpec, Faults } from './server.ts';
 export type { ExecutionDescription, SfnHandlers, SfnHooks } from './sfn.ts';
 export { SFN_ERROR_NAMES } from './sfn.ts';
+export type { SqsState } from './sqs.ts';
 export type { SsmState } from './ssm.ts';
 
 /** Options of {@link startEmulator}. */
@@ -57,8 +59,10 @@ export interface Emulator {
   readonly ssm: SsmState;
   /** ECS state and the rollout simulator: `createService`, `setScenario`, `dropEvents`. */
   readonly ecs: EcsState;
-  /** ECR images: `putImage`. */
+  /** ECR images: `putImage`; the registry credentials GetAuthorizationToken returns: `setAuthorization`. */
   readonly ecr: EcrState;
+  /** SQS standard queues: `createQueue`, `depth`. */
+  readonly sqs: SqsState;
   /** Step Functions calls are delegated to the local runner's hooks: `setHandlers`. */
   readonly sfn: SfnHooks;
   /** Every event delivered or dropped, and the dropped ones. */
@@ -88,6 +92,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const ssm = new SsmState(clock, region, accountId);
   const ecr = new EcrState(clock, region, accountId);
   const ecs = new EcsState(clock, hub, ecr, region, accountId);
+  const sqs = new SqsState(clock, region, accountId);
   const sfn = new SfnHooks();
   const faults = new Faults();
   const calls: CallRecord[] = [];
@@ -96,6 +101,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       ssm.service(),
       ecs.service(),
       ecr.service(),
+      sqs.service(),
       sfn.service(),
       eventsService(hub, region, accountId),
     ],
@@ -122,6 +128,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ssm,
     ecs,
     ecr,
+    sqs,
     sfn,
     events: eventHub,
     faults,
@@ -131,6 +138,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     close: () =>
       new Promise<void>((resolve, reject) => {
         clock.stopRealtime();
+        sqs.close();
         server.closeAllConnections();
         server.close((error) => (error === undefined ? resolve() : reject(error)));
       }),
