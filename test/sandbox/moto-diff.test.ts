@@ -18,6 +18,13 @@ import {
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import {
   DeleteParameterCommand,
   GetParameterCommand,
   GetParameterHistoryCommand,
@@ -301,6 +308,8 @@ const results: { moto: { ssm: Outcome; ecs: Outcome }; emulator: { ssm: Outcome;
 };
 
 let startupError: unknown;
+/** Client configs for both sides, for the describe blocks that replay their own calls. */
+let motoClientConfig: ConstructorParameters<typeof SQSClient>[0] | undefined;
 
 beforeAll(async () => {
   const port = await freePort();
@@ -320,6 +329,7 @@ beforeAll(async () => {
     maxAttempts: 1,
   };
   const emulatorConfig = { ...emulator.clientConfig, maxAttempts: 1 };
+  motoClientConfig = motoConfig;
 
   // Seeding differs (the emulator has no CreateService); the replayed Gantry calls are the same.
   const motoEcs = new ECSClient(motoConfig);
@@ -396,4 +406,73 @@ describe('emulator against moto_server', () => {
     expect(results.moto.ecs[step]).toBeDefined();
     expect(results.emulator.ecs[step]).toEqual(results.moto.ecs[step]);
   });
+});
+
+/**
+ * The SQS calls of the swarm target (Lambda side sends the wake-up, the agent long-polls and
+ * deletes), replayed against both. Queue URLs differ in host (moto answers with its own), so only
+ * their path is compared.
+ */
+async function sqsSequence(sqs: SQSClient): Promise<Outcome> {
+  const out: Outcome = {};
+  const { QueueUrl: queue } = await sqs.send(new CreateQueueCommand({ QueueName: 'gantry-swarm-prod' }));
+  out.queuePath = new URL(queue ?? 'http://x/').pathname;
+  const sent = await sqs.send(
+    new SendMessageCommand({ QueueUrl: queue, MessageBody: '{"wake":"web/prod"}' }),
+  );
+  out.send = { keys: without(keys(sent), '$metadata'), md5: sent.MD5OfMessageBody };
+  const received = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queue,
+      WaitTimeSeconds: 1,
+      MaxNumberOfMessages: 10,
+      VisibilityTimeout: 30,
+    }),
+  );
+  const message = received.Messages?.[0];
+  out.receive = {
+    count: received.Messages?.length,
+    keys: keys(message),
+    body: message?.Body,
+    sameId: message?.MessageId === sent.MessageId,
+  };
+  const hidden = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue, WaitTimeSeconds: 1 }));
+  out.hiddenWhileInFlight = { messages: hidden.Messages ?? 'none' };
+  await sqs.send(new DeleteMessageCommand({ QueueUrl: queue, ReceiptHandle: message?.ReceiptHandle }));
+  out.afterDelete = {
+    messages: (await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue }))).Messages ?? 'none',
+  };
+  out.errors = {
+    unknownQueue: await errorName(
+      sqs.send(new SendMessageCommand({ QueueUrl: `${queue}-missing`, MessageBody: 'x' })),
+    ),
+    waitTooLong: await errorName(
+      sqs.send(new ReceiveMessageCommand({ QueueUrl: queue, WaitTimeSeconds: 21 })),
+    ),
+  };
+  return out;
+}
+
+describe('emulator against moto_server: SQS (swarm wake-ups)', () => {
+  const sqsResults: { moto: Outcome; emulator: Outcome } = { moto: {}, emulator: {} };
+
+  beforeAll(async () => {
+    if (startupError !== undefined || emulator === undefined || motoClientConfig === undefined) return;
+    const onMoto = new SQSClient(motoClientConfig);
+    const onEmulator = new SQSClient({ ...emulator.clientConfig, maxAttempts: 1 });
+    sqsResults.moto = await sqsSequence(onMoto);
+    sqsResults.emulator = await sqsSequence(onEmulator);
+    onMoto.destroy();
+    onEmulator.destroy();
+  });
+
+  it.each(['queuePath', 'send', 'receive', 'hiddenWhileInFlight', 'afterDelete', 'errors'])(
+    'agrees on SQS step %s',
+    (step) => {
+      // Assess
+      if (startupError !== undefined) throw startupError;
+      expect(sqsResults.moto[step]).toBeDefined();
+      expect(sqsResults.emulator[step]).toEqual(sqsResults.moto[step]);
+    },
+  );
 });
