@@ -17,6 +17,7 @@ const iamPrefix: Record<CallRecord['service'], string> = {
   ecr: 'ecr',
   sfn: 'states',
   events: 'events',
+  sqs: 'sqs',
 };
 
 /** The resource ARNs a statement names, with CloudFormation's pseudo parameters filled in. */
