@@ -92,7 +92,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const ssm = new SsmState(clock, region, accountId);
   const ecr = new EcrState(clock, region, accountId);
   const ecs = new EcsState(clock, hub, ecr, region, accountId);
-  const sqs = new SqsState(clock, region, accountId);
+  let url = '';
+  const sqs = new SqsState(clock, accountId, () => url);
   const sfn = new SfnHooks();
   const faults = new Faults();
   const calls: CallRecord[] = [];
@@ -113,6 +114,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  url = `http://127.0.0.1:${port}`;
   const eventHub = hub;
   return {
     url: `http://127.0.0.1:${port}`,

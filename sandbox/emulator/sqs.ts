@@ -50,20 +50,33 @@ interface Queue {
   readonly waiters: Set<Waiter>;
 }
 
+function queuePath(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return url;
+  }
+}
+
 const md5 = (text: string): string => createHash('md5').update(text, 'utf8').digest('hex');
 
 export class SqsState {
   readonly #queues = new Map<string, Queue>();
   readonly #clock: SimClock;
-  readonly #region: string;
   readonly #account: string;
+  readonly #endpoint: () => string;
   /** Ends every pending long poll (emulator closing). */
   readonly #closers = new Set<() => void>();
 
-  constructor(clock: SimClock, region: string, account: string) {
+  /**
+   * @param endpoint the emulator's URL once it listens. Queue URLs point at it (as moto's do):
+   *   the SDK sends SQS calls to the QueueUrl's host by default (`useQueueUrlAsEndpoint`), so a
+   *   client configured by `AWS_ENDPOINT_URL` alone still reaches the emulator.
+   */
+  constructor(clock: SimClock, account: string, endpoint: () => string) {
     this.#clock = clock;
-    this.#region = region;
     this.#account = account;
+    this.#endpoint = endpoint;
   }
 
   /** Creates a standard queue (idempotent, as CreateQueue with the same attributes) and returns its URL. */
@@ -76,8 +89,9 @@ export class SqsState {
         `Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length (FIFO queues are not emulated): '${name}'`,
       );
     }
-    const url = `https://sqs.${this.#region}.amazonaws.com/${this.#account}/${name}`;
-    if (!this.#queues.has(url)) this.#queues.set(url, { name, url, messages: [], waiters: new Set() });
+    const url = `${this.#endpoint()}/${this.#account}/${name}`;
+    const path = queuePath(url);
+    if (!this.#queues.has(path)) this.#queues.set(path, { name, url, messages: [], waiters: new Set() });
     return url;
   }
 
@@ -92,7 +106,8 @@ export class SqsState {
   }
 
   #queue(url: string): Queue {
-    const queue = this.#queues.get(url);
+    // Found by path, so the AWS form `https://sqs.<region>.amazonaws.com/<account>/<name>` works too.
+    const queue = this.#queues.get(queuePath(url));
     if (queue === undefined) {
       // The JSON protocol's name for AWS.SimpleQueueService.NonExistentQueue (SDK model errors.d.ts).
       throw new AwsError('QueueDoesNotExist', 'The specified queue does not exist.');
