@@ -58,7 +58,7 @@ export interface Harness {
   /** Writes the order parameter; with `wake`, drops the wake-up message as the Lambda side does. */
   publish(order: unknown, options?: { wake?: boolean }): Promise<void>;
   status(): SwarmRolloutReport | undefined;
-  /** Waits until the status parameter reports a final state for this deployment. */
+  /** Waits until the status parameter and the last event report a final state for this deployment. */
   finalStatus(deploymentId: string, timeoutMs?: number): Promise<SwarmRolloutReport>;
   /** Detail of every agent event for this deployment, in order. */
   reports(deploymentId: string): SwarmRolloutReport[];
@@ -168,7 +168,12 @@ export async function startHarness(lab: DockerLabInfo): Promise<Harness> {
         `a final report for ${deploymentId}`,
         async () => {
           const status = harness.status();
-          return status?.deploymentId === deploymentId && finals.includes(status.state);
+          // The event too: the emulator delivers it on its next clock tick, as EventBridge does later.
+          return (
+            status?.deploymentId === deploymentId &&
+            finals.includes(status.state) &&
+            harness.reports(deploymentId).at(-1)?.state === status.state
+          );
         },
         timeoutMs,
       );

@@ -138,6 +138,34 @@ describe('the swarm agent across wake-ups and restarts', () => {
     );
   }, 60_000);
 
+  it('reports what actually runs on its periodic pass when someone changed a service by hand', async () => {
+    // Prepare
+    const web = await h.createService('web', images.good);
+    const agent = h.startAgent(h.config());
+    const order = h.order([{ name: web, image: images.good2 }]);
+    await h.publish(order);
+    await h.finalStatus(order.deploymentId);
+    const service = h.docker.getService(web);
+    const current = await service.inspect();
+    const spec = structuredClone(current.Spec);
+    spec.TaskTemplate.ContainerSpec.Image = images.good;
+    await service.update({ ...spec, version: current.Version.Index });
+    await until('the hand-made change to run', async () => {
+      const tasks = await h.docker.listTasks({ filters: { service: [web], 'desired-state': ['running'] } });
+      return tasks.some((t) => t.Status?.State === 'running' && t.Spec?.ContainerSpec?.Image === images.good);
+    });
+
+    // Act
+    await agent.pass('backstop');
+
+    // Assess
+    expect(h.status()).toMatchObject({ deploymentId: order.deploymentId, state: 'completed' });
+    expect(h.status()?.services[0]).toMatchObject({ specImage: images.good, runningImages: [images.good] });
+    // EventBridge delivers asynchronously: the emulator on its next clock tick.
+    await until('the drift event', async () => h.reports(order.deploymentId).length === 4);
+    expect(h.reports(order.deploymentId).at(-1)?.services[0]?.runningImages).toEqual([images.good]);
+  }, 60_000);
+
   it('re-stores fresh ECR credentials in its services without restarting their tasks', async () => {
     // Prepare
     const web = await h.createService('web', images.good);
