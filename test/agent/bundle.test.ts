@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { buildAgent } from '../../agent/build.ts';
-import { pushTestImage } from '../support/docker-lab.ts';
-import { type Harness, startHarness } from './harness.ts';
+import { type Harness, pushAgentImages, startHarness } from './harness.ts';
 
 /**
  * The shipped artifact: the single-file bundle run as its own process, configured only by its
@@ -33,10 +32,7 @@ describe('the agent bundle', () => {
 
   it('runs as a process, applies an order, and stops cleanly on SIGTERM', async () => {
     // Prepare
-    const good = await pushTestImage(lab, 'agent', 'good', { script: 'while true; do sleep 1; done' });
-    const next = await pushTestImage(lab, 'agent', 'good2', {
-      script: 'echo v2; while true; do sleep 1; done',
-    });
+    const { good, good2: next } = await pushAgentImages(lab);
     const web = await h.createService('web', good);
     await writeFile(configPath, JSON.stringify(h.config()));
     let output = '';

@@ -17,7 +17,7 @@ import {
   swarmRolloutDetailType,
 } from '../../functions/src/swarm/contract.ts';
 import { type Emulator, startEmulator } from '../../sandbox/emulator/index.ts';
-import type { DockerLabInfo } from '../support/docker-lab.ts';
+import { type DockerLabInfo, pushTestImage } from '../support/docker-lab.ts';
 
 export const prefix = '/gantry';
 let counter = 0;
@@ -41,6 +41,22 @@ export const fastPolicy: SwarmOrder['policy'] = {
     failureAction: 'continue',
   },
 };
+
+/**
+ * The images the agent tests run, built FROM scratch with busybox and pushed to the lab's
+ * registry (real digests): running, running another version, crash-looping (exit 3), running but
+ * failing its HEALTHCHECK, and one pinned to a digest the registry never stored (unpullable).
+ */
+export async function pushAgentImages(lab: DockerLabInfo) {
+  const forever = 'while true; do sleep 1; done';
+  return {
+    good: await pushTestImage(lab, 'agent', 'good', { script: forever }),
+    good2: await pushTestImage(lab, 'agent', 'good2', { script: `echo v2; ${forever}` }),
+    crash: await pushTestImage(lab, 'agent', 'crash', { script: 'echo boom; exit 3' }),
+    unhealthy: await pushTestImage(lab, 'agent', 'unhealthy', { script: forever, healthcheck: 'exit 1' }),
+    missing: `${lab.registry}/agent@sha256:${'0'.repeat(64)}`,
+  };
+}
 
 export interface Harness {
   readonly emulator: Emulator;

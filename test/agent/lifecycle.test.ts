@@ -1,6 +1,5 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { pushTestImage } from '../support/docker-lab.ts';
-import { type Harness, startHarness, until } from './harness.ts';
+import { type Harness, pushAgentImages, startHarness, until } from './harness.ts';
 
 /**
  * The agent's own life on a real engine, with the sandbox emulator (a simulation) for AWS:
@@ -8,15 +7,11 @@ import { type Harness, startHarness, until } from './harness.ts';
  */
 describe('the swarm agent across wake-ups and restarts', () => {
   const lab = inject('dockerLab');
-  const images = { good: '', good2: '', crash: '' };
+  let images: Awaited<ReturnType<typeof pushAgentImages>>;
   let h: Harness;
 
   beforeAll(async () => {
-    images.good = await pushTestImage(lab, 'agent', 'good', { script: 'while true; do sleep 1; done' });
-    images.good2 = await pushTestImage(lab, 'agent', 'good2', {
-      script: 'echo v2; while true; do sleep 1; done',
-    });
-    images.crash = await pushTestImage(lab, 'agent', 'crash', { script: 'echo boom; exit 3' });
+    images = await pushAgentImages(lab);
   }, 120_000);
   beforeEach(async () => {
     h = await startHarness(lab);

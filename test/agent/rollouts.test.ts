@@ -1,6 +1,5 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { pushTestImage } from '../support/docker-lab.ts';
-import { type Harness, startHarness } from './harness.ts';
+import { type Harness, pushAgentImages, startHarness } from './harness.ts';
 
 /**
  * The agent on a real Docker Engine in swarm mode, with the sandbox emulator (a simulation) for
@@ -8,21 +7,11 @@ import { type Harness, startHarness } from './harness.ts';
  */
 describe('the swarm agent rolling out on a real engine', () => {
   const lab = inject('dockerLab');
-  const images = { good: '', good2: '', crash: '', unhealthy: '', missing: '' };
+  let images: Awaited<ReturnType<typeof pushAgentImages>>;
   let h: Harness;
 
   beforeAll(async () => {
-    images.good = await pushTestImage(lab, 'agent', 'good', { script: 'while true; do sleep 1; done' });
-    images.good2 = await pushTestImage(lab, 'agent', 'good2', {
-      script: 'echo v2; while true; do sleep 1; done',
-    });
-    images.crash = await pushTestImage(lab, 'agent', 'crash', { script: 'echo boom; exit 3' });
-    images.unhealthy = await pushTestImage(lab, 'agent', 'unhealthy', {
-      script: 'while true; do sleep 1; done',
-      healthcheck: 'exit 1',
-    });
-    // Pinned to a digest the registry never stored: the pull fails on the node.
-    images.missing = `${lab.registry}/agent@sha256:${'0'.repeat(64)}`;
+    images = await pushAgentImages(lab);
   }, 120_000);
   beforeEach(async () => {
     h = await startHarness(lab);
