@@ -90,7 +90,8 @@ export class SwarmAgent {
   #loops: Promise<unknown>[] = [];
   #backstop: NodeJS.Timeout | undefined;
   #passRunning: Promise<void> | undefined;
-  #passAgain = false;
+  /** Reasons of the passes asked for while one ran: they run together right after it. */
+  readonly #passAgain = new Set<string>();
   /** Per target: the order parameter version already handled (applied, refused or resumed to its end). */
   readonly #handledVersion = new Map<string, number>();
   /** Per target: the last status written or read, to report only what changed. */
@@ -98,8 +99,6 @@ export class SwarmAgent {
   #ecrAuth: { username: string; password: string; expiresAt: number } | undefined;
   /** Per service: until when the registry credentials stored in it are valid. */
   readonly #storedAuthUntil = new Map<string, number>();
-  /** Counts by AWS operation, for the idle-cost figure. */
-  readonly awsCalls: Record<string, number> = {};
 
   constructor(config: AgentConfig, deps: AgentDeps) {
     this.#config = config;
@@ -137,21 +136,24 @@ export class SwarmAgent {
    */
   async pass(reason: string): Promise<void> {
     if (this.#passRunning !== undefined) {
-      this.#passAgain = true;
+      this.#passAgain.add(reason);
       return this.#passRunning;
     }
     const run = async (): Promise<void> => {
-      do {
-        this.#passAgain = false;
+      let reasons = new Set([reason]);
+      while (reasons.size > 0 && !this.#abort.signal.aborted) {
+        const periodic = reasons.has('backstop') || reasons.has('start');
         await Promise.all(
           this.#config.targets.map((target) =>
-            this.#target(target, reason).catch((error: unknown) => {
+            this.#target(target, periodic).catch((error: unknown) => {
               if (error instanceof Stopped || this.#abort.signal.aborted) return;
               this.#log({ level: 'error', msg: 'pass failed', target: key(target), error: describe(error) });
             }),
           ),
         );
-      } while (this.#passAgain && !this.#abort.signal.aborted);
+        reasons = new Set(this.#passAgain);
+        this.#passAgain.clear();
+      }
     };
     this.#passRunning = run().finally(() => {
       this.#passRunning = undefined;
@@ -163,26 +165,22 @@ export class SwarmAgent {
     const signal = this.#abort.signal;
     while (!signal.aborted) {
       try {
-        const { Messages } = await this.#aws('ReceiveMessage', () =>
-          this.#deps.sqs.send(
-            new ReceiveMessageCommand({
-              QueueUrl: this.#config.queueUrl,
-              WaitTimeSeconds: pollWaitSeconds,
-              MaxNumberOfMessages: 10,
-            }),
-            { abortSignal: signal },
-          ),
+        const { Messages } = await this.#deps.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: this.#config.queueUrl,
+            WaitTimeSeconds: pollWaitSeconds,
+            MaxNumberOfMessages: 10,
+          }),
+          { abortSignal: signal },
         );
         if (Messages === undefined || Messages.length === 0) continue;
         // A wake-up only says "read your orders": delete it first, the backstop covers a failed pass.
         for (const message of Messages) {
-          await this.#aws('DeleteMessage', () =>
-            this.#deps.sqs.send(
-              new DeleteMessageCommand({
-                QueueUrl: this.#config.queueUrl,
-                ReceiptHandle: message.ReceiptHandle,
-              }),
-            ),
+          await this.#deps.sqs.send(
+            new DeleteMessageCommand({
+              QueueUrl: this.#config.queueUrl,
+              ReceiptHandle: message.ReceiptHandle,
+            }),
           );
         }
         await this.pass('wake-up');
@@ -194,13 +192,14 @@ export class SwarmAgent {
     }
   }
 
-  async #target(target: AgentTarget, reason: string): Promise<void> {
+  /** `periodic`: also the chores of the backstop pass (credentials, drift), not needed on a wake-up. */
+  async #target(target: AgentTarget, periodic: boolean): Promise<void> {
     const names = swarmParameters(this.#config.parameterPrefix, target.app, target.env);
     const order = await this.#getParameter(names.order);
     if (order !== undefined && this.#handledVersion.get(key(target)) !== order.version) {
       await this.#handleOrder(target, order.value, order.version);
     }
-    if (reason === 'backstop' || reason === 'start') {
+    if (periodic) {
       await this.#refreshRegistryAuth(target);
       await this.#reportDrift(target);
     }
@@ -319,9 +318,7 @@ export class SwarmAgent {
       const settling = state !== 'updating' && verdicts.some((verdict) => verdict.settling === true);
       if (settling) settleUntil ??= this.#now() + settleMs;
       if (state !== 'updating' && (!settling || this.#now() > (settleUntil ?? 0))) {
-        const reasons = verdicts.flatMap((verdict) =>
-          'reason' in verdict && verdict.reason ? [verdict.reason] : [],
-        );
+        const reasons = verdicts.flatMap((verdict) => (verdict.reason ? [verdict.reason] : []));
         await this.#report(target, order.deploymentId, state, views, reasons.join(' | ') || undefined);
         return;
       }
@@ -348,9 +345,7 @@ export class SwarmAgent {
     const rule = registryRuleFor(this.#config, image);
     if (rule === undefined || !usesEcrAuth(rule)) return undefined;
     if (this.#ecrAuth === undefined || this.#ecrAuth.expiresAt - this.#now() < authRefreshMarginMs) {
-      const { authorizationData } = await this.#aws('GetAuthorizationToken', () =>
-        this.#deps.ecr.send(new GetAuthorizationTokenCommand({})),
-      );
+      const { authorizationData } = await this.#deps.ecr.send(new GetAuthorizationTokenCommand({}));
       const data = authorizationData?.[0];
       const decoded = Buffer.from(data?.authorizationToken ?? '', 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
@@ -397,7 +392,8 @@ export class SwarmAgent {
   /** Reports what actually runs when it differs from the last status: drift becomes visible. */
   async #reportDrift(target: AgentTarget): Promise<void> {
     const status = this.#status.get(key(target));
-    if (status === undefined) return;
+    // A refused order changed nothing: there is no rollout whose outcome could drift.
+    if (status === undefined || status.report.state === 'refused') return;
     const views = await Promise.all(
       target.services.map((name) => this.#engine.view(name).catch(() => undefined)),
     );
@@ -455,25 +451,21 @@ export class SwarmAgent {
     });
     const names = swarmParameters(this.#config.parameterPrefix, target.app, target.env);
     const body = JSON.stringify(report);
-    await this.#aws('PutParameter', () =>
-      this.#deps.ssm.send(
-        new PutParameterCommand({ Name: names.status, Value: body, Type: 'String', Overwrite: true }),
-      ),
+    await this.#deps.ssm.send(
+      new PutParameterCommand({ Name: names.status, Value: body, Type: 'String', Overwrite: true }),
     );
     this.#status.set(key(target), { report });
-    const result = await this.#aws('PutEvents', () =>
-      this.#deps.events.send(
-        new PutEventsCommand({
-          Entries: [
-            {
-              Source: agentEventSource,
-              DetailType: swarmRolloutDetailType,
-              Detail: body,
-              EventBusName: this.#config.eventBusName,
-            },
-          ],
-        }),
-      ),
+    const result = await this.#deps.events.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            Source: agentEventSource,
+            DetailType: swarmRolloutDetailType,
+            Detail: body,
+            EventBusName: this.#config.eventBusName,
+          },
+        ],
+      }),
     );
     if ((result.FailedEntryCount ?? 0) > 0) {
       // The status parameter already holds the report; Gantry's timeout path reads it.
@@ -498,8 +490,8 @@ export class SwarmAgent {
     decrypt = false,
   ): Promise<{ value: string; version: number } | undefined> {
     try {
-      const { Parameter } = await this.#aws('GetParameter', () =>
-        this.#deps.ssm.send(new GetParameterCommand({ Name: name, WithDecryption: decrypt })),
+      const { Parameter } = await this.#deps.ssm.send(
+        new GetParameterCommand({ Name: name, WithDecryption: decrypt }),
       );
       return { value: Parameter?.Value ?? '', version: Parameter?.Version ?? 0 };
     } catch (error) {
@@ -511,11 +503,6 @@ export class SwarmAgent {
       }
       throw error;
     }
-  }
-
-  async #aws<T>(operation: string, call: () => Promise<T>): Promise<T> {
-    this.awsCalls[operation] = (this.awsCalls[operation] ?? 0) + 1;
-    return call();
   }
 }
 

@@ -49,11 +49,16 @@ export const fastPolicy: SwarmOrder['policy'] = {
  */
 export async function pushAgentImages(lab: DockerLabInfo) {
   const forever = 'while true; do sleep 1; done';
+  // Tags of this worker: test files build in parallel, and two builds of one tag race.
+  const tag = (name: string) => `${name}-${process.pid}`;
   return {
-    good: await pushTestImage(lab, 'agent', 'good', { script: forever }),
-    good2: await pushTestImage(lab, 'agent', 'good2', { script: `echo v2; ${forever}` }),
-    crash: await pushTestImage(lab, 'agent', 'crash', { script: 'echo boom; exit 3' }),
-    unhealthy: await pushTestImage(lab, 'agent', 'unhealthy', { script: forever, healthcheck: 'exit 1' }),
+    good: await pushTestImage(lab, 'agent', tag('good'), { script: forever }),
+    good2: await pushTestImage(lab, 'agent', tag('good2'), { script: `echo v2; ${forever}` }),
+    crash: await pushTestImage(lab, 'agent', tag('crash'), { script: 'echo boom; exit 3' }),
+    unhealthy: await pushTestImage(lab, 'agent', tag('unhealthy'), {
+      script: forever,
+      healthcheck: 'exit 1',
+    }),
     missing: `${lab.registry}/agent@sha256:${'0'.repeat(64)}`,
   };
 }
