@@ -72,7 +72,8 @@ export interface Harness {
   readonly queueUrl: string;
   readonly logs: string[];
   config(overrides?: Partial<AgentConfig>, services?: string[]): AgentConfig;
-  startAgent(config: AgentConfig): SwarmAgent;
+  /** Starts an agent; `now` replaces its clock (to age its ECR credentials). */
+  startAgent(config: AgentConfig, now?: () => number): SwarmAgent;
   /** Creates a replicated service (1 task) on `image` and waits until it runs it. */
   createService(suffix: string, image: string): Promise<string>;
   order(services: { name: string; image: string }[], extra?: Partial<SwarmOrder>): SwarmOrder;
@@ -128,10 +129,11 @@ export async function startHarness(lab: DockerLabInfo): Promise<Harness> {
         watchIntervalMs: 250,
         ...overrides,
       }),
-    startAgent(config) {
+    startAgent(config, now) {
       const agent = new SwarmAgent(config, {
         ...clients,
         docker,
+        ...(now === undefined ? {} : { now }),
         agentName: 'test-agent',
         log: (entry) => logs.push(JSON.stringify(entry)),
       });

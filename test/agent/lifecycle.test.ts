@@ -161,7 +161,7 @@ describe('the swarm agent across wake-ups and restarts', () => {
     expect(h.reports(order.deploymentId).at(-1)?.services[0]?.runningImages).toEqual([images.good]);
   }, 60_000);
 
-  it('re-stores fresh ECR credentials in its services without restarting their tasks', async () => {
+  it('re-stores fresh ECR credentials once after start and again when less than 6 of their 12 hours are left, without restarting tasks', async () => {
     // Prepare
     const web = await h.createService('web', images.good);
     const runningIds = async () =>
@@ -169,15 +169,25 @@ describe('the swarm agent across wake-ups and restarts', () => {
         (t) => t.ID,
       );
     const before = await runningIds();
+    let hoursLater = 0;
+    const refreshed = () => h.logs.filter((line) => line.includes('registry credentials refreshed')).length;
+    const tokens = () => h.emulator.calls.filter((call) => call.operation === 'GetAuthorizationToken').length;
 
     // Act
-    const agent = h.startAgent(h.config());
+    const agent = h.startAgent(h.config(), () => Date.now() + hoursLater * 3_600_000);
     await agent.pass('settle');
+    await agent.pass('backstop');
+    const afterStart = { refreshed: refreshed(), tokens: tokens() };
+    hoursLater = 5;
+    await agent.pass('backstop');
+    const afterFive = { refreshed: refreshed(), tokens: tokens() };
+    hoursLater = 7;
     await agent.pass('backstop');
 
     // Assess
-    expect(h.logs.filter((line) => line.includes('registry credentials refreshed'))).toHaveLength(1);
-    expect(h.emulator.calls.filter((call) => call.operation === 'GetAuthorizationToken')).toHaveLength(1);
+    expect(afterStart).toEqual({ refreshed: 1, tokens: 1 });
+    expect(afterFive).toEqual({ refreshed: 1, tokens: 1 });
+    expect({ refreshed: refreshed(), tokens: tokens() }).toEqual({ refreshed: 2, tokens: 2 });
     expect(await runningIds()).toEqual(before);
   }, 60_000);
 });
