@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import {
   CreateClusterCommand,
   CreateServiceCommand,
@@ -453,7 +454,24 @@ async function sqsSequence(sqs: SQSClient): Promise<Outcome> {
   return out;
 }
 
-describe('emulator against moto_server: SQS (swarm wake-ups)', () => {
+/**
+ * The agent's ECR login. moto answers a fixed `expiresAt` (2015-01-01), so the 12-hour lifetime is
+ * not compared (the emulator follows the API reference); the user, the shape and the proxy
+ * endpoint are.
+ */
+async function ecrAuthorization(ecr: ECRClient): Promise<Outcome> {
+  const data = (await ecr.send(new GetAuthorizationTokenCommand({}))).authorizationData ?? [];
+  return {
+    count: data.length,
+    keys: keys(data[0]),
+    user: Buffer.from(data[0]?.authorizationToken ?? '', 'base64')
+      .toString()
+      .split(':')[0],
+    proxyEndpoint: data[0]?.proxyEndpoint,
+  };
+}
+
+describe('emulator against moto_server: SQS and ECR login (the swarm agent)', () => {
   const sqsResults: { moto: Outcome; emulator: Outcome } = { moto: {}, emulator: {} };
 
   beforeAll(async () => {
@@ -464,15 +482,26 @@ describe('emulator against moto_server: SQS (swarm wake-ups)', () => {
     sqsResults.emulator = await sqsSequence(onEmulator);
     onMoto.destroy();
     onEmulator.destroy();
+    const ecrOnMoto = new ECRClient(motoClientConfig);
+    const ecrOnEmulator = new ECRClient({ ...emulator.clientConfig, maxAttempts: 1 });
+    sqsResults.moto.ecrAuthorization = await ecrAuthorization(ecrOnMoto);
+    sqsResults.emulator.ecrAuthorization = await ecrAuthorization(ecrOnEmulator);
+    ecrOnMoto.destroy();
+    ecrOnEmulator.destroy();
   });
 
-  it.each(['queuePath', 'send', 'receive', 'hiddenWhileInFlight', 'afterDelete', 'errors'])(
-    'agrees on SQS step %s',
-    (step) => {
-      // Assess
-      if (startupError !== undefined) throw startupError;
-      expect(sqsResults.moto[step]).toBeDefined();
-      expect(sqsResults.emulator[step]).toEqual(sqsResults.moto[step]);
-    },
-  );
+  it.each([
+    'queuePath',
+    'send',
+    'receive',
+    'hiddenWhileInFlight',
+    'afterDelete',
+    'errors',
+    'ecrAuthorization',
+  ])('agrees on step %s', (step) => {
+    // Assess
+    if (startupError !== undefined) throw startupError;
+    expect(sqsResults.moto[step]).toBeDefined();
+    expect(sqsResults.emulator[step]).toEqual(sqsResults.moto[step]);
+  });
 });
