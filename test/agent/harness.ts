@@ -8,6 +8,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import Docker from 'dockerode';
+import { afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import { SwarmAgent } from '../../agent/src/agent.ts';
 import { type AgentConfig, parseAgentConfig } from '../../agent/src/config.ts';
 import {
@@ -61,6 +62,25 @@ export async function pushAgentImages(lab: DockerLabInfo) {
     }),
     missing: `${lab.registry}/agent@sha256:${'0'.repeat(64)}`,
   };
+}
+
+/**
+ * Registers a describe block's hooks: the agent images once, a fresh harness (emulator, queue,
+ * unique services) per test, cleaned up after it. Read `t.h` and `t.images` inside tests.
+ */
+export function useAgentHarness(): { h: Harness; images: Awaited<ReturnType<typeof pushAgentImages>> } {
+  const lab = inject('dockerLab');
+  const t = {} as { h: Harness; images: Awaited<ReturnType<typeof pushAgentImages>> };
+  beforeAll(async () => {
+    t.images = await pushAgentImages(lab);
+  }, 120_000);
+  beforeEach(async () => {
+    t.h = await startHarness(lab);
+  });
+  afterEach(async () => {
+    await t.h.close();
+  });
+  return t;
 }
 
 export interface Harness {
