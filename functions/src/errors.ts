@@ -39,6 +39,11 @@ export const errorCatalogue = {
    * has not started its rollback): safe to retry with backoff.
    */
   TransientAwsError: { retryable: true },
+  /**
+   * The swarm host agent's local config file (agent/) is missing, not JSON, or fails its schema;
+   * the message names each bad field. The agent does not start, so nothing was changed.
+   */
+  AgentConfigInvalid: { retryable: false },
 } as const;
 
 export type GantryErrorName = keyof typeof errorCatalogue;
@@ -118,6 +123,12 @@ export class ConfigInvalid extends GantryError {
     readonly issues: readonly string[],
   ) {
     super('ConfigInvalid', message);
+  }
+}
+
+export class AgentConfigInvalid extends GantryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('AgentConfigInvalid', message, options);
   }
 }
 

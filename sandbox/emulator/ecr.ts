@@ -1,6 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { SimClock } from './clock.ts';
 import { AwsError, compact, epochSeconds, type Params, type ServiceDefinition } from './protocol.ts';
+
+/** ECR authorization tokens are valid for 12 hours (API_GetAuthorizationToken; SDK `AuthorizationData.expiresAt`). */
+export const authorizationTokenLifetimeMs = 12 * 3_600_000;
 
 interface Image {
   readonly digest: string;
@@ -22,6 +25,8 @@ export class EcrState {
   readonly #clock: SimClock;
   readonly #region: string;
   readonly #account: string;
+  /** What GetAuthorizationToken hands out: ECR's user is always `AWS`, the password a fresh token. */
+  #credentials = { username: 'AWS', password: randomBytes(24).toString('base64url') };
 
   constructor(clock: SimClock, region: string, account: string) {
     this.#clock = clock;
@@ -63,6 +68,14 @@ export class EcrState {
     };
   }
 
+  /**
+   * The `user:password` GetAuthorizationToken returns: a test gives the credentials of a real
+   * registry (the docker lab's htpasswd user), so a client that logs in with them really pulls.
+   */
+  setAuthorization(credentials: { username: string; password: string }): void {
+    this.#credentials = { ...credentials };
+  }
+
   /** The digest a tag points at, if seeded. */
   resolveTag(repository: string, tag: string): string | undefined {
     return this.#repositories.get(repository)?.find((image) => image.tags.includes(tag))?.digest;
@@ -74,6 +87,26 @@ export class EcrState {
       targetPrefix: 'AmazonEC2ContainerRegistry_V20150921',
       validationError: 'InvalidParameterException',
       operations: {
+        // API_GetAuthorizationToken (Amazon ECR API Reference) and the SDK model's
+        // `AuthorizationData`: a base64 `user:password` for `docker login`, valid for 12 hours,
+        // with `proxyEndpoint` `https://<account>.dkr.ecr.<region>.amazonaws.com`. `registryIds`
+        // is deprecated and changes nothing (the token covers every registry the caller may use).
+        GetAuthorizationToken: {
+          keys: ['registryIds'],
+          handle: (p: Params) => {
+            p.stringArray('registryIds');
+            const { username, password } = this.#credentials;
+            return {
+              authorizationData: [
+                {
+                  authorizationToken: Buffer.from(`${username}:${password}`).toString('base64'),
+                  expiresAt: epochSeconds(this.#clock.now() + authorizationTokenLifetimeMs),
+                  proxyEndpoint: `https://${this.registry}`,
+                },
+              ],
+            };
+          },
+        },
         DescribeImages: {
           keys: ['repositoryName', 'registryId', 'imageIds'],
           handle: (p: Params) => {

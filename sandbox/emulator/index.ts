@@ -14,6 +14,7 @@ import { EventHub, type EventListener, eventsService } from './events.ts';
 import { LightsailState } from './lightsail.ts';
 import { Authorization, type CallRecord, createEmulatorServer, Faults } from './server.ts';
 import { SfnHooks } from './sfn.ts';
+import { SqsState } from './sqs.ts';
 import { SsmState } from './ssm.ts';
 
 export type { RealtimeOptions } from './clock.ts';
@@ -36,6 +37,7 @@ export type {
 } from './server.ts';
 export type { ExecutionDescription, SfnHandlers, SfnHooks } from './sfn.ts';
 export { SFN_ERROR_NAMES } from './sfn.ts';
+export type { SqsState } from './sqs.ts';
 export type { SsmState } from './ssm.ts';
 export { SSM_THROUGHPUT } from './ssm.ts';
 
@@ -75,12 +77,14 @@ export interface Emulator {
   readonly ssm: SsmState;
   /** ECS state and the rollout simulator: `createService`, `setScenario`, `dropEvents`. */
   readonly ecs: EcsState;
-  /** ECR images: `putImage`. */
+  /** ECR images: `putImage`; the registry credentials GetAuthorizationToken returns: `setAuthorization`. */
   readonly ecr: EcrState;
   /** Lightsail instances and load balancers: `putInstance`, `setInstanceState`, `putLoadBalancer`, `setInstanceHealth`. */
   readonly lightsail: LightsailState;
   /** DynamoDB tables: `createTable`, `items`, `getItem`, `putItem` (seeding/assertions without HTTP). */
   readonly dynamodb: DynamoDbState;
+  /** SQS standard queues: `createQueue`, `depth`. */
+  readonly sqs: SqsState;
   /** Step Functions calls are delegated to the local runner's hooks: `setHandlers`. */
   readonly sfn: SfnHooks;
   /** Every event delivered or dropped, and the dropped ones; `emit` puts an AWS service's own event (Step Functions' status changes, from the runner). */
@@ -113,6 +117,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const ecr = new EcrState(clock, region, accountId);
   const ecs = new EcsState(clock, hub, ecr, region, accountId);
   const lightsail = new LightsailState(clock, region, accountId);
+  let url = '';
+  const sqs = new SqsState(clock, accountId, () => url);
   const sfn = new SfnHooks();
   const dynamodb = new DynamoDbState(region, accountId);
   const faults = new Faults();
@@ -123,6 +129,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       ssm.service(),
       ecs.service(),
       ecr.service(),
+      sqs.service(),
       sfn.service(),
       dynamodb.service(),
       eventsService(hub, region, accountId),
@@ -137,6 +144,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  url = `http://127.0.0.1:${port}`;
   const eventHub = hub;
   return {
     url: `http://127.0.0.1:${port}`,
@@ -153,6 +161,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ecs,
     ecr,
     lightsail,
+    sqs,
     sfn,
     dynamodb,
     events: eventHub,
@@ -164,6 +173,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     close: () =>
       new Promise<void>((resolve, reject) => {
         clock.stopRealtime();
+        sqs.close();
         server.closeAllConnections();
         server.close((error) => (error === undefined ? resolve() : reject(error)));
       }),

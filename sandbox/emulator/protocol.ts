@@ -37,7 +37,7 @@ export interface Operation {
   readonly handle: (input: Params) => unknown;
 }
 
-export type ServiceName = 'ssm' | 'ecs' | 'ecr' | 'sfn' | 'events' | 'dynamodb' | 'lightsail';
+export type ServiceName = 'ssm' | 'ecs' | 'ecr' | 'sfn' | 'events' | 'dynamodb' | 'lightsail' | 'sqs';
 
 export interface ServiceDefinition {
   readonly name: ServiceName;

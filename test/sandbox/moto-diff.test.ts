@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import {
   CreateTableCommand,
   DeleteItemCommand,
@@ -25,6 +26,13 @@ import {
   TagResourceCommand,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import {
   DeleteParameterCommand,
   GetParameterCommand,
@@ -524,6 +532,8 @@ const results: { moto: Outcomes; emulator: Outcomes } = {
 };
 
 let startupError: unknown;
+/** Client configs for both sides, for the describe blocks that replay their own calls. */
+let motoClientConfig: ConstructorParameters<typeof SQSClient>[0] | undefined;
 
 beforeAll(async () => {
   const port = await freePort();
@@ -545,6 +555,7 @@ beforeAll(async () => {
     maxAttempts: 1,
   };
   const emulatorConfig = { ...emulator.clientConfig, maxAttempts: 1 };
+  motoClientConfig = motoConfig;
 
   // Seeding differs (the emulator has no CreateService); the replayed Gantry calls are the same.
   const motoEcs = new ECSClient(motoConfig);
@@ -688,5 +699,102 @@ describe('emulator against moto_server', () => {
     if (startupError !== undefined) throw startupError;
     expect(results.moto.ecs[step]).toBeDefined();
     expect(results.emulator.ecs[step]).toEqual(results.moto.ecs[step]);
+  });
+});
+
+/**
+ * The SQS calls of the swarm target (Lambda side sends the wake-up, the agent long-polls and
+ * deletes), replayed against both. Queue URLs differ in host (moto answers with its own), so only
+ * their path is compared.
+ */
+async function sqsSequence(sqs: SQSClient): Promise<Outcome> {
+  const out: Outcome = {};
+  const { QueueUrl: queue } = await sqs.send(new CreateQueueCommand({ QueueName: 'gantry-swarm-prod' }));
+  out.queuePath = new URL(queue ?? 'http://x/').pathname;
+  const sent = await sqs.send(
+    new SendMessageCommand({ QueueUrl: queue, MessageBody: '{"wake":"web/prod"}' }),
+  );
+  out.send = { keys: without(keys(sent), '$metadata'), md5: sent.MD5OfMessageBody };
+  const received = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queue,
+      WaitTimeSeconds: 1,
+      MaxNumberOfMessages: 10,
+      VisibilityTimeout: 30,
+    }),
+  );
+  const message = received.Messages?.[0];
+  out.receive = {
+    count: received.Messages?.length,
+    keys: keys(message),
+    body: message?.Body,
+    sameId: message?.MessageId === sent.MessageId,
+  };
+  const hidden = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue, WaitTimeSeconds: 1 }));
+  out.hiddenWhileInFlight = { messages: hidden.Messages ?? 'none' };
+  await sqs.send(new DeleteMessageCommand({ QueueUrl: queue, ReceiptHandle: message?.ReceiptHandle }));
+  out.afterDelete = {
+    messages: (await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue }))).Messages ?? 'none',
+  };
+  out.errors = {
+    unknownQueue: await errorName(
+      sqs.send(new SendMessageCommand({ QueueUrl: `${queue}-missing`, MessageBody: 'x' })),
+    ),
+    waitTooLong: await errorName(
+      sqs.send(new ReceiveMessageCommand({ QueueUrl: queue, WaitTimeSeconds: 21 })),
+    ),
+  };
+  return out;
+}
+
+/**
+ * The agent's ECR login. moto answers a fixed `expiresAt` (2015-01-01), so the 12-hour lifetime is
+ * not compared (the emulator follows the API reference); the user, the shape and the proxy
+ * endpoint are.
+ */
+async function ecrAuthorization(ecr: ECRClient): Promise<Outcome> {
+  const data = (await ecr.send(new GetAuthorizationTokenCommand({}))).authorizationData ?? [];
+  return {
+    count: data.length,
+    keys: keys(data[0]),
+    user: Buffer.from(data[0]?.authorizationToken ?? '', 'base64')
+      .toString()
+      .split(':')[0],
+    proxyEndpoint: data[0]?.proxyEndpoint,
+  };
+}
+
+describe('emulator against moto_server: SQS and ECR login (the swarm agent)', () => {
+  const sqsResults: { moto: Outcome; emulator: Outcome } = { moto: {}, emulator: {} };
+
+  beforeAll(async () => {
+    if (startupError !== undefined || emulator === undefined || motoClientConfig === undefined) return;
+    const onMoto = new SQSClient(motoClientConfig);
+    const onEmulator = new SQSClient({ ...emulator.clientConfig, maxAttempts: 1 });
+    sqsResults.moto = await sqsSequence(onMoto);
+    sqsResults.emulator = await sqsSequence(onEmulator);
+    onMoto.destroy();
+    onEmulator.destroy();
+    const ecrOnMoto = new ECRClient(motoClientConfig);
+    const ecrOnEmulator = new ECRClient({ ...emulator.clientConfig, maxAttempts: 1 });
+    sqsResults.moto.ecrAuthorization = await ecrAuthorization(ecrOnMoto);
+    sqsResults.emulator.ecrAuthorization = await ecrAuthorization(ecrOnEmulator);
+    ecrOnMoto.destroy();
+    ecrOnEmulator.destroy();
+  });
+
+  it.each([
+    'queuePath',
+    'send',
+    'receive',
+    'hiddenWhileInFlight',
+    'afterDelete',
+    'errors',
+    'ecrAuthorization',
+  ])('agrees on step %s', (step) => {
+    // Assess
+    if (startupError !== undefined) throw startupError;
+    expect(sqsResults.moto[step]).toBeDefined();
+    expect(sqsResults.emulator[step]).toEqual(sqsResults.moto[step]);
   });
 });

@@ -30,6 +30,7 @@ const iamPrefix: Record<CallRecord['service'], string> = {
   events: 'events',
   dynamodb: 'dynamodb',
   lightsail: 'lightsail',
+  sqs: 'sqs',
 };
 
 /**
