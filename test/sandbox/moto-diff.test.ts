@@ -6,7 +6,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import {
   CreateTableCommand,
   DeleteItemCommand,
@@ -15,6 +14,7 @@ import {
   PutItemCommand,
   QueryCommand,
 } from '@aws-sdk/client-dynamodb';
+import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import {
   CreateClusterCommand,
   CreateServiceCommand,
