@@ -9,7 +9,7 @@ import { withLiveRelease } from './live-release.ts';
 import { appEnvParameters } from './parameters.ts';
 import { type DeployedImage, readRelease } from './release.ts';
 import { requireDeployableTarget } from './target.ts';
-import { z } from './zod.ts';
+import * as z from './zod.ts';
 
 /** The execution input: what a person types in the console, or what the entry Lambdas send. */
 export const deployRequestSchema = z

@@ -12,7 +12,7 @@ import {
 } from './coordination/table.ts';
 import { awsCall } from './errors.ts';
 import { readParameter, writeParameter } from './parameters.ts';
-import { z } from './zod.ts';
+import * as z from './zod.ts';
 
 const deployedImageSchema = z.object({
   /** `registry/repository@sha256:…` */

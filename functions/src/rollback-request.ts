@@ -5,7 +5,7 @@ import { appEnvParameters } from './parameters.ts';
 import { readRelease } from './release.ts';
 import { executionName, startDeploy } from './start-deploy.ts';
 import { type ConfigSource, type Ignored, ignore, listAppEnvConfigs } from './tracking.ts';
-import { z } from './zod.ts';
+import * as z from './zod.ts';
 
 /**
  * CloudWatch's alarm state change event ("Alarm events and EventBridge",

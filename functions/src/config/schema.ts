@@ -1,4 +1,4 @@
-import { z } from '../zod.ts';
+import * as z from '../zod.ts';
 
 /** App and environment names become parameter path segments and execution-name parts. */
 export const nameSchema = z

@@ -1,6 +1,6 @@
 import { type LockDependencies, releaseLock, wakeWaiter, withdrawWaiter } from '../lock.ts';
 import { safeJson } from '../release.ts';
-import { z } from '../zod.ts';
+import * as z from '../zod.ts';
 
 /**
  * Step Functions' "Execution Status Change" event, as documented in the Step Functions developer

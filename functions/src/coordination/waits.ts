@@ -2,7 +2,7 @@ import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/clie
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { awsCall } from '../errors.ts';
 import { safeJson } from '../release.ts';
-import { z } from '../zod.ts';
+import * as z from '../zod.ts';
 import {
   type CoordinationTable,
   conditionalWrite,

@@ -1,7 +1,7 @@
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { readRolloutWait, settleRollout } from '../coordination/waits.ts';
 import { awsCall, InputInvalid } from '../errors.ts';
-import { z } from '../zod.ts';
+import * as z from '../zod.ts';
 import {
   circuitBreakerRollsBack,
   evaluateRollout,

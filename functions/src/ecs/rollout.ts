@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-ecs';
 import { parkedWaitSchema, type WaitDependencies } from '../coordination/waits.ts';
 import { awsCall, type GantryErrorName } from '../errors.ts';
-import { z } from '../zod.ts';
+import * as z from '../zod.ts';
 
 /** A paused execution waiting on one ECS deployment (parked by the coordination module). */
 export const rolloutWaitSchema = z.extend(parkedWaitSchema, {
