@@ -1,7 +1,6 @@
 import { DescribeImagesCommand, type ECRClient } from '@aws-sdk/client-ecr';
 import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import * as z from 'zod';
 import { loadDeployConfig } from './config/load-config.ts';
 import { type DeployConfig, describeIssues, nameSchema } from './config/schema.ts';
 import { awsCall, hasErrorName, ImageNotFound, InputInvalid } from './errors.ts';
@@ -10,6 +9,7 @@ import { withLiveRelease } from './live-release.ts';
 import { appEnvParameters } from './parameters.ts';
 import { type DeployedImage, readRelease } from './release.ts';
 import { requireDeployableTarget } from './target.ts';
+import * as z from './zod.ts';
 
 /** The execution input: what a person types in the console, or what the entry Lambdas send. */
 export const deployRequestSchema = z
@@ -17,17 +17,19 @@ export const deployRequestSchema = z
     app: nameSchema,
     env: nameSchema,
     /** `repo:tag`, `repo@sha256:…`, optionally behind the ECR registry host. */
-    image: z.string().min(1).max(512).optional(),
+    image: z.optional(z.string().check(z.minLength(1), z.maxLength(512))),
     /** Go back to the release recorded before the live one. */
-    rollback: z.literal(true).optional(),
-    reason: z.string().max(500).optional(),
-    source: z.enum(['manual', 'ecr-push', 'alarm', 'rollback-requested']).default('manual'),
+    rollback: z.optional(z.literal(true)),
+    reason: z.optional(z.string().check(z.maxLength(500))),
+    source: z._default(z.enum(['manual', 'ecr-push', 'alarm', 'rollback-requested']), 'manual'),
     /** When the push or request happened; orders competing requests for one app/environment. */
-    requestedAt: z.iso.datetime({ offset: true }).optional(),
+    requestedAt: z.optional(z.iso.datetime({ offset: true })),
   })
-  .refine((request) => (request.image === undefined) !== (request.rollback === undefined), {
-    message: 'give exactly one of "image" or "rollback": true',
-  });
+  .check(
+    z.refine((request) => (request.image === undefined) !== (request.rollback === undefined), {
+      message: 'give exactly one of "image" or "rollback": true',
+    }),
+  );
 
 export type DeployRequest = z.infer<typeof deployRequestSchema>;
 

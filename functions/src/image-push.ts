@@ -1,11 +1,11 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import * as z from 'zod';
 import { ecrRegistry } from './image-ref.ts';
 import { appEnvParameters } from './parameters.ts';
 import { liveReleaseOf, readRelease } from './release.ts';
 import { executionName, startDeploy } from './start-deploy.ts';
 import { type ConfigSource, type Ignored, ignore, listAppEnvConfigs } from './tracking.ts';
+import * as z from './zod.ts';
 
 const ecrPushEventSchema = z.object({
   'detail-type': z.literal('ECR Image Action'),
@@ -18,7 +18,7 @@ const ecrPushEventSchema = z.object({
     result: z.string(),
     'repository-name': z.string(),
     'image-digest': z.string(),
-    'image-tag': z.string().optional(),
+    'image-tag': z.optional(z.string()),
   }),
 });
 

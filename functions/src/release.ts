@@ -1,6 +1,5 @@
 import { PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import * as z from 'zod';
 import {
   appEnvPartition,
   type CoordinationTable,
@@ -13,29 +12,30 @@ import {
 } from './coordination/table.ts';
 import { awsCall } from './errors.ts';
 import { readParameter, writeParameter } from './parameters.ts';
+import * as z from './zod.ts';
 
 const deployedImageSchema = z.object({
   /** `registry/repository@sha256:…` */
   image: z.string(),
   digest: z.string(),
-  tag: z.string().optional(),
+  tag: z.optional(z.string()),
   taskDefinitionArn: z.string(),
 });
 
-export const releaseRecordSchema = deployedImageSchema.extend({
+export const releaseRecordSchema = z.extend(deployedImageSchema, {
   /** `release`: a deploy went live; `rollback`: Gantry put this one back; `rollback-failed`: it tried and could not. */
   kind: z.enum(['release', 'rollback', 'rollback-failed']),
   at: z.string(),
   executionArn: z.string(),
   /** When the request behind this record was made: an older request never replaces it. */
-  requestedAt: z.string().optional(),
+  requestedAt: z.optional(z.string()),
   /** What was live before this record; a requested rollback goes back to it. */
-  previous: deployedImageSchema.nullable(),
+  previous: z.nullable(deployedImageSchema),
   /** Why a rollback happened, with the forensics gathered at the time. */
-  cause: z.object({ error: z.string(), message: z.string(), details: z.unknown().optional() }).optional(),
+  cause: z.optional(z.object({ error: z.string(), message: z.string(), details: z.optional(z.unknown()) })),
   /** The release that was rolled away from. */
-  rolledBackFrom: deployedImageSchema.partial({ taskDefinitionArn: true }).optional(),
-  reason: z.string().optional(),
+  rolledBackFrom: z.optional(z.partial(deployedImageSchema, { taskDefinitionArn: true })),
+  reason: z.optional(z.string()),
 });
 
 export type DeployedImage = z.infer<typeof deployedImageSchema>;

@@ -1,11 +1,11 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import * as z from 'zod';
 import { nameSchema } from './config/schema.ts';
 import { appEnvParameters } from './parameters.ts';
 import { readRelease } from './release.ts';
 import { executionName, startDeploy } from './start-deploy.ts';
 import { type ConfigSource, type Ignored, ignore, listAppEnvConfigs } from './tracking.ts';
+import * as z from './zod.ts';
 
 /**
  * CloudWatch's alarm state change event ("Alarm events and EventBridge",
@@ -23,9 +23,9 @@ const alarmEventSchema = z.object({
     alarmName: z.string(),
     state: z.looseObject({
       value: z.string(),
-      reason: z.string().optional(),
-      actionsSuppressedBy: z.string().optional(),
-      actionsSuppressedReason: z.string().optional(),
+      reason: z.optional(z.string()),
+      actionsSuppressedBy: z.optional(z.string()),
+      actionsSuppressedReason: z.optional(z.string()),
     }),
   }),
 });
@@ -34,7 +34,11 @@ const rollbackRequestedEventSchema = z.object({
   id: z.string(),
   'detail-type': z.literal('Rollback Requested'),
   time: z.string(),
-  detail: z.strictObject({ app: nameSchema, env: nameSchema, reason: z.string().max(400).optional() }),
+  detail: z.strictObject({
+    app: nameSchema,
+    env: nameSchema,
+    reason: z.optional(z.string().check(z.maxLength(400))),
+  }),
 });
 
 export type RollbackTrigger =

@@ -1,39 +1,43 @@
-import * as z from 'zod';
+import * as z from '../zod.ts';
 
 /** App and environment names become parameter path segments and execution-name parts. */
 export const nameSchema = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lower-case letters, digits and dashes, at most 40 characters');
+  .check(
+    z.regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lower-case letters, digits and dashes, at most 40 characters'),
+  );
 
 const ecsTargetSchema = z.strictObject({
   type: z.literal('ecs'),
-  cluster: z.string().min(1),
-  service: z.string().min(1),
+  cluster: z.string().check(z.minLength(1)),
+  service: z.string().check(z.minLength(1)),
   /** The container whose image Gantry replaces; every other container is left as it is. */
-  container: z.string().min(1),
+  container: z.string().check(z.minLength(1)),
 });
 
 const healthSchema = z.strictObject({
   /** How long a rollout may take before it counts as failed. */
-  timeoutSeconds: z.number().int().min(60).max(86_400).default(900),
+  timeoutSeconds: z._default(z.number().check(z.int(), z.minimum(60), z.maximum(86_400)), 900),
   /** Gantry rolls back once this many tasks of the new deployment have stopped failing. */
-  maxFailedTasks: z.number().int().min(1).max(50).default(2),
+  maxFailedTasks: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(50)), 2),
 });
 
 export const deployConfigSchema = z.strictObject({
   /** ECR repository name (not the URI) this app/environment tracks. */
   repository: z
     .string()
-    .regex(/^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/, 'an ECR repository name'),
+    .check(
+      z.regex(/^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/, 'an ECR repository name'),
+    ),
   /**
    * Which pushed tags deploy automatically (a JavaScript regular expression, anchored by you).
    * Absent: pushes never deploy this app/environment; only manual starts do.
    */
-  tagPattern: z.string().refine(isValidRegExp, 'a valid regular expression').optional(),
+  tagPattern: z.optional(z.string().check(z.refine(isValidRegExp, 'a valid regular expression'))),
   target: ecsTargetSchema,
-  health: healthSchema.default({ timeoutSeconds: 900, maxFailedTasks: 2 }),
+  health: z._default(healthSchema, { timeoutSeconds: 900, maxFailedTasks: 2 }),
   /** CloudWatch alarm names whose ALARM state rolls this app/environment back. */
-  rollbackAlarms: z.array(z.string().min(1)).default([]),
+  rollbackAlarms: z._default(z.array(z.string().check(z.minLength(1))), []),
 });
 
 export type DeployConfig = z.infer<typeof deployConfigSchema>;
@@ -49,7 +53,7 @@ function isValidRegExp(source: string): boolean {
 }
 
 /** One line per problem, naming the field: `health.timeoutSeconds: Too small: expected number to be >=60`. */
-export function describeIssues(error: z.ZodError): string[] {
+export function describeIssues(error: z.core.$ZodError): string[] {
   return error.issues.map((issue) => {
     const path = issue.path.length > 0 ? issue.path.join('.') : '(root)';
     if (issue.code === 'unrecognized_keys') return `${path}: unknown key(s) ${issue.keys.join(', ')}`;

@@ -1,6 +1,6 @@
-import * as z from 'zod';
 import { type LockDependencies, releaseLock, wakeWaiter, withdrawWaiter } from '../lock.ts';
 import { safeJson } from '../release.ts';
+import * as z from '../zod.ts';
 
 /**
  * Step Functions' "Execution Status Change" event, as documented in the Step Functions developer
@@ -18,7 +18,7 @@ const executionStatusChangeSchema = z.object({
     executionArn: z.string(),
     stateMachineArn: z.string(),
     status: z.string(),
-    input: z.string().nullable().optional(),
+    input: z.optional(z.nullable(z.string())),
   }),
 });
 

@@ -1,8 +1,8 @@
 import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import * as z from 'zod';
 import { awsCall } from '../errors.ts';
 import { safeJson } from '../release.ts';
+import * as z from '../zod.ts';
 import {
   type CoordinationTable,
   conditionalWrite,
@@ -25,7 +25,7 @@ export const parkedWaitSchema = z.object({
   taskToken: z.string(),
   deploymentId: z.string(),
   /** The state's timeout: the item expires (TTL) a day after it stopped mattering; the sandbox also times the wait with it. */
-  timeoutSeconds: z.number().optional(),
+  timeoutSeconds: z.optional(z.number()),
 });
 export type ParkedWait = z.infer<typeof parkedWaitSchema>;
 
@@ -62,7 +62,7 @@ export async function registerRolloutWait<
 export async function readRolloutWait<Wait extends ParkedWait>(
   deps: WaitDependencies,
   deploymentId: string,
-  schema: z.ZodType<Wait>,
+  schema: z.ZodMiniType<Wait>,
 ): Promise<Wait | undefined> {
   const { Item } = await awsCall('reading the parked wait', () =>
     deps.table.dynamodb.send(

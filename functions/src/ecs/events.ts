@@ -1,7 +1,7 @@
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
-import * as z from 'zod';
 import { readRolloutWait, settleRollout } from '../coordination/waits.ts';
 import { awsCall, InputInvalid } from '../errors.ts';
+import * as z from '../zod.ts';
 import {
   circuitBreakerRollsBack,
   evaluateRollout,
@@ -23,7 +23,7 @@ import {
  * (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_service_deployment_events.html,
  * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html).
  */
-const optionalString = z.string().optional().catch(undefined);
+const optionalString = z.catch(z.optional(z.string()), undefined);
 
 const deploymentStateChangeSchema = z.looseObject({
   'detail-type': z.literal('ECS Deployment State Change'),
@@ -42,16 +42,18 @@ const taskStateChangeSchema = z.looseObject({
     startedBy: optionalString,
     stopCode: optionalString,
     stoppedReason: optionalString,
-    containers: z
-      .array(
-        z.looseObject({
-          name: optionalString,
-          exitCode: z.number().optional().catch(undefined),
-          reason: optionalString,
-        }),
-      )
-      .optional()
-      .catch(undefined),
+    containers: z.catch(
+      z.optional(
+        z.array(
+          z.looseObject({
+            name: optionalString,
+            exitCode: z.catch(z.optional(z.number()), undefined),
+            reason: optionalString,
+          }),
+        ),
+      ),
+      undefined,
+    ),
   }),
 });
 
@@ -62,7 +64,7 @@ export type EcsEventOutcome =
   | { action: 'resumed'; deploymentId: string; outcome: 'completed' | 'failed'; error?: string }
   | { action: 'already-resumed'; deploymentId: string };
 
-const schemas = new Map<string, z.ZodType<EcsEvent>>([
+const schemas = new Map<string, z.ZodMiniType<EcsEvent>>([
   ['ECS Deployment State Change', deploymentStateChangeSchema],
   ['ECS Task State Change', taskStateChangeSchema],
 ]);

@@ -5,12 +5,12 @@ import {
   ListTasksCommand,
   type Service,
 } from '@aws-sdk/client-ecs';
-import * as z from 'zod';
 import { parkedWaitSchema, type WaitDependencies } from '../coordination/waits.ts';
 import { awsCall, type GantryErrorName } from '../errors.ts';
+import * as z from '../zod.ts';
 
 /** A paused execution waiting on one ECS deployment (parked by the coordination module). */
-export const rolloutWaitSchema = parkedWaitSchema.extend({
+export const rolloutWaitSchema = z.extend(parkedWaitSchema, {
   cluster: z.string(),
   service: z.string(),
   maxFailedTasks: z.number(),
