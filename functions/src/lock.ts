@@ -91,7 +91,13 @@ export async function acquireLock(
     // same conditional write: only if the lock still names that holder.
     const dead =
       current && !(await isRunning(deps.sfn, current.executionArn)) ? current.executionArn : undefined;
-    if (current && !dead) return { status: 'waiting', holder: current.executionArn };
+    // A newer request that took the lock between our read and our write supersedes us, as it
+    // would have had it held the lock before we looked.
+    if (current && !dead) {
+      return isNewerThan(current, claim)
+        ? { status: 'superseded', by: current.executionArn }
+        : { status: 'waiting', holder: current.executionArn };
+    }
     if (await writeLock(deps, where, claim, dead)) {
       if (waiter?.executionArn === claim.executionArn)
         await withdrawWaiter(deps.table, where, claim.executionArn);
