@@ -708,7 +708,7 @@ describe('lock', () => {
       'fails with TransientAwsError saying it was %s when DynamoDB throttles',
       async (doing, command, act) => {
         // Prepare
-        table.mock.on(command).rejects(throttled());
+        table.mock.on(command as typeof GetItemCommand).rejects(throttled());
 
         // Act / Assess
         await expect(act()).rejects.toMatchObject({
