@@ -26,21 +26,24 @@ export const mutationModules = {
   },
   // Coordination
   lock: { mutate: 'functions/src/lock.ts', tests: ['test/functions/lock.test.ts'] },
-  waits: { mutate: 'functions/src/coordination/waits.ts', tests: ['test/functions/ecs-rollout.test.ts'] },
+  waits: {
+    mutate: 'functions/src/coordination/waits.ts',
+    tests: ['test/functions/coordination-waits.test.ts', 'test/functions/ecs-rollout.test.ts'],
+  },
   'execution-ended': {
     mutate: 'functions/src/coordination/execution-ended.ts',
     tests: ['test/functions/lock.test.ts'],
   },
   'task-tokens': {
     mutate: 'functions/src/coordination/task-tokens.ts',
-    tests: ['test/functions/lock.test.ts', 'test/functions/ecs-rollout.test.ts'],
+    tests: ['test/functions/lock.test.ts', 'test/functions/coordination-waits.test.ts'],
   },
   table: {
     mutate: 'functions/src/coordination/table.ts',
     tests: [
       'test/functions/lock.test.ts',
+      'test/functions/coordination-waits.test.ts',
       'test/functions/outcome.test.ts',
-      'test/functions/ecs-rollout.test.ts',
     ],
   },
   // Rollout judgement (ECS)
