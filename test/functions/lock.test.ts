@@ -745,23 +745,26 @@ describe('lock', () => {
       },
     });
 
-    it('frees the lock of a holder that was aborted and wakes the waiter', async () => {
-      // Prepare
-      await held(holder);
-      await parked(ours, 'token-ours');
+    it.each(['FAILED', 'TIMED_OUT', 'ABORTED'])(
+      'frees the lock of a holder that %s and wakes the waiter',
+      async (status) => {
+        // Prepare
+        await held(holder);
+        await parked(ours, 'token-ours');
 
-      // Act
-      const outcome = await cleanUpAfterExecution(
-        deps,
-        stateMachineArn,
-        statusChange(holder.executionArn, 'ABORTED'),
-      );
+        // Act
+        const outcome = await cleanUpAfterExecution(
+          deps,
+          stateMachineArn,
+          statusChange(holder.executionArn, status),
+        );
 
-      // Assess
-      expect(outcome).toEqual({ action: 'cleaned-up', released: true, withdrawn: false, woken: true });
-      expect(lockItem()).toBeUndefined();
-      expect(resumed()).toEqual([{ token: 'token-ours', output: { status: 'woken' } }]);
-    });
+        // Assess
+        expect(outcome).toEqual({ action: 'cleaned-up', released: true, withdrawn: false, woken: true });
+        expect(lockItem()).toBeUndefined();
+        expect(resumed()).toEqual([{ token: 'token-ours', output: { status: 'woken' } }]);
+      },
+    );
 
     it("leaves another execution's lock alone when a waiter dies, removing only its waiter item", async () => {
       // Prepare
@@ -781,12 +784,54 @@ describe('lock', () => {
       expect(waiterItem()).toBeUndefined();
     });
 
+    it('leaves the parked waiter asleep when the execution that died held nothing', async () => {
+      // Prepare
+      await held(holder);
+      await parked(ours, 'token-ours');
+
+      // Act
+      const outcome = await cleanUpAfterExecution(
+        deps,
+        stateMachineArn,
+        statusChange(older.executionArn, 'FAILED'),
+      );
+
+      // Assess
+      expect(outcome).toEqual({ action: 'cleaned-up', released: false, withdrawn: false, woken: false });
+      expect(lockItem()).toMatchObject({ holder: { S: holder.executionArn } });
+      expect(waiterItem()).toMatchObject({ taskToken: { S: 'token-ours' } });
+      expect(resumed()).toEqual([]);
+    });
+
+    const onlyDeadOnes = 'only a failed, timed-out or aborted execution can leave its lock behind';
+    const unreadableInput = 'the event carries no readable input naming the app/environment';
+    const withoutInput = () => {
+      const { input: _, ...detail } = statusChange(executionOf('x'), 'FAILED').detail;
+      return { ...statusChange(executionOf('x'), 'FAILED'), detail };
+    };
     it.each([
       [
         'a succeeded execution',
         statusChange(executionOf('x'), 'SUCCEEDED'),
-        'status SUCCEEDED released its own lock',
+        `status SUCCEEDED: ${onlyDeadOnes}`,
       ],
+      ['a running execution', statusChange(executionOf('x'), 'RUNNING'), `status RUNNING: ${onlyDeadOnes}`],
+      [
+        'an event of another source',
+        { ...statusChange(executionOf('x'), 'FAILED'), source: 'gantry' },
+        'not a Step Functions Execution Status Change event',
+      ],
+      [
+        'an event whose input is not JSON',
+        statusChange(executionOf('x'), 'FAILED', '{"app":'),
+        unreadableInput,
+      ],
+      [
+        'an event whose input names no environment',
+        statusChange(executionOf('x'), 'FAILED', '{"app":"web"}'),
+        unreadableInput,
+      ],
+      ['an event without an input field', withoutInput(), unreadableInput],
       [
         'another state machine',
         {
@@ -795,11 +840,7 @@ describe('lock', () => {
         },
         'not an execution of the deploy state machine',
       ],
-      [
-        'an event without input',
-        statusChange(executionOf('x'), 'FAILED', 'null'),
-        'the event carries no readable input naming the app/environment',
-      ],
+      ['an event without input', statusChange(executionOf('x'), 'FAILED', 'null'), unreadableInput],
       [
         'another event',
         { source: 'aws.states', 'detail-type': 'Step Functions State Machine Updated' },
