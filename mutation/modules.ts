@@ -53,6 +53,7 @@ export const mutationModules = {
   release: {
     mutate: 'functions/src/release.ts',
     tests: [
+      'test/functions/release.test.ts',
       'test/functions/outcome.test.ts',
       'test/functions/deploy-plan.test.ts',
       'test/functions/lock.test.ts',
