@@ -228,18 +228,24 @@ describe('coordination waits', () => {
       expect(parkedItem()).toBeUndefined();
     });
 
-    it('parks the very same token again when resuming fails transiently, so a redelivery can resume it', async () => {
-      // Prepare
-      const parkedBefore = parkedItem();
-      sfnMock.on(SendTaskSuccessCommand).rejects(throttled());
+    it.each([
+      ['resuming the execution', SendTaskSuccessCommand, completed],
+      ['failing the execution', SendTaskFailureCommand, failed],
+    ] as const)(
+      'parks the very same token again when %s fails transiently, so a redelivery can resume it',
+      async (doing, command, verdict) => {
+        // Prepare
+        const parkedBefore = parkedItem();
+        sfnMock.on(command as typeof SendTaskSuccessCommand).rejects(throttled());
 
-      // Act / Assess
-      await expect(settleRollout(deps, wait, completed)).rejects.toMatchObject({
-        name: 'TransientAwsError',
-        message: 'resuming the execution: ThrottlingException: Rate exceeded',
-      });
-      expect(parkedItem()).toEqual(parkedBefore);
-    });
+        // Act / Assess
+        await expect(settleRollout(deps, wait, verdict)).rejects.toMatchObject({
+          name: 'TransientAwsError',
+          message: `${doing}: ThrottlingException: Rate exceeded`,
+        });
+        expect(parkedItem()).toEqual(parkedBefore);
+      },
+    );
 
     it.each([
       ['claiming the parked wait', DeleteItemCommand, () => settleRollout(deps, wait, completed)],

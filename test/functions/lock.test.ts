@@ -805,9 +805,11 @@ describe('lock', () => {
 
     const onlyDeadOnes = 'only a failed, timed-out or aborted execution can leave its lock behind';
     const unreadableInput = 'the event carries no readable input naming the app/environment';
-    const withoutInput = () => {
-      const { input: _, ...detail } = statusChange(executionOf('x'), 'FAILED').detail;
-      return { ...statusChange(executionOf('x'), 'FAILED'), detail };
+    /** A FAILED event whose detail lacks `field`. */
+    const without = (field: 'input' | 'executionArn') => {
+      const event = statusChange(executionOf('x'), 'FAILED');
+      const { [field]: _, ...detail } = event.detail;
+      return { ...event, detail };
     };
     it.each([
       [
@@ -831,7 +833,12 @@ describe('lock', () => {
         statusChange(executionOf('x'), 'FAILED', '{"app":"web"}'),
         unreadableInput,
       ],
-      ['an event without an input field', withoutInput(), unreadableInput],
+      ['an event without an input field', without('input'), unreadableInput],
+      [
+        'an event whose detail names no execution',
+        without('executionArn'),
+        'not a Step Functions Execution Status Change event',
+      ],
       [
         'another state machine',
         {
