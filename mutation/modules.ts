@@ -41,9 +41,10 @@ export const mutationModules = {
   table: {
     mutate: 'functions/src/coordination/table.ts',
     tests: [
+      'test/functions/coordination-table.test.ts',
       'test/functions/lock.test.ts',
       'test/functions/coordination-waits.test.ts',
-      'test/functions/outcome.test.ts',
+      'test/functions/release.test.ts',
     ],
   },
   // Rollout judgement (ECS)

@@ -863,11 +863,4 @@ describe('lock', () => {
       expect(lockItem()).toBeDefined();
     });
   });
-
-  it('keys every item of an app/environment in one partition', () => {
-    expect(keyOf(appEnvPartition('web', 'prod'), 'lock')).toEqual({
-      pk: { S: 'app#web#prod' },
-      sk: { S: 'lock' },
-    });
-  });
 });
