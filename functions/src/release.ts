@@ -121,7 +121,7 @@ export async function releaseHistory(
     ),
   );
   return (Items ?? []).flatMap((item: Item) => {
-    const parsed = releaseRecordSchema.safeParse(safeJson(stringOf(item, 'record') ?? ''));
+    const parsed = releaseRecordSchema.safeParse(safeJson(stringOf(item, 'record')));
     return parsed.success ? [parsed.data] : [];
   });
 }
@@ -170,7 +170,9 @@ function fitToParameter(record: ReleaseRecord): string {
   });
 }
 
-export function safeJson(text: string): unknown {
+/** The value `text` holds as JSON; undefined when it holds none, or there is no text at all. */
+export function safeJson(text: string | null | undefined): unknown {
+  if (text === undefined || text === null) return undefined;
   try {
     return JSON.parse(text);
   } catch {

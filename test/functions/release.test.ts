@@ -102,6 +102,29 @@ describe('release records', () => {
     });
   });
 
+  it('reads back a rollback record with its cause and the release it left, which may lack a revision', async () => {
+    // Prepare
+    const record = recordOf({
+      kind: 'rollback',
+      ...live,
+      previous: older,
+      cause: { error: 'RolloutFailed', message: 'too slow', details: { deploymentId: story.deploymentId } },
+      rolledBackFrom: desired,
+    });
+    ssm.put(where.parameterName, record);
+    await appendRelease(table.table, where, record);
+
+    // Act / Assess
+    await expect(readRelease(ssm.client, where.parameterName)).resolves.toEqual(record);
+    await expect(latestRelease(table.table, 'web', 'prod')).resolves.toEqual(record);
+  });
+
+  it('reads one record to know the latest, however long the history', async () => {
+    await latestRelease(table.table, 'web', 'prod');
+
+    expect(table.mock).toHaveReceivedCommandWith(QueryCommand, { Limit: 1, ScanIndexForward: false });
+  });
+
   describe('recordRelease', () => {
     it('appends the record to the history, then writes it live and returns the version', async () => {
       // Act
@@ -300,9 +323,13 @@ describe('release records', () => {
   });
 
   describe('safeJson', () => {
-    it('parses JSON and answers undefined for anything else', () => {
+    it('parses JSON and answers undefined for anything else, or nothing', () => {
       expect(safeJson('{"app":"web"}')).toEqual({ app: 'web' });
-      expect(safeJson('{"app":')).toBeUndefined();
+      expect([safeJson('{"app":'), safeJson(undefined), safeJson(null)]).toEqual([
+        undefined,
+        undefined,
+        undefined,
+      ]);
     });
   });
 });

@@ -53,7 +53,7 @@ export async function cleanUpAfterExecution(
       action: 'ignored',
       why: `status ${detail.status}: only a failed, timed-out or aborted execution can leave its lock behind`,
     };
-  const where = appEnvSchema.safeParse(safeJson(detail.input ?? ''));
+  const where = appEnvSchema.safeParse(safeJson(detail.input));
   if (!where.success) {
     // Only a hand-started execution with an oversized input gets here; the waiter's fallback
     // timeout reclaims its lock once DescribeExecution shows it ended.

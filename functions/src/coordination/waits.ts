@@ -74,7 +74,7 @@ export async function readRolloutWait<Wait extends ParkedWait>(
     ),
   );
   const taskToken = stringOf(Item, 'taskToken');
-  const details = safeJson(stringOf(Item, 'wait') ?? '');
+  const details = safeJson(stringOf(Item, 'wait'));
   if (taskToken === undefined || typeof details !== 'object' || details === null) return undefined;
   const parsed = schema.safeParse({ ...details, taskToken });
   return parsed.success ? parsed.data : undefined;
