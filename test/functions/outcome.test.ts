@@ -388,7 +388,7 @@ describe('outcome', () => {
 
         const result = await recordOutcome(deps, 'superseded', state);
 
-        expect(result).toEqual({ kind: 'superseded', event: 'Request Superseded' });
+        expect(result).toStrictEqual({ kind: 'superseded', event: 'Request Superseded' });
         expect(ssm.mock).not.toHaveReceivedCommand(PutParameterCommand);
         expect(ssm.parameters.size).toBe(0);
         expect(table.items()).toEqual([]);
@@ -403,6 +403,7 @@ describe('outcome', () => {
 
         expect(putEventDetail()).not.toHaveProperty('supersededBy');
         expect(putEventDetail()).not.toHaveProperty('failure');
+        expect(putEventDetail()).not.toHaveProperty('rollbackFailure');
       });
     });
 
