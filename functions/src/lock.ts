@@ -151,9 +151,9 @@ export async function parkWaiter(
     });
     return 'superseded';
   }
-  const replacedArn = stringOf(replaced, 'executionArn');
+  // A waiter item always carries both; a retried park replaces its own item and resumes nobody.
   const replacedToken = stringOf(replaced, 'taskToken');
-  if (replacedArn && replacedToken && replacedArn !== claim.executionArn) {
+  if (replacedToken && stringOf(replaced, 'executionArn') !== claim.executionArn) {
     await resumeTask(deps.sfn, replacedToken, {
       output: { status: 'superseded', by: claim.executionArn } satisfies WakeUp,
     });
