@@ -331,6 +331,16 @@ describe('coordination waits', () => {
       expect(JSON.parse(cause)).toEqual({ message: 'm'.repeat(1000) });
     });
 
+    it('drops the event first, keeping every other detail, when a verdict without stopped tasks is too long', () => {
+      const verdict = verdictOf('too slow', { ecsRolledBack: false, event: { big: 'e'.repeat(limit) } });
+
+      expect(JSON.parse(failureCause(verdict))).toEqual({
+        message: 'too slow',
+        deploymentId,
+        ecsRolledBack: false,
+      });
+    });
+
     it('keeps only the message when a message without stopped tasks is too long', () => {
       const verdict = verdictOf('m'.repeat(limit));
 
