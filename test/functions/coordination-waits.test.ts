@@ -23,6 +23,7 @@ import {
 } from '../../functions/src/coordination/waits.ts';
 import { story } from '../support/aws-fixtures.ts';
 import { fakeCoordinationTable } from '../support/table-fake.ts';
+import { throttled, transientWhile } from '../support/throttling.ts';
 
 /*
  * Parked rollout waits, whatever the target: the task token kept against the deployment it waits
@@ -60,8 +61,6 @@ afterEach(() => {
 });
 
 const parkedItem = () => table.item(waitPartition(deploymentId), waitSortKey);
-const throttled = () =>
-  Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: {} });
 const epochSeconds = (date: Date) => date.getTime() / 1000;
 
 describe('coordination waits', () => {
@@ -239,10 +238,7 @@ describe('coordination waits', () => {
         sfnMock.on(command as typeof SendTaskSuccessCommand).rejects(throttled());
 
         // Act / Assess
-        await expect(settleRollout(deps, wait, verdict)).rejects.toMatchObject({
-          name: 'TransientAwsError',
-          message: `${doing}: ThrottlingException: Rate exceeded`,
-        });
+        await expect(settleRollout(deps, wait, verdict)).rejects.toMatchObject(transientWhile(doing));
         expect(parkedItem()).toEqual(parkedBefore);
       },
     );
@@ -267,10 +263,7 @@ describe('coordination waits', () => {
         table.mock.on(command as typeof GetItemCommand).rejects(throttled());
 
         // Act / Assess
-        await expect(act()).rejects.toMatchObject({
-          name: 'TransientAwsError',
-          message: `${doing}: ThrottlingException: Rate exceeded`,
-        });
+        await expect(act()).rejects.toMatchObject(transientWhile(doing));
         expect(sfnMock).not.toHaveReceivedAnyCommand();
       },
     );

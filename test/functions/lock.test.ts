@@ -30,6 +30,7 @@ import { appendRelease, type ReleaseRecord } from '../../functions/src/release.t
 import { story } from '../support/aws-fixtures.ts';
 import { live } from '../support/deploy-states.ts';
 import { fakeCoordinationTable } from '../support/table-fake.ts';
+import { throttled, transientWhile } from '../support/throttling.ts';
 
 const where = { app: 'web', env: 'prod' };
 const stateMachineArn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:gantry-dev-deploy';
@@ -86,9 +87,6 @@ async function held(by: LockClaim) {
 async function parked(claim: LockClaim, taskToken: string) {
   return parkWaiter(deps, where, { ...claim, taskToken, timeoutSeconds: 2400 });
 }
-
-const throttled = () =>
-  Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: {} });
 
 function ended(claim: LockClaim, status: 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'SUCCEEDED') {
   sfnMock.on(DescribeExecutionCommand, { executionArn: claim.executionArn }).resolves({
@@ -522,19 +520,23 @@ describe('lock', () => {
       ]);
     });
 
-    it('stands down at once when a newer request waits, leaving it parked', async () => {
+    it.each([
+      ['a newer request', newer],
+      // Neither is newer, so neither may push the other out.
+      ['a request made at the same instant', claimOf('twin', ours.requestedAt)],
+    ])('stands down at once when %s waits, leaving it parked', async (_who, other) => {
       // Prepare
       await held(holder);
-      await parked(newer, 'token-newer');
+      await parked(other, 'token-other');
 
       // Act
       const outcome = await parked(ours, 'token-ours');
 
       // Assess
       expect(outcome).toBe('superseded');
-      expect(waiterItem()).toMatchObject({ taskToken: { S: 'token-newer' } });
+      expect(waiterItem()).toMatchObject({ taskToken: { S: 'token-other' } });
       expect(resumed()).toEqual([
-        { token: 'token-ours', output: { status: 'superseded', by: newer.executionArn } },
+        { token: 'token-ours', output: { status: 'superseded', by: other.executionArn } },
       ]);
     });
 
@@ -548,23 +550,6 @@ describe('lock', () => {
       // Assess: TTL in epoch seconds; DynamoDB deletes expired items only eventually.
       const parkedAt = Date.parse('2025-06-03T10:16:00Z') / 1000;
       expect(waiterItem()).toMatchObject({ expiresAt: { N: String(parkedAt + 2400 + 24 * 3600) } });
-    });
-
-    it('keeps the waiter parked first when a request made at the same instant parks', async () => {
-      // Prepare: neither is newer, so neither may push the other out.
-      const twin = claimOf('twin', ours.requestedAt);
-      await held(holder);
-      await parked(twin, 'token-twin');
-
-      // Act
-      const outcome = await parked(ours, 'token-ours');
-
-      // Assess
-      expect(outcome).toBe('superseded');
-      expect(waiterItem()).toMatchObject({ taskToken: { S: 'token-twin' } });
-      expect(resumed()).toEqual([
-        { token: 'token-ours', output: { status: 'superseded', by: twin.executionArn } },
-      ]);
     });
 
     it('keeps its slot and supersedes nobody when its parking is retried', async () => {
@@ -625,10 +610,7 @@ describe('lock', () => {
       table.mock.on(PutItemCommand).rejects(throttled());
 
       // Act / Assess
-      await expect(parked(ours, 'token-ours')).rejects.toMatchObject({
-        name: 'TransientAwsError',
-        message: 'parking the waiter: ThrottlingException: Rate exceeded',
-      });
+      await expect(parked(ours, 'token-ours')).rejects.toMatchObject(transientWhile('parking the waiter'));
       expect(waiterItem()).toMatchObject({ taskToken: { S: 'token-older' } });
       expect(resumed()).toEqual([]);
     });
@@ -711,10 +693,7 @@ describe('lock', () => {
         table.mock.on(command as typeof GetItemCommand).rejects(throttled());
 
         // Act / Assess
-        await expect(act()).rejects.toMatchObject({
-          name: 'TransientAwsError',
-          message: `${doing}: ThrottlingException: Rate exceeded`,
-        });
+        await expect(act()).rejects.toMatchObject(transientWhile(doing));
       },
     );
   });

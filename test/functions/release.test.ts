@@ -16,6 +16,7 @@ import { story } from '../support/aws-fixtures.ts';
 import { desired, live, older } from '../support/deploy-states.ts';
 import { fakeParameterStore } from '../support/ssm-fake.ts';
 import { fakeCoordinationTable } from '../support/table-fake.ts';
+import { throttled, transientWhile } from '../support/throttling.ts';
 
 /*
  * Release records: the history, append-only in the coordination table, and the live release in
@@ -300,25 +301,17 @@ describe('release records', () => {
     });
 
     it('fails with TransientAwsError saying it was appending when DynamoDB throttles', async () => {
-      table.mock
-        .on(PutItemCommand)
-        .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: {} }));
+      table.mock.on(PutItemCommand).rejects(throttled());
 
-      await expect(appendRelease(table.table, where, recordOf())).rejects.toMatchObject({
-        name: 'TransientAwsError',
-        message: 'appending to the release history: ThrottlingException: Rate exceeded',
-      });
+      await expect(appendRelease(table.table, where, recordOf())).rejects.toMatchObject(
+        transientWhile('appending to the release history'),
+      );
     });
 
     it('fails with TransientAwsError saying it was reading the history when DynamoDB throttles', async () => {
-      table.mock
-        .on(QueryCommand)
-        .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: {} }));
+      table.mock.on(QueryCommand).rejects(throttled());
 
-      await expect(history()).rejects.toMatchObject({
-        name: 'TransientAwsError',
-        message: 'reading the release history: ThrottlingException: Rate exceeded',
-      });
+      await expect(history()).rejects.toMatchObject(transientWhile('reading the release history'));
     });
   });
 
