@@ -398,30 +398,21 @@ describe('lock', () => {
         ]);
       });
 
-      it('waits for an older request that took the lock in between and is running', async () => {
+      it.each([
+        // As if it had held the lock before we looked.
+        ['stands down for a newer request', newer, { status: 'superseded', by: newer.executionArn }],
+        ['waits for an older request', holder, { status: 'waiting', holder: holder.executionArn }],
+      ])('%s that took the lock in between and is running', async (_what, other, expected) => {
         // Prepare
-        running(holder);
-        beforeReaching(PutItemCommand, 'lock', () => lockTakenBy(holder));
+        running(other);
+        beforeReaching(PutItemCommand, 'lock', () => lockTakenBy(other));
 
         // Act
         const outcome = await acquireLock(deps, where, ours);
 
         // Assess
-        expect(outcome).toEqual({ status: 'waiting', holder: holder.executionArn });
-        expect(lockItem()).toMatchObject({ holder: { S: holder.executionArn } });
-      });
-
-      it('stands down when a newer request took the lock in between and is running', async () => {
-        // Prepare
-        running(newer);
-        beforeReaching(PutItemCommand, 'lock', () => lockTakenBy(newer));
-
-        // Act
-        const outcome = await acquireLock(deps, where, ours);
-
-        // Assess: as if the newer request had held it before we looked.
-        expect(outcome).toEqual({ status: 'superseded', by: newer.executionArn });
-        expect(lockItem()).toMatchObject({ holder: { S: newer.executionArn } });
+        expect(outcome).toEqual(expected);
+        expect(lockItem()).toMatchObject({ holder: { S: other.executionArn } });
       });
 
       it('reports acquired when its own earlier attempt took the lock in between', async () => {
