@@ -172,7 +172,7 @@ function fitToParameter(record: ReleaseRecord): string {
 
 /** The value `text` holds as JSON; undefined when it holds none, or there is no text at all. */
 export function safeJson(text: string | null | undefined): unknown {
-  if (text === undefined || text === null) return undefined;
+  if (text == null) return undefined; // undefined or null: no text at all
   try {
     return JSON.parse(text);
   } catch {
