@@ -135,7 +135,8 @@ export async function appendRelease(
   where: { app: string; env: string },
   record: ReleaseRecord,
 ): Promise<void> {
-  // An execution ARN ends with the execution's name (arn:aws:states:…:execution:<machine>:<name>).
+  // An execution ARN ends with its name: `arn:${Partition}:states:${Region}:${Account}:execution:
+  // ${StateMachineName}:${ExecutionId}` (Service Authorization Reference, AWS Step Functions, resource types).
   const executionName = record.executionArn.slice(record.executionArn.lastIndexOf(':') + 1);
   // False when the same record is there already (an earlier try, or the migration): nothing to do.
   await conditionalWrite('appending to the release history', () =>
