@@ -26,6 +26,27 @@ export const mutationModules = {
   },
   // Coordination
   lock: { mutate: 'functions/src/lock.ts', tests: ['test/functions/lock.test.ts'] },
+  waits: {
+    mutate: 'functions/src/coordination/waits.ts',
+    tests: ['test/functions/coordination-waits.test.ts', 'test/functions/ecs-rollout.test.ts'],
+  },
+  'execution-ended': {
+    mutate: 'functions/src/coordination/execution-ended.ts',
+    tests: ['test/functions/lock.test.ts'],
+  },
+  'task-tokens': {
+    mutate: 'functions/src/coordination/task-tokens.ts',
+    tests: ['test/functions/lock.test.ts', 'test/functions/coordination-waits.test.ts'],
+  },
+  table: {
+    mutate: 'functions/src/coordination/table.ts',
+    tests: [
+      'test/functions/coordination-table.test.ts',
+      'test/functions/lock.test.ts',
+      'test/functions/coordination-waits.test.ts',
+      'test/functions/release.test.ts',
+    ],
+  },
   // Rollout judgement (ECS)
   rollout: { mutate: 'functions/src/ecs/rollout.ts', tests: ['test/functions/ecs-rollout.test.ts'] },
   'ecs-events': { mutate: 'functions/src/ecs/events.ts', tests: ['test/functions/ecs-rollout.test.ts'] },
@@ -33,6 +54,7 @@ export const mutationModules = {
   release: {
     mutate: 'functions/src/release.ts',
     tests: [
+      'test/functions/release.test.ts',
       'test/functions/outcome.test.ts',
       'test/functions/deploy-plan.test.ts',
       'test/functions/lock.test.ts',

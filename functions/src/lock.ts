@@ -91,7 +91,13 @@ export async function acquireLock(
     // same conditional write: only if the lock still names that holder.
     const dead =
       current && !(await isRunning(deps.sfn, current.executionArn)) ? current.executionArn : undefined;
-    if (current && !dead) return { status: 'waiting', holder: current.executionArn };
+    // A newer request that took the lock between our read and our write supersedes us, as it
+    // would have had it held the lock before we looked.
+    if (current && !dead) {
+      return isNewerThan(current, claim)
+        ? { status: 'superseded', by: current.executionArn }
+        : { status: 'waiting', holder: current.executionArn };
+    }
     if (await writeLock(deps, where, claim, dead)) {
       if (waiter?.executionArn === claim.executionArn)
         await withdrawWaiter(deps.table, where, claim.executionArn);
@@ -145,9 +151,9 @@ export async function parkWaiter(
     });
     return 'superseded';
   }
-  const replacedArn = stringOf(replaced, 'executionArn');
+  // A waiter item always carries both; a retried park replaces its own item and resumes nobody.
   const replacedToken = stringOf(replaced, 'taskToken');
-  if (replacedArn && replacedToken && replacedArn !== claim.executionArn) {
+  if (replacedToken && stringOf(replaced, 'executionArn') !== claim.executionArn) {
     await resumeTask(deps.sfn, replacedToken, {
       output: { status: 'superseded', by: claim.executionArn } satisfies WakeUp,
     });
@@ -255,7 +261,7 @@ function writeLock(
 
 /**
  * What the lock and the waiter item say about a request. `requestedAt` is a number (epoch ms) so
- * conditions compare it numerically; the text keeps the request's own spelling.
+ * conditions compare it numerically; the text keeps the request's own spelling for people.
  */
 function claimAttributes(claim: LockClaim): Item {
   return {
@@ -265,20 +271,21 @@ function claimAttributes(claim: LockClaim): Item {
   };
 }
 
-/** Another request than `claim`, made later. Records written before requests carried a time never are. */
-function isNewerThan(
-  other: { executionArn: string; requestedAt?: string | undefined },
-  claim: LockClaim,
-): boolean {
-  if (other.executionArn === claim.executionArn || other.requestedAt === undefined) return false;
-  return Date.parse(other.requestedAt) > Date.parse(claim.requestedAt);
+/**
+ * A request made later than `claim`. A record written before requests carried a time never is:
+ * its time reads as NaN, and NaN compares false. The same execution is never newer than itself,
+ * since its request time does not change.
+ */
+function isNewerThan(other: { requestedAt?: string | number | undefined }, claim: LockClaim): boolean {
+  return new Date(other.requestedAt ?? Number.NaN).getTime() > Date.parse(claim.requestedAt);
 }
 
+/** Who holds the lock, or waits in the waiter slot, and when their request was made (epoch ms). */
 async function readClaim(
   table: CoordinationTable,
   where: AppEnv,
   sk: string,
-): Promise<LockClaim | undefined> {
+): Promise<{ executionArn: string; requestedAt: number | undefined } | undefined> {
   const { Item } = await awsCall('reading the lock', () =>
     table.dynamodb.send(
       new GetItemCommand({
@@ -289,13 +296,9 @@ async function readClaim(
     ),
   );
   const executionArn = stringOf(Item, sk === lockSortKey ? 'holder' : 'executionArn');
-  const requestedAt = numberOf(Item, 'requestedAt');
-  if (executionArn === undefined || requestedAt === undefined) return undefined;
-  return {
-    executionArn,
-    requestedAt: stringOf(Item, 'requestedAtText') ?? new Date(requestedAt).toISOString(),
-    image: stringOf(Item, 'image') ?? '',
-  };
+  return executionArn === undefined
+    ? undefined
+    : { executionArn, requestedAt: numberOf(Item, 'requestedAt') };
 }
 
 async function isRunning(sfn: SFNClient, executionArn: string): Promise<boolean> {

@@ -56,7 +56,8 @@ export async function recordOutcome(
       // Everything gathered when it failed: stopped tasks, exit codes, the ECS event.
       ...(state.failure && { failure: causeDetails(state.failure) }),
       ...(state.rollbackFailure && { rollbackFailure: causeDetails(state.rollbackFailure) }),
-      ...(kind === 'superseded' && state.lock?.status === 'superseded' && { supersededBy: state.lock.by }),
+      // Only RecordSuperseded runs with a superseded lock: the state machine goes nowhere else from it.
+      ...(state.lock?.status === 'superseded' && { supersededBy: state.lock.by }),
     },
     [plan.executionArn],
   );

@@ -121,7 +121,7 @@ export async function releaseHistory(
     ),
   );
   return (Items ?? []).flatMap((item: Item) => {
-    const parsed = releaseRecordSchema.safeParse(safeJson(stringOf(item, 'record') ?? ''));
+    const parsed = releaseRecordSchema.safeParse(safeJson(stringOf(item, 'record')));
     return parsed.success ? [parsed.data] : [];
   });
 }
@@ -135,7 +135,9 @@ export async function appendRelease(
   where: { app: string; env: string },
   record: ReleaseRecord,
 ): Promise<void> {
-  const executionName = record.executionArn.split(':').pop() ?? record.executionArn;
+  // An execution ARN ends with its name: `arn:${Partition}:states:${Region}:${Account}:execution:
+  // ${StateMachineName}:${ExecutionId}` (Service Authorization Reference, AWS Step Functions, resource types).
+  const executionName = record.executionArn.slice(record.executionArn.lastIndexOf(':') + 1);
   // False when the same record is there already (an earlier try, or the migration): nothing to do.
   await conditionalWrite('appending to the release history', () =>
     table.dynamodb.send(
@@ -169,7 +171,9 @@ function fitToParameter(record: ReleaseRecord): string {
   });
 }
 
-export function safeJson(text: string): unknown {
+/** The value `text` holds as JSON; undefined when it holds none, or there is no text at all. */
+export function safeJson(text: string | null | undefined): unknown {
+  if (text == null) return undefined; // undefined or null: no text at all
   try {
     return JSON.parse(text);
   } catch {

@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DeployState } from '../../functions/src/deploy-state.ts';
 import { type OutcomeDependencies, recordOutcome } from '../../functions/src/outcome.ts';
-import { releaseHistory } from '../../functions/src/release.ts';
+import { type ReleaseRecord, releaseHistory } from '../../functions/src/release.ts';
 import { story } from '../support/aws-fixtures.ts';
 import {
   deployment,
@@ -154,6 +154,53 @@ describe('outcome', () => {
           rolledBackFrom: { digest: story.digest, taskDefinitionArn: story.taskDefinitionArn },
         });
       });
+
+      it('records exactly what went live, for which request, and nothing it was not given', async () => {
+        // Act
+        await recordOutcome(deps, 'release', { plan: planOf(), deployment });
+
+        // Assess
+        expect(await history()).toStrictEqual([
+          {
+            kind: 'release',
+            ...desired,
+            taskDefinitionArn: story.taskDefinitionArn,
+            at: now.toISOString(),
+            executionArn: story.executionArn,
+            requestedAt: '2025-06-03T10:15:01Z',
+            previous: live,
+          },
+        ]);
+      });
+
+      it.each([
+        ['the revision the deploy step registered', { deployment }, story.taskDefinitionArn],
+        [
+          'the revision the plan named, when no deploy step ran',
+          { deployment: undefined },
+          live.taskDefinitionArn,
+        ],
+      ])('records %s', async (_what, { deployment: ran }, taskDefinitionArn) => {
+        const plan = planOf({ mode: 'rollback', desired: live, reason: 'bad release' });
+
+        await recordOutcome(deps, 'release', { plan, ...(ran && { deployment: ran }) });
+
+        expect(ssm.json(releaseName)).toMatchObject({ taskDefinitionArn });
+      });
+
+      it('records the revision as unknown when neither the deploy step nor the plan named one', async () => {
+        await recordOutcome(deps, 'release', { plan: planOf() });
+
+        expect(ssm.json(releaseName)).toMatchObject({ ...desired, taskDefinitionArn: 'unknown' });
+      });
+
+      it('records a requested rollback from nothing live without a release it rolled back from', async () => {
+        const plan = planOf({ mode: 'rollback', desired: live, live: null, reason: 'bad release' });
+
+        await recordOutcome(deps, 'release', { plan, deployment });
+
+        expect(ssm.json(releaseName)).not.toHaveProperty('rolledBackFrom');
+      });
     });
 
     describe('rollback', () => {
@@ -212,6 +259,105 @@ describe('outcome', () => {
         });
       });
 
+      describe("the cause kept in the record, a summary that fits the live release's 4 KB", () => {
+        const recordedCause = async (failure: DeployState['failure']) => {
+          await recordOutcome(deps, 'rollback', { plan: planOf(), deployment, ...(failure && { failure }) });
+          return (ssm.json(releaseName) as { cause: unknown }).cause;
+        };
+        const stopped = (stopCode: string | undefined, stoppedReason: string | undefined) => ({
+          taskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/prod/0',
+          ...(stopCode && { stopCode }),
+          ...(stoppedReason && { stoppedReason }),
+          containers: [],
+        });
+
+        it('counts the stopped tasks and keeps three distinct stop reasons of at most 200 characters', async () => {
+          // Prepare
+          const cause = JSON.stringify({
+            message: '6 task(s) of the new deployment stopped (limit 2)',
+            stoppedTasks: [
+              stopped('EssentialContainerExited', 'Essential container in task exited'),
+              stopped('EssentialContainerExited', 'Essential container in task exited'),
+              stopped(undefined, undefined),
+              stopped('TaskFailedToStart', `CannotPullContainerError: ${'x'.repeat(300)}`),
+              stopped('ServiceSchedulerInitiated', 'Task failed container health checks'),
+              stopped('UserInitiated', 'stopped by hand'),
+            ],
+          });
+
+          // Act / Assess
+          expect(await recordedCause({ Error: 'RolloutFailed', Cause: cause })).toEqual({
+            error: 'RolloutFailed',
+            message: '6 task(s) of the new deployment stopped (limit 2)',
+            details: {
+              stoppedTasks: 6,
+              stopReasons: [
+                'EssentialContainerExited: Essential container in task exited',
+                '?: ',
+                `TaskFailedToStart: CannotPullContainerError: ${'x'.repeat(300)}`.slice(0, 200),
+              ],
+            },
+          });
+        });
+
+        it('keeps a plain-text cause as the message, cut at 1 000 characters, without details', async () => {
+          const cause = `${'m'.repeat(1000)}and more`;
+
+          expect(await recordedCause({ Error: 'DeployFailed', Cause: cause })).toEqual({
+            error: 'DeployFailed',
+            message: 'm'.repeat(1000),
+          });
+        });
+
+        it('keeps no deployment id that is not text and no ECS rollback that did not happen', async () => {
+          const cause = JSON.stringify({
+            message: 'too slow',
+            deploymentId: 7,
+            ecsRolledBack: false,
+            stoppedTasks: [],
+          });
+
+          expect(await recordedCause({ Error: 'RolloutTimedOut', Cause: cause })).toEqual({
+            error: 'RolloutTimedOut',
+            message: 'too slow',
+          });
+        });
+
+        it('says the cause is unknown when the state carries no failure', async () => {
+          expect(await recordedCause(undefined)).toEqual({ error: 'unknown', message: 'unknown error' });
+        });
+      });
+
+      it('records what it rolled back from without a revision when the deploy registered none', async () => {
+        // Prepare: the deploy failed before it registered a revision.
+        const state: DeployState = { plan: planOf(), failure: rolloutFailure(false) };
+
+        // Act
+        await recordOutcome(deps, 'rollback', state);
+
+        // Assess
+        expect((ssm.json(releaseName) as ReleaseRecord).rolledBackFrom).toStrictEqual(desired);
+      });
+
+      it('cuts the rollout failure a failed rollback carries to its first 500 characters', async () => {
+        const state: DeployState = {
+          plan: planOf(),
+          deployment,
+          failure: { Error: 'RolloutFailed', Cause: `${'r'.repeat(500)}and more` },
+          rollbackFailure: { Error: 'DeployFailed', Cause: 'ECS service prod/web is not usable: INACTIVE' },
+        };
+
+        await recordOutcome(deps, 'rollback-failed', state);
+
+        expect(ssm.json(releaseName)).toMatchObject({
+          cause: { details: { rolloutFailure: { error: 'RolloutFailed', message: 'r'.repeat(500) } } },
+        });
+        expect(putEventDetail()).toMatchObject({
+          failure: { message: `${'r'.repeat(500)}and more` },
+          rollbackFailure: { message: 'ECS service prod/web is not usable: INACTIVE' },
+        });
+      });
+
       it('records a failed rollback in the history and as the live record', async () => {
         const state: DeployState = {
           plan: planOf(),
@@ -242,7 +388,7 @@ describe('outcome', () => {
 
         const result = await recordOutcome(deps, 'superseded', state);
 
-        expect(result).toEqual({ kind: 'superseded', event: 'Request Superseded' });
+        expect(result).toStrictEqual({ kind: 'superseded', event: 'Request Superseded' });
         expect(ssm.mock).not.toHaveReceivedCommand(PutParameterCommand);
         expect(ssm.parameters.size).toBe(0);
         expect(table.items()).toEqual([]);
@@ -251,6 +397,13 @@ describe('outcome', () => {
         });
         expect(putEventDetail()).toMatchObject({ supersededBy: newer });
         expect(putEventDetail()).not.toHaveProperty('record');
+      });
+      it('names no one as superseding when the lock said nothing of it', async () => {
+        await recordOutcome(deps, 'superseded', { plan: planOf() });
+
+        expect(putEventDetail()).not.toHaveProperty('supersededBy');
+        expect(putEventDetail()).not.toHaveProperty('failure');
+        expect(putEventDetail()).not.toHaveProperty('rollbackFailure');
       });
     });
 

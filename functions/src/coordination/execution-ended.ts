@@ -49,8 +49,11 @@ export async function cleanUpAfterExecution(
     return { action: 'ignored', why: 'not an execution of the deploy state machine' };
   }
   if (!deadStatuses.has(detail.status))
-    return { action: 'ignored', why: `status ${detail.status} released its own lock` };
-  const where = appEnvSchema.safeParse(safeJson(detail.input ?? ''));
+    return {
+      action: 'ignored',
+      why: `status ${detail.status}: only a failed, timed-out or aborted execution can leave its lock behind`,
+    };
+  const where = appEnvSchema.safeParse(safeJson(detail.input));
   if (!where.success) {
     // Only a hand-started execution with an oversized input gets here; the waiter's fallback
     // timeout reclaims its lock once DescribeExecution shows it ended.

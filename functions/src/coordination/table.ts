@@ -47,7 +47,7 @@ export function stringOf(item: Item | undefined, name: string): string | undefin
 
 export function numberOf(item: Item | undefined, name: string): number | undefined {
   const value = item?.[name];
-  return value && 'N' in value && value.N !== undefined ? Number(value.N) : undefined;
+  return value && 'N' in value ? Number(value.N) : undefined;
 }
 
 /** Epoch seconds `seconds` from `now`: the TTL of an item that stops mattering then. */

@@ -73,10 +73,10 @@ export async function readRolloutWait<Wait extends ParkedWait>(
       }),
     ),
   );
-  const taskToken = stringOf(Item, 'taskToken');
-  const details = safeJson(stringOf(Item, 'wait') ?? '');
-  if (taskToken === undefined || typeof details !== 'object' || details === null) return undefined;
-  const parsed = schema.safeParse({ ...details, taskToken });
+  // Whatever the item holds, the schema decides: a missing token or unreadable details fail it.
+  const parsed = schema.safeParse(
+    Object.assign({}, safeJson(stringOf(Item, 'wait')), { taskToken: stringOf(Item, 'taskToken') }),
+  );
   return parsed.success ? parsed.data : undefined;
 }
 
@@ -126,12 +126,20 @@ export function rolloutCompleted(deploymentId: string): { rolloutState: 'COMPLET
 /** The JSON `Cause` the state machine's rollback reads; trimmed to fit Step Functions' limit. */
 export function failureCause(verdict: Extract<SettledVerdict, { outcome: 'failed' }>): string {
   const { outcome: _, error: __, ...details } = verdict;
+  const fits = (text: string) => text.length <= maxCauseLength;
   let text = JSON.stringify(details);
-  const listed = Array.isArray(details.stoppedTasks) ? details.stoppedTasks : [];
-  for (let keep = listed.length; text.length > maxCauseLength && keep > 0; keep = Math.floor(keep / 2)) {
-    text = JSON.stringify({ ...details, event: undefined, stoppedTasks: listed.slice(0, keep) });
+  if (fits(text)) return text;
+  // First without the event, then with half the stopped tasks at a time, down to none.
+  const listed = Array.isArray(details.stoppedTasks) ? details.stoppedTasks : undefined;
+  for (let keep = listed?.length ?? 0; ; keep = Math.floor(keep / 2)) {
+    text = JSON.stringify({
+      ...details,
+      event: undefined,
+      ...(listed && { stoppedTasks: listed.slice(0, keep) }),
+    });
+    if (fits(text) || keep === 0) break;
   }
-  return text.length > maxCauseLength ? JSON.stringify({ message: details.message.slice(0, 1000) }) : text;
+  return fits(text) ? text : JSON.stringify({ message: details.message.slice(0, 1000) });
 }
 
 async function park(deps: WaitDependencies, wait: ParkedWait): Promise<void> {
