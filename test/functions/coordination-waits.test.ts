@@ -8,7 +8,6 @@ import {
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import * as z from 'zod';
 import { waitPartition, waitSortKey } from '../../functions/src/coordination/table.ts';
 import {
   failureCause,
@@ -21,6 +20,7 @@ import {
   type WaitDependencies,
   withdrawRolloutWait,
 } from '../../functions/src/coordination/waits.ts';
+import * as z from '../../functions/src/zod.ts';
 import { story } from '../support/aws-fixtures.ts';
 import { fakeCoordinationTable } from '../support/table-fake.ts';
 import { throttled, transientWhile } from '../support/throttling.ts';
@@ -42,7 +42,7 @@ const failed: SettledVerdict = {
   stoppedTasks: [{ taskArn: 'task-1' }, { taskArn: 'task-2' }],
 };
 /** The record a target keeps beside the token: here a made-up one, to show details survive. */
-const targetWaitSchema = parkedWaitSchema.extend({ service: z.string() });
+const targetWaitSchema = z.extend(parkedWaitSchema, { service: z.string() });
 
 const sfnMock = mockClient(SFNClient);
 let table: ReturnType<typeof fakeCoordinationTable>;
