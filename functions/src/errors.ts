@@ -174,6 +174,9 @@ const transientAwsErrorNames = new Set([
   'TooManyRequestsException',
   'ThrottledException',
   'RequestLimitExceeded',
+  // DynamoDB's throttling (its API reference, Common Errors and each operation's Errors): the
+  // coordination table is on demand, which still throttles past twice its previous peak.
+  'ProvisionedThroughputExceededException',
   'ServiceUnavailable',
   'ServiceUnavailableException',
   'InternalServerError',

@@ -17,24 +17,27 @@ const awsError = (name: string, status: number) =>
 
 describe('errors', () => {
   describe('classifyAwsError', () => {
-    it.each(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded'])(
-      'renames %s to TransientAwsError, keeping the original as cause',
-      (name) => {
-        // Prepare
-        const original = awsError(name, 400);
+    it.each([
+      'ThrottlingException',
+      'Throttling',
+      'TooManyRequestsException',
+      'RequestLimitExceeded',
+      'ProvisionedThroughputExceededException',
+    ])('renames %s to TransientAwsError, keeping the original as cause', (name) => {
+      // Prepare
+      const original = awsError(name, 400);
 
-        // Act
-        const classified = classifyAwsError(original, 'describing service web');
+      // Act
+      const classified = classifyAwsError(original, 'describing service web');
 
-        // Assess
-        expect(classified).toBeInstanceOf(TransientAwsError);
-        expect(classified).toMatchObject({
-          name: 'TransientAwsError',
-          message: `describing service web: ${name}: ${original.message}`,
-          cause: original,
-        });
-      },
-    );
+      // Assess
+      expect(classified).toBeInstanceOf(TransientAwsError);
+      expect(classified).toMatchObject({
+        name: 'TransientAwsError',
+        message: `describing service web: ${name}: ${original.message}`,
+        cause: original,
+      });
+    });
 
     it('renames ECS ServerException', () => {
       const original = new ServerException({ message: 'internal error', $metadata: { httpStatusCode: 500 } });
