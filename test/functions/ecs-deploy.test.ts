@@ -11,10 +11,12 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  defaultEcsRollbackPatience,
   deployImageToEcs,
   deployTaskDefinitionToEcs,
   describeService,
   followEcsRollback,
+  requireManagedService,
 } from '../../functions/src/ecs/deploy.ts';
 import {
   describeServicesResponse,
@@ -48,6 +50,7 @@ function primedForDeploy() {
 
 afterEach(() => {
   ecsMock.reset();
+  vi.useRealTimers();
 });
 
 describe('ecs/deploy', () => {
@@ -223,6 +226,100 @@ describe('ecs/deploy', () => {
       expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
     });
 
+    it('registers anew when the running revision was registered by another execution', async () => {
+      // Prepare: a revision an earlier deploy registered, carrying that execution's tags.
+      primedForDeploy();
+      const { taskDefinition } = describeTaskDefinitionResponse(previousImage);
+      const earlier = `${story.executionArn}-earlier`;
+      ecsMock.on(DescribeTaskDefinitionCommand).resolves({
+        taskDefinition,
+        tags: [
+          { key: 'gantry:execution', value: earlier },
+          {
+            key: 'gantry:previous-task-definition',
+            value: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/web:40',
+          },
+        ],
+      });
+
+      // Act
+      const deployment = await deployImageToEcs(ecs, target, newImage, story.executionArn);
+
+      // Assess: this execution's tags replace the earlier ones.
+      expect(ecsMock).toHaveReceivedCommandTimes(RegisterTaskDefinitionCommand, 1);
+      expect(ecsMock.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input.tags).toEqual([
+        { key: 'gantry:execution', value: story.executionArn },
+        { key: 'gantry:previous-task-definition', value: story.previousTaskDefinitionArn },
+        { key: 'gantry:previous-image', value: previousImage },
+      ]);
+      expect(deployment.previousTaskDefinitionArn).toBe(story.previousTaskDefinitionArn);
+    });
+
+    it('falls back to the running revision as rollback target when its own revision carries none', async () => {
+      // Prepare: a retried step whose revision only carries the execution tag.
+      ecsMock
+        .on(DescribeServicesCommand)
+        .resolves(describeServicesResponse(serviceRollingOut('IN_PROGRESS')));
+      ecsMock.on(DescribeTaskDefinitionCommand).resolves({
+        taskDefinition: describeTaskDefinitionResponse(newImage).taskDefinition,
+        tags: [{ key: 'gantry:execution', value: story.executionArn }],
+      });
+
+      // Act
+      const deployment = await deployImageToEcs(ecs, target, newImage, story.executionArn);
+
+      // Assess
+      expect(deployment).toStrictEqual({
+        deploymentId: story.deploymentId,
+        taskDefinitionArn: story.taskDefinitionArn,
+        previousTaskDefinitionArn: story.taskDefinitionArn,
+      });
+    });
+
+    it('fails with DeployFailed when the service names no task definition to copy', async () => {
+      ecsMock
+        .on(DescribeServicesCommand)
+        .resolves(describeServicesResponse(serviceOf({ taskDefinition: undefined })));
+
+      await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
+        name: 'DeployFailed',
+        message: 'service prod/web has no task definition to copy',
+      });
+      expect(ecsMock).not.toHaveReceivedCommand(DescribeTaskDefinitionCommand);
+    });
+
+    it('fails with DeployFailed when the running task definition cannot be described', async () => {
+      primedForDeploy();
+      ecsMock.on(DescribeTaskDefinitionCommand).resolves({});
+
+      await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
+        name: 'DeployFailed',
+        message: `task definition ${story.previousTaskDefinitionArn} not found`,
+      });
+      expect(ecsMock).not.toHaveReceivedCommand(RegisterTaskDefinitionCommand);
+    });
+
+    it('fails with DeployFailed, before the service changes, when RegisterTaskDefinition names no revision', async () => {
+      primedForDeploy();
+      ecsMock.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: { family: 'web' } });
+
+      await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
+        name: 'DeployFailed',
+        message: 'RegisterTaskDefinition returned no ARN',
+      });
+      expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+    });
+
+    it('says which service changed without naming a deployment', async () => {
+      primedForDeploy();
+      ecsMock.on(UpdateServiceCommand).resolves({});
+
+      await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
+        name: 'ServiceChangedWithoutDeployment',
+        message: 'UpdateService on web returned no PRIMARY deployment',
+      });
+    });
+
     describe('an unusable service', () => {
       it('fails with DeployFailed when the service is INACTIVE', async () => {
         ecsMock
@@ -234,6 +331,15 @@ describe('ecs/deploy', () => {
           message: 'ECS service prod/web is not usable: INACTIVE',
         });
         expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+      });
+
+      it('fails with DeployFailed saying not found when ECS answers neither the service nor a failure', async () => {
+        ecsMock.on(DescribeServicesCommand).resolves({ $metadata: {}, services: [], failures: [] });
+
+        await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
+          name: 'DeployFailed',
+          message: 'ECS service prod/web is not usable: not found',
+        });
       });
 
       it('fails with DeployFailed when the service is missing', async () => {
@@ -317,7 +423,23 @@ describe('ecs/deploy', () => {
         expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
       });
 
-      it('turns a 500 into TransientAwsError', async () => {
+      it('says which service it was describing when DescribeServices is throttled', async () => {
+        ecsMock.on(DescribeServicesCommand).rejects(
+          new ECSServiceException({
+            name: 'ThrottlingException',
+            $fault: 'client',
+            $metadata: { httpStatusCode: 400 },
+            message: 'Rate exceeded',
+          }),
+        );
+
+        await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
+          name: 'TransientAwsError',
+          message: 'describing service web: ThrottlingException: Rate exceeded',
+        });
+      });
+
+      it('turns a 500 into TransientAwsError saying which service it was updating', async () => {
         primedForDeploy();
         ecsMock
           .on(UpdateServiceCommand)
@@ -325,6 +447,7 @@ describe('ecs/deploy', () => {
 
         await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
           name: 'TransientAwsError',
+          message: 'updating service web: ServerException: internal error',
         });
       });
 
@@ -338,7 +461,8 @@ describe('ecs/deploy', () => {
 
         await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
           name: 'DeployFailed',
-          message: expect.stringContaining('AccessDeniedException'),
+          message:
+            'ECS refused the change: AccessDeniedException: User is not authorized to perform: iam:PassRole',
           cause: denied,
         });
         expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
@@ -419,13 +543,46 @@ describe('ecs/deploy', () => {
     });
 
     it('throws TransientAwsError, changing nothing, when ECS has still not started its rollback', async () => {
+      // Prepare
       ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceRollingOut('FAILED')));
+      const waiting = patience(3);
 
-      await expect(
-        followEcsRollback(ecs, target, story.deploymentId, story.previousTaskDefinitionArn, patience(3)),
-      ).rejects.toMatchObject({ name: 'TransientAwsError' });
+      // Act
+      const following = followEcsRollback(
+        ecs,
+        target,
+        story.deploymentId,
+        story.previousTaskDefinitionArn,
+        waiting,
+      );
+
+      // Assess
+      await expect(following).rejects.toMatchObject({
+        name: 'TransientAwsError',
+        message: `ECS's circuit breaker failed deployment ${story.deploymentId} of web but has not started its rollback yet`,
+      });
       expect(ecsMock).toHaveReceivedCommandTimes(DescribeServicesCommand, 3);
+      expect(waiting.sleep.mock.calls).toEqual([[1000], [1000]]);
       expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+    });
+
+    it('by default gives ECS 40 looks a second apart, well inside the step’s 60 s Lambda timeout', async () => {
+      // Prepare
+      vi.useFakeTimers();
+      ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceRollingOut('FAILED')));
+      const following = followEcsRollback(ecs, target, story.deploymentId, story.previousTaskDefinitionArn);
+      const settled = following.catch((error: unknown) => error);
+
+      // Act
+      await vi.advanceTimersByTimeAsync(38_999);
+      const looksBeforeTheEnd = ecsMock.commandCalls(DescribeServicesCommand).length;
+      await vi.advanceTimersByTimeAsync(1);
+
+      // Assess
+      expect(looksBeforeTheEnd).toBe(39);
+      await expect(settled).resolves.toMatchObject({ name: 'TransientAwsError' });
+      expect(ecsMock).toHaveReceivedCommandTimes(DescribeServicesCommand, 40);
+      expect(defaultEcsRollbackPatience).toMatchObject({ polls: 40, intervalMs: 1000 });
     });
 
     it('returns nothing when no other deployment completed, as ECS then has nothing to roll back to', async () => {
@@ -457,11 +614,75 @@ describe('ecs/deploy', () => {
     });
   });
 
+  describe('requireManagedService', () => {
+    const fix =
+      'add the tag gantry:managed=true to the service (aws ecs tag-resource) to let Gantry deploy it';
+    const tagged = (...tags: { key: string; value: string }[]) =>
+      ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf({ tags })));
+
+    it('accepts a service tagged gantry:managed=true, reading its tags', async () => {
+      tagged({ key: 'team', value: 'payments' }, { key: 'gantry:managed', value: 'true' });
+
+      await expect(requireManagedService(ecs, target)).resolves.toBeUndefined();
+      expect(ecsMock).toHaveReceivedCommandWith(DescribeServicesCommand, {
+        cluster: 'prod',
+        services: ['web'],
+        include: ['TAGS'],
+      });
+    });
+
+    it('refuses a service without the tag with ServiceNotManaged, saying how to allow it', async () => {
+      tagged({ key: 'team', value: 'payments' });
+
+      await expect(requireManagedService(ecs, target)).rejects.toMatchObject({
+        name: 'ServiceNotManaged',
+        message: `ECS service prod/web has no such tag: ${fix}`,
+      });
+    });
+
+    it('refuses a service whose tag is not true, naming the value it has', async () => {
+      tagged({ key: 'gantry:managed', value: 'false' });
+
+      await expect(requireManagedService(ecs, target)).rejects.toMatchObject({
+        name: 'ServiceNotManaged',
+        message: `ECS service prod/web has gantry:managed=false: ${fix}`,
+      });
+    });
+
+    it('reads AccessDeniedException as the missing tag the stack’s grant requires', async () => {
+      // Prepare: the stack only lets Gantry describe services carrying the tag.
+      const denied = new AccessDeniedException({
+        message: 'User is not authorized to perform: ecs:DescribeServices',
+        $metadata: { httpStatusCode: 400 },
+      });
+      ecsMock.on(DescribeServicesCommand).rejects(denied);
+
+      // Act / Assess
+      await expect(requireManagedService(ecs, target)).rejects.toMatchObject({
+        name: 'ServiceNotManaged',
+        message: `Gantry may not describe ECS service prod/web: ${fix}`,
+        cause: denied,
+      });
+    });
+
+    it('lets other failures through as they are', async () => {
+      ecsMock
+        .on(DescribeServicesCommand)
+        .rejects(new ServerException({ message: 'internal error', $metadata: { httpStatusCode: 500 } }));
+
+      await expect(requireManagedService(ecs, target)).rejects.toMatchObject({ name: 'TransientAwsError' });
+    });
+  });
+
   describe('describeService', () => {
-    it('returns the ACTIVE service', async () => {
+    it('returns the ACTIVE service, without asking for its tags', async () => {
       ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf()));
 
       await expect(describeService(ecs, target)).resolves.toMatchObject({ serviceArn: story.serviceArn });
+      expect(ecsMock.commandCalls(DescribeServicesCommand)[0]?.args[0].input).toStrictEqual({
+        cluster: 'prod',
+        services: ['web'],
+      });
     });
   });
 });
