@@ -16,6 +16,8 @@ const readOnly = [
   'compatibilities',
   'registeredAt',
   'registeredBy',
+  'deregisteredAt',
+  'deleteRequestedAt',
 ] as const;
 
 function current(): {
@@ -55,17 +57,25 @@ describe('withContainerImage', () => {
       });
     });
 
-    it('drops every read-only field RegisterTaskDefinition refuses', () => {
+    it('drops every read-only field, even those of a revision whose deletion was requested', () => {
       const { taskDefinition, tags } = current();
 
+      // A service may still run a revision that was deregistered, or whose deletion was requested
+      // (DELETE_IN_PROGRESS until no task uses it): it then carries `deregisteredAt` and
+      // `deleteRequestedAt` (ECS API model, TaskDefinition in @aws-sdk/client-ecs).
       const input = withContainerImage(
-        { ...taskDefinition, deregisteredAt: new Date() },
+        {
+          ...taskDefinition,
+          status: 'DELETE_IN_PROGRESS',
+          deregisteredAt: new Date(),
+          deleteRequestedAt: new Date(),
+        },
         tags,
         'app',
         newImage,
       );
 
-      for (const field of [...readOnly, 'deregisteredAt']) expect(input).not.toHaveProperty(field);
+      for (const field of readOnly) expect(input).not.toHaveProperty(field);
     });
 
     it('keeps secrets, environment, health check, log configuration, ports and EFS volume as they were', () => {
@@ -120,6 +130,33 @@ describe('withContainerImage', () => {
         { key: 'team', value: 'payments' },
         { key: 'gantry:app', value: 'web' },
       ]);
+    });
+
+    it("puts Gantry's tags last, replacing those an earlier deploy left on the revision", () => {
+      // Prepare: the running revision was registered by an earlier Gantry execution.
+      const { taskDefinition, tags } = current();
+      const earlier = [
+        ...tags,
+        { key: 'gantry:execution', value: `${story.executionArn}-earlier` },
+        { key: 'gantry:previous-task-definition', value: story.previousTaskDefinitionArn },
+      ];
+      const ours = [
+        { key: 'gantry:execution', value: story.executionArn },
+        { key: 'gantry:previous-task-definition', value: story.taskDefinitionArn },
+      ];
+
+      // Act
+      const input = withContainerImage(taskDefinition, earlier, 'app', newImage, ours);
+
+      // Assess
+      expect(input.tags).toStrictEqual([...tags, ...ours]);
+    });
+
+    it('drops the reserved aws: tags, which RegisterTaskDefinition refuses', () => {
+      const { taskDefinition, tags } = current();
+      const withReserved = [{ key: 'aws:cloudformation:stack-name', value: 'legacy' }, ...tags];
+
+      expect(withContainerImage(taskDefinition, withReserved, 'app', newImage).tags).toStrictEqual(tags);
     });
 
     it('omits tags when there are none (RegisterTaskDefinition refuses an empty list)', () => {

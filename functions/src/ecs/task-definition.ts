@@ -9,9 +9,10 @@ import {
 import { awsCall, DeployFailed, TaskDefinitionNotCopyable } from '../errors.ts';
 
 /**
- * Fields DescribeTaskDefinition returns that RegisterTaskDefinition refuses. Everything else the
- * SDK returned is copied as it is; fields the SDK does not model never reach here: they are
- * refused by {@link describeCopyableTaskDefinition}, since the SDK would drop them.
+ * Fields DescribeTaskDefinition returns that RegisterTaskDefinition refuses (the read-only members
+ * of `TaskDefinition` in the ECS API model, @aws-sdk/client-ecs). Everything else the SDK returned
+ * is copied as it is; fields the SDK does not model never reach here: they are refused by
+ * {@link describeCopyableTaskDefinition}, since the SDK would drop them.
  */
 const readOnlyFields = [
   'taskDefinitionArn',
@@ -22,8 +23,8 @@ const readOnlyFields = [
   'registeredAt',
   'registeredBy',
   'deregisteredAt',
-  'deleteRequested',
-] as const;
+  'deleteRequestedAt',
+] as const satisfies readonly (keyof TaskDefinition)[];
 
 /** A new revision of `current` identical but for the image of one container. */
 export function withContainerImage(
