@@ -563,8 +563,8 @@ describe('ecs rollout', () => {
         // Act
         const outcome = await handleEcsEvent(deps, completedEvent);
 
-        // Assess
-        expect(outcome).toEqual({
+        // Assess: a completed rollout carries no error, not even an undefined one.
+        expect(outcome).toStrictEqual({
           action: 'resumed',
           deploymentId: story.deploymentId,
           outcome: 'completed',
@@ -684,6 +684,59 @@ describe('ecs rollout', () => {
         // Assess
         expect(outcome).toMatchObject({ action: 'resumed', outcome: 'failed', error: 'RolloutFailed' });
         expect(sentCause()).toEqual({ message: `ECS reported the rollout FAILED: ${reason}`.slice(0, 1000) });
+      });
+
+      it('says no reason was given when the event gives none', async () => {
+        parked();
+        rollingOut('FAILED');
+        const { reason: _, ...withoutReason } = failedEvent.detail as Record<string, unknown>;
+
+        await handleEcsEvent(deps, { ...failedEvent, detail: withoutReason });
+
+        expect(sentCause()).toMatchObject({ message: 'ECS reported the rollout FAILED: no reason given' });
+      });
+
+      it('reads the circuit breaker from the waited service, in its cluster', async () => {
+        parked();
+        rollingOut('FAILED');
+
+        await handleEcsEvent(deps, failedEvent);
+
+        expect(ecsMock).toHaveReceivedCommandWith(DescribeServicesCommand, {
+          cluster: story.cluster,
+          services: [story.service],
+        });
+      });
+
+      it('says ECS did not roll back when the service is gone by the time the event is judged', async () => {
+        parked();
+        ecsMock.on(DescribeServicesCommand).resolves({
+          $metadata: {},
+          failures: [{ arn: story.serviceArn, reason: 'MISSING' }],
+        });
+
+        await handleEcsEvent(deps, failedEvent);
+
+        expect(sentCause()).toMatchObject({ ecsRolledBack: false });
+      });
+
+      it('fails transiently, resuming nothing, when it cannot read the circuit breaker', async () => {
+        // Prepare
+        parked();
+        ecsMock.on(DescribeServicesCommand).rejects(
+          Object.assign(new Error('Rate exceeded'), {
+            name: 'ThrottlingException',
+            $metadata: { httpStatusCode: 400 },
+          }),
+        );
+
+        // Act / Assess
+        await expect(handleEcsEvent(deps, failedEvent)).rejects.toMatchObject({
+          name: 'TransientAwsError',
+          message: 'describing the service: ThrottlingException: Rate exceeded',
+        });
+        expect(sfnMock).not.toHaveReceivedAnyCommand();
+        expect(parkedWait()).toEqual(wait);
       });
 
       it('says ECS did not roll back when the circuit breaker has rollback off', async () => {
@@ -900,8 +953,9 @@ describe('ecs rollout', () => {
       // Act
       const outcome = await handleEcsEvent(deps, partial);
 
-      // Assess
+      // Assess: the null exit code is dropped, the rest of the container kept.
       expect(outcome).toMatchObject({ action: 'resumed', outcome: 'failed', error: 'RolloutFailed' });
+      expect((sentCause().stoppedTasks as StoppedTask[])[0]?.containers).toStrictEqual([{ name: 'app' }]);
     });
 
     it.each([
@@ -919,6 +973,19 @@ describe('ecs rollout', () => {
         'a task event without taskArn',
         { ...taskStoppedEvent, detail: { lastStatus: 'STOPPED' } },
         'ECS Task State Change without a usable detail.taskArn',
+      ],
+      [
+        'a deployment event with an empty detail',
+        { ...completedEvent, detail: {} },
+        'ECS Deployment State Change without a usable detail.eventName, detail.deploymentId',
+      ],
+      [
+        'a stop with neither a failure stop code nor a health-check reason',
+        {
+          ...taskStoppedEvent,
+          detail: { ...taskStoppedEvent.detail, stopCode: undefined, stoppedReason: 'Task stopped' },
+        },
+        'the task stopped for a reason that is not a failure (no stop code)',
       ],
       [
         'a stop that is not a failure',
@@ -950,7 +1017,10 @@ describe('ecs rollout', () => {
       ['not an object', 'ECS Deployment State Change'],
       ['an event of another source', { ...completedEvent, source: 'aws.ecr' }],
     ])('refuses %s with InputInvalid', async (_, event) => {
-      await expect(handleEcsEvent(deps, event)).rejects.toMatchObject({ name: 'InputInvalid' });
+      await expect(handleEcsEvent(deps, event)).rejects.toMatchObject({
+        name: 'InputInvalid',
+        message: 'not an EventBridge event from aws.ecs',
+      });
     });
   });
 
