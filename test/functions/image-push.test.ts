@@ -90,15 +90,27 @@ describe('image push', () => {
     ])('ignores %s, saying why, without throwing', (_, change) => {
       // Prepare
       const event = { ...pushEvent, detail: { ...pushEvent.detail, ...change } };
+      const { 'action-type': action, result } = event.detail;
 
       // Act, Assess
-      expect(parseImagePush(event)).toEqual({ ignored: expect.stringMatching(/is not a successful push$/) });
+      expect(parseImagePush(event)).toEqual({ ignored: `ECR ${action} ${result} is not a successful push` });
     });
 
     it('ignores an event of another kind, saying why, without throwing', () => {
       // Act, Assess
       expect(parseImagePush(loadEvent('ecs-deployment-completed.json'))).toEqual({
         ignored: 'not an ECR Image Action event with a repository and a digest',
+      });
+    });
+
+    it('quotes at most 80 characters of a malformed digest', () => {
+      // Prepare
+      const digest = `sha256:${'g'.repeat(200)}`;
+      const event = { ...pushEvent, detail: { ...pushEvent.detail, 'image-digest': digest } };
+
+      // Act, Assess
+      expect(parseImagePush(event)).toEqual({
+        ignored: `digest "${digest.slice(0, 80)}" is not sha256: and 64 hex digits`,
       });
     });
 
@@ -120,6 +132,25 @@ describe('image push', () => {
   });
 
   describe('routeImagePush', () => {
+    it('reads only <app>/<env>/config parameters, not those nested deeper or beside them', async () => {
+      // Prepare: configs-like parameters at other depths, each tracking the pushed tag.
+      stored = {
+        'web/prod/config': JSON.stringify(webConfig),
+        'web/prod/config/previous': JSON.stringify(webConfig),
+        'team/web/prod/config': JSON.stringify(webConfig),
+        'web/config': JSON.stringify(webConfig),
+      };
+
+      // Act
+      const routed = await routeImagePush(deps(), pushOf(pushEvent));
+
+      // Assess
+      expect(routed.decisions).toEqual([
+        expect.objectContaining({ app: 'web', env: 'prod', action: 'started' }),
+      ]);
+      expect(routed.invalidConfigs).toEqual([]);
+    });
+
     it('starts a deploy for every app/environment whose tagPattern matches', async () => {
       // Act
       const routed = await routeImagePush(deps(), pushOf(pushEvent));
