@@ -85,15 +85,14 @@ describe('image push', () => {
     });
 
     it.each([
-      ['a DELETE', { 'action-type': 'DELETE' }],
-      ['a FAILED push', { result: 'FAILED' }],
-    ])('ignores %s, saying why, without throwing', (_, change) => {
+      ['a DELETE', { 'action-type': 'DELETE' }, 'ECR DELETE SUCCESS is not a successful push'],
+      ['a FAILED push', { result: 'FAILED' }, 'ECR PUSH FAILED is not a successful push'],
+    ])('ignores %s, saying why, without throwing', (_, change, why) => {
       // Prepare
       const event = { ...pushEvent, detail: { ...pushEvent.detail, ...change } };
-      const { 'action-type': action, result } = event.detail;
 
       // Act, Assess
-      expect(parseImagePush(event)).toEqual({ ignored: `ECR ${action} ${result} is not a successful push` });
+      expect(parseImagePush(event)).toEqual({ ignored: why });
     });
 
     it('ignores an event of another kind, saying why, without throwing', () => {
