@@ -164,7 +164,7 @@ describe('ecs/deploy', () => {
 
     it('fails with an error that leads to a rollback when UpdateService changed the service but named no deployment', async () => {
       primedForDeploy();
-      ecsMock.on(UpdateServiceCommand).resolves({ service: serviceOf({ deployments: [] }) });
+      ecsMock.on(UpdateServiceCommand).resolves({ service: serviceOf({ deployments: undefined }) });
 
       await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
         name: 'ServiceChangedWithoutDeployment',
@@ -172,10 +172,14 @@ describe('ecs/deploy', () => {
     });
 
     it('returns the deployment a retried step already started, with its recorded rollback target', async () => {
-      // Prepare: the service already runs the revision this execution registered.
+      // Prepare: the service already runs the revision this execution registered; ECS promises no
+      // order of the deployments, so the one being drained may come first.
+      const rolling = serviceRollingOut('IN_PROGRESS');
       ecsMock
         .on(DescribeServicesCommand)
-        .resolves(describeServicesResponse(serviceRollingOut('IN_PROGRESS')));
+        .resolves(
+          describeServicesResponse({ ...rolling, deployments: [...(rolling.deployments ?? [])].reverse() }),
+        );
       const { taskDefinition } = describeTaskDefinitionResponse(newImage);
       ecsMock.on(DescribeTaskDefinitionCommand).resolves({
         taskDefinition,
@@ -224,6 +228,27 @@ describe('ecs/deploy', () => {
       });
       expect(ecsMock).not.toHaveReceivedCommand(RegisterTaskDefinitionCommand);
       expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+    });
+
+    it('records the previous image of the target container, not of the first container listed', async () => {
+      // Prepare: the log router sidecar is listed before the app container.
+      primedForDeploy();
+      const described = describeTaskDefinitionResponse(previousImage);
+      const containers = described.taskDefinition?.containerDefinitions ?? [];
+      ecsMock.on(DescribeTaskDefinitionCommand).resolves({
+        ...described,
+        taskDefinition: { ...described.taskDefinition, containerDefinitions: [...containers].reverse() },
+      });
+
+      // Act
+      const deployment = await deployImageToEcs(ecs, target, newImage, story.executionArn);
+
+      // Assess
+      expect(deployment.previousImage).toBe(previousImage);
+      expect(ecsMock.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input.tags).toContainEqual({
+        key: 'gantry:previous-image',
+        value: previousImage,
+      });
     });
 
     it('registers anew when the running revision was registered by another execution', async () => {
@@ -301,7 +326,7 @@ describe('ecs/deploy', () => {
 
     it('fails with DeployFailed, before the service changes, when RegisterTaskDefinition names no revision', async () => {
       primedForDeploy();
-      ecsMock.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: { family: 'web' } });
+      ecsMock.on(RegisterTaskDefinitionCommand).resolves({});
 
       await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
         name: 'DeployFailed',
@@ -334,7 +359,7 @@ describe('ecs/deploy', () => {
       });
 
       it('fails with DeployFailed saying not found when ECS answers neither the service nor a failure', async () => {
-        ecsMock.on(DescribeServicesCommand).resolves({ $metadata: {}, services: [], failures: [] });
+        ecsMock.on(DescribeServicesCommand).resolves({ $metadata: {} });
 
         await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
           name: 'DeployFailed',
@@ -597,6 +622,48 @@ describe('ecs/deploy', () => {
       await expect(
         followEcsRollback(ecs, target, story.deploymentId, story.previousTaskDefinitionArn, patience()),
       ).resolves.toBeUndefined();
+    });
+
+    it('finds ECS’s rollback deployment wherever the service lists it', async () => {
+      const rollingBack = ecsRollingBack();
+      ecsMock
+        .on(DescribeServicesCommand)
+        .resolves(
+          describeServicesResponse({
+            ...rollingBack,
+            deployments: [...(rollingBack.deployments ?? [])].reverse(),
+          }),
+        );
+
+      await expect(
+        followEcsRollback(ecs, target, story.deploymentId, story.previousTaskDefinitionArn, patience()),
+      ).resolves.toMatchObject({ deploymentId: 'ecs-svc/5555555555555555555' });
+    });
+
+    it('returns nothing when the other deployment never completed either, as ECS then has nothing to roll back to', async () => {
+      // Prepare: the deployment before the failed one was itself superseded mid-rollout.
+      const [failed, older] = serviceRollingOut('FAILED').deployments ?? [];
+      ecsMock
+        .on(DescribeServicesCommand)
+        .resolves(
+          describeServicesResponse(
+            serviceOf({ deployments: [{ ...failed }, { ...older, rolloutState: 'IN_PROGRESS' }] }),
+          ),
+        );
+      const waiting = patience();
+
+      // Act
+      const followed = await followEcsRollback(
+        ecs,
+        target,
+        story.deploymentId,
+        story.previousTaskDefinitionArn,
+        waiting,
+      );
+
+      // Assess
+      expect(followed).toBeUndefined();
+      expect(waiting.sleep).not.toHaveBeenCalled();
     });
 
     it('returns nothing when another deployment runs another revision', async () => {
