@@ -178,12 +178,24 @@ describe('withContainerImage', () => {
         }),
       );
     });
+
+    it('says the task definition has no container at all when it lists none', () => {
+      const { taskDefinition, tags } = current();
+      const { containerDefinitions: _, ...withoutContainers } = taskDefinition;
+
+      expect(() => withContainerImage(withoutContainers, tags, 'app', newImage)).toThrow(
+        expect.objectContaining({
+          name: 'DeployFailed',
+          message: `container "app" is not in task definition ${story.previousTaskDefinitionArn} (it has: )`,
+        }),
+      );
+    });
   });
 });
 
 describe('describeCopyableTaskDefinition', () => {
   /** An ECS client whose HTTP layer answers DescribeTaskDefinition with `body`, as AWS would send it. */
-  function ecsAnswering(body: unknown) {
+  function ecsAnswering(body: unknown, statusCode = 200) {
     return new ECSClient({
       region: story.region,
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
@@ -191,8 +203,8 @@ describe('describeCopyableTaskDefinition', () => {
       requestHandler: {
         handle: async () => ({
           response: {
-            statusCode: 200,
-            reason: 'OK',
+            statusCode,
+            reason: statusCode === 200 ? 'OK' : 'Bad Request',
             headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': 'r-1' },
             body: Readable.from([Buffer.from(JSON.stringify(body))]),
           },
@@ -250,6 +262,20 @@ describe('describeCopyableTaskDefinition', () => {
       message: expect.stringContaining(
         'would drop: taskDefinition.containerDefinitions[0].gpuSharing, taskDefinition.quantumScheduling.',
       ),
+    });
+  });
+
+  it('turns a throttled DescribeTaskDefinition into TransientAwsError saying what it was doing', async () => {
+    // Prepare: ECS's JSON error shape (awsJson1_1: `__type` and `message`).
+    const throttled = ecsAnswering({ __type: 'ThrottlingException', message: 'Rate exceeded' }, 400);
+
+    // Act
+    const describing = describeCopyableTaskDefinition(throttled, story.previousTaskDefinitionArn);
+
+    // Assess
+    await expect(describing).rejects.toMatchObject({
+      name: 'TransientAwsError',
+      message: 'describing the current task definition: ThrottlingException: Rate exceeded',
     });
   });
 
