@@ -301,39 +301,45 @@ describe('ecs/deploy', () => {
       });
     });
 
-    it('fails with DeployFailed when the service names no task definition to copy', async () => {
-      ecsMock
-        .on(DescribeServicesCommand)
-        .resolves(describeServicesResponse(serviceOf({ taskDefinition: undefined })));
+    it.each([
+      [
+        'the service names no task definition to copy',
+        () =>
+          ecsMock
+            .on(DescribeServicesCommand)
+            .resolves(describeServicesResponse(serviceOf({ taskDefinition: undefined }))),
+        'service prod/web has no task definition to copy',
+        'DescribeTaskDefinitionCommand',
+      ],
+      [
+        'the running task definition cannot be described',
+        () => ecsMock.on(DescribeTaskDefinitionCommand).resolves({}),
+        `task definition ${story.previousTaskDefinitionArn} not found`,
+        'RegisterTaskDefinitionCommand',
+      ],
+      [
+        'RegisterTaskDefinition names no revision',
+        () => ecsMock.on(RegisterTaskDefinitionCommand).resolves({}),
+        'RegisterTaskDefinition returned no ARN',
+        'UpdateServiceCommand',
+      ],
+    ] as const)(
+      'fails with DeployFailed, before the service changes, when %s',
+      async (_, answer, message, notSent) => {
+        // Prepare
+        primedForDeploy();
+        answer();
 
-      await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
-        name: 'DeployFailed',
-        message: 'service prod/web has no task definition to copy',
-      });
-      expect(ecsMock).not.toHaveReceivedCommand(DescribeTaskDefinitionCommand);
-    });
+        // Act
+        const deploying = deployImageToEcs(ecs, target, newImage, story.executionArn);
 
-    it('fails with DeployFailed when the running task definition cannot be described', async () => {
-      primedForDeploy();
-      ecsMock.on(DescribeTaskDefinitionCommand).resolves({});
-
-      await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
-        name: 'DeployFailed',
-        message: `task definition ${story.previousTaskDefinitionArn} not found`,
-      });
-      expect(ecsMock).not.toHaveReceivedCommand(RegisterTaskDefinitionCommand);
-    });
-
-    it('fails with DeployFailed, before the service changes, when RegisterTaskDefinition names no revision', async () => {
-      primedForDeploy();
-      ecsMock.on(RegisterTaskDefinitionCommand).resolves({});
-
-      await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
-        name: 'DeployFailed',
-        message: 'RegisterTaskDefinition returned no ARN',
-      });
-      expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
-    });
+        // Assess
+        await expect(deploying).rejects.toMatchObject({ name: 'DeployFailed', message });
+        const sent = ecsMock.calls().map((call) => call.args[0].constructor.name);
+        expect(sent).not.toContain(notSent);
+        expect(sent).not.toContain('UpdateServiceCommand');
+      },
+    );
 
     it('says which service changed without naming a deployment', async () => {
       primedForDeploy();
@@ -518,6 +524,9 @@ describe('ecs/deploy', () => {
 
   describe('followEcsRollback', () => {
     const patience = (polls = 3) => ({ polls, intervalMs: 1000, sleep: vi.fn(async () => undefined) });
+    /** Follows ECS's rollback of the story's deployment to the previous revision. */
+    const follow = (waiting: ReturnType<typeof patience>) =>
+      followEcsRollback(ecs, target, story.deploymentId, story.previousTaskDefinitionArn, waiting);
     /** ECS's rollback deployment, PRIMARY and running the previous revision. */
     const ecsRollingBack = () =>
       serviceOf({
@@ -535,9 +544,7 @@ describe('ecs/deploy', () => {
     it('returns the rollback deployment ECS started when it runs the given revision', async () => {
       ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(ecsRollingBack()));
 
-      await expect(
-        followEcsRollback(ecs, target, story.deploymentId, story.previousTaskDefinitionArn, patience()),
-      ).resolves.toEqual({
+      await expect(follow(patience())).resolves.toEqual({
         deploymentId: 'ecs-svc/5555555555555555555',
         taskDefinitionArn: story.previousTaskDefinitionArn,
         previousTaskDefinitionArn: story.previousTaskDefinitionArn,
@@ -553,13 +560,7 @@ describe('ecs/deploy', () => {
       const waiting = patience();
 
       // Act
-      const followed = await followEcsRollback(
-        ecs,
-        target,
-        story.deploymentId,
-        story.previousTaskDefinitionArn,
-        waiting,
-      );
+      const followed = await follow(waiting);
 
       // Assess
       expect(followed?.deploymentId).toBe('ecs-svc/5555555555555555555');
@@ -573,13 +574,7 @@ describe('ecs/deploy', () => {
       const waiting = patience(3);
 
       // Act
-      const following = followEcsRollback(
-        ecs,
-        target,
-        story.deploymentId,
-        story.previousTaskDefinitionArn,
-        waiting,
-      );
+      const following = follow(waiting);
 
       // Assess
       await expect(following).rejects.toMatchObject({
@@ -619,25 +614,21 @@ describe('ecs/deploy', () => {
           ),
         );
 
-      await expect(
-        followEcsRollback(ecs, target, story.deploymentId, story.previousTaskDefinitionArn, patience()),
-      ).resolves.toBeUndefined();
+      await expect(follow(patience())).resolves.toBeUndefined();
     });
 
     it('finds ECS’s rollback deployment wherever the service lists it', async () => {
       const rollingBack = ecsRollingBack();
-      ecsMock
-        .on(DescribeServicesCommand)
-        .resolves(
-          describeServicesResponse({
-            ...rollingBack,
-            deployments: [...(rollingBack.deployments ?? [])].reverse(),
-          }),
-        );
+      ecsMock.on(DescribeServicesCommand).resolves(
+        describeServicesResponse({
+          ...rollingBack,
+          deployments: [...(rollingBack.deployments ?? [])].reverse(),
+        }),
+      );
 
-      await expect(
-        followEcsRollback(ecs, target, story.deploymentId, story.previousTaskDefinitionArn, patience()),
-      ).resolves.toMatchObject({ deploymentId: 'ecs-svc/5555555555555555555' });
+      await expect(follow(patience())).resolves.toMatchObject({
+        deploymentId: 'ecs-svc/5555555555555555555',
+      });
     });
 
     it('returns nothing when the other deployment never completed either, as ECS then has nothing to roll back to', async () => {
@@ -653,13 +644,7 @@ describe('ecs/deploy', () => {
       const waiting = patience();
 
       // Act
-      const followed = await followEcsRollback(
-        ecs,
-        target,
-        story.deploymentId,
-        story.previousTaskDefinitionArn,
-        waiting,
-      );
+      const followed = await follow(waiting);
 
       // Assess
       expect(followed).toBeUndefined();

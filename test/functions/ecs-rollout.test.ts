@@ -56,6 +56,38 @@ const failedEvent = loadEvent('ecs-deployment-failed.json');
 const inProgressEvent = loadEvent('ecs-deployment-in-progress.json');
 const taskStoppedEvent = loadEvent<{ detail: Record<string, unknown> }>('ecs-task-stopped.json');
 
+/**
+ * Stops that say the new version is broken, as ECS words them (stop code, stopped reason): the
+ * serverless.yml rule delivers them and isFailedTask counts them.
+ */
+const failureStops: [string, string, string][] = [
+  ['an essential container exited', 'EssentialContainerExited', 'Essential container in task exited'],
+  ['the task failed to start', 'TaskFailedToStart', 'CannotPullContainerError: pull image manifest'],
+  [
+    'ELB health checks failed',
+    'ServiceSchedulerInitiated',
+    'Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123)',
+  ],
+  ['container health checks failed', 'ServiceSchedulerInitiated', 'Task failed container health checks'],
+];
+
+/** Stops that say nothing about the new version: neither delivered nor counted. */
+const otherStops: [string, string, string][] = [
+  [
+    'a scale-in or a newer deployment',
+    'ServiceSchedulerInitiated',
+    'Scaling activity initiated by (deployment ecs-svc/1)',
+  ],
+  ['a person', 'UserInitiated', 'Task stopped by user'],
+  ['a Spot interruption', 'SpotInterruption', 'Your Spot Task was interrupted.'],
+];
+
+/** A task of the new deployment drained by a scale-in or a later deployment: not a failure. */
+const drained = {
+  stopCode: 'ServiceSchedulerInitiated',
+  stoppedReason: `Scaling activity initiated by (deployment ${story.deploymentId})`,
+} as const;
+
 const ecsMock = mockClient(ECSClient);
 const sfnMock = mockClient(SFNClient);
 let table: ReturnType<typeof fakeCoordinationTable>;
@@ -289,10 +321,6 @@ describe('ecs rollout', () => {
       it('times out with RolloutTimedOut, naming the rollout state and how many tasks run', async () => {
         // Prepare: one task crashed (below the limit of 2), one was drained by a scale-in.
         rollingOut('IN_PROGRESS');
-        const drained = {
-          stopCode: 'ServiceSchedulerInitiated',
-          stoppedReason: `Scaling activity initiated by (deployment ${story.deploymentId})`,
-        } as const;
         stopped(stoppedTask(1, crashed), stoppedTask(2, drained));
 
         // Act
@@ -376,10 +404,6 @@ describe('ecs rollout', () => {
       it('lists every stopped task of the FAILED deployment as forensics, whatever stopped it', async () => {
         // Prepare
         rollingOut('FAILED');
-        const drained = {
-          stopCode: 'ServiceSchedulerInitiated',
-          stoppedReason: `Scaling activity initiated by (deployment ${story.deploymentId})`,
-        } as const;
         stopped(stoppedTask(1, crashed), stoppedTask(2, drained));
 
         // Act
@@ -517,18 +541,7 @@ describe('ecs rollout', () => {
     });
 
     it.each([
-      ['an essential container exited', 'EssentialContainerExited', 'Essential container in task exited'],
-      ['the task failed to start', 'TaskFailedToStart', 'CannotPullContainerError: pull image manifest'],
-      [
-        'the load balancer’s health checks failed',
-        'ServiceSchedulerInitiated',
-        'Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123)',
-      ],
-      [
-        'the container health checks failed',
-        'ServiceSchedulerInitiated',
-        'Task failed container health checks',
-      ],
+      ...failureStops,
       // The reason is free text (ECS API model, Task.stoppedReason): any spelling of a health check counts.
       [
         'a healthcheck failed (written as one word)',
@@ -540,18 +553,12 @@ describe('ecs rollout', () => {
       expect(isFailedTask(task(stopCode, stoppedReason))).toBe(true);
     });
 
-    it.each([
-      [
-        'a scale-in or a newer deployment',
-        'ServiceSchedulerInitiated',
-        'Scaling activity initiated by (deployment ecs-svc/1)',
-      ],
-      ['a person', 'UserInitiated', 'Task stopped by user'],
-      ['a Spot interruption', 'SpotInterruption', 'Your Spot Task was interrupted.'],
-      ['no stop code and no reason', undefined, undefined],
-    ])('does not count a stop that says nothing about the new version: %s', (_, stopCode, stoppedReason) => {
-      expect(isFailedTask(task(stopCode, stoppedReason))).toBe(false);
-    });
+    it.each([...otherStops, ['no stop code and no reason', undefined, undefined]])(
+      'does not count a stop that says nothing about the new version: %s',
+      (_, stopCode, stoppedReason) => {
+        expect(isFailedTask(task(stopCode, stoppedReason))).toBe(false);
+      },
+    );
   });
 
   describe('handleEcsEvent', () => {
@@ -784,10 +791,6 @@ describe('ecs rollout', () => {
       it('does not count tasks the scheduler stopped without a health-check reason', async () => {
         parked();
         rollingOut('IN_PROGRESS');
-        const drained = {
-          stopCode: 'ServiceSchedulerInitiated',
-          stoppedReason: `Scaling activity initiated by (deployment ${story.deploymentId})`,
-        } as const;
         stopped(stoppedTask(1, drained), stoppedTask(2, drained), eventsTask);
 
         await expect(handleEcsEvent(deps, taskStoppedEvent)).resolves.toEqual({
@@ -911,30 +914,13 @@ describe('ecs rollout', () => {
       detail: { ...taskStoppedEvent.detail, stopCode, stoppedReason },
     });
 
-    it.each([
-      ['an essential container exited', 'EssentialContainerExited', 'Essential container in task exited'],
-      ['the task failed to start', 'TaskFailedToStart', 'CannotPullContainerError: pull image manifest'],
-      [
-        'ELB health checks failed',
-        'ServiceSchedulerInitiated',
-        'Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123)',
-      ],
-      ['container health checks failed', 'ServiceSchedulerInitiated', 'Task failed container health checks'],
-    ])('delivers a stop that can count as a failure: %s', (_, stopCode, stoppedReason) => {
+    it.each(failureStops)('delivers a stop that can count as a failure: %s', (_, stopCode, stoppedReason) => {
       expect(rules.some((rule) => matchesPattern(rule.pattern, stoppedWith(stopCode, stoppedReason)))).toBe(
         true,
       );
     });
 
-    it.each([
-      [
-        'a scale-in or a newer deployment',
-        'ServiceSchedulerInitiated',
-        'Scaling activity initiated by (deployment ecs-svc/1)',
-      ],
-      ['a person', 'UserInitiated', 'Task stopped by user'],
-      ['a Spot interruption', 'SpotInterruption', 'Your Spot Task was interrupted.'],
-    ])('does not deliver a stop that cannot count: %s', (_, stopCode, stoppedReason) => {
+    it.each(otherStops)('does not deliver a stop that cannot count: %s', (_, stopCode, stoppedReason) => {
       expect(rules.some((rule) => matchesPattern(rule.pattern, stoppedWith(stopCode, stoppedReason)))).toBe(
         false,
       );
