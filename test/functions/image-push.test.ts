@@ -95,6 +95,19 @@ describe('image push', () => {
       expect(parseImagePush(event)).toEqual({ ignored: why });
     });
 
+    it.each(['image-digest', 'repository-name', 'action-type'])(
+      'ignores an ECR Image Action without %s, saying why, without throwing',
+      (field) => {
+        // Prepare
+        const { [field]: _, ...detail } = pushEvent.detail;
+
+        // Act, Assess
+        expect(parseImagePush({ ...pushEvent, detail })).toEqual({
+          ignored: 'not an ECR Image Action event with a repository and a digest',
+        });
+      },
+    );
+
     it('ignores an event of another kind, saying why, without throwing', () => {
       // Act, Assess
       expect(parseImagePush(loadEvent('ecs-deployment-completed.json'))).toEqual({
@@ -119,6 +132,7 @@ describe('image push', () => {
       ['63 hex digits', `sha256:${'a'.repeat(63)}`],
       ['upper-case hex', `sha256:${'A'.repeat(64)}`],
       ['a trailing newline', `sha256:${'a'.repeat(64)}\n`],
+      ['something before the algorithm', ` sha256:${'a'.repeat(64)}`],
     ])('refuses a push whose digest has %s, before anything starts', (_, digest) => {
       // Prepare
       const event = { ...pushEvent, detail: { ...pushEvent.detail, 'image-digest': digest } };
@@ -304,7 +318,7 @@ describe('image push', () => {
 
       expect(routed.invalidConfigs).toEqual([
         expect.stringMatching(
-          /^web\/qa: (?=.*health\.timeoutSeconds: )(?=.*\(root\): unknown key\(s\) tagPatern)/,
+          /^web\/qa: (?=.*health\.timeoutSeconds: )(?=.*\(root\): unknown key\(s\) tagPatern)[^;]+; [^;]+$/,
         ),
       ]);
       expect(routed.decisions.filter(({ action }) => action === 'started')).toHaveLength(2);
