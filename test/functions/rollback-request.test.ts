@@ -101,6 +101,35 @@ describe('rollback request', () => {
       );
     });
 
+    it('reports each issue of a broken config, which might be the one listing the alarm', async () => {
+      stored['web/qa/config'] = JSON.stringify({
+        ...webConfig,
+        tagPatern: '^v',
+        health: { timeoutSeconds: 1 },
+      });
+
+      const { invalidConfigs } = await requestRollbacks(deps(), triggerOf(alarmEvent));
+
+      expect(invalidConfigs).toContainEqual(
+        expect.stringMatching(/^web\/qa: (?=.*health\.timeoutSeconds: )(?=.*tagPatern)[^;]+; [^;]+$/),
+      );
+    });
+
+    it.each([
+      ['without a state', ({ state: _, ...detail }: Record<string, unknown>) => detail],
+      [
+        'whose state has no value',
+        (detail: Record<string, unknown>) => ({ ...detail, state: { reason: 'Threshold Crossed' } }),
+      ],
+      ['without an alarm name', ({ alarmName: _, ...detail }: Record<string, unknown>) => detail],
+    ])('ignores an alarm event %s, saying why, without throwing', (_, change) => {
+      const malformed = { ...alarmEvent, detail: change(alarmEvent.detail) };
+
+      expect(parseRollbackTrigger(malformed)).toEqual({
+        ignored: 'not a CloudWatch Alarm State Change or a gantry Rollback Requested event',
+      });
+    });
+
     it('names the execution after the event, so a redelivery gets the same name', async () => {
       await requestRollbacks(deps(), triggerOf(alarmEvent));
       await requestRollbacks(deps(), triggerOf(structuredClone(alarmEvent)));
