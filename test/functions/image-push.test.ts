@@ -80,6 +80,13 @@ describe('image push', () => {
       });
     });
 
+    it('tells an ignored event from a push', () => {
+      const deleted = { ...pushEvent, detail: { ...pushEvent.detail, 'action-type': 'DELETE' } };
+
+      expect(isIgnored(parseImagePush(deleted))).toBe(true);
+      expect(isIgnored(parseImagePush(pushEvent))).toBe(false);
+    });
+
     it('treats the empty image-tag of a child manifest as no tag', () => {
       expect(parseImagePush(untaggedEvent)).not.toHaveProperty('tag');
     });
