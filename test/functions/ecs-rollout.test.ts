@@ -496,6 +496,21 @@ describe('ecs rollout', () => {
         });
       });
 
+      it('counts no task that DescribeTasks no longer knows', async () => {
+        // Prepare: ECS shows a stopped task for about an hour; past that DescribeTasks answers MISSING
+        // (https://repost.aws/knowledge-center/ecs-task-stopped).
+        rollingOut('FAILED');
+        const taskArn = stoppedTask(1, crashed).taskArn ?? '';
+        ecsMock.on(ListTasksCommand).resolves({ taskArns: [taskArn] });
+        ecsMock.on(DescribeTasksCommand).resolves({ failures: [{ arn: taskArn, reason: 'MISSING' }] });
+
+        // Act
+        const verdict = await judge();
+
+        // Assess
+        expect(verdict).toMatchObject({ outcome: 'failed', stoppedTasks: [] });
+      });
+
       it('describes nothing when ListTasks lists no stopped task', async () => {
         rollingOut('IN_PROGRESS');
         ecsMock.on(ListTasksCommand).resolves({});
