@@ -251,6 +251,21 @@ describe('ecs/deploy', () => {
       });
     });
 
+    it('tags the new revision with Gantry’s tags alone when the running one has none', async () => {
+      primedForDeploy();
+      ecsMock
+        .on(DescribeTaskDefinitionCommand)
+        .resolves({ taskDefinition: describeTaskDefinitionResponse(previousImage).taskDefinition });
+
+      await deployImageToEcs(ecs, target, newImage, story.executionArn);
+
+      expect(ecsMock.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input.tags).toStrictEqual([
+        { key: 'gantry:execution', value: story.executionArn },
+        { key: 'gantry:previous-task-definition', value: story.previousTaskDefinitionArn },
+        { key: 'gantry:previous-image', value: previousImage },
+      ]);
+    });
+
     it('registers anew when the running revision was registered by another execution', async () => {
       // Prepare: a revision an earlier deploy registered, carrying that execution's tags.
       primedForDeploy();
@@ -685,6 +700,15 @@ describe('ecs/deploy', () => {
 
     it('refuses a service without the tag with ServiceNotManaged, saying how to allow it', async () => {
       tagged({ key: 'team', value: 'payments' });
+
+      await expect(requireManagedService(ecs, target)).rejects.toMatchObject({
+        name: 'ServiceNotManaged',
+        message: `ECS service prod/web has no such tag: ${fix}`,
+      });
+    });
+
+    it('refuses a service with no tags at all', async () => {
+      ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf()));
 
       await expect(requireManagedService(ecs, target)).rejects.toMatchObject({
         name: 'ServiceNotManaged',
