@@ -195,7 +195,7 @@ describe('withContainerImage', () => {
 
 describe('describeCopyableTaskDefinition', () => {
   /** An ECS client whose HTTP layer answers DescribeTaskDefinition with `body`, as AWS would send it. */
-  function ecsAnswering(body: unknown, statusCode = 200) {
+  function ecsAnswering(body: unknown, statusCode = 200, buffered = false) {
     return new ECSClient({
       region: story.region,
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
@@ -206,7 +206,10 @@ describe('describeCopyableTaskDefinition', () => {
             statusCode,
             reason: statusCode === 200 ? 'OK' : 'Bad Request',
             headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': 'r-1' },
-            body: Readable.from([Buffer.from(JSON.stringify(body))]),
+            // The Node handler answers a stream; another handler may hand over the bytes already read.
+            body: buffered
+              ? Buffer.from(JSON.stringify(body))
+              : Readable.from([Buffer.from(JSON.stringify(body))]),
           },
         }),
       },
@@ -242,28 +245,35 @@ describe('describeCopyableTaskDefinition', () => {
     expect(result.tags).toEqual([{ key: 'app', value: 'web' }]);
   });
 
-  it('refuses with TaskDefinitionNotCopyable, naming them, fields the bundled SDK would drop', async () => {
-    // Prepare: ECS answers with fields newer than the bundled SDK's model.
-    const withNewFeatures = structuredClone(described) as typeof described & {
-      taskDefinition: { quantumScheduling?: unknown; containerDefinitions: Record<string, unknown>[] };
-    };
-    withNewFeatures.taskDefinition.quantumScheduling = { enabled: true };
-    (withNewFeatures.taskDefinition.containerDefinitions[0] as Record<string, unknown>).gpuSharing = 'SHARED';
+  it.each([
+    ['a stream', false],
+    ['bytes already read', true],
+  ])(
+    'refuses with TaskDefinitionNotCopyable, naming them, fields the bundled SDK would drop, from %s',
+    async (_, buffered) => {
+      // Prepare: ECS answers with fields newer than the bundled SDK's model.
+      const withNewFeatures = structuredClone(described) as typeof described & {
+        taskDefinition: { quantumScheduling?: unknown; containerDefinitions: Record<string, unknown>[] };
+      };
+      withNewFeatures.taskDefinition.quantumScheduling = { enabled: true };
+      (withNewFeatures.taskDefinition.containerDefinitions[0] as Record<string, unknown>).gpuSharing =
+        'SHARED';
 
-    // Act
-    const describing = describeCopyableTaskDefinition(
-      ecsAnswering(withNewFeatures),
-      story.previousTaskDefinitionArn,
-    );
+      // Act
+      const describing = describeCopyableTaskDefinition(
+        ecsAnswering(withNewFeatures, 200, buffered),
+        story.previousTaskDefinitionArn,
+      );
 
-    // Assess
-    await expect(describing).rejects.toMatchObject({
-      name: 'TaskDefinitionNotCopyable',
-      message: expect.stringContaining(
-        'would drop: taskDefinition.containerDefinitions[0].gpuSharing, taskDefinition.quantumScheduling.',
-      ),
-    });
-  });
+      // Assess
+      await expect(describing).rejects.toMatchObject({
+        name: 'TaskDefinitionNotCopyable',
+        message: expect.stringContaining(
+          'would drop: taskDefinition.containerDefinitions[0].gpuSharing, taskDefinition.quantumScheduling.',
+        ),
+      });
+    },
+  );
 
   it('turns a throttled DescribeTaskDefinition into TransientAwsError saying what it was doing', async () => {
     // Prepare: ECS's JSON error shape (awsJson1_1: `__type` and `message`).
@@ -277,6 +287,17 @@ describe('describeCopyableTaskDefinition', () => {
       name: 'TransientAwsError',
       message: 'describing the current task definition: ThrottlingException: Rate exceeded',
     });
+  });
+
+  it('does not count a null ECS sent in a list', async () => {
+    const withNullItem = structuredClone(described) as typeof described & {
+      taskDefinition: { containerDefinitions: { environment: unknown[] }[] };
+    };
+    withNullItem.taskDefinition.containerDefinitions[0]?.environment.unshift(null);
+
+    await expect(
+      describeCopyableTaskDefinition(ecsAnswering(withNullItem), story.previousTaskDefinitionArn),
+    ).resolves.toMatchObject({ taskDefinition: { family: 'web' } });
   });
 
   it('does not count a field ECS sent as null', async () => {

@@ -76,13 +76,15 @@ export async function describeCopyableTaskDefinition(
     (next) => async (args) => {
       const result = await next(args);
       const response = result.response as { statusCode?: number; body?: unknown };
-      if (response.statusCode === 200 && isAsyncIterable(response.body)) {
+      if (response.statusCode !== 200) return result;
+      // The Node HTTP handler answers a stream: read it once, and give the deserializer the bytes,
+      // which it reads as they are. A handler that already read the body hands over bytes itself.
+      if (isAsyncIterable(response.body)) {
         const chunks: Uint8Array[] = [];
         for await (const chunk of response.body) chunks.push(chunk as Uint8Array);
-        rawBody = Buffer.concat(chunks);
-        // The deserializer reads a Uint8Array body as it is.
-        response.body = rawBody;
+        response.body = Buffer.concat(chunks);
       }
+      if (response.body instanceof Uint8Array) rawBody = response.body;
       return result;
     },
     { step: 'deserialize', priority: 'low', name: 'gantryKeepRawTaskDefinition' },
