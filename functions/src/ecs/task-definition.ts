@@ -79,9 +79,10 @@ export async function describeCopyableTaskDefinition(
       if (response.statusCode !== 200) return result;
       // The Node HTTP handler answers a stream: read it once, and give the deserializer the bytes,
       // which it reads as they are. A handler that already read the body hands over bytes itself.
-      if (isAsyncIterable(response.body)) {
+      const stream = response.body as Partial<AsyncIterable<Uint8Array>> | undefined;
+      if (typeof stream?.[Symbol.asyncIterator] === 'function') {
         const chunks: Uint8Array[] = [];
-        for await (const chunk of response.body) chunks.push(chunk as Uint8Array);
+        for await (const chunk of stream as AsyncIterable<Uint8Array>) chunks.push(chunk);
         response.body = Buffer.concat(chunks);
       }
       if (response.body instanceof Uint8Array) rawBody = response.body;
@@ -117,10 +118,6 @@ function droppedFields(raw: unknown, parsed: unknown, path: string): string[] {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
 
 function parseJson(text: string): unknown {
