@@ -50,6 +50,15 @@ export const mutationModules = {
   // Rollout judgement (ECS)
   rollout: { mutate: 'functions/src/ecs/rollout.ts', tests: ['test/functions/ecs-rollout.test.ts'] },
   'ecs-events': { mutate: 'functions/src/ecs/events.ts', tests: ['test/functions/ecs-rollout.test.ts'] },
+  // Deploy and rollback decisions (ECS): circuit-breaker follow-up, controller refusal, unmodelled fields
+  'ecs-deploy': {
+    mutate: 'functions/src/ecs/deploy.ts',
+    tests: ['test/functions/ecs-deploy.test.ts', 'test/functions/target.test.ts'],
+  },
+  'task-definition': {
+    mutate: 'functions/src/ecs/task-definition.ts',
+    tests: ['test/functions/task-definition.test.ts', 'test/functions/ecs-deploy.test.ts'],
+  },
   // Release records
   release: {
     mutate: 'functions/src/release.ts',

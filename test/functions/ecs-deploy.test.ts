@@ -11,10 +11,12 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  defaultEcsRollbackPatience,
   deployImageToEcs,
   deployTaskDefinitionToEcs,
   describeService,
   followEcsRollback,
+  requireManagedService,
 } from '../../functions/src/ecs/deploy.ts';
 import {
   describeServicesResponse,
@@ -48,6 +50,7 @@ function primedForDeploy() {
 
 afterEach(() => {
   ecsMock.reset();
+  vi.useRealTimers();
 });
 
 describe('ecs/deploy', () => {
@@ -161,7 +164,7 @@ describe('ecs/deploy', () => {
 
     it('fails with an error that leads to a rollback when UpdateService changed the service but named no deployment', async () => {
       primedForDeploy();
-      ecsMock.on(UpdateServiceCommand).resolves({ service: serviceOf({ deployments: [] }) });
+      ecsMock.on(UpdateServiceCommand).resolves({ service: serviceOf({ deployments: undefined }) });
 
       await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
         name: 'ServiceChangedWithoutDeployment',
@@ -169,10 +172,14 @@ describe('ecs/deploy', () => {
     });
 
     it('returns the deployment a retried step already started, with its recorded rollback target', async () => {
-      // Prepare: the service already runs the revision this execution registered.
+      // Prepare: the service already runs the revision this execution registered; ECS promises no
+      // order of the deployments, so the one being drained may come first.
+      const rolling = serviceRollingOut('IN_PROGRESS');
       ecsMock
         .on(DescribeServicesCommand)
-        .resolves(describeServicesResponse(serviceRollingOut('IN_PROGRESS')));
+        .resolves(
+          describeServicesResponse({ ...rolling, deployments: [...(rolling.deployments ?? [])].reverse() }),
+        );
       const { taskDefinition } = describeTaskDefinitionResponse(newImage);
       ecsMock.on(DescribeTaskDefinitionCommand).resolves({
         taskDefinition,
@@ -223,6 +230,142 @@ describe('ecs/deploy', () => {
       expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
     });
 
+    it('records the previous image of the target container, not of the first container listed', async () => {
+      // Prepare: the log router sidecar is listed before the app container.
+      primedForDeploy();
+      const described = describeTaskDefinitionResponse(previousImage);
+      const containers = described.taskDefinition?.containerDefinitions ?? [];
+      ecsMock.on(DescribeTaskDefinitionCommand).resolves({
+        ...described,
+        taskDefinition: { ...described.taskDefinition, containerDefinitions: [...containers].reverse() },
+      });
+
+      // Act
+      const deployment = await deployImageToEcs(ecs, target, newImage, story.executionArn);
+
+      // Assess
+      expect(deployment.previousImage).toBe(previousImage);
+      expect(ecsMock.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input.tags).toContainEqual({
+        key: 'gantry:previous-image',
+        value: previousImage,
+      });
+    });
+
+    it('tags the new revision with Gantry’s tags alone when the running one has none', async () => {
+      primedForDeploy();
+      ecsMock
+        .on(DescribeTaskDefinitionCommand)
+        .resolves({ taskDefinition: describeTaskDefinitionResponse(previousImage).taskDefinition });
+
+      await deployImageToEcs(ecs, target, newImage, story.executionArn);
+
+      expect(ecsMock.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input.tags).toStrictEqual([
+        { key: 'gantry:execution', value: story.executionArn },
+        { key: 'gantry:previous-task-definition', value: story.previousTaskDefinitionArn },
+        { key: 'gantry:previous-image', value: previousImage },
+      ]);
+    });
+
+    it('registers anew when the running revision was registered by another execution', async () => {
+      // Prepare: a revision an earlier deploy registered, carrying that execution's tags.
+      primedForDeploy();
+      const { taskDefinition } = describeTaskDefinitionResponse(previousImage);
+      const earlier = `${story.executionArn}-earlier`;
+      ecsMock.on(DescribeTaskDefinitionCommand).resolves({
+        taskDefinition,
+        tags: [
+          { key: 'gantry:execution', value: earlier },
+          {
+            key: 'gantry:previous-task-definition',
+            value: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/web:40',
+          },
+        ],
+      });
+
+      // Act
+      const deployment = await deployImageToEcs(ecs, target, newImage, story.executionArn);
+
+      // Assess: this execution's tags replace the earlier ones.
+      expect(ecsMock).toHaveReceivedCommandTimes(RegisterTaskDefinitionCommand, 1);
+      expect(ecsMock.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input.tags).toEqual([
+        { key: 'gantry:execution', value: story.executionArn },
+        { key: 'gantry:previous-task-definition', value: story.previousTaskDefinitionArn },
+        { key: 'gantry:previous-image', value: previousImage },
+      ]);
+      expect(deployment.previousTaskDefinitionArn).toBe(story.previousTaskDefinitionArn);
+    });
+
+    it('falls back to the running revision as rollback target when its own revision carries none', async () => {
+      // Prepare: a retried step whose revision only carries the execution tag.
+      ecsMock
+        .on(DescribeServicesCommand)
+        .resolves(describeServicesResponse(serviceRollingOut('IN_PROGRESS')));
+      ecsMock.on(DescribeTaskDefinitionCommand).resolves({
+        taskDefinition: describeTaskDefinitionResponse(newImage).taskDefinition,
+        tags: [{ key: 'gantry:execution', value: story.executionArn }],
+      });
+
+      // Act
+      const deployment = await deployImageToEcs(ecs, target, newImage, story.executionArn);
+
+      // Assess
+      expect(deployment).toStrictEqual({
+        deploymentId: story.deploymentId,
+        taskDefinitionArn: story.taskDefinitionArn,
+        previousTaskDefinitionArn: story.taskDefinitionArn,
+      });
+    });
+
+    it.each([
+      [
+        'the service names no task definition to copy',
+        () =>
+          ecsMock
+            .on(DescribeServicesCommand)
+            .resolves(describeServicesResponse(serviceOf({ taskDefinition: undefined }))),
+        'service prod/web has no task definition to copy',
+        'DescribeTaskDefinitionCommand',
+      ],
+      [
+        'the running task definition cannot be described',
+        () => ecsMock.on(DescribeTaskDefinitionCommand).resolves({}),
+        `task definition ${story.previousTaskDefinitionArn} not found`,
+        'RegisterTaskDefinitionCommand',
+      ],
+      [
+        'RegisterTaskDefinition names no revision',
+        () => ecsMock.on(RegisterTaskDefinitionCommand).resolves({}),
+        'RegisterTaskDefinition returned no ARN',
+        'UpdateServiceCommand',
+      ],
+    ] as const)(
+      'fails with DeployFailed, before the service changes, when %s',
+      async (_, answer, message, notSent) => {
+        // Prepare
+        primedForDeploy();
+        answer();
+
+        // Act
+        const deploying = deployImageToEcs(ecs, target, newImage, story.executionArn);
+
+        // Assess
+        await expect(deploying).rejects.toMatchObject({ name: 'DeployFailed', message });
+        const sent = ecsMock.calls().map((call) => call.args[0].constructor.name);
+        expect(sent).not.toContain(notSent);
+        expect(sent).not.toContain('UpdateServiceCommand');
+      },
+    );
+
+    it('says which service changed without naming a deployment', async () => {
+      primedForDeploy();
+      ecsMock.on(UpdateServiceCommand).resolves({});
+
+      await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
+        name: 'ServiceChangedWithoutDeployment',
+        message: 'UpdateService on web returned no PRIMARY deployment',
+      });
+    });
+
     describe('an unusable service', () => {
       it('fails with DeployFailed when the service is INACTIVE', async () => {
         ecsMock
@@ -234,6 +377,15 @@ describe('ecs/deploy', () => {
           message: 'ECS service prod/web is not usable: INACTIVE',
         });
         expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+      });
+
+      it('fails with DeployFailed saying not found when ECS answers neither the service nor a failure', async () => {
+        ecsMock.on(DescribeServicesCommand).resolves({ $metadata: {} });
+
+        await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
+          name: 'DeployFailed',
+          message: 'ECS service prod/web is not usable: not found',
+        });
       });
 
       it('fails with DeployFailed when the service is missing', async () => {
@@ -317,7 +469,23 @@ describe('ecs/deploy', () => {
         expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
       });
 
-      it('turns a 500 into TransientAwsError', async () => {
+      it('says which service it was describing when DescribeServices is throttled', async () => {
+        ecsMock.on(DescribeServicesCommand).rejects(
+          new ECSServiceException({
+            name: 'ThrottlingException',
+            $fault: 'client',
+            $metadata: { httpStatusCode: 400 },
+            message: 'Rate exceeded',
+          }),
+        );
+
+        await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
+          name: 'TransientAwsError',
+          message: 'describing service web: ThrottlingException: Rate exceeded',
+        });
+      });
+
+      it('turns a 500 into TransientAwsError saying which service it was updating', async () => {
         primedForDeploy();
         ecsMock
           .on(UpdateServiceCommand)
@@ -325,6 +493,7 @@ describe('ecs/deploy', () => {
 
         await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
           name: 'TransientAwsError',
+          message: 'updating service web: ServerException: internal error',
         });
       });
 
@@ -338,7 +507,8 @@ describe('ecs/deploy', () => {
 
         await expect(deployImageToEcs(ecs, target, newImage, story.executionArn)).rejects.toMatchObject({
           name: 'DeployFailed',
-          message: expect.stringContaining('AccessDeniedException'),
+          message:
+            'ECS refused the change: AccessDeniedException: User is not authorized to perform: iam:PassRole',
           cause: denied,
         });
         expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
@@ -369,6 +539,9 @@ describe('ecs/deploy', () => {
 
   describe('followEcsRollback', () => {
     const patience = (polls = 3) => ({ polls, intervalMs: 1000, sleep: vi.fn(async () => undefined) });
+    /** Follows ECS's rollback of the story's deployment to the previous revision. */
+    const follow = (waiting: ReturnType<typeof patience>) =>
+      followEcsRollback(ecs, target, story.deploymentId, story.previousTaskDefinitionArn, waiting);
     /** ECS's rollback deployment, PRIMARY and running the previous revision. */
     const ecsRollingBack = () =>
       serviceOf({
@@ -386,9 +559,7 @@ describe('ecs/deploy', () => {
     it('returns the rollback deployment ECS started when it runs the given revision', async () => {
       ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(ecsRollingBack()));
 
-      await expect(
-        followEcsRollback(ecs, target, story.deploymentId, story.previousTaskDefinitionArn, patience()),
-      ).resolves.toEqual({
+      await expect(follow(patience())).resolves.toEqual({
         deploymentId: 'ecs-svc/5555555555555555555',
         taskDefinitionArn: story.previousTaskDefinitionArn,
         previousTaskDefinitionArn: story.previousTaskDefinitionArn,
@@ -404,13 +575,7 @@ describe('ecs/deploy', () => {
       const waiting = patience();
 
       // Act
-      const followed = await followEcsRollback(
-        ecs,
-        target,
-        story.deploymentId,
-        story.previousTaskDefinitionArn,
-        waiting,
-      );
+      const followed = await follow(waiting);
 
       // Assess
       expect(followed?.deploymentId).toBe('ecs-svc/5555555555555555555');
@@ -419,13 +584,40 @@ describe('ecs/deploy', () => {
     });
 
     it('throws TransientAwsError, changing nothing, when ECS has still not started its rollback', async () => {
+      // Prepare
       ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceRollingOut('FAILED')));
+      const waiting = patience(3);
 
-      await expect(
-        followEcsRollback(ecs, target, story.deploymentId, story.previousTaskDefinitionArn, patience(3)),
-      ).rejects.toMatchObject({ name: 'TransientAwsError' });
+      // Act
+      const following = follow(waiting);
+
+      // Assess
+      await expect(following).rejects.toMatchObject({
+        name: 'TransientAwsError',
+        message: `ECS's circuit breaker failed deployment ${story.deploymentId} of web but has not started its rollback yet`,
+      });
       expect(ecsMock).toHaveReceivedCommandTimes(DescribeServicesCommand, 3);
+      expect(waiting.sleep.mock.calls).toEqual([[1000], [1000]]);
       expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+    });
+
+    it('by default gives ECS 15 looks a second apart, well inside the step’s 30 s Lambda timeout', async () => {
+      // Prepare
+      vi.useFakeTimers();
+      ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceRollingOut('FAILED')));
+      const following = followEcsRollback(ecs, target, story.deploymentId, story.previousTaskDefinitionArn);
+      const settled = following.catch((error: unknown) => error);
+
+      // Act
+      await vi.advanceTimersByTimeAsync(13_999);
+      const looksBeforeTheEnd = ecsMock.commandCalls(DescribeServicesCommand).length;
+      await vi.advanceTimersByTimeAsync(1);
+
+      // Assess
+      expect(looksBeforeTheEnd).toBe(14);
+      await expect(settled).resolves.toMatchObject({ name: 'TransientAwsError' });
+      expect(ecsMock).toHaveReceivedCommandTimes(DescribeServicesCommand, 15);
+      expect(defaultEcsRollbackPatience).toMatchObject({ polls: 15, intervalMs: 1000 });
     });
 
     it('returns nothing when no other deployment completed, as ECS then has nothing to roll back to', async () => {
@@ -437,9 +629,41 @@ describe('ecs/deploy', () => {
           ),
         );
 
-      await expect(
-        followEcsRollback(ecs, target, story.deploymentId, story.previousTaskDefinitionArn, patience()),
-      ).resolves.toBeUndefined();
+      await expect(follow(patience())).resolves.toBeUndefined();
+    });
+
+    it('finds ECS’s rollback deployment wherever the service lists it', async () => {
+      const rollingBack = ecsRollingBack();
+      ecsMock.on(DescribeServicesCommand).resolves(
+        describeServicesResponse({
+          ...rollingBack,
+          deployments: [...(rollingBack.deployments ?? [])].reverse(),
+        }),
+      );
+
+      await expect(follow(patience())).resolves.toMatchObject({
+        deploymentId: 'ecs-svc/5555555555555555555',
+      });
+    });
+
+    it('returns nothing when the other deployment never completed either, as ECS then has nothing to roll back to', async () => {
+      // Prepare: the deployment before the failed one was itself superseded mid-rollout.
+      const [failed, older] = serviceRollingOut('FAILED').deployments ?? [];
+      ecsMock
+        .on(DescribeServicesCommand)
+        .resolves(
+          describeServicesResponse(
+            serviceOf({ deployments: [{ ...failed }, { ...older, rolloutState: 'IN_PROGRESS' }] }),
+          ),
+        );
+      const waiting = patience();
+
+      // Act
+      const followed = await follow(waiting);
+
+      // Assess
+      expect(followed).toBeUndefined();
+      expect(waiting.sleep).not.toHaveBeenCalled();
     });
 
     it('returns nothing when another deployment runs another revision', async () => {
@@ -457,11 +681,84 @@ describe('ecs/deploy', () => {
     });
   });
 
+  describe('requireManagedService', () => {
+    const fix =
+      'add the tag gantry:managed=true to the service (aws ecs tag-resource) to let Gantry deploy it';
+    const tagged = (...tags: { key: string; value: string }[]) =>
+      ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf({ tags })));
+
+    it('accepts a service tagged gantry:managed=true, reading its tags', async () => {
+      tagged({ key: 'team', value: 'payments' }, { key: 'gantry:managed', value: 'true' });
+
+      await expect(requireManagedService(ecs, target)).resolves.toBeUndefined();
+      expect(ecsMock).toHaveReceivedCommandWith(DescribeServicesCommand, {
+        cluster: 'prod',
+        services: ['web'],
+        include: ['TAGS'],
+      });
+    });
+
+    it('refuses a service without the tag with ServiceNotManaged, saying how to allow it', async () => {
+      tagged({ key: 'team', value: 'payments' });
+
+      await expect(requireManagedService(ecs, target)).rejects.toMatchObject({
+        name: 'ServiceNotManaged',
+        message: `ECS service prod/web has no such tag: ${fix}`,
+      });
+    });
+
+    it('refuses a service with no tags at all', async () => {
+      ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf()));
+
+      await expect(requireManagedService(ecs, target)).rejects.toMatchObject({
+        name: 'ServiceNotManaged',
+        message: `ECS service prod/web has no such tag: ${fix}`,
+      });
+    });
+
+    it('refuses a service whose tag is not true, naming the value it has', async () => {
+      tagged({ key: 'gantry:managed', value: 'false' });
+
+      await expect(requireManagedService(ecs, target)).rejects.toMatchObject({
+        name: 'ServiceNotManaged',
+        message: `ECS service prod/web has gantry:managed=false: ${fix}`,
+      });
+    });
+
+    it('reads AccessDeniedException as the missing tag the stack’s grant requires', async () => {
+      // Prepare: the stack only lets Gantry describe services carrying the tag.
+      const denied = new AccessDeniedException({
+        message: 'User is not authorized to perform: ecs:DescribeServices',
+        $metadata: { httpStatusCode: 400 },
+      });
+      ecsMock.on(DescribeServicesCommand).rejects(denied);
+
+      // Act / Assess
+      await expect(requireManagedService(ecs, target)).rejects.toMatchObject({
+        name: 'ServiceNotManaged',
+        message: `Gantry may not describe ECS service prod/web: ${fix}`,
+        cause: denied,
+      });
+    });
+
+    it('lets other failures through as they are', async () => {
+      ecsMock
+        .on(DescribeServicesCommand)
+        .rejects(new ServerException({ message: 'internal error', $metadata: { httpStatusCode: 500 } }));
+
+      await expect(requireManagedService(ecs, target)).rejects.toMatchObject({ name: 'TransientAwsError' });
+    });
+  });
+
   describe('describeService', () => {
-    it('returns the ACTIVE service', async () => {
+    it('returns the ACTIVE service, without asking for its tags', async () => {
       ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf()));
 
       await expect(describeService(ecs, target)).resolves.toMatchObject({ serviceArn: story.serviceArn });
+      expect(ecsMock.commandCalls(DescribeServicesCommand)[0]?.args[0].input).toStrictEqual({
+        cluster: 'prod',
+        services: ['web'],
+      });
     });
   });
 });

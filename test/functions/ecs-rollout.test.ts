@@ -1,5 +1,6 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
+  type Deployment,
   DescribeServicesCommand,
   DescribeTasksCommand,
   ECSClient,
@@ -20,9 +21,11 @@ import { failureCause, registerRolloutWait, settleRollout } from '../../function
 import { handleEcsEvent } from '../../functions/src/ecs/events.ts';
 import {
   evaluateRollout,
+  isFailedTask,
   type RolloutDependencies,
   type RolloutWait,
   type StoppedTask,
+  toStoppedTask,
 } from '../../functions/src/ecs/rollout.ts';
 import { matchesPattern, readEventRules } from '../../sandbox/bus.ts';
 import {
@@ -30,6 +33,7 @@ import {
   describeServicesResponse,
   describeTasksResponse,
   loadEvent,
+  serviceOf,
   serviceRollingOut,
   stoppedTask,
   story,
@@ -51,6 +55,38 @@ const completedEvent = loadEvent('ecs-deployment-completed.json');
 const failedEvent = loadEvent('ecs-deployment-failed.json');
 const inProgressEvent = loadEvent('ecs-deployment-in-progress.json');
 const taskStoppedEvent = loadEvent<{ detail: Record<string, unknown> }>('ecs-task-stopped.json');
+
+/**
+ * Stops that say the new version is broken, as ECS words them (stop code, stopped reason): the
+ * serverless.yml rule delivers them and isFailedTask counts them.
+ */
+const failureStops: [string, string, string][] = [
+  ['an essential container exited', 'EssentialContainerExited', 'Essential container in task exited'],
+  ['the task failed to start', 'TaskFailedToStart', 'CannotPullContainerError: pull image manifest'],
+  [
+    'ELB health checks failed',
+    'ServiceSchedulerInitiated',
+    'Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123)',
+  ],
+  ['container health checks failed', 'ServiceSchedulerInitiated', 'Task failed container health checks'],
+];
+
+/** Stops that say nothing about the new version: neither delivered nor counted. */
+const otherStops: [string, string, string][] = [
+  [
+    'a scale-in or a newer deployment',
+    'ServiceSchedulerInitiated',
+    'Scaling activity initiated by (deployment ecs-svc/1)',
+  ],
+  ['a person', 'UserInitiated', 'Task stopped by user'],
+  ['a Spot interruption', 'SpotInterruption', 'Your Spot Task was interrupted.'],
+];
+
+/** A task of the new deployment drained by a scale-in or a later deployment: not a failure. */
+const drained = {
+  stopCode: 'ServiceSchedulerInitiated',
+  stoppedReason: `Scaling activity initiated by (deployment ${story.deploymentId})`,
+} as const;
 
 const ecsMock = mockClient(ECSClient);
 const sfnMock = mockClient(SFNClient);
@@ -177,6 +213,369 @@ describe('ecs rollout', () => {
     });
   });
 
+  describe('evaluateRollout', () => {
+    const [waited, older] = serviceRollingOut('IN_PROGRESS').deployments ?? [];
+    /** The service with exactly these deployments, in this order; the breaker on and rolling back. */
+    function deployments(...listed: Deployment[]) {
+      ecsMock
+        .on(DescribeServicesCommand)
+        .resolves(describeServicesResponse(serviceOf({ deployments: listed })));
+    }
+    const judge = (deadlinePassed = false) => evaluateRollout(deps.ecs, wait, { deadlinePassed });
+
+    describe('the deployment it waits for', () => {
+      it('keeps waiting while its deployment rolls out, even when an older deployment listed first COMPLETED', async () => {
+        // Prepare: ECS does not promise an order; the previous deployment COMPLETED long ago.
+        deployments({ ...older, status: 'ACTIVE' }, { ...waited, status: 'PRIMARY' });
+
+        // Act
+        const verdict = await judge();
+
+        // Assess
+        expect(verdict).toEqual({ outcome: 'pending' });
+      });
+
+      it('fails with RolloutFailed when its deployment is no longer on the service, even if a newer one COMPLETED', async () => {
+        // Prepare: someone else deployed over it, and that deployment completed.
+        deployments({ ...waited, id: 'ecs-svc/5555555555555555555', rolloutState: 'COMPLETED' });
+
+        // Act
+        const verdict = await judge();
+
+        // Assess
+        expect(verdict).toEqual({
+          outcome: 'failed',
+          error: 'RolloutFailed',
+          message: `deployment ${story.deploymentId} is no longer on the service`,
+          deploymentId: story.deploymentId,
+          ecsRolledBack: false,
+          stoppedTasks: [],
+        });
+      });
+
+      it.each([
+        ['the service is not found', { failures: [{ arn: story.serviceArn, reason: 'MISSING' }] }],
+        ['the service lists no deployment', { services: [serviceOf({ deployments: undefined })] }],
+      ])('fails with RolloutFailed, as gone, when %s', async (_, described) => {
+        ecsMock.on(DescribeServicesCommand).resolves({ $metadata: {}, ...described });
+
+        await expect(judge()).resolves.toMatchObject({
+          outcome: 'failed',
+          error: 'RolloutFailed',
+          message: `deployment ${story.deploymentId} is no longer on the service`,
+          ecsRolledBack: false,
+        });
+      });
+
+      it('reads the service of the wait, in its cluster', async () => {
+        rollingOut('IN_PROGRESS');
+
+        await judge();
+
+        expect(ecsMock).toHaveReceivedCommandWith(DescribeServicesCommand, {
+          cluster: story.cluster,
+          services: [story.service],
+        });
+        expect(ecsMock).toHaveReceivedCommandWith(ListTasksCommand, {
+          cluster: story.cluster,
+          startedBy: story.deploymentId,
+          desiredStatus: 'STOPPED',
+        });
+      });
+
+      const throttled = () =>
+        Object.assign(new Error('Rate exceeded'), {
+          name: 'ThrottlingException',
+          $metadata: { httpStatusCode: 400 },
+        });
+      it.each([
+        [
+          'DescribeServices',
+          'describing the service rollout',
+          () => ecsMock.on(DescribeServicesCommand).rejects(throttled()),
+        ],
+        ['ListTasks', 'listing stopped tasks', () => ecsMock.on(ListTasksCommand).rejects(throttled())],
+        [
+          'DescribeTasks',
+          'describing stopped tasks',
+          () => ecsMock.on(DescribeTasksCommand).rejects(throttled()),
+        ],
+      ])(
+        'turns a throttled %s into TransientAwsError saying what it was doing',
+        async (_, doing, throttle) => {
+          // Prepare
+          rollingOut('IN_PROGRESS');
+          stopped(stoppedTask(1, crashed));
+          throttle();
+
+          // Act / Assess
+          await expect(judge()).rejects.toMatchObject({
+            name: 'TransientAwsError',
+            message: `${doing}: ThrottlingException: Rate exceeded`,
+          });
+        },
+      );
+    });
+
+    describe('after the deadline', () => {
+      it('times out with RolloutTimedOut, naming the rollout state and how many tasks run', async () => {
+        // Prepare: one task crashed (below the limit of 2), one was drained by a scale-in.
+        rollingOut('IN_PROGRESS');
+        stopped(stoppedTask(1, crashed), stoppedTask(2, drained));
+
+        // Act
+        const verdict = await judge(true);
+
+        // Assess: only the stop that can count is kept as forensics.
+        expect(verdict).toEqual({
+          outcome: 'failed',
+          error: 'RolloutTimedOut',
+          message: 'the rollout did not complete in time (rolloutState IN_PROGRESS, 1/2 running)',
+          deploymentId: story.deploymentId,
+          ecsRolledBack: false,
+          stoppedTasks: [expect.objectContaining({ taskArn: stoppedTask(1, crashed).taskArn })],
+        });
+      });
+
+      it('says the rollout state is unknown where ECS reports none (a Classic Load Balancer service)', async () => {
+        // Prepare: "The rolloutState of a service is only returned for services that use the rolling
+        // update (ECS) deployment type that aren't behind a Classic Load Balancer" (ECS API model,
+        // Deployment.rolloutState in @aws-sdk/client-ecs).
+        const { rolloutState: _, rolloutStateReason: __, ...withoutState } = waited ?? {};
+        deployments(withoutState, { ...older, status: 'ACTIVE' });
+
+        // Act
+        const verdict = await judge(true);
+
+        // Assess
+        expect(verdict).toMatchObject({
+          error: 'RolloutTimedOut',
+          message: 'the rollout did not complete in time (rolloutState unknown, 1/2 running)',
+        });
+      });
+
+      it('completes when the deployment COMPLETED just as the deadline passed', async () => {
+        rollingOut('COMPLETED');
+
+        await expect(judge(true)).resolves.toEqual({
+          outcome: 'completed',
+          deploymentId: story.deploymentId,
+        });
+      });
+    });
+
+    describe('a deployment ECS reports FAILED', () => {
+      it.each([
+        ['rolled back by ECS when the circuit breaker rolls back', { enable: true, rollback: true }, true],
+        ['not rolled back by ECS when the breaker only fails it', { enable: true, rollback: false }, false],
+        ['not rolled back by ECS when the breaker is off', { enable: false, rollback: true }, false],
+        ['not rolled back by ECS when the service reports no breaker', undefined, false],
+      ])('fails with RolloutFailed, %s', async (_, breaker, ecsRolledBack) => {
+        ecsMock.on(DescribeServicesCommand).resolves(
+          describeServicesResponse(
+            serviceRollingOut('FAILED', {
+              deploymentConfiguration: {
+                ...(breaker && { deploymentCircuitBreaker: breaker }),
+                maximumPercent: 200,
+                minimumHealthyPercent: 100,
+              },
+            }),
+          ),
+        );
+
+        await expect(judge()).resolves.toMatchObject({
+          outcome: 'failed',
+          error: 'RolloutFailed',
+          message: 'ECS reported the rollout FAILED: ECS deployment circuit breaker: task failed to start.',
+          ecsRolledBack,
+        });
+      });
+
+      it('does not claim ECS rolled back when the service reports no deployment configuration', async () => {
+        ecsMock
+          .on(DescribeServicesCommand)
+          .resolves(
+            describeServicesResponse(serviceRollingOut('FAILED', { deploymentConfiguration: undefined })),
+          );
+
+        await expect(judge()).resolves.toMatchObject({ error: 'RolloutFailed', ecsRolledBack: false });
+      });
+
+      it('lists every stopped task of the FAILED deployment as forensics, whatever stopped it', async () => {
+        // Prepare
+        rollingOut('FAILED');
+        stopped(stoppedTask(1, crashed), stoppedTask(2, drained));
+
+        // Act
+        const verdict = await judge();
+
+        // Assess
+        expect(verdict).toMatchObject({
+          stoppedTasks: [
+            expect.objectContaining({ taskArn: stoppedTask(1, crashed).taskArn }),
+            expect.objectContaining({
+              taskArn: stoppedTask(2, drained).taskArn,
+              stopCode: 'ServiceSchedulerInitiated',
+            }),
+          ],
+        });
+      });
+
+      it('lists no stopped task when ListTasks lists none', async () => {
+        rollingOut('FAILED');
+
+        await expect(judge()).resolves.toMatchObject({ outcome: 'failed', stoppedTasks: [] });
+      });
+
+      it('says no reason was given when ECS gives none', async () => {
+        const { rolloutStateReason: _, ...withoutReason } =
+          serviceRollingOut('FAILED').deployments?.[0] ?? {};
+        deployments(withoutReason);
+
+        await expect(judge()).resolves.toMatchObject({
+          error: 'RolloutFailed',
+          message: 'ECS reported the rollout FAILED: no reason given',
+        });
+      });
+
+      it('does not claim ECS rolled back a rollout Gantry failed on its own count', async () => {
+        // The breaker is on, but the deployment is still IN_PROGRESS: ECS has not failed it.
+        rollingOut('IN_PROGRESS');
+        stopped(stoppedTask(1, crashed), stoppedTask(2, crashed));
+
+        await expect(judge()).resolves.toMatchObject({ error: 'RolloutFailed', ecsRolledBack: false });
+      });
+    });
+
+    describe('stopped tasks', () => {
+      it('fails at maxFailedTasks tasks that failed to start, keeping each container’s reason in the cause', async () => {
+        // Prepare
+        rollingOut('IN_PROGRESS');
+        const pullFailed = {
+          stopCode: 'TaskFailedToStart',
+          stoppedReason: 'CannotPullContainerError: pull image manifest has been retried 5 time(s)',
+        } as const;
+        stopped(stoppedTask(1, pullFailed));
+
+        // Act
+        const verdict = await registerRolloutWait(deps, { ...wait, maxFailedTasks: 1 }, (parkedRollout) =>
+          evaluateRollout(deps.ecs, parkedRollout, { deadlinePassed: false }),
+        );
+
+        // Assess
+        expect(verdict).toMatchObject({
+          outcome: 'failed',
+          message: '1 task(s) of the new deployment stopped (limit 1)',
+        });
+        expect(sentCause()).toMatchObject({
+          stoppedTasks: [
+            {
+              taskArn: stoppedTask(1, pullFailed).taskArn,
+              stopCode: 'TaskFailedToStart',
+              stoppedReason: pullFailed.stoppedReason,
+              containers: [{ name: 'app', reason: 'CannotPullContainerError: pull image manifest' }],
+            },
+          ],
+        });
+      });
+
+      it('describes at most the 100 stopped tasks DescribeTasks accepts in one call', async () => {
+        // Prepare: "A list of up to 100 task IDs or full ARN entries" (ECS API model, DescribeTasksRequest.tasks).
+        rollingOut('IN_PROGRESS');
+        const taskArns = Array.from({ length: 150 }, (_, index) => stoppedTask(index, crashed).taskArn ?? '');
+        ecsMock.on(ListTasksCommand).resolves({ taskArns });
+        ecsMock.on(DescribeTasksCommand).resolves(describeTasksResponse([]));
+
+        // Act
+        await judge();
+
+        // Assess
+        expect(ecsMock).toHaveReceivedCommandExactlyOnceWith(DescribeTasksCommand, {
+          cluster: story.cluster,
+          tasks: taskArns.slice(0, 100),
+        });
+      });
+
+      it('counts no task that DescribeTasks no longer knows', async () => {
+        // Prepare: ECS shows a stopped task for about an hour; past that DescribeTasks answers MISSING
+        // (https://repost.aws/knowledge-center/ecs-task-stopped).
+        rollingOut('FAILED');
+        const taskArn = stoppedTask(1, crashed).taskArn ?? '';
+        ecsMock.on(ListTasksCommand).resolves({ taskArns: [taskArn] });
+        ecsMock.on(DescribeTasksCommand).resolves({ failures: [{ arn: taskArn, reason: 'MISSING' }] });
+
+        // Act
+        const verdict = await judge();
+
+        // Assess
+        expect(verdict).toMatchObject({ outcome: 'failed', stoppedTasks: [] });
+      });
+
+      it('describes nothing when ListTasks lists no stopped task', async () => {
+        rollingOut('IN_PROGRESS');
+        ecsMock.on(ListTasksCommand).resolves({});
+
+        await expect(judge()).resolves.toEqual({ outcome: 'pending' });
+        expect(ecsMock).not.toHaveReceivedCommand(DescribeTasksCommand);
+      });
+    });
+  });
+
+  describe('toStoppedTask', () => {
+    it('keeps what ECS said about a stopped task, and nothing it did not say', () => {
+      // Act
+      const kept = toStoppedTask({
+        taskArn: stoppedTask(1, crashed).taskArn,
+        stoppedReason: 'Task failed container health checks',
+        containers: [{ name: 'app' }, { exitCode: 137 }, { reason: 'OutOfMemoryError: Container killed' }],
+      });
+
+      // Assess: no key holds undefined (exactOptionalPropertyTypes), none is invented.
+      expect(kept).toStrictEqual({
+        taskArn: stoppedTask(1, crashed).taskArn,
+        stoppedReason: 'Task failed container health checks',
+        containers: [{ name: 'app' }, { exitCode: 137 }, { reason: 'OutOfMemoryError: Container killed' }],
+      });
+    });
+
+    it('names a task described without an ARN "unknown", with no containers', () => {
+      expect(toStoppedTask({ stopCode: 'TaskFailedToStart' })).toStrictEqual({
+        taskArn: 'unknown',
+        stopCode: 'TaskFailedToStart',
+        containers: [],
+      });
+    });
+  });
+
+  describe('isFailedTask', () => {
+    const task = (stopCode: string | undefined, stoppedReason: string | undefined): StoppedTask => ({
+      taskArn: stoppedTask(1, crashed).taskArn ?? '',
+      ...(stopCode !== undefined && { stopCode }),
+      ...(stoppedReason !== undefined && { stoppedReason }),
+      containers: [],
+    });
+
+    it.each([
+      ...failureStops,
+      // The reason is free text (ECS API model, Task.stoppedReason): any spelling of a health check counts.
+      [
+        'a healthcheck failed (written as one word)',
+        'ServiceSchedulerInitiated',
+        'Task failed container healthcheck',
+      ],
+      ['a Health Check failed (capitalised)', undefined, 'Task failed Health Check'],
+    ])('counts a stop that says the new version is broken: %s', (_, stopCode, stoppedReason) => {
+      expect(isFailedTask(task(stopCode, stoppedReason))).toBe(true);
+    });
+
+    it.each([...otherStops, ['no stop code and no reason', undefined, undefined]])(
+      'does not count a stop that says nothing about the new version: %s',
+      (_, stopCode, stoppedReason) => {
+        expect(isFailedTask(task(stopCode, stoppedReason))).toBe(false);
+      },
+    );
+  });
+
   describe('handleEcsEvent', () => {
     describe('SERVICE_DEPLOYMENT_COMPLETED', () => {
       it('resumes the waiting execution with SendTaskSuccess exactly once', async () => {
@@ -186,8 +585,8 @@ describe('ecs rollout', () => {
         // Act
         const outcome = await handleEcsEvent(deps, completedEvent);
 
-        // Assess
-        expect(outcome).toEqual({
+        // Assess: a completed rollout carries no error, not even an undefined one.
+        expect(outcome).toStrictEqual({
           action: 'resumed',
           deploymentId: story.deploymentId,
           outcome: 'completed',
@@ -293,6 +692,75 @@ describe('ecs rollout', () => {
         expect(sfnMock).not.toHaveReceivedCommand(SendTaskSuccessCommand);
       });
 
+      it('fails with the message alone, cut to 1000 characters, when even that reason does not fit Step Functions’ cause', async () => {
+        // Prepare: a reason longer than SendTaskFailure's 32 768-character cause, with a stopped task.
+        parked();
+        rollingOut('FAILED');
+        stopped(stoppedTask(1, crashed));
+        const reason = `ECS deployment circuit breaker: ${'task failed to start. '.repeat(2000)}`;
+        const oversized = { ...failedEvent, detail: { ...(failedEvent.detail as object), reason } };
+
+        // Act
+        const outcome = await handleEcsEvent(deps, oversized);
+
+        // Assess
+        expect(outcome).toMatchObject({ action: 'resumed', outcome: 'failed', error: 'RolloutFailed' });
+        expect(sentCause()).toEqual({ message: `ECS reported the rollout FAILED: ${reason}`.slice(0, 1000) });
+      });
+
+      it('says no reason was given when the event gives none', async () => {
+        parked();
+        rollingOut('FAILED');
+        const { reason: _, ...withoutReason } = failedEvent.detail as Record<string, unknown>;
+
+        await handleEcsEvent(deps, { ...failedEvent, detail: withoutReason });
+
+        expect(sentCause()).toMatchObject({ message: 'ECS reported the rollout FAILED: no reason given' });
+      });
+
+      it('reads the circuit breaker from the waited service, in its cluster', async () => {
+        parked();
+        rollingOut('FAILED');
+
+        await handleEcsEvent(deps, failedEvent);
+
+        expect(ecsMock).toHaveReceivedCommandWith(DescribeServicesCommand, {
+          cluster: story.cluster,
+          services: [story.service],
+        });
+      });
+
+      it('says ECS did not roll back when the service is gone by the time the event is judged', async () => {
+        parked();
+        ecsMock.on(DescribeServicesCommand).resolves({
+          $metadata: {},
+          failures: [{ arn: story.serviceArn, reason: 'MISSING' }],
+        });
+
+        await handleEcsEvent(deps, failedEvent);
+
+        expect(sentCause()).toMatchObject({ ecsRolledBack: false });
+      });
+
+      it('fails transiently, resuming nothing, when it cannot read the circuit breaker', async () => {
+        // Prepare
+        parked();
+        ecsMock.on(DescribeServicesCommand).rejects(
+          Object.assign(new Error('Rate exceeded'), {
+            name: 'ThrottlingException',
+            $metadata: { httpStatusCode: 400 },
+          }),
+        );
+
+        // Act / Assess
+        await expect(handleEcsEvent(deps, failedEvent)).rejects.toMatchObject({
+          name: 'TransientAwsError',
+          message: 'describing the service: ThrottlingException: Rate exceeded',
+        });
+        expect(sfnMock).not.toHaveReceivedAnyCommand();
+        expect(parkedWait()).toEqual(wait);
+      });
+
       it('says ECS did not roll back when the circuit breaker has rollback off', async () => {
         parked();
         rollingOut('FAILED', { enable: true, rollback: false });
@@ -331,17 +799,32 @@ describe('ecs rollout', () => {
           message: '2 task(s) of the new deployment stopped (limit 2)',
           ecsRolledBack: false,
           stoppedTasks: [{ stopCode: 'EssentialContainerExited' }, { stopCode: 'EssentialContainerExited' }],
-          event: { taskArn: taskStoppedEvent.detail.taskArn, lastStatus: 'STOPPED' },
         });
+      });
+
+      it("keeps no task event in the cause: its overrides may carry the task's environment values", async () => {
+        // Prepare
+        parked();
+        rollingOut('IN_PROGRESS');
+        stopped(stoppedTask(1, crashed), eventsTask);
+        const withOverrides = structuredClone(taskStoppedEvent) as typeof taskStoppedEvent & {
+          detail: { overrides?: unknown };
+        };
+        withOverrides.detail.overrides = {
+          containerOverrides: [{ name: 'app', environment: [{ name: 'API_KEY', value: 'not-for-logs' }] }],
+        };
+
+        // Act
+        await handleEcsEvent(deps, withOverrides);
+
+        // Assess
+        expect(sentCause()).not.toHaveProperty('event');
+        expect(JSON.stringify(sentCause())).not.toContain('not-for-logs');
       });
 
       it('does not count tasks the scheduler stopped without a health-check reason', async () => {
         parked();
         rollingOut('IN_PROGRESS');
-        const drained = {
-          stopCode: 'ServiceSchedulerInitiated',
-          stoppedReason: `Scaling activity initiated by (deployment ${story.deploymentId})`,
-        } as const;
         stopped(stoppedTask(1, drained), stoppedTask(2, drained), eventsTask);
 
         await expect(handleEcsEvent(deps, taskStoppedEvent)).resolves.toEqual({
@@ -465,30 +948,13 @@ describe('ecs rollout', () => {
       detail: { ...taskStoppedEvent.detail, stopCode, stoppedReason },
     });
 
-    it.each([
-      ['an essential container exited', 'EssentialContainerExited', 'Essential container in task exited'],
-      ['the task failed to start', 'TaskFailedToStart', 'CannotPullContainerError: pull image manifest'],
-      [
-        'ELB health checks failed',
-        'ServiceSchedulerInitiated',
-        'Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123)',
-      ],
-      ['container health checks failed', 'ServiceSchedulerInitiated', 'Task failed container health checks'],
-    ])('delivers a stop that can count as a failure: %s', (_, stopCode, stoppedReason) => {
+    it.each(failureStops)('delivers a stop that can count as a failure: %s', (_, stopCode, stoppedReason) => {
       expect(rules.some((rule) => matchesPattern(rule.pattern, stoppedWith(stopCode, stoppedReason)))).toBe(
         true,
       );
     });
 
-    it.each([
-      [
-        'a scale-in or a newer deployment',
-        'ServiceSchedulerInitiated',
-        'Scaling activity initiated by (deployment ecs-svc/1)',
-      ],
-      ['a person', 'UserInitiated', 'Task stopped by user'],
-      ['a Spot interruption', 'SpotInterruption', 'Your Spot Task was interrupted.'],
-    ])('does not deliver a stop that cannot count: %s', (_, stopCode, stoppedReason) => {
+    it.each(otherStops)('does not deliver a stop that cannot count: %s', (_, stopCode, stoppedReason) => {
       expect(rules.some((rule) => matchesPattern(rule.pattern, stoppedWith(stopCode, stoppedReason)))).toBe(
         false,
       );
@@ -507,8 +973,9 @@ describe('ecs rollout', () => {
       // Act
       const outcome = await handleEcsEvent(deps, partial);
 
-      // Assess
+      // Assess: the null exit code is dropped, the rest of the container kept.
       expect(outcome).toMatchObject({ action: 'resumed', outcome: 'failed', error: 'RolloutFailed' });
+      expect((sentCause().stoppedTasks as StoppedTask[])[0]?.containers).toStrictEqual([{ name: 'app' }]);
     });
 
     it.each([
@@ -526,6 +993,19 @@ describe('ecs rollout', () => {
         'a task event without taskArn',
         { ...taskStoppedEvent, detail: { lastStatus: 'STOPPED' } },
         'ECS Task State Change without a usable detail.taskArn',
+      ],
+      [
+        'a deployment event with an empty detail',
+        { ...completedEvent, detail: {} },
+        'ECS Deployment State Change without a usable detail.eventName, detail.deploymentId',
+      ],
+      [
+        'a stop with neither a failure stop code nor a health-check reason',
+        {
+          ...taskStoppedEvent,
+          detail: { ...taskStoppedEvent.detail, stopCode: undefined, stoppedReason: 'Task stopped' },
+        },
+        'the task stopped for a reason that is not a failure (no stop code)',
       ],
       [
         'a stop that is not a failure',
@@ -557,7 +1037,10 @@ describe('ecs rollout', () => {
       ['not an object', 'ECS Deployment State Change'],
       ['an event of another source', { ...completedEvent, source: 'aws.ecr' }],
     ])('refuses %s with InputInvalid', async (_, event) => {
-      await expect(handleEcsEvent(deps, event)).rejects.toMatchObject({ name: 'InputInvalid' });
+      await expect(handleEcsEvent(deps, event)).rejects.toMatchObject({
+        name: 'InputInvalid',
+        message: 'not an EventBridge event from aws.ecs',
+      });
     });
   });
 

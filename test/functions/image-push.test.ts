@@ -80,25 +80,56 @@ describe('image push', () => {
       });
     });
 
+    it('tells an ignored event from a push', () => {
+      const deleted = { ...pushEvent, detail: { ...pushEvent.detail, 'action-type': 'DELETE' } };
+
+      expect(isIgnored(parseImagePush(deleted))).toBe(true);
+      expect(isIgnored(parseImagePush(pushEvent))).toBe(false);
+    });
+
     it('treats the empty image-tag of a child manifest as no tag', () => {
       expect(parseImagePush(untaggedEvent)).not.toHaveProperty('tag');
     });
 
     it.each([
-      ['a DELETE', { 'action-type': 'DELETE' }],
-      ['a FAILED push', { result: 'FAILED' }],
-    ])('ignores %s, saying why, without throwing', (_, change) => {
+      ['a DELETE', { 'action-type': 'DELETE' }, 'ECR DELETE SUCCESS is not a successful push'],
+      ['a FAILED push', { result: 'FAILED' }, 'ECR PUSH FAILED is not a successful push'],
+    ])('ignores %s, saying why, without throwing', (_, change, why) => {
       // Prepare
       const event = { ...pushEvent, detail: { ...pushEvent.detail, ...change } };
 
       // Act, Assess
-      expect(parseImagePush(event)).toEqual({ ignored: expect.stringMatching(/is not a successful push$/) });
+      expect(parseImagePush(event)).toEqual({ ignored: why });
     });
+
+    it.each(['image-digest', 'repository-name', 'action-type'])(
+      'ignores an ECR Image Action without %s, saying why, without throwing',
+      (field) => {
+        // Prepare
+        const { [field]: _, ...detail } = pushEvent.detail;
+
+        // Act, Assess
+        expect(parseImagePush({ ...pushEvent, detail })).toEqual({
+          ignored: 'not an ECR Image Action event with a repository and a digest',
+        });
+      },
+    );
 
     it('ignores an event of another kind, saying why, without throwing', () => {
       // Act, Assess
       expect(parseImagePush(loadEvent('ecs-deployment-completed.json'))).toEqual({
         ignored: 'not an ECR Image Action event with a repository and a digest',
+      });
+    });
+
+    it('quotes at most 80 characters of a malformed digest', () => {
+      // Prepare
+      const digest = `sha256:${'g'.repeat(200)}`;
+      const event = { ...pushEvent, detail: { ...pushEvent.detail, 'image-digest': digest } };
+
+      // Act, Assess
+      expect(parseImagePush(event)).toEqual({
+        ignored: `digest "${digest.slice(0, 80)}" is not sha256: and 64 hex digits`,
       });
     });
 
@@ -108,6 +139,7 @@ describe('image push', () => {
       ['63 hex digits', `sha256:${'a'.repeat(63)}`],
       ['upper-case hex', `sha256:${'A'.repeat(64)}`],
       ['a trailing newline', `sha256:${'a'.repeat(64)}\n`],
+      ['something before the algorithm', ` sha256:${'a'.repeat(64)}`],
     ])('refuses a push whose digest has %s, before anything starts', (_, digest) => {
       // Prepare
       const event = { ...pushEvent, detail: { ...pushEvent.detail, 'image-digest': digest } };
@@ -120,6 +152,25 @@ describe('image push', () => {
   });
 
   describe('routeImagePush', () => {
+    it('reads only <app>/<env>/config parameters, not those nested deeper or beside them', async () => {
+      // Prepare: configs-like parameters at other depths, each tracking the pushed tag.
+      stored = {
+        'web/prod/config': JSON.stringify(webConfig),
+        'web/prod/config/previous': JSON.stringify(webConfig),
+        'team/web/prod/config': JSON.stringify(webConfig),
+        'web/config': JSON.stringify(webConfig),
+      };
+
+      // Act
+      const routed = await routeImagePush(deps(), pushOf(pushEvent));
+
+      // Assess
+      expect(routed.decisions).toEqual([
+        expect.objectContaining({ app: 'web', env: 'prod', action: 'started' }),
+      ]);
+      expect(routed.invalidConfigs).toEqual([]);
+    });
+
     it('starts a deploy for every app/environment whose tagPattern matches', async () => {
       // Act
       const routed = await routeImagePush(deps(), pushOf(pushEvent));
@@ -274,7 +325,7 @@ describe('image push', () => {
 
       expect(routed.invalidConfigs).toEqual([
         expect.stringMatching(
-          /^web\/qa: (?=.*health\.timeoutSeconds: )(?=.*\(root\): unknown key\(s\) tagPatern)/,
+          /^web\/qa: (?=.*health\.timeoutSeconds: )(?=.*\(root\): unknown key\(s\) tagPatern)[^;]+; [^;]+$/,
         ),
       ]);
       expect(routed.decisions.filter(({ action }) => action === 'started')).toHaveLength(2);

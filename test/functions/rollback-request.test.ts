@@ -1,4 +1,4 @@
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -101,6 +101,35 @@ describe('rollback request', () => {
       );
     });
 
+    it('reports each issue of a broken config, which might be the one listing the alarm', async () => {
+      stored['web/qa/config'] = JSON.stringify({
+        ...webConfig,
+        tagPatern: '^v',
+        health: { timeoutSeconds: 1 },
+      });
+
+      const { invalidConfigs } = await requestRollbacks(deps(), triggerOf(alarmEvent));
+
+      expect(invalidConfigs).toContainEqual(
+        expect.stringMatching(/^web\/qa: (?=.*health\.timeoutSeconds: )(?=.*tagPatern)[^;]+; [^;]+$/),
+      );
+    });
+
+    it.each([
+      ['without a state', ({ state: _, ...detail }: Record<string, unknown>) => detail],
+      [
+        'whose state has no value',
+        (detail: Record<string, unknown>) => ({ ...detail, state: { reason: 'Threshold Crossed' } }),
+      ],
+      ['without an alarm name', ({ alarmName: _, ...detail }: Record<string, unknown>) => detail],
+    ])('ignores an alarm event %s, saying why, without throwing', (_, change) => {
+      const malformed = { ...alarmEvent, detail: change(alarmEvent.detail) };
+
+      expect(parseRollbackTrigger(malformed)).toEqual({
+        ignored: 'not a CloudWatch Alarm State Change or a gantry Rollback Requested event',
+      });
+    });
+
     it('names the execution after the event, so a redelivery gets the same name', async () => {
       await requestRollbacks(deps(), triggerOf(alarmEvent));
       await requestRollbacks(deps(), triggerOf(structuredClone(alarmEvent)));
@@ -170,6 +199,64 @@ describe('rollback request', () => {
       expect(started().map(({ input }) => input.env)).toEqual(['eu']);
     });
 
+    it('starts the rollback when the live release was requested at the very time of the alarm', async () => {
+      // Prepare: AcquireLock supersedes only a request strictly older than the release (lock.ts).
+      ssm.put('/gantry/web/prod/release', liveRelease('2025-06-03T10:31:05Z'));
+
+      // Act
+      const result = await requestRollbacks(deps(), triggerOf(alarmEvent));
+
+      // Assess
+      expect(result.rollbacks).toContainEqual({ app: 'web', env: 'prod', started: true });
+    });
+
+    it('starts the rollback when the live release was recorded before releases carried a request time', async () => {
+      const { requestedAt: _, ...untimed } = liveRelease('2025-06-03T10:40:00Z');
+      ssm.put('/gantry/web/prod/release', untimed);
+
+      const result = await requestRollbacks(deps(), triggerOf(alarmEvent));
+
+      expect(result.rollbacks).toContainEqual({ app: 'web', env: 'prod', started: true });
+    });
+
+    it('reads the reason CloudWatch gives, or says it gave none', () => {
+      const { reason: _, ...stateWithoutReason } = alarmEvent.detail.state;
+      const unexplained = { ...alarmEvent, detail: { ...alarmEvent.detail, state: stateWithoutReason } };
+
+      expect(triggerOf(alarmEvent)).toMatchObject({
+        kind: 'alarm',
+        eventId: '7cdf996a-262f-42f4-8d4a-671ed781b9b5',
+        time: '2025-06-03T10:31:05Z',
+        alarmName: 'web-prod-5xx',
+        reason: `CloudWatch alarm web-prod-5xx went to ALARM: ${alarmEvent.detail.state.reason}`,
+      });
+      expect(triggerOf(unexplained).reason).toBe(
+        'CloudWatch alarm web-prod-5xx went to ALARM: no reason given',
+      );
+    });
+
+    it('says no reason was given for suppressed actions when CloudWatch gives none, within 500 characters', () => {
+      // Prepare
+      const suppressed = (alarmName: string) => ({
+        ...alarmEvent,
+        detail: {
+          ...alarmEvent.detail,
+          alarmName,
+          state: { ...alarmEvent.detail.state, actionsSuppressedBy: 'Alarm' },
+        },
+      });
+
+      // Act
+      const unexplained = parseRollbackTrigger(suppressed('web-prod-5xx'));
+      const longName = parseRollbackTrigger(suppressed('x'.repeat(600)));
+
+      // Assess
+      expect(unexplained).toEqual({
+        ignored: "alarm web-prod-5xx's actions are suppressed (Alarm: no reason given)",
+      });
+      expect(isIgnored(longName) && longName.ignored).toHaveLength(500);
+    });
+
     it('caps the reason at the 500 characters the execution input allows', () => {
       const long = {
         ...alarmEvent,
@@ -181,6 +268,19 @@ describe('rollback request', () => {
   });
 
   describe('a gantry Rollback Requested event', () => {
+    it('says "rollback requested" when the request gives no reason', async () => {
+      const { reason: _, ...withoutReason } = requestedEvent.detail;
+
+      expect(triggerOf({ ...requestedEvent, detail: withoutReason })).toEqual({
+        kind: 'request',
+        eventId: '4caf6a2f-133e-4383-90ca-2629cc3c16bc',
+        time: '2025-06-03T10:33:40Z',
+        app: 'web',
+        env: 'prod',
+        reason: 'rollback requested',
+      });
+    });
+
     it('starts a rollback of that app/environment', async () => {
       const result = await requestRollbacks(deps(), triggerOf(requestedEvent));
 
@@ -207,13 +307,44 @@ describe('rollback request', () => {
       const bad = { ...requestedEvent, detail: { ...requestedEvent.detail, ...change } };
 
       expect(parseRollbackTrigger(bad)).toEqual({
-        ignored: expect.stringMatching(/^Rollback Requested needs a detail of app, env/),
+        ignored: expect.stringMatching(
+          /^Rollback Requested needs a detail of app, env and an optional reason \(at most 400 characters\): \S/,
+        ),
       });
+    });
+
+    it('cuts what zod says is wrong to 300 characters', () => {
+      // Prepare: an unknown key whose name alone is longer than the cut.
+      const bad = { ...requestedEvent, detail: { ...requestedEvent.detail, ['k'.repeat(400)]: true } };
+      const prefix =
+        'Rollback Requested needs a detail of app, env and an optional reason (at most 400 characters): ';
+
+      // Act
+      const ignored = parseRollbackTrigger(bad);
+
+      // Assess
+      expect(ignored).toEqual({ ignored: expect.stringMatching(/^Rollback Requested needs a detail/) });
+      expect(isIgnored(ignored) && ignored.ignored).toHaveLength(prefix.length + 300);
+    });
+
+    it('says a rollback for the event was already started when Step Functions has its execution', async () => {
+      sfnMock
+        .on(StartExecutionCommand)
+        .rejects(new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: {} }));
+
+      const result = await requestRollbacks(deps(), triggerOf(requestedEvent));
+
+      expect(result.rollbacks).toEqual([
+        { app: 'web', env: 'prod', started: false, why: 'a rollback for this event was already started' },
+      ]);
     });
   });
 
-  it('ignores any other event, saying why, without throwing', () => {
-    expect(parseRollbackTrigger(loadEvent('ecr-image-push.json'))).toEqual({
+  it.each([
+    ['an ECR push', loadEvent('ecr-image-push.json')],
+    ['null', null],
+  ])('ignores %s, saying why, without throwing', (_, event) => {
+    expect(parseRollbackTrigger(event)).toEqual({
       ignored: 'not a CloudWatch Alarm State Change or a gantry Rollback Requested event',
     });
   });

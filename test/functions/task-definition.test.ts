@@ -16,6 +16,8 @@ const readOnly = [
   'compatibilities',
   'registeredAt',
   'registeredBy',
+  'deregisteredAt',
+  'deleteRequestedAt',
 ] as const;
 
 function current(): {
@@ -55,17 +57,25 @@ describe('withContainerImage', () => {
       });
     });
 
-    it('drops every read-only field RegisterTaskDefinition refuses', () => {
+    it('drops every read-only field, even those of a revision whose deletion was requested', () => {
       const { taskDefinition, tags } = current();
 
+      // A service may still run a revision that was deregistered, or whose deletion was requested
+      // (DELETE_IN_PROGRESS until no task uses it): it then carries `deregisteredAt` and
+      // `deleteRequestedAt` (ECS API model, TaskDefinition in @aws-sdk/client-ecs).
       const input = withContainerImage(
-        { ...taskDefinition, deregisteredAt: new Date() },
+        {
+          ...taskDefinition,
+          status: 'DELETE_IN_PROGRESS',
+          deregisteredAt: new Date(),
+          deleteRequestedAt: new Date(),
+        },
         tags,
         'app',
         newImage,
       );
 
-      for (const field of [...readOnly, 'deregisteredAt']) expect(input).not.toHaveProperty(field);
+      for (const field of readOnly) expect(input).not.toHaveProperty(field);
     });
 
     it('keeps secrets, environment, health check, log configuration, ports and EFS volume as they were', () => {
@@ -122,6 +132,33 @@ describe('withContainerImage', () => {
       ]);
     });
 
+    it("puts Gantry's tags last, replacing those an earlier deploy left on the revision", () => {
+      // Prepare: the running revision was registered by an earlier Gantry execution.
+      const { taskDefinition, tags } = current();
+      const earlier = [
+        ...tags,
+        { key: 'gantry:execution', value: `${story.executionArn}-earlier` },
+        { key: 'gantry:previous-task-definition', value: story.previousTaskDefinitionArn },
+      ];
+      const ours = [
+        { key: 'gantry:execution', value: story.executionArn },
+        { key: 'gantry:previous-task-definition', value: story.taskDefinitionArn },
+      ];
+
+      // Act
+      const input = withContainerImage(taskDefinition, earlier, 'app', newImage, ours);
+
+      // Assess
+      expect(input.tags).toStrictEqual([...tags, ...ours]);
+    });
+
+    it('drops the reserved aws: tags, which RegisterTaskDefinition refuses', () => {
+      const { taskDefinition, tags } = current();
+      const withReserved = [{ key: 'aws:cloudformation:stack-name', value: 'legacy' }, ...tags];
+
+      expect(withContainerImage(taskDefinition, withReserved, 'app', newImage).tags).toStrictEqual(tags);
+    });
+
     it('omits tags when there are none (RegisterTaskDefinition refuses an empty list)', () => {
       const { taskDefinition } = current();
 
@@ -141,12 +178,24 @@ describe('withContainerImage', () => {
         }),
       );
     });
+
+    it('says the task definition has no container at all when it lists none', () => {
+      const { taskDefinition, tags } = current();
+      const { containerDefinitions: _, ...withoutContainers } = taskDefinition;
+
+      expect(() => withContainerImage(withoutContainers, tags, 'app', newImage)).toThrow(
+        expect.objectContaining({
+          name: 'DeployFailed',
+          message: `container "app" is not in task definition ${story.previousTaskDefinitionArn} (it has: )`,
+        }),
+      );
+    });
   });
 });
 
 describe('describeCopyableTaskDefinition', () => {
   /** An ECS client whose HTTP layer answers DescribeTaskDefinition with `body`, as AWS would send it. */
-  function ecsAnswering(body: unknown) {
+  function ecsAnswering(body: unknown, statusCode = 200, buffered = false) {
     return new ECSClient({
       region: story.region,
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
@@ -154,10 +203,13 @@ describe('describeCopyableTaskDefinition', () => {
       requestHandler: {
         handle: async () => ({
           response: {
-            statusCode: 200,
-            reason: 'OK',
+            statusCode,
+            reason: statusCode === 200 ? 'OK' : 'Bad Request',
             headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': 'r-1' },
-            body: Readable.from([Buffer.from(JSON.stringify(body))]),
+            // The Node handler answers a stream; another handler may hand over the bytes already read.
+            body: buffered
+              ? Buffer.from(JSON.stringify(body))
+              : Readable.from([Buffer.from(JSON.stringify(body))]),
           },
         }),
       },
@@ -193,27 +245,59 @@ describe('describeCopyableTaskDefinition', () => {
     expect(result.tags).toEqual([{ key: 'app', value: 'web' }]);
   });
 
-  it('refuses with TaskDefinitionNotCopyable, naming them, fields the bundled SDK would drop', async () => {
-    // Prepare: ECS answers with fields newer than the bundled SDK's model.
-    const withNewFeatures = structuredClone(described) as typeof described & {
-      taskDefinition: { quantumScheduling?: unknown; containerDefinitions: Record<string, unknown>[] };
-    };
-    withNewFeatures.taskDefinition.quantumScheduling = { enabled: true };
-    (withNewFeatures.taskDefinition.containerDefinitions[0] as Record<string, unknown>).gpuSharing = 'SHARED';
+  it.each([
+    ['a stream', false],
+    ['bytes already read', true],
+  ])(
+    'refuses with TaskDefinitionNotCopyable, naming them, fields the bundled SDK would drop, from %s',
+    async (_, buffered) => {
+      // Prepare: ECS answers with fields newer than the bundled SDK's model.
+      const withNewFeatures = structuredClone(described) as typeof described & {
+        taskDefinition: { quantumScheduling?: unknown; containerDefinitions: Record<string, unknown>[] };
+      };
+      withNewFeatures.taskDefinition.quantumScheduling = { enabled: true };
+      (withNewFeatures.taskDefinition.containerDefinitions[0] as Record<string, unknown>).gpuSharing =
+        'SHARED';
+
+      // Act
+      const describing = describeCopyableTaskDefinition(
+        ecsAnswering(withNewFeatures, 200, buffered),
+        story.previousTaskDefinitionArn,
+      );
+
+      // Assess
+      await expect(describing).rejects.toMatchObject({
+        name: 'TaskDefinitionNotCopyable',
+        message: expect.stringContaining(
+          'would drop: taskDefinition.containerDefinitions[0].gpuSharing, taskDefinition.quantumScheduling.',
+        ),
+      });
+    },
+  );
+
+  it('turns a throttled DescribeTaskDefinition into TransientAwsError saying what it was doing', async () => {
+    // Prepare: ECS's JSON error shape (awsJson1_1: `__type` and `message`).
+    const throttled = ecsAnswering({ __type: 'ThrottlingException', message: 'Rate exceeded' }, 400);
 
     // Act
-    const describing = describeCopyableTaskDefinition(
-      ecsAnswering(withNewFeatures),
-      story.previousTaskDefinitionArn,
-    );
+    const describing = describeCopyableTaskDefinition(throttled, story.previousTaskDefinitionArn);
 
     // Assess
     await expect(describing).rejects.toMatchObject({
-      name: 'TaskDefinitionNotCopyable',
-      message: expect.stringContaining(
-        'would drop: taskDefinition.containerDefinitions[0].gpuSharing, taskDefinition.quantumScheduling.',
-      ),
+      name: 'TransientAwsError',
+      message: 'describing the current task definition: ThrottlingException: Rate exceeded',
     });
+  });
+
+  it('does not count a null ECS sent in a list', async () => {
+    const withNullItem = structuredClone(described) as typeof described & {
+      taskDefinition: { containerDefinitions: { environment: unknown[] }[] };
+    };
+    withNullItem.taskDefinition.containerDefinitions[0]?.environment.unshift(null);
+
+    await expect(
+      describeCopyableTaskDefinition(ecsAnswering(withNullItem), story.previousTaskDefinitionArn),
+    ).resolves.toMatchObject({ taskDefinition: { family: 'web' } });
   });
 
   it('does not count a field ECS sent as null', async () => {

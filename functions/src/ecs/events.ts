@@ -150,7 +150,10 @@ async function verdictFor(
       deadlinePassed: false,
       observed: [toStoppedTask(event.detail)],
     });
-    return verdict.outcome === 'failed' ? { ...verdict, event: event.detail } : verdict;
+    // The event itself is not kept: its stopped task is already among the verdict's, and a task
+    // event's detail carries the task's overrides (environment values included), which must not
+    // reach the failure cause, the release record or the announcement.
+    return verdict;
   }
   if (event.detail.eventName === 'SERVICE_DEPLOYMENT_COMPLETED') {
     return { outcome: 'completed', deploymentId: wait.deploymentId };

@@ -9,9 +9,10 @@ import {
 import { awsCall, DeployFailed, TaskDefinitionNotCopyable } from '../errors.ts';
 
 /**
- * Fields DescribeTaskDefinition returns that RegisterTaskDefinition refuses. Everything else the
- * SDK returned is copied as it is; fields the SDK does not model never reach here: they are
- * refused by {@link describeCopyableTaskDefinition}, since the SDK would drop them.
+ * Fields DescribeTaskDefinition returns that RegisterTaskDefinition refuses (the read-only members
+ * of `TaskDefinition` in the ECS API model, @aws-sdk/client-ecs). Everything else the SDK returned
+ * is copied as it is; fields the SDK does not model never reach here: they are refused by
+ * {@link describeCopyableTaskDefinition}, since the SDK would drop them.
  */
 const readOnlyFields = [
   'taskDefinitionArn',
@@ -22,8 +23,8 @@ const readOnlyFields = [
   'registeredAt',
   'registeredBy',
   'deregisteredAt',
-  'deleteRequested',
-] as const;
+  'deleteRequestedAt',
+] as const satisfies readonly (keyof TaskDefinition)[];
 
 /** A new revision of `current` identical but for the image of one container. */
 export function withContainerImage(
@@ -75,13 +76,16 @@ export async function describeCopyableTaskDefinition(
     (next) => async (args) => {
       const result = await next(args);
       const response = result.response as { statusCode?: number; body?: unknown };
-      if (response.statusCode === 200 && isAsyncIterable(response.body)) {
+      if (response.statusCode !== 200) return result;
+      // The Node HTTP handler answers a stream: read it once, and give the deserializer the bytes,
+      // which it reads as they are. A handler that already read the body hands over bytes itself.
+      const stream = response.body as Partial<AsyncIterable<Uint8Array>> | undefined;
+      if (typeof stream?.[Symbol.asyncIterator] === 'function') {
         const chunks: Uint8Array[] = [];
-        for await (const chunk of response.body) chunks.push(chunk as Uint8Array);
-        rawBody = Buffer.concat(chunks);
-        // The deserializer reads a Uint8Array body as it is.
-        response.body = rawBody;
+        for await (const chunk of stream as AsyncIterable<Uint8Array>) chunks.push(chunk);
+        response.body = Buffer.concat(chunks);
       }
+      if (response.body instanceof Uint8Array) rawBody = response.body;
       return result;
     },
     { step: 'deserialize', priority: 'low', name: 'gantryKeepRawTaskDefinition' },
@@ -114,10 +118,6 @@ function droppedFields(raw: unknown, parsed: unknown, path: string): string[] {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
 
 function parseJson(text: string): unknown {
