@@ -204,6 +204,19 @@ describe('generateDerived', () => {
       });
     });
 
+    it('resizes to a height alone, the width following the aspect ratio', async () => {
+      const { deps, seed } = setup();
+      seed('a.jpg', await fixtures.jpeg());
+      const target = derivedUri(
+        { width: 0, height: 300, fit: 'inside', quality: 80, format: 'jpeg', path: 'a.jpg' },
+        deps.config,
+      );
+
+      const response = await generateDerived(target, deps);
+
+      expect(await sharp(response.body as Buffer).metadata()).toMatchObject({ width: 450, height: 300 });
+    });
+
     it('never enlarges a small original', async () => {
       const { deps, seed, uri } = setup();
       seed(
