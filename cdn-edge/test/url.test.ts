@@ -315,6 +315,38 @@ describe('URL contract', () => {
         'fit must be one of cover, contain, fill, inside, outside',
       ],
       ['/800x/a.jpg', 'q=80&q=90', 'Url.DuplicateParameter', '"q" given more than once'],
+      ['/800x/a.jpg', 'fit=cover&fit=inside', 'Url.DuplicateParameter', '"fit" given more than once'],
+      ['/800x/a.jpg', 'q=100', 'Url.BadQuality', 'quality 100 is not allowed; allowed: 50, 60, 70, 80, 90'],
+      ['/800x/a.jpg', 'q=1000', 'Url.BadQuality', 'q must be an integer'],
+      ['800x/a.jpg', '', 'Url.BadPath', 'path must start with "/"'],
+      // Presets are the config's own keys: names every object inherits are not presets.
+      [
+        '/constructor/a.jpg',
+        '',
+        'Url.BadSize',
+        'unknown size "constructor"; use a preset (thumb, card, hero) or WxH',
+      ],
+      [
+        '/__proto__/a.jpg',
+        '',
+        'Url.BadSize',
+        'unknown size "__proto__"; use a preset (thumb, card, hero) or WxH',
+      ],
+      ['/0x300/a.jpg', '', 'Url.BadSize', 'unknown size "0x300"; use a preset (thumb, card, hero) or WxH'],
+      [
+        `/${'z'.repeat(40)}/a.jpg`,
+        '',
+        'Url.BadSize',
+        `unknown size "${'z'.repeat(32)}"; use a preset (thumb, card, hero) or WxH`,
+      ],
+      [
+        '/12345x/a.jpg',
+        '',
+        'Url.BadSize',
+        'width 12345 is not allowed; allowed widths: 80, 160, 320, 400, 640, 800, 1024, 1280, 1600, 1920',
+      ],
+      ['/800x/a%7F.jpg', '', 'Url.BadPath', 'control characters are not allowed'],
+      ['/800x/a%1F.jpg', '', 'Url.BadPath', 'control characters are not allowed'],
       ['/800x/a.jpg', 'sig=a&sig=b', 'Url.DuplicateParameter', '"sig" given more than once'],
       ['/huge/a.jpg', '', 'Url.BadSize', 'unknown size "huge"; use a preset (thumb, card, hero) or WxH'],
       [
@@ -336,6 +368,21 @@ describe('URL contract', () => {
         status: 400,
         code,
         message,
+      });
+    });
+
+    it('refuses to parse a public URL as a derived one', () => {
+      expect(errorOf(() => parseDerivedUri('/800x/a.jpg', config))).toMatchObject({
+        status: 400,
+        code: 'Url.NotDerived',
+        message: 'not a derived image path',
+      });
+    });
+
+    it('treats a path that only starts like the derived prefix as public', () => {
+      expect(errorOf(() => parsePublicUri('/derivedx/a.jpg', '', config))).toMatchObject({
+        code: 'Url.BadSize',
+        message: 'unknown size "derivedx"; use a preset (thumb, card, hero) or WxH',
       });
     });
 
@@ -363,8 +410,14 @@ describe('URL contract', () => {
 
     it('does not offer a format the config disables', () => {
       const noAvif = testConfig({ formats: { avif: false, webp: true } });
+      const noWebp = testConfig({ formats: { avif: true, webp: false } });
 
       expect(negotiateFormat('image/avif,image/webp', noAvif)).toBe('webp');
+      expect(negotiateFormat('image/webp', noWebp)).toBe('auto');
+    });
+
+    it('answers auto when the browser sends no Accept', () => {
+      expect(negotiateFormat(undefined, config)).toBe('auto');
     });
   });
 
