@@ -326,7 +326,8 @@ describe('CloudFront conformance of Lambda@Edge results', () => {
   });
 
   describe('read-only headers, per event type', () => {
-    // "Restrictions on all edge functions" › Read-only headers (cited in local/conformance.ts).
+    // "Restrictions on all edge functions" › Read-only headers (cited in local/conformance.ts),
+    // written out here rather than imported: the checker's own list is what is under test.
     const READ_ONLY: Record<string, string[]> = {
       'viewer-request': ['content-length', 'host', 'transfer-encoding', 'via'],
       'origin-request': [
