@@ -55,7 +55,6 @@ function rewritten(event: CloudFrontResponseEvent, patch: Partial<CloudFrontResu
 }
 
 const rules = (violations: Array<{ rule: string }>) => violations.map((v) => v.rule);
-const messages = (violations: Array<{ message: string }>) => violations.map((v) => v.message);
 
 /** An event of `eventType` whose received request and response carry no header at all. */
 function bareEvent(eventType: string): CloudFrontResponseEvent {
@@ -511,21 +510,23 @@ describe('CloudFront conformance of Lambda@Edge results', () => {
       expect(rules(lambdaResultViolations(event, request))).toEqual([rule]);
     });
 
+    const CONTROL = 'the query string contains a space, a control character or "#"';
     it.each([
-      [{ uri: undefined }, 'the request has no uri starting with "/"'],
-      [{ querystring: undefined }, 'the request has no querystring string'],
-      [{ querystring: 'a=\u0001' }, 'the query string contains a space, a control character or "#"'],
-      [{ querystring: 'a=\u007f' }, 'the query string contains a space, a control character or "#"'],
-      [{ querystring: 'a=\t' }, 'the query string contains a space, a control character or "#"'],
+      [{ uri: undefined }, 'uri', 'the request has no uri starting with "/"'],
+      [{ querystring: undefined }, 'querystring', 'the request has no querystring string'],
+      [{ querystring: 'a=\u0001' }, 'querystring', CONTROL],
+      [{ querystring: 'a=\u007f' }, 'querystring', CONTROL],
+      [{ querystring: 'a=\t' }, 'querystring', CONTROL],
       [
         { uri: `/${'a'.repeat(8000)}`, querystring: 'q'.repeat(191) },
+        'uri',
         'uri and query string are 8192 characters (limit: under 8192)',
       ],
-    ])('refuses %j', (patch, message) => {
+    ])('refuses %j', (patch, rule, message) => {
       const event = viewerEvent();
       const request = { ...structuredClone(event.Records[0]?.cf.request), ...patch };
 
-      expect(messages(lambdaResultViolations(event, request))).toEqual([message]);
+      expect(lambdaResultViolations(event, request)).toEqual([{ rule, message }]);
     });
 
     it('accepts a uri and query string of 8,191 characters together', () => {
