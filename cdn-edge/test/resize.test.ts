@@ -266,6 +266,15 @@ describe('generateDerived', () => {
       expect([...store.objects.keys()].some((k) => k.includes('/derived/'))).toBe(false);
     });
 
+    it('keeps sharp’s error as the cause of a failed decode, for the logs', async () => {
+      const { deps, seed, uri } = setup();
+      seed('bad.jpg', await fixtures.truncatedJpeg());
+
+      const error = await generateDerived(uri('bad.jpg', 'webp'), deps).catch((e: unknown) => e);
+
+      expect(error).toMatchObject({ code: 'Resize.BadImage', cause: expect.any(Error) });
+    });
+
     it.each(['bad.jpg', 'bad.png'])(
       'refuses an SVG named %s: only listed formats are decoded',
       async (name) => {
