@@ -271,6 +271,34 @@ describe('URL contract', () => {
       });
     });
 
+    it.each([
+      ['avif', { avif: false, webp: true }, 'webp'],
+      ['webp', { avif: true, webp: false }, 'avif'],
+    ])('still serves the other formats when %s is disabled', (_, formats, other) => {
+      const uri = `/derived/800x0/inside/q80/${other}/a.jpg`;
+
+      expect(parseDerivedUri(uri, testConfig({ formats })).format).toBe(other);
+    });
+
+    it('accepts a derived quality of one or three digits when the config allows it', () => {
+      const wide = testConfig({ qualities: [5, 80, 100] });
+
+      expect(parseDerivedUri('/derived/800x0/inside/q5/webp/a.jpg', wide).quality).toBe(5);
+      expect(parseDerivedUri('/derived/800x0/inside/q100/webp/a.jpg', wide).quality).toBe(100);
+    });
+
+    it('lists the allowed sizes in order whatever the order of the config', () => {
+      const unordered = testConfig({ widths: [1600, 800, 160, 1920, 400] });
+
+      expect(errorOf(() => parsePublicUri('/799x/a.jpg', '', unordered))?.message).toBe(
+        'width 799 is not allowed; allowed widths: 160, 400, 800, 1600, 1920',
+      );
+    });
+
+    it('takes a percent sign followed by one hex digit as a plain character once decoded', () => {
+      expect(parsePublicUri('/800x/50%25a.jpg', '', config).spec.path).toBe('50%a.jpg');
+    });
+
     it.each(['jpg', 'jpeg', 'JPEG', 'png', 'webp', 'gif', 'avif', 'tif', 'tiff', 'TIFF'])(
       'accepts the .%s extension',
       (extension) => {
@@ -372,6 +400,7 @@ describe('URL contract', () => {
       ['image/avif;q=0', 'auto'],
       ['image/avif; q=0.0, image/webp;q=0.000', 'auto'],
       ['image/avif;q=0.001', 'avif'],
+      ['image/avif;xq=0', 'avif'],
       ['image/avif;q=0.5,image/webp', 'avif'],
       ['IMAGE/WEBP', 'webp'],
       ['image/*,*/*;q=0.8', 'auto'],
