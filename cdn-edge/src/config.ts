@@ -74,6 +74,15 @@ function checkConsistency(c: ConfigBase, ctx: z.RefinementCtx): void {
     }
   }
   for (const [i, route] of c.routes.entries()) {
+    // The longest match wins whatever the order; two rules with the same match would leave the
+    // order to decide after all.
+    if (c.routes.findIndex((other) => other.match === route.match) < i) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['routes', i, 'match'],
+        message: 'another route has the same match',
+      });
+    }
     if (route.bucket === c.derived.bucket && route.keyPrefix.startsWith(c.derived.prefix)) {
       ctx.addIssue({
         code: 'custom',

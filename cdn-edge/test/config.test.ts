@@ -48,6 +48,21 @@ describe('edge config', () => {
     );
   });
 
+  it('refuses two routes with the same match: the order would decide between them', () => {
+    const raw = {
+      ...structuredClone(shippedConfig),
+      routes: [
+        { match: 'products/', bucket: 'gantry-cdn-media-dev', keyPrefix: 'originals/catalog/' },
+        { match: '', bucket: 'gantry-cdn-media-dev', keyPrefix: 'originals/' },
+        { match: 'products/', bucket: 'gantry-cdn-media-dev', keyPrefix: 'originals/other/' },
+      ],
+    };
+
+    expect(errorOf(() => parseEdgeConfigFile(raw))?.message).toBe(
+      'Invalid edge config file: routes.2.match: another route has the same match',
+    );
+  });
+
   it('names every inconsistent field', () => {
     const raw = {
       ...structuredClone(shippedConfig),

@@ -113,7 +113,20 @@ describe('generateDerived', () => {
         format: 'auto',
         expected: { format: 'jpeg', width: 400, height: 300 },
       },
+      {
+        name: 'a TIFF',
+        make: fixtures.tiff,
+        format: 'auto',
+        expected: { format: 'jpeg', width: 400, height: 300 },
+      },
     ];
+    // sharp reports AVIF as heif; the response names the format the browser asked for.
+    const CONTENT_TYPES: Record<string, string> = {
+      jpeg: 'image/jpeg',
+      png: 'image/png',
+      webp: 'image/webp',
+      heif: 'image/avif',
+    };
 
     it.each(cases)('resizes $name', async ({ make, format, expected }) => {
       const { deps, seed, uri, store } = setup();
@@ -122,6 +135,7 @@ describe('generateDerived', () => {
       const response = await generateDerived(uri('img.bin.jpg', format), deps);
 
       expect(response.status).toBe(200);
+      expect(response.headers['content-type']).toBe(CONTENT_TYPES[expected.format]);
       expect(response.headers['cache-control']).toBe('public, max-age=31536000, immutable');
       const body = response.body as Buffer;
       const meta = await sharp(body).metadata();
@@ -143,6 +157,64 @@ describe('generateDerived', () => {
       const response = await generateDerived(uri('a.jpg', 'jpeg', 400, 300), deps);
 
       expect(await sharp(response.body as Buffer).metadata()).toMatchObject({ width: 400, height: 300 });
+    });
+
+    it.each(['jpeg', 'webp', 'avif'] as const)(
+      'encodes %s at the quality the URL asks for',
+      async (format) => {
+        const { deps, seed } = setup();
+        seed('a.jpg', await fixtures.jpeg());
+        const at = (quality: number) =>
+          generateDerived(
+            derivedUri({ width: 400, height: 0, fit: 'inside', quality, format, path: 'a.jpg' }, deps.config),
+            deps,
+          );
+
+        const [low, high] = await Promise.all([at(50), at(90)]);
+
+        expect((low.body as Buffer).byteLength).toBeLessThan((high.body as Buffer).byteLength);
+      },
+    );
+
+    it('decodes an original of exactly maxInputPixels', async () => {
+      const base = testConfig();
+      const { deps, seed, uri } = setup(
+        testConfig({ limits: { ...base.limits, maxInputPixels: 1200 * 800 } }),
+      );
+      seed('a.jpg', await fixtures.jpeg());
+
+      const response = await generateDerived(uri('a.jpg', 'jpeg'), deps);
+
+      expect(response.status).toBe(200);
+    });
+
+    it('refuses an original one pixel over maxInputPixels, naming both', async () => {
+      const base = testConfig();
+      const { deps, seed, uri } = setup(
+        testConfig({ limits: { ...base.limits, maxInputPixels: 1200 * 800 - 1 } }),
+      );
+      seed('a.jpg', await fixtures.jpeg());
+
+      const error = await generateDerived(uri('a.jpg', 'jpeg'), deps).catch((e: unknown) => e);
+
+      expect(error).toMatchObject({
+        status: 413,
+        code: 'Resize.TooLarge',
+        message: 'the original has 1200×800 pixels, over the limit of 959999',
+      });
+    });
+
+    it('resizes to a height alone, the width following the aspect ratio', async () => {
+      const { deps, seed } = setup();
+      seed('a.jpg', await fixtures.jpeg());
+      const target = derivedUri(
+        { width: 0, height: 300, fit: 'inside', quality: 80, format: 'jpeg', path: 'a.jpg' },
+        deps.config,
+      );
+
+      const response = await generateDerived(target, deps);
+
+      expect(await sharp(response.body as Buffer).metadata()).toMatchObject({ width: 450, height: 300 });
     });
 
     it('never enlarges a small original', async () => {
@@ -192,6 +264,15 @@ describe('generateDerived', () => {
       expect(error).toBeInstanceOf(HttpError);
       expect(error).toMatchObject({ status, code, message });
       expect([...store.objects.keys()].some((k) => k.includes('/derived/'))).toBe(false);
+    });
+
+    it('keeps sharp’s error as the cause of a failed decode, for the logs', async () => {
+      const { deps, seed, uri } = setup();
+      seed('bad.jpg', await fixtures.truncatedJpeg());
+
+      const error = await generateDerived(uri('bad.jpg', 'webp'), deps).catch((e: unknown) => e);
+
+      expect(error).toMatchObject({ code: 'Resize.BadImage', cause: expect.any(Error) });
     });
 
     it.each(['bad.jpg', 'bad.png'])(

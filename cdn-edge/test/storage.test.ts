@@ -54,6 +54,53 @@ describe('mapS3Error', () => {
   ])('maps %s to %i %s', (error, status, code, retryAfter, message) => {
     expect(mapS3Error(error, 2)).toMatchObject({ status, code, retryAfter, message });
   });
+
+  // S3 reports a missing bucket with 404 like a missing key ("NoSuchKey and NoSuchBucket … map to
+  // the HTTP 404 Not Found status code", Amazon S3 User Guide, "Amazon S3 error best practices").
+  it('answers 404 for any S3 404, not only NoSuchKey', () => {
+    expect(mapS3Error(s3Error('NoSuchBucket', 404), 2)).toMatchObject({
+      status: 404,
+      code: 'Origin.NotFound',
+    });
+  });
+
+  // The error name is what the SDK documents for telling failures apart; an error that lost its
+  // HTTP metadata on the way (a wrapper, a test double) is still judged by it.
+  it.each([
+    ['NoSuchKey', 404, 'Origin.NotFound'],
+    ['NotFound', 404, 'Origin.NotFound'],
+    ['AccessDenied', 404, 'Origin.AccessDenied'],
+  ])('judges %s by its name when the error carries no HTTP status', (name, status, code) => {
+    expect(mapS3Error(Object.assign(new Error(name), { name }), 2)).toMatchObject({ status, code });
+  });
+
+  // Throttling and timeouts are not always 5xx: S3's RequestTimeout is a 400 (aws/aws-sdk-js#4573),
+  // and the SDK retries these names whatever the status (@smithy/core retry
+  // service-error-classification: THROTTLING_ERROR_CODES, TRANSIENT_ERROR_CODES).
+  it.each(['SlowDown', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'ServiceUnavailable'])(
+    'answers 503 with Retry-After for %s, even with a 4xx status',
+    (name) => {
+      expect(mapS3Error(s3Error(name, 400), 7)).toMatchObject({
+        status: 503,
+        code: 'Origin.Unavailable',
+        retryAfter: 7,
+      });
+    },
+  );
+
+  it('answers 503 for a failure that is not even an Error (nothing was answered)', () => {
+    expect(mapS3Error(undefined, 2)).toMatchObject({ status: 503, code: 'Origin.Unavailable' });
+    expect(mapS3Error('socket closed', 2)).toMatchObject({ status: 503, code: 'Origin.Unavailable' });
+  });
+
+  it.each([
+    [s3Error('NoSuchKey', 404)],
+    [s3Error('AccessDenied', 403)],
+    [s3Error('SlowDown', 503)],
+    [s3Error('PermanentRedirect', 301)],
+  ])('keeps the S3 error as the cause of %s, for the logs', (error) => {
+    expect(mapS3Error(error, 2).cause).toBe(error);
+  });
 });
 
 describe('S3ImageStore', () => {
@@ -72,6 +119,28 @@ describe('S3ImageStore', () => {
       message: 'the original is over 1000 bytes',
     });
     expect(stream).toMatchObject({ read: false, destroyed: true });
+  });
+
+  it('refuses an original over the byte limit even when its body cannot be destroyed', async () => {
+    // A web ReadableStream (the SDK's Body outside Node) has no destroy().
+    s3.on(GetObjectCommand).resolves({
+      ContentLength: 5000,
+      Body: { transformToByteArray: async () => new Uint8Array(5000) } as never,
+    });
+
+    await expect(store.getOriginal(location, 1000)).rejects.toMatchObject({
+      status: 413,
+      code: 'Resize.TooLarge',
+    });
+  });
+
+  it('refuses an original over the byte limit when S3 declares the length but sends no body', async () => {
+    s3.on(GetObjectCommand).resolves({ ContentLength: 5000 });
+
+    await expect(store.getOriginal(location, 1000)).rejects.toMatchObject({
+      status: 413,
+      code: 'Resize.TooLarge',
+    });
   });
 
   it('refuses an original over the byte limit once read when S3 gave no length', async () => {

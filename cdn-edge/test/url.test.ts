@@ -271,6 +271,34 @@ describe('URL contract', () => {
       });
     });
 
+    it.each([
+      ['avif', { avif: false, webp: true }, 'webp'],
+      ['webp', { avif: true, webp: false }, 'avif'],
+    ])('still serves the other formats when %s is disabled', (_, formats, other) => {
+      const uri = `/derived/800x0/inside/q80/${other}/a.jpg`;
+
+      expect(parseDerivedUri(uri, testConfig({ formats })).format).toBe(other);
+    });
+
+    it('accepts a derived quality of one or three digits when the config allows it', () => {
+      const wide = testConfig({ qualities: [5, 80, 100] });
+
+      expect(parseDerivedUri('/derived/800x0/inside/q5/webp/a.jpg', wide).quality).toBe(5);
+      expect(parseDerivedUri('/derived/800x0/inside/q100/webp/a.jpg', wide).quality).toBe(100);
+    });
+
+    it('lists the allowed sizes in order whatever the order of the config', () => {
+      const unordered = testConfig({ widths: [1600, 800, 160, 1920, 400] });
+
+      expect(errorOf(() => parsePublicUri('/799x/a.jpg', '', unordered))?.message).toBe(
+        'width 799 is not allowed; allowed widths: 160, 400, 800, 1600, 1920',
+      );
+    });
+
+    it('takes a percent sign followed by one hex digit as a plain character once decoded', () => {
+      expect(parsePublicUri('/800x/50%25a.jpg', '', config).spec.path).toBe('50%a.jpg');
+    });
+
     it.each(['jpg', 'jpeg', 'JPEG', 'png', 'webp', 'gif', 'avif', 'tif', 'tiff', 'TIFF'])(
       'accepts the .%s extension',
       (extension) => {
@@ -304,6 +332,8 @@ describe('URL contract', () => {
     });
 
     const HEIGHTS = 'allowed heights: 80, 160, 300, 320, 480, 600, 720, 1080';
+    const WIDTHS = 'allowed widths: 80, 160, 320, 400, 640, 800, 1024, 1280, 1600, 1920';
+    const unknownSize = (token: string) => `unknown size "${token}"; use a preset (thumb, card, hero) or WxH`;
     it.each([
       ['/800x/a.jpg', 'q=81', 'Url.BadQuality', 'quality 81 is not allowed; allowed: 50, 60, 70, 80, 90'],
       ['/800x/a.jpg', 'q=abc', 'Url.BadQuality', 'q must be an integer'],
@@ -315,27 +345,44 @@ describe('URL contract', () => {
         'fit must be one of cover, contain, fill, inside, outside',
       ],
       ['/800x/a.jpg', 'q=80&q=90', 'Url.DuplicateParameter', '"q" given more than once'],
+      ['/800x/a.jpg', 'fit=cover&fit=inside', 'Url.DuplicateParameter', '"fit" given more than once'],
+      ['/800x/a.jpg', 'q=100', 'Url.BadQuality', 'quality 100 is not allowed; allowed: 50, 60, 70, 80, 90'],
+      ['/800x/a.jpg', 'q=1000', 'Url.BadQuality', 'q must be an integer'],
+      ['800x/a.jpg', '', 'Url.BadPath', 'path must start with "/"'],
+      // Presets are the config's own keys: names every object inherits are not presets.
+      ['/constructor/a.jpg', '', 'Url.BadSize', unknownSize('constructor')],
+      ['/__proto__/a.jpg', '', 'Url.BadSize', unknownSize('__proto__')],
+      ['/0x300/a.jpg', '', 'Url.BadSize', unknownSize('0x300')],
+      [`/${'z'.repeat(40)}/a.jpg`, '', 'Url.BadSize', unknownSize('z'.repeat(32))],
+      ['/12345x/a.jpg', '', 'Url.BadSize', `width 12345 is not allowed; ${WIDTHS}`],
+      ['/800x/a%7F.jpg', '', 'Url.BadPath', 'control characters are not allowed'],
+      ['/800x/a%1F.jpg', '', 'Url.BadPath', 'control characters are not allowed'],
       ['/800x/a.jpg', 'sig=a&sig=b', 'Url.DuplicateParameter', '"sig" given more than once'],
-      ['/huge/a.jpg', '', 'Url.BadSize', 'unknown size "huge"; use a preset (thumb, card, hero) or WxH'],
-      [
-        '/100000x/a.jpg',
-        '',
-        'Url.BadSize',
-        'unknown size "100000x"; use a preset (thumb, card, hero) or WxH',
-      ],
+      ['/huge/a.jpg', '', 'Url.BadSize', unknownSize('huge')],
+      ['/100000x/a.jpg', '', 'Url.BadSize', unknownSize('100000x')],
       ['/x301/a.jpg', '', 'Url.BadSize', `height 301 is not allowed; ${HEIGHTS}`],
       ['/800x301/a.jpg', '', 'Url.BadSize', `height 301 is not allowed; ${HEIGHTS}`],
-      [
-        '/801x300/a.jpg',
-        '',
-        'Url.BadSize',
-        'width 801 is not allowed; allowed widths: 80, 160, 320, 400, 640, 800, 1024, 1280, 1600, 1920',
-      ],
+      ['/801x300/a.jpg', '', 'Url.BadSize', `width 801 is not allowed; ${WIDTHS}`],
     ])('rejects %s?%s with %s', (uri, querystring, code, message) => {
       expect(errorOf(() => parsePublicUri(uri, querystring, config))).toMatchObject({
         status: 400,
         code,
         message,
+      });
+    });
+
+    it('refuses to parse a public URL as a derived one', () => {
+      expect(errorOf(() => parseDerivedUri('/800x/a.jpg', config))).toMatchObject({
+        status: 400,
+        code: 'Url.NotDerived',
+        message: 'not a derived image path',
+      });
+    });
+
+    it('treats a path that only starts like the derived prefix as public', () => {
+      expect(errorOf(() => parsePublicUri('/derivedx/a.jpg', '', config))).toMatchObject({
+        code: 'Url.BadSize',
+        message: 'unknown size "derivedx"; use a preset (thumb, card, hero) or WxH',
       });
     });
 
@@ -353,6 +400,7 @@ describe('URL contract', () => {
       ['image/avif;q=0', 'auto'],
       ['image/avif; q=0.0, image/webp;q=0.000', 'auto'],
       ['image/avif;q=0.001', 'avif'],
+      ['image/avif;xq=0', 'avif'],
       ['image/avif;q=0.5,image/webp', 'avif'],
       ['IMAGE/WEBP', 'webp'],
       ['image/*,*/*;q=0.8', 'auto'],
@@ -363,8 +411,14 @@ describe('URL contract', () => {
 
     it('does not offer a format the config disables', () => {
       const noAvif = testConfig({ formats: { avif: false, webp: true } });
+      const noWebp = testConfig({ formats: { avif: true, webp: false } });
 
       expect(negotiateFormat('image/avif,image/webp', noAvif)).toBe('webp');
+      expect(negotiateFormat('image/webp', noWebp)).toBe('auto');
+    });
+
+    it('answers auto when the browser sends no Accept', () => {
+      expect(negotiateFormat(undefined, config)).toBe('auto');
     });
   });
 

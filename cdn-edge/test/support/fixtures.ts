@@ -31,6 +31,7 @@ export const fixtures = {
   exifRotated: () => noise(600, 400).jpeg().withMetadata({ orientation: 6 }).toBuffer(),
   cmyk: () => noise(800, 600).toColourspace('cmyk').jpeg().toBuffer(),
   png16: () => noise(640, 480).toColourspace('rgb16').png().toBuffer(),
+  tiff: () => noise(640, 480).tiff().toBuffer(),
   truncatedJpeg: async () => {
     const full = await noise(1200, 800).jpeg().toBuffer();
     return full.subarray(0, Math.floor(full.byteLength / 2));

@@ -1,0 +1,87 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { EdgeConfig } from '../src/config.ts';
+import { MAX_GENERATED_BODY_BYTES } from '../src/http.ts';
+import { ResizeLimiter } from '../src/limiter.ts';
+import { resizeImage } from '../src/resize.ts';
+import { generateDerived } from '../src/service.ts';
+import { derivedUri } from '../src/url.ts';
+import { testConfig } from './support/config.ts';
+import { MemoryStore } from './support/memory-store.ts';
+
+// The delivery rules depend only on the size of the result: sharp is replaced by a result of the
+// size each test needs (resize.test.ts covers generateDerived with real images).
+vi.mock('../src/resize.ts', () => ({ resizeImage: vi.fn() }));
+
+function resultOf(bytes: number) {
+  vi.mocked(resizeImage).mockResolvedValue({
+    body: Buffer.alloc(bytes),
+    contentType: 'image/webp',
+    width: 1920,
+    height: 1080,
+  });
+}
+
+function setup(config: EdgeConfig = testConfig()) {
+  const store = new MemoryStore();
+  store.put({ bucket: 'gantry-cdn-media-dev', key: 'originals/a.jpg' }, Buffer.from('original'));
+  const logs: Array<Record<string, unknown>> = [];
+  const deps = {
+    config,
+    store,
+    limiter: new ResizeLimiter({ maxConcurrent: 1, maxQueued: 0, retryAfterSeconds: 2 }),
+    log: (entry: Record<string, unknown>) => logs.push(entry),
+  };
+  const uri = derivedUri(
+    { width: 1920, height: 0, fit: 'inside', quality: 80, format: 'webp', path: 'a.jpg' },
+    config,
+  );
+  return { store, logs, deps, uri };
+}
+
+afterEach(() => {
+  vi.mocked(resizeImage).mockReset();
+});
+
+describe('generateDerived delivery', () => {
+  it('returns a result of exactly the generated-response limit inline', async () => {
+    const { deps, uri } = setup();
+    resultOf(MAX_GENERATED_BODY_BYTES);
+
+    const response = await generateDerived(uri, deps);
+
+    expect(response.status).toBe(200);
+    expect((response.body as Buffer).byteLength).toBe(MAX_GENERATED_BODY_BYTES);
+  });
+
+  it('redirects a result one byte over the limit to the stored object', async () => {
+    const { deps, uri } = setup();
+    resultOf(MAX_GENERATED_BODY_BYTES + 1);
+
+    const response = await generateDerived(uri, deps);
+
+    expect(response.status).toBe(302);
+  });
+
+  it('redirects without a signature when signing is not configured', async () => {
+    const { deps, uri } = setup(testConfig({ signing: undefined }));
+    resultOf(MAX_GENERATED_BODY_BYTES + 1);
+
+    const response = await generateDerived(uri, deps);
+
+    expect(response).toEqual({
+      status: 302,
+      headers: { location: '/derived/1920x0/inside/q80/webp/a.jpg', 'cache-control': 'no-store' },
+    });
+  });
+
+  it('logs a failed write-back as "unknown" when the store throws something that is not an Error', async () => {
+    const { deps, store, logs, uri } = setup();
+    resultOf(10);
+    vi.spyOn(store, 'putDerived').mockRejectedValue('connection reset');
+
+    const response = await generateDerived(uri, deps);
+
+    expect(response.status).toBe(200);
+    expect(logs).toEqual([{ level: 'warn', code: 'Derived.WriteFailed', error: 'unknown' }]);
+  });
+});
