@@ -139,12 +139,7 @@ export class SfnHooks {
             const arn = p.requiredString('executionArn');
             const d = await this.#call('DescribeExecution', (h) => h.describeExecution(arn));
             return compact({
-              executionArn: d.executionArn,
-              stateMachineArn: d.stateMachineArn,
-              name: d.name,
-              status: d.status,
-              startDate: epochSeconds(d.startDate.getTime()),
-              stopDate: d.stopDate === undefined ? undefined : epochSeconds(d.stopDate.getTime()),
+              ...executionSummary(d),
               input: d.input,
               output: d.output,
               error: d.error,
@@ -191,16 +186,7 @@ export class SfnHooks {
             const size = maxResults === 0 ? 100 : maxResults;
             const page = matching.slice(start, start + size);
             return compact({
-              executions: page.map((d) =>
-                compact({
-                  executionArn: d.executionArn,
-                  stateMachineArn: d.stateMachineArn,
-                  name: d.name,
-                  status: d.status,
-                  startDate: epochSeconds(d.startDate.getTime()),
-                  stopDate: d.stopDate === undefined ? undefined : epochSeconds(d.stopDate.getTime()),
-                }),
-              ),
+              executions: page.map((d) => compact(executionSummary(d))),
               nextToken: start + size < matching.length ? String(start + size) : undefined,
             });
           },
@@ -226,4 +212,16 @@ export class SfnHooks {
       },
     };
   }
+}
+
+/** The fields DescribeExecution and ListExecutions both answer for an execution. */
+function executionSummary(d: ExecutionDescription) {
+  return {
+    executionArn: d.executionArn,
+    stateMachineArn: d.stateMachineArn,
+    name: d.name,
+    status: d.status,
+    startDate: epochSeconds(d.startDate.getTime()),
+    stopDate: d.stopDate === undefined ? undefined : epochSeconds(d.stopDate.getTime()),
+  };
 }

@@ -115,15 +115,10 @@ export const swarmRolloutStates = [
   'refused',
 ] as const;
 export type SwarmRolloutState = (typeof swarmRolloutStates)[number];
-/** States after which the agent does nothing more for that order. */
-export const finalSwarmRolloutStates: readonly SwarmRolloutState[] = [
-  'completed',
-  'rollback_completed',
-  'rollback_paused',
-  'paused',
-  'failed',
-  'refused',
-];
+/** States after which the agent does nothing more for that order: all but the two in progress. */
+export const finalSwarmRolloutStates: readonly SwarmRolloutState[] = swarmRolloutStates.filter(
+  (state) => state !== 'accepted' && state !== 'updating',
+);
 
 const failedTaskSchema = z.strictObject({
   taskId: z.string(),
