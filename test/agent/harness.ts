@@ -18,7 +18,7 @@ import {
   swarmRolloutDetailType,
 } from '../../functions/src/swarm/contract.ts';
 import { type Emulator, startEmulator } from '../../sandbox/emulator/index.ts';
-import { type DockerLabInfo, pushTestImage } from '../support/docker-lab.ts';
+import { type DockerLabInfo, pushTestImage, until } from '../support/docker-lab.ts';
 
 export const prefix = '/gantry';
 let counter = 0;
@@ -242,11 +242,4 @@ export async function startHarness(lab: DockerLabInfo): Promise<Harness> {
   return harness;
 }
 
-/** Polls `check` every 250 ms (the engine has no cheaper signal for tests to wait on). */
-export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
+export { until };

@@ -1,6 +1,6 @@
 import Docker from 'dockerode';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { pushTestImage } from '../support/docker-lab.ts';
+import { pushTestImage, until } from '../support/docker-lab.ts';
 
 /**
  * The engine facts the swarm target is built on, checked on the real engine every run, so a
@@ -46,11 +46,15 @@ describe('the Docker lab (real engine, swarm, registry with auth)', () => {
       RollbackConfig: { FailureAction: 'pause', Monitor: 3_000_000_000, Parallelism: 1, Order: 'stop-first' },
     });
     const service = engine.getService((await engine.createService(auth, spec(good))).id);
-    await until(async () => (await runningImages(engine, name)).includes(good), 60_000);
+    await until('the good image to run', async () => (await runningImages(engine, name)).includes(good));
 
     const { Version } = await service.inspect();
     await service.update({ ...spec(bad), version: Version.Index, authconfig: auth });
-    await until(async () => (await service.inspect()).UpdateStatus?.State === 'rollback_completed', 120_000);
+    await until(
+      'the automatic rollback',
+      async () => (await service.inspect()).UpdateStatus?.State === 'rollback_completed',
+      120_000,
+    );
 
     const after = await service.inspect();
     expect(after.Spec.TaskTemplate.ContainerSpec.Image).toBe(good);
@@ -63,12 +67,4 @@ async function runningImages(engine: Docker, service: string): Promise<string[]>
   return tasks
     .filter((task) => task.Status?.State === 'running')
     .map((task) => task.Spec.ContainerSpec.Image);
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
