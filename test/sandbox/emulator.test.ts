@@ -497,8 +497,10 @@ describe('SSM quotas', () => {
     // Prepare: the listener runs inside the clock's tick, as the sandbox's event-driven Lambdas do;
     // simulated time stands still until it returns, real time (and the SDK's backoff) does not.
     emulator.ssm.put(name, '{}');
-    // Simulated time at a quarter of real time: the burst below spends the quota well within one
-    // simulated second even on a loaded machine; the SDK's backoff then outlasts that second.
+    // Simulated time at a hundredth of real time: the quota refills at 0.4 reads per real second, so
+    // neither an 80-call burst on a loaded CI machine nor the pause before the probe can refill a
+    // token (at a quarter of real time, 10 a real second, CI once refilled one and the probe passed
+    // first time); the SDK's throttling backoff (500 ms base, doubling) then outlasts 2.5 s.
     const retrying = new SSMClient({ ...emulator.clientConfig, maxAttempts: 10 });
     let attempts = 0;
     emulator.onEvent(async () => {
@@ -513,7 +515,7 @@ describe('SSM quotas', () => {
     await events.send(
       new PutEventsCommand({ Entries: [{ Source: 'gantry', DetailType: 'Probe', Detail: '{}' }] }),
     );
-    emulator.clock.startRealtime({ speed: 0.25, tickMs: 10 });
+    emulator.clock.startRealtime({ speed: 0.01, tickMs: 10 });
     await vi.waitFor(() => expect(attempts).toBeGreaterThan(0), { timeout: 60_000, interval: 20 });
 
     // Assess
