@@ -1,19 +1,39 @@
+import type { DeployConfig } from '../src/config/schema.ts';
 import { registerRolloutWait } from '../src/coordination/waits.ts';
-import { evaluateRollout, type RolloutWait } from '../src/ecs/rollout.ts';
-import { rolloutDependencies } from './rollout-clients.ts';
-import { logger, wrap } from './runtime.ts';
+import { type TargetDeployment, targetFor } from '../src/targets/target.ts';
+import { rolloutWaitClients } from './clients.ts';
+import { environmentSettings, logger, wrap } from './runtime.ts';
+
+export const awsDefaults = (settings = environmentSettings) => rolloutWaitClients(settings);
+
+/** The state's Parameters: the token, the rollout (`$.deployment` or `$.rollback`) and the plan's config. */
+export interface WaitForRolloutEvent {
+  taskToken: string;
+  deployment: TargetDeployment;
+  config: DeployConfig;
+  /** The state's timeout: the parked item expires a day after it. */
+  timeoutSeconds?: number;
+}
 
 /**
  * Invoked with `.waitForTaskToken`: its return value is ignored; the execution resumes when
  * someone calls SendTaskSuccess/Failure with the token (this handler, if the rollout already
- * ended, or onEcsEvent). The token is stored, never logged.
+ * ended, or the target's event handler). The token is stored, never logged.
  */
-export const lambdaHandler = async (wait: RolloutWait): Promise<{ outcome: string }> => {
-  const verdict = await registerRolloutWait(rolloutDependencies, wait, (parked) =>
-    evaluateRollout(rolloutDependencies.ecs, parked, { deadlinePassed: false }),
-  );
-  logger.info('waiting for rollout', { deploymentId: wait.deploymentId, outcome: verdict.outcome });
-  return { outcome: verdict.outcome };
-};
+export const createWaitForRolloutHandler = (deps = awsDefaults()) =>
+  wrap(async ({ taskToken, deployment, config, timeoutSeconds }: WaitForRolloutEvent) => {
+    const target = targetFor(config, deps.targets);
+    const wait = {
+      taskToken,
+      deploymentId: deployment.deploymentId,
+      ...(timeoutSeconds !== undefined && { timeoutSeconds }),
+      ...target.parkedDetails(deployment),
+    };
+    const verdict = await registerRolloutWait(deps, wait, () =>
+      target.judgeRollout(deployment, { deadlinePassed: false }),
+    );
+    logger.info('waiting for rollout', { deploymentId: deployment.deploymentId, outcome: verdict.outcome });
+    return { outcome: verdict.outcome };
+  });
 
-export const handler = wrap(lambdaHandler);
+export const handler = createWaitForRolloutHandler();

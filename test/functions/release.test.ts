@@ -26,7 +26,7 @@ import { throttled, transientWhile } from '../support/throttling.ts';
 const where = { app: 'web', env: 'prod', parameterName: '/gantry/web/prod/release' };
 const executionOf = (name: string) =>
   `arn:aws:states:eu-west-1:123456789012:execution:gantry-dev-deploy:${name}`;
-const deployed = { ...desired, taskDefinitionArn: story.taskDefinitionArn };
+const deployed = { ...desired, revision: story.taskDefinitionArn };
 const recordOf = (overrides: Partial<ReleaseRecord> = {}): ReleaseRecord => ({
   kind: 'release',
   ...deployed,
