@@ -2,6 +2,7 @@ import type { DeployState } from '../src/deploy-state.ts';
 import { withLiveRelease } from '../src/live-release.ts';
 import { acquireLock, type LockDependencies, waiterFallbackSeconds } from '../src/lock.ts';
 import { latestRelease } from '../src/release.ts';
+import { withNeutralState } from '../src/targets/pre-seam.ts';
 import { coordinationClients } from './clients.ts';
 import { environmentSettings, logger, wrap } from './runtime.ts';
 
@@ -10,7 +11,8 @@ export const awsDefaults = (settings = environmentSettings): LockDependencies =>
 
 /** Returns the whole state: once the lock is held, the plan is refreshed against the live release. */
 export const createAcquireLockHandler = (deps = awsDefaults()) =>
-  wrap(async (state: DeployState): Promise<DeployState> => {
+  wrap(async (given: DeployState): Promise<DeployState> => {
+    const state = withNeutralState(given);
     const { plan } = state;
     const lock = await acquireLock(deps, plan, {
       executionArn: plan.executionArn,

@@ -2,6 +2,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DeployState } from '../src/deploy-state.ts';
 import { type OutcomeDependencies, type OutcomeKind, recordOutcome } from '../src/outcome.ts';
+import { withNeutralState } from '../src/targets/pre-seam.ts';
 import { coordinationClients } from './clients.ts';
 import { environmentSettings, lazily, logger, wrap } from './runtime.ts';
 
@@ -17,7 +18,8 @@ export const awsDefaults = (settings = environmentSettings) =>
   });
 
 export const createRecordOutcomeHandler = (deps = awsDefaults()) =>
-  wrap(async ({ kind, state }: { kind: OutcomeKind; state: DeployState }) => {
+  wrap(async ({ kind, state: given }: { kind: OutcomeKind; state: DeployState }) => {
+    const state = withNeutralState(given);
     const recorded = await recordOutcome(deps, kind, state);
     logger.info('recorded', { app: state.plan.app, env: state.plan.env, ...recorded });
     return recorded;

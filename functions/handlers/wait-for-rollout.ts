@@ -1,5 +1,6 @@
 import type { DeployConfig } from '../src/config/schema.ts';
 import { registerRolloutWait } from '../src/coordination/waits.ts';
+import { fromPreSeamWait, type PreSeamRolloutWait } from '../src/targets/pre-seam.ts';
 import { type TargetDeployment, targetFor } from '../src/targets/target.ts';
 import { rolloutWaitClients } from './clients.ts';
 import { environmentSettings, logger, wrap } from './runtime.ts';
@@ -21,7 +22,10 @@ export interface WaitForRolloutEvent {
  * ended, or the target's event handler). The token is stored, never logged.
  */
 export const createWaitForRolloutHandler = (deps = awsDefaults()) =>
-  wrap(async ({ taskToken, deployment, config, timeoutSeconds }: WaitForRolloutEvent) => {
+  wrap(async (event: WaitForRolloutEvent | (PreSeamRolloutWait & { taskToken: string })) => {
+    const { taskToken, timeoutSeconds } = event;
+    // An execution started before the seam passes the ECS fields instead (targets/pre-seam.ts).
+    const { deployment, config } = 'deployment' in event ? event : fromPreSeamWait(event);
     const target = targetFor(config, deps.targets);
     const wait = {
       taskToken,

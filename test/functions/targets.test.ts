@@ -1,17 +1,30 @@
-import { DescribeServicesCommand, ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
+import {
+  DescribeServicesCommand,
+  ECSClient,
+  ListTasksCommand,
+  UpdateServiceCommand,
+} from '@aws-sdk/client-ecs';
 import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCheckRolloutHandler } from '../../functions/handlers/check-rollout.ts';
 import type { RolloutWaitDependencies } from '../../functions/handlers/clients.ts';
+import { createRollbackHandler } from '../../functions/handlers/rollback.ts';
 import { createWaitForRolloutHandler } from '../../functions/handlers/wait-for-rollout.ts';
 import { deployConfigSchema } from '../../functions/src/config/schema.ts';
 import { readRolloutWait } from '../../functions/src/coordination/waits.ts';
+import type { DeployState } from '../../functions/src/deploy-state.ts';
 import { rolloutWaitSchema } from '../../functions/src/ecs/rollout.ts';
 import { targetFor } from '../../functions/src/targets/target.ts';
 import { lambdaContext } from '../../sandbox/runner.ts';
-import { describeServicesResponse, serviceRollingOut, story, webConfig } from '../support/aws-fixtures.ts';
-import { deployment } from '../support/deploy-states.ts';
+import {
+  describeServicesResponse,
+  serviceOf,
+  serviceRollingOut,
+  story,
+  webConfig,
+} from '../support/aws-fixtures.ts';
+import { deployment, lambdaFailure, planOf, rollbackDeploymentId } from '../support/deploy-states.ts';
 import { fakeCoordinationTable } from '../support/table-fake.ts';
 
 /*
@@ -98,5 +111,52 @@ describe('CheckRollout', () => {
       cluster: webConfig.target.cluster,
       services: [webConfig.target.service],
     });
+  });
+});
+
+describe('executions started before the seam', () => {
+  it('roll back a first deploy to the revision their old-shape $.deployment names', async () => {
+    // Prepare: the state an old execution carries: ECS field names, no recorded release.
+    ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceRollingOut('IN_PROGRESS')));
+    ecsMock.on(UpdateServiceCommand).resolves({
+      service: serviceOf({ deployments: [{ id: rollbackDeploymentId, status: 'PRIMARY' }] }),
+    });
+    const oldState = {
+      plan: planOf({ live: null, livePrevious: null }),
+      deployment: {
+        deploymentId: story.deploymentId,
+        taskDefinitionArn: story.taskDefinitionArn,
+        previousTaskDefinitionArn: story.previousTaskDefinitionArn,
+      },
+      failure: lambdaFailure(),
+    } as unknown as DeployState;
+
+    // Act
+    const rollback = await createRollbackHandler(deps)(oldState, lambdaContext('rollback'));
+
+    // Assess
+    expect(ecsMock).toHaveReceivedCommandExactlyOnceWith(UpdateServiceCommand, {
+      cluster: webConfig.target.cluster,
+      service: webConfig.target.service,
+      taskDefinition: story.previousTaskDefinitionArn,
+    });
+    expect(rollback).toMatchObject({ target: 'ecs', revision: story.previousTaskDefinitionArn });
+  });
+
+  it('check their rollout from the old ECS parameters', async () => {
+    // Prepare
+    ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceRollingOut('COMPLETED')));
+    const oldParameters = {
+      cluster: webConfig.target.cluster,
+      service: webConfig.target.service,
+      deploymentId: story.deploymentId,
+      maxFailedTasks: 2,
+    };
+
+    // Act
+    const result = await createCheckRolloutHandler(deps)(oldParameters, lambdaContext('checkRollout'));
+
+    // Assess
+    expect(result).toEqual({ rolloutState: 'COMPLETED', deploymentId: story.deploymentId });
   });
 });
