@@ -21,15 +21,23 @@ export function targetClients(settings: HandlerSettings): TargetClients {
   return lazily<TargetClients>({ ecs: () => new ECSClient(settings.client) });
 }
 
-/** What onEcsEvent needs: the coordination table and ECS. */
-export function ecsRolloutClients(settings: HandlerSettings): RolloutDependencies {
+/** The coordination clients and, built on first use too, what else a handler needs beside them. */
+function withCoordination<Extra extends object>(
+  settings: HandlerSettings,
+  extra: { [K in keyof Extra]: () => Extra[K] },
+): WaitDependencies & Extra {
   const coordination = coordinationClients(settings);
-  return lazily<RolloutDependencies>({
+  return lazily<WaitDependencies & Extra>({
     table: () => coordination.table,
     sfn: () => coordination.sfn,
     now: () => coordination.now,
-    ecs: () => new ECSClient(settings.client),
-  });
+    ...extra,
+  } as { [K in keyof (WaitDependencies & Extra)]: () => (WaitDependencies & Extra)[K] });
+}
+
+/** What onEcsEvent needs: the coordination table and ECS. */
+export function ecsRolloutClients(settings: HandlerSettings): RolloutDependencies {
+  return withCoordination(settings, { ecs: () => new ECSClient(settings.client) });
 }
 
 /** What WaitForRollout and CheckRollout need: the parked waits and the targets. */
@@ -38,11 +46,5 @@ export interface RolloutWaitDependencies extends WaitDependencies {
 }
 
 export function rolloutWaitClients(settings: HandlerSettings): RolloutWaitDependencies {
-  const coordination = coordinationClients(settings);
-  return lazily<RolloutWaitDependencies>({
-    table: () => coordination.table,
-    sfn: () => coordination.sfn,
-    now: () => coordination.now,
-    targets: () => targetClients(settings),
-  });
+  return withCoordination(settings, { targets: () => targetClients(settings) });
 }

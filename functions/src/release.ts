@@ -63,10 +63,10 @@ export function parseReleaseRecord(value: unknown): ReleaseRecord | undefined {
 function withNeutralRevision(value: unknown): unknown {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
   const { taskDefinitionArn, ...rest } = value as Record<string, unknown>;
-  const upgraded: Record<string, unknown> =
-    taskDefinitionArn !== undefined && rest.revision === undefined
-      ? { ...rest, revision: taskDefinitionArn }
-      : (value as Record<string, unknown>);
+  const upgraded: Record<string, unknown> = {
+    ...rest,
+    ...(rest.revision === undefined && taskDefinitionArn !== undefined && { revision: taskDefinitionArn }),
+  };
   for (const nested of ['previous', 'rolledBackFrom'] as const) {
     if (upgraded[nested] && typeof upgraded[nested] === 'object') {
       upgraded[nested] = withNeutralRevision(upgraded[nested]);
