@@ -27,11 +27,12 @@ export const createWaitForRolloutHandler = (deps = awsDefaults()) =>
     // An execution started before the seam passes the ECS fields instead (targets/pre-seam.ts).
     const { deployment, config } = 'deployment' in event ? event : fromPreSeamWait(event);
     const target = targetFor(config, deps.targets);
+    // The target's details first: they can never replace the token or the id the wait is keyed by.
     const wait = {
+      ...target.parkedDetails(deployment),
       taskToken,
       deploymentId: deployment.deploymentId,
       ...(timeoutSeconds !== undefined && { timeoutSeconds }),
-      ...target.parkedDetails(deployment),
     };
     const verdict = await registerRolloutWait(deps, wait, () =>
       target.judgeRollout(deployment, { deadlinePassed: false }),
