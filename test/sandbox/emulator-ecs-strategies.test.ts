@@ -368,6 +368,26 @@ describe('ECS deployment strategies: a deployment on the simulated clock', () =>
     expect(described.services?.[0]?.currentServiceDeployment).toBe(arn);
   });
 
+  it('rolls a service switched from rolling to blue/green back to the revision its rolling update left', async () => {
+    // Prepare
+    seed();
+    await update('web:v2');
+    await emulator.clock.advance(5 * MINUTE);
+    const rolledOut = await runningTaskArns();
+    const service = await update('web:v3', BLUE_GREEN);
+    const arn = service?.currentServiceDeployment ?? '';
+    await until(arn, (d) => d.lifecycleStage === 'BAKE_TIME');
+
+    // Act
+    await ecs.send(new StopServiceDeploymentCommand({ serviceDeploymentArn: arn }));
+    await until(arn, (d) => d.status === 'ROLLBACK_SUCCESSFUL');
+
+    // Assess
+    expect(await runningTaskArns()).toEqual(rolledOut);
+    const described = await ecs.send(new DescribeServicesCommand({ cluster: 'prod', services: ['web'] }));
+    expect(described.services?.[0]?.taskDefinition).toMatch(/web:2$/);
+  });
+
   it('answers UpdateService with the new service deployment, PENDING at first', async () => {
     // Prepare
     seed(BLUE_GREEN);

@@ -147,7 +147,7 @@ export class ServiceDeploymentSimulator {
     const now = this.#clock.now();
     const arn = `arn:aws:ecs:${this.#model.region}:${this.#model.account}:service-deployment/${cluster.name}/${service.name}/${randomBytes(16).toString('base64url').slice(0, 21)}`;
     const superseded = this.#supersede(service, arn);
-    const production = service.productionRevision;
+    const production = this.#productionRevision(cluster, service);
     const sources: ServiceRevision[] = production === undefined ? [] : [production];
     for (const old of superseded) {
       if (old.target.arn !== production?.arn && this.#hasLiveTasks(cluster, old.deployment))
@@ -653,6 +653,25 @@ export class ServiceDeploymentSimulator {
       );
     }
     return run;
+  }
+
+  /**
+   * The revision serving production. A service that used the rolling update until now has moved on
+   * from its seeded revision: its COMPLETED deployment is what serves.
+   */
+  #productionRevision(cluster: Cluster, service: Service): ServiceRevision | undefined {
+    const known = service.productionRevision;
+    if (known !== undefined && service.deployments.some((d) => d.id === known.deploymentId)) return known;
+    const completed = service.deployments.find((d) => d.rolloutState === 'COMPLETED');
+    service.productionRevision =
+      completed === undefined
+        ? undefined
+        : {
+            arn: this.#model.newRevisionArn(cluster, service),
+            taskDefinitionArn: completed.taskDefinitionArn,
+            deploymentId: completed.id,
+          };
+    return service.productionRevision;
   }
 
   #hasLiveTasks(cluster: Cluster, deployment: Deployment): boolean {
