@@ -152,44 +152,42 @@ export function parseStrategyConfig(raw: Json, controller: string): StrategyConf
   }
   const config: StrategyConfig = { strategy, bakeTimeInMinutes, lifecycleHooks: hooks };
   if (strategy === 'LINEAR') {
-    const linear = raw.linearConfiguration ?? {};
-    if (!isObject(linear)) throw invalid('linearConfiguration must be an object');
-    checkKeys('linearConfiguration', linear, ['stepPercent', 'stepBakeTimeInMinutes']);
-    return {
-      ...config,
-      linear: {
-        // LinearConfiguration: stepPercent 3.0..100.0 in tenths, default 10; bake 0..1440, default 6.
-        stepPercent: tenths(linear.stepPercent, 'linearConfiguration.stepPercent', 10, 3),
-        stepBakeTimeInMinutes: minutes(
-          linear.stepBakeTimeInMinutes,
-          'linearConfiguration.stepBakeTimeInMinutes',
-          6,
-          0,
-          1440,
-        ),
-      },
-    };
+    // LinearConfiguration: stepPercent 3.0..100.0 in tenths, default 10; bake 0..1440, default 6.
+    const [stepPercent, stepBakeTimeInMinutes] = steps(
+      raw,
+      'linearConfiguration',
+      ['stepPercent', 10, 3],
+      ['stepBakeTimeInMinutes', 6],
+    );
+    return { ...config, linear: { stepPercent, stepBakeTimeInMinutes } };
   }
   if (strategy === 'CANARY') {
-    const canary = raw.canaryConfiguration ?? {};
-    if (!isObject(canary)) throw invalid('canaryConfiguration must be an object');
-    checkKeys('canaryConfiguration', canary, ['canaryPercent', 'canaryBakeTimeInMinutes']);
-    return {
-      ...config,
-      canary: {
-        // CanaryConfiguration: canaryPercent 0.1..100.0 in tenths, default 5; bake 0..1440, default 10.
-        canaryPercent: tenths(canary.canaryPercent, 'canaryConfiguration.canaryPercent', 5, 0.1),
-        canaryBakeTimeInMinutes: minutes(
-          canary.canaryBakeTimeInMinutes,
-          'canaryConfiguration.canaryBakeTimeInMinutes',
-          10,
-          0,
-          1440,
-        ),
-      },
-    };
+    // CanaryConfiguration: canaryPercent 0.1..100.0 in tenths, default 5; bake 0..1440, default 10.
+    const [canaryPercent, canaryBakeTimeInMinutes] = steps(
+      raw,
+      'canaryConfiguration',
+      ['canaryPercent', 5, 0.1],
+      ['canaryBakeTimeInMinutes', 10],
+    );
+    return { ...config, canary: { canaryPercent, canaryBakeTimeInMinutes } };
   }
   return config;
+}
+
+/** A linear or canary configuration member: its percent (default, minimum) and bake minutes (default). */
+function steps(
+  raw: JsonObject,
+  member: 'linearConfiguration' | 'canaryConfiguration',
+  [percentKey, percentDefault, percentMin]: [string, number, number],
+  [bakeKey, bakeDefault]: [string, number],
+): [number, number] {
+  const value = raw[member] ?? {};
+  if (!isObject(value)) throw invalid(`${member} must be an object`);
+  checkKeys(member, value, [percentKey, bakeKey]);
+  return [
+    tenths(value[percentKey], `${member}.${percentKey}`, percentDefault, percentMin),
+    minutes(value[bakeKey], `${member}.${bakeKey}`, bakeDefault, 0, 1440),
+  ];
 }
 
 function parseHooks(raw: Json | undefined): LifecycleHookConfig[] {
