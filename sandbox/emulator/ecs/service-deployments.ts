@@ -199,7 +199,11 @@ export class ServiceDeploymentSimulator {
     service.serviceDeployments.push(record);
     const run: Run = {
       record,
-      steps: plan(config, sources.length > 1),
+      // RECONCILE_SERVICE when a revision besides production's and the new one is active (superseded).
+      steps: plan(
+        config,
+        service.deployments.some((d) => d !== deployment && d.id !== production?.deploymentId),
+      ),
       index: -1,
       stageHooks: [],
       stageTimers: [],
