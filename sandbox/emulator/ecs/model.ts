@@ -355,11 +355,9 @@ export class EcsModel {
   /** `…:service-revision/<cluster>/<service>/<number>`, the shape of the developer guide's samples. */
   newRevisionArn(cluster: Cluster, service: Service): string {
     this.#revisionSeq += 1;
-    const id = `${randomInt(1, 10)}${String(randomInt(0, 1e9)).padStart(9, '0')}`.slice(
-      0,
-      10 - String(this.#revisionSeq).length,
-    );
-    return `arn:aws:ecs:${this.region}:${this.account}:service-revision/${cluster.name}/${service.name}/${id}${this.#revisionSeq}`;
+    // Random digits, then a sequence number so two revisions never share an ARN.
+    const id = `${randomInt(1_000_000, 10_000_000)}${this.#revisionSeq}`;
+    return `arn:aws:ecs:${this.region}:${this.account}:service-revision/${cluster.name}/${service.name}/${id}`;
   }
 
   cluster(ref: string | undefined): Cluster {
