@@ -1,5 +1,6 @@
 import sharp, { type Sharp } from 'sharp';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { syntheticPhoto } from '../bench/synthetic.ts';
 import { originResponseEvent, s3ErrorResponse, viewerRequest } from '../local/cloudfront-events.ts';
 import { invokeAtEdge } from '../local/conformance.ts';
 import { parseEdgeConfig } from '../src/config.ts';
@@ -13,7 +14,6 @@ import { type DerivedRequest, derivedKey, derivedUri } from '../src/url.ts';
 import { TEST_SIGNING_SECRET, testConfig } from './support/config.ts';
 import { errorOf } from './support/errors.ts';
 import { MemoryStore } from './support/memory-store.ts';
-import { texturedJpeg } from './support/textured.ts';
 
 const QUALITIES = [50, 60, 70, 80, 90];
 const bounds = (over: Partial<FitBounds> = {}): FitBounds => ({
@@ -35,7 +35,7 @@ const request = (over: Partial<DerivedRequest> = {}): DerivedRequest => ({
 
 let photo: Buffer;
 beforeAll(async () => {
-  photo = await texturedJpeg();
+  photo = await syntheticPhoto();
 });
 
 afterEach(() => {

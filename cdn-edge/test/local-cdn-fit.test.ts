@@ -1,15 +1,15 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { syntheticPhoto } from '../bench/synthetic.ts';
 import { type LocalCdn, startLocalCdn } from '../local/cdn.ts';
 import { MAX_GENERATED_BODY_BYTES } from '../src/http.ts';
 import { QUALITY_HEADER } from '../src/service.ts';
-import { texturedJpeg } from './support/textured.ts';
 
 describe('local CDN: fitting under the generated-response cap, AVIF bounded', () => {
   let cdn: LocalCdn;
 
   beforeAll(async () => {
-    cdn = await startLocalCdn({ seed: { 'photo.jpg': await texturedJpeg() } });
+    cdn = await startLocalCdn({ seed: { 'photo.jpg': await syntheticPhoto() } });
   });
 
   afterAll(async () => {
