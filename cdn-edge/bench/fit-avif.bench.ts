@@ -1,6 +1,7 @@
 // Part of `npm run bench:edge`: (1) how much of a size mix is served inline before and after quality
 // fitting, and what fitting adds to a miss; (2) AVIF against WebP, encode time and bytes, by effort.
 // Sources are synthetic (bench/synthetic.ts: gradient, edges, grain), never real photos.
+import { cpus, loadavg } from 'node:os';
 import sharp from 'sharp';
 import { originResponseEvent, s3ErrorResponse, viewerRequest } from '../local/cloudfront-events.ts';
 import { invokeAtEdge } from '../local/conformance.ts';
@@ -75,7 +76,7 @@ async function sizeMix(full: boolean): Promise<void> {
   let inlineAfter = 0;
   const addedMs: number[] = [];
   const missMsAfter: number[] = [];
-  const byFormat = new Map<string, { total: number; before: number; after: number }>();
+  const byFormat = new Map<string, { total: number; before: number; after: number; addedMs: number[] }>();
   for (const source of mix) {
     const handlerBefore = originHandler(before, source.bytes);
     const handlerAfter = originHandler(config, source.bytes);
@@ -89,7 +90,7 @@ async function sizeMix(full: boolean): Promise<void> {
           // only the results over the cap are run again.
           const now = old.status === '200' ? old : await miss(handlerAfter, uri);
           total += 1;
-          const row = byFormat.get(format) ?? { total: 0, before: 0, after: 0 };
+          const row = byFormat.get(format) ?? { total: 0, before: 0, after: 0, addedMs: [] };
           row.total += 1;
           if (old.status === '200') {
             inlineBefore += 1;
@@ -100,6 +101,7 @@ async function sizeMix(full: boolean): Promise<void> {
             row.after += 1;
           }
           if (old.status !== '200') {
+            row.addedMs.push(now.ms - old.ms);
             addedMs.push(now.ms - old.ms);
             missMsAfter.push(now.ms);
           }
@@ -114,13 +116,17 @@ async function sizeMix(full: boolean): Promise<void> {
     `Quality fitting — synthetic sources (${mix.map((s) => s.label).join(', ')}), every allowed width, ` +
       `q${qualities.join('/q')}, ${total} misses through origin-response`,
   );
-  console.log(`${'served inline (200)'.padEnd(44)} ${'before'.padStart(8)} ${'after'.padStart(8)}`);
+  console.log(
+    `${'served inline (200)'.padEnd(44)} ${'before'.padStart(8)} ${'after'.padStart(8)}   added per miss over the cap (median)`,
+  );
   console.log(
     `${'  all formats'.padEnd(44)} ${pct(inlineBefore, total).padStart(8)} ${pct(inlineAfter, total).padStart(8)}`,
   );
   for (const [format, row] of byFormat) {
+    const added =
+      row.addedMs.length === 0 ? '—' : `${median(row.addedMs).toFixed(0)} ms (${row.addedMs.length})`;
     console.log(
-      `${`  ${format}`.padEnd(44)} ${pct(row.before, row.total).padStart(8)} ${pct(row.after, row.total).padStart(8)}`,
+      `${`  ${format}`.padEnd(44)} ${pct(row.before, row.total).padStart(8)} ${pct(row.after, row.total).padStart(8)}   ${added}`,
     );
   }
   if (addedMs.length > 0) {
@@ -136,7 +142,7 @@ async function avifVersusWebp(full: boolean): Promise<void> {
   const config = localConfig();
   const mix = await sources(full ? [2, 24] : [24], full ? [12, 40, 60] : [12, 60]);
   // Below 640 px every encode takes tens of milliseconds: nothing to bound there.
-  const widths = full ? config.widths.filter((w) => w >= 640) : [640, 1024, 1280, 1920];
+  const widths = full ? config.widths.filter((w) => w >= 640) : [640, 1280, 1920];
   const runs = full ? 5 : 3;
   console.log('');
   console.log(
@@ -187,6 +193,12 @@ async function avifVersusWebp(full: boolean): Promise<void> {
  * from 640 px for AVIF (many minutes); otherwise a quick subset (2 and 24 MP, one texture).
  */
 export async function fitAndAvifBench(full: boolean): Promise<void> {
+  // Encode times move with whatever else the machine runs: say how loaded it was.
+  console.log(
+    `\nload average at start: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(', ')} (${cpus().length} cores)`,
+  );
   await sizeMix(full);
   await avifVersusWebp(full);
 }
