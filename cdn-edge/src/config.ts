@@ -61,7 +61,7 @@ const configShape = {
    * AVIF encode effort (sharp/libvips 0–9). Capped at 3: effort 4 took 7–26 s for a 1920 px output
    * on the 2-core dev machine (bench), against the origin-response timeout of 30 s. Outputs over
    * `maxFullEffortPixels` are encoded at `reducedEffort`: above ~1 MP effort 2 cost 2–5× the time
-   * of effort 0 for 1–3% fewer bytes (README, AVIF).
+   * of effort 0 for 1–17% fewer bytes (README, AVIF effort).
    */
   avif: z
     .strictObject({

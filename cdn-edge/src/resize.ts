@@ -172,7 +172,8 @@ function encode(image: Sharp, format: EncodedFormat, quality: number, avifEffort
 
 /**
  * AVIF encoding dominates latency on a miss and grows with effort much faster than it saves bytes
- * (bench: above ~1 MP effort 2 took 2–5× the time of effort 0 for 1–3% fewer bytes), so large
+ * (bench, synthetic sources: above ~1 MP effort 2 took 2–5× the time of effort 0 for 1–17% fewer
+ * bytes; below it the saving reached 35% on smooth sources, at tens to hundreds of ms), so large
  * outputs get the reduced effort. Lowering the effort keeps AVIF bytes under the AVIF key; the
  * alternative, an uncached redirect to the WebP variant, would cost every later viewer of that URL
  * a function invocation and a round trip (README, AVIF).

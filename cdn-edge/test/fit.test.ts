@@ -240,7 +240,7 @@ describe('origin-response with quality fitting', () => {
       limiter: new ResizeLimiter({ maxConcurrent: 1, maxQueued: 0, retryAfterSeconds: 2 }),
       log: () => {},
     });
-    const uri = derivedUri(request({ quality: 90, format: 'webp' }), config);
+    const uri = derivedUri(request({ quality: 90, format: 'jpeg' }), config);
 
     const result = await invokeAtEdge(
       handler,
@@ -251,7 +251,7 @@ describe('origin-response with quality fitting', () => {
       status: '200',
       bodyEncoding: 'base64',
       headers: {
-        'content-type': [{ key: 'Content-Type', value: 'image/webp' }],
+        'content-type': [{ key: 'Content-Type', value: 'image/jpeg' }],
         [QUALITY_HEADER]: [{ key: 'X-Amz-Meta-Image-Quality', value: '80' }],
       },
     });
