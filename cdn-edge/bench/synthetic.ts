@@ -67,3 +67,21 @@ export async function syntheticPhoto(width = 1920, height = 1440, sigma = 60): P
     .jpeg({ quality: 95 })
     .toBuffer();
 }
+
+/**
+ * The worst case: unblurred grain at sigma 90 and nothing else, as a lossless PNG. As JPEG at
+ * 1920×1440 it is over the generated-response cap even at q60: no quality fitting can help.
+ */
+export function pureGrain(width = 1920, height = 1440): Promise<Buffer> {
+  return sharp({
+    create: {
+      width,
+      height,
+      channels: 3,
+      background: '#000',
+      noise: { type: 'gaussian', mean: 128, sigma: 90 },
+    },
+  })
+    .png()
+    .toBuffer();
+}

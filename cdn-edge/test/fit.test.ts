@@ -1,6 +1,6 @@
 import sharp, { type Sharp } from 'sharp';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { syntheticPhoto } from '../bench/synthetic.ts';
+import { pureGrain, syntheticPhoto } from '../bench/synthetic.ts';
 import { originResponseEvent, s3ErrorResponse, viewerRequest } from '../local/cloudfront-events.ts';
 import { invokeAtEdge } from '../local/conformance.ts';
 import { parseEdgeConfig } from '../src/config.ts';
@@ -205,18 +205,7 @@ describe('generateDerived with quality fitting', () => {
 
   it('stores the asked quality and redirects when even the lowest allowed quality is too big', async () => {
     const { config, store, deps } = setup();
-    // Unblurred grain at sigma 90 is over the cap as JPEG even at q60.
-    const noise = await sharp({
-      create: {
-        width: 1920,
-        height: 1440,
-        channels: 3,
-        background: '#000',
-        noise: { type: 'gaussian', mean: 128, sigma: 90 },
-      },
-    })
-      .png()
-      .toBuffer();
+    const noise = await pureGrain();
     store.put({ bucket: config.derived.bucket, key: 'originals/noise.jpg' }, noise);
     const asked = request({ quality: 80, path: 'noise.jpg' });
 
