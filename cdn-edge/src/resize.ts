@@ -114,7 +114,8 @@ export async function resizeImage(
 
   let pixels: { data: Buffer; info: OutputInfo };
   try {
-    // Decoded and resized once, kept as 8-bit pixels: fitting re-encodes these, never the original.
+    // Decoded and resized once, kept as pixels: fitting re-encodes these, never the original. They
+    // are 8-bit, since 'srgb' is libvips' 8-bit sRGB (16-bit sources come out uchar: resize.test.ts).
     pixels = await sharp(input, {
       limitInputPixels: limits.maxInputPixels,
       // 'truncated' rejects cut-off files instead of serving a half-grey image forever from the cache.
@@ -123,7 +124,7 @@ export async function resizeImage(
     })
       .resize(resize)
       .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
+      .raw()
       .toBuffer({ resolveWithObject: true });
   } catch (error) {
     throw new HttpError(422, 'Resize.BadImage', 'the original could not be decoded', { cause: error });

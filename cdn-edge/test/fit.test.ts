@@ -88,6 +88,15 @@ describe('resizeImage fitting a lossy result under the cap', () => {
     expect(image.body.byteLength).toBeLessThanOrEqual(MAX_GENERATED_BODY_BYTES);
   });
 
+  it('keeps a lowered result of exactly maxBytes', async () => {
+    const atEighty = await resizeImage(photo, request({ quality: 80 }), { maxInputPixels: 4e7 });
+    const exact = bounds({ maxBytes: atEighty.body.byteLength });
+
+    const image = await resizeImage(photo, request({ quality: 90 }), { maxInputPixels: 4e7, fit: exact });
+
+    expect(image).toMatchObject({ quality: 80, reencodes: 1 });
+  });
+
   it('gives back the same bytes as a request asking for the quality it used', async () => {
     const fitted = await resizeImage(photo, request({ quality: 90 }), { maxInputPixels: 4e7, fit: bounds() });
     const asked = await resizeImage(photo, request({ quality: 80 }), { maxInputPixels: 4e7 });
