@@ -200,6 +200,18 @@ describe('generateDerived with quality fitting', () => {
     });
   });
 
+  it('names no quality for a PNG, which has none', async () => {
+    const { config, store, deps } = setup();
+    const asked = request({ format: 'png', width: 160 });
+
+    const response = await generateDerived(derivedUri(asked, config), deps);
+
+    expect(response.headers).not.toHaveProperty(QUALITY_HEADER);
+    expect(store.objects.get(`${config.derived.bucket}/${derivedKey(asked, config)}`)).not.toHaveProperty(
+      'metadata',
+    );
+  });
+
   it('encodes AVIF with the effort bounds of the config', async () => {
     const { config, deps } = setup(
       testConfig({ avif: { effort: 1, reducedEffort: 0, maxFullEffortPixels: 100_000 } }),
