@@ -1,3 +1,5 @@
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
 import sharp, { type Sharp } from 'sharp';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pureGrain, syntheticPhoto } from '../bench/synthetic.ts';
@@ -10,6 +12,7 @@ import { MAX_GENERATED_BODY_BYTES } from '../src/http.ts';
 import { ResizeLimiter } from '../src/limiter.ts';
 import { avifEffortFor, type FitBounds, fitQualities, resizeImage } from '../src/resize.ts';
 import { generateDerived, QUALITY_HEADER } from '../src/service.ts';
+import { S3ImageStore } from '../src/storage.ts';
 import { type DerivedRequest, derivedKey, derivedUri } from '../src/url.ts';
 import { TEST_SIGNING_SECRET, testConfig } from './support/config.ts';
 import { errorOf } from './support/errors.ts';
@@ -236,6 +239,27 @@ describe('generateDerived with quality fitting', () => {
     const stored = store.objects.get(`${config.derived.bucket}/${derivedKey(asked, config)}`);
     expect(stored?.metadata).toEqual({ 'image-quality': '80' });
     expect(stored?.body.byteLength).toBeGreaterThan(MAX_GENERATED_BODY_BYTES);
+  });
+});
+
+describe('S3ImageStore and the quality metadata', () => {
+  const s3 = mockClient(S3Client);
+  afterEach(() => s3.reset());
+
+  it('writes the quality as user metadata, which S3 returns as x-amz-meta-image-quality', async () => {
+    s3.on(PutObjectCommand).resolves({});
+    const store = new S3ImageStore(new S3Client({ region: 'us-east-1' }), { retryAfterSeconds: 2 });
+
+    await store.putDerived({ bucket: 'media', key: 'derived/x.jpg' }, Buffer.from('x'), {
+      contentType: 'image/jpeg',
+      cacheControl: 'public, max-age=31536000, immutable',
+      metadata: { 'image-quality': '80' },
+    });
+
+    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, {
+      Key: 'derived/x.jpg',
+      Metadata: { 'image-quality': '80' },
+    });
   });
 });
 
