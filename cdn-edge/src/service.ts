@@ -34,8 +34,10 @@ export async function generateDerived(uri: string, deps: ResizeServiceDeps): Pro
     const input = await store.getOriginal(original, config.limits.maxInputBytes);
     return resizeImage(input, request, {
       maxInputPixels: config.limits.maxInputPixels,
-      // Lossy results are first brought under the generated-response cap by lowering the quality
-      // within the config's bounds; only what still does not fit goes to S3 and a redirect.
+      // Lossy results are first brought under the generated-response cap (1 MB for origin triggers,
+      // headers and base64 body included: "Quotas on Lambda@Edge", CloudFront Developer Guide,
+      // cloudfront-limits.html#limits-lambda-at-edge) by lowering the quality within the config's
+      // bounds; only what still does not fit goes to S3 and a redirect.
       fit: {
         maxBytes: MAX_GENERATED_BODY_BYTES,
         qualities: config.qualities,
