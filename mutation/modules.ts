@@ -98,7 +98,11 @@ export const mutationModules = {
   routing: { mutate: 'cdn-edge/src/routing.ts', tests: ['cdn-edge/test/routing.test.ts'] },
   resize: {
     mutate: 'cdn-edge/src/resize.ts',
-    tests: ['cdn-edge/test/resize-judgement.test.ts', 'cdn-edge/test/resize.test.ts', 'cdn-edge/test/fit.test.ts'],
+    tests: [
+      'cdn-edge/test/resize-judgement.test.ts',
+      'cdn-edge/test/resize.test.ts',
+      'cdn-edge/test/fit.test.ts',
+    ],
   },
   // The CloudFront conformance checker (cdn-edge/local): every edge handler result goes through it.
   conformance: { mutate: 'cdn-edge/local/conformance.ts', tests: ['cdn-edge/test/conformance.test.ts'] },
