@@ -11,8 +11,9 @@
  * Declared with `zod/mini` (../zod.ts), as every Lambda-side schema is: the Lambdas import these
  * schemas too, and classic zod would add its cold-import cost to each of them.
  */
-import * as z from '../zod.ts';
+
 import { nameSchema } from '../config/schema.ts';
+import * as z from '../zod.ts';
 
 /** EventBridge `source` of every agent event; the Gantry bus's policy lets only agents put it. */
 export const agentEventSource = 'gantry.agent';
