@@ -164,7 +164,9 @@ describe('swarm order', () => {
       ssm.on(PutParameterCommand).resolves({ Version: 1 });
       sqs.on(GetQueueUrlCommand).resolves({ QueueUrl: queueUrl });
       sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
-      const names = Array.from({ length: 20 }, (_, i) => ({ name: `shop_service_with_a_rather_long_name_${i}` }));
+      const names = Array.from({ length: 20 }, (_, i) => ({
+        name: `shop_service_with_a_rather_long_name_${i}`,
+      }));
       const big = buildSwarmOrder({
         ...orderInput,
         target: { ...target, services: names },
