@@ -1,5 +1,5 @@
 import type { SwarmTarget } from '../../functions/src/swarm/config.ts';
-import type { SwarmRolloutReport } from '../../functions/src/swarm/contract.ts';
+import { type SwarmRolloutReport, swarmPolicySchema } from '../../functions/src/swarm/contract.ts';
 import { buildSwarmOrder } from '../../functions/src/swarm/order.ts';
 
 /** Plain data shared by the swarm target's tests. */
@@ -15,24 +15,8 @@ export const target: SwarmTarget = {
   queueName: 'gantry-swarm-shop-prod',
   services: [{ name: 'shop_web' }, { name: 'shop_worker' }],
   lightsail: { instanceTag: { key: 'gantry:swarm', value: 'shop-prod' } },
-  policy: {
-    update: {
-      parallelism: 1,
-      delaySeconds: 0,
-      monitorSeconds: 10,
-      maxFailureRatio: 0,
-      order: 'stop-first',
-      failureAction: 'rollback',
-    },
-    rollback: {
-      parallelism: 1,
-      delaySeconds: 0,
-      monitorSeconds: 10,
-      maxFailureRatio: 0,
-      order: 'stop-first',
-      failureAction: 'pause',
-    },
-  },
+  // The contract's defaults: rollback on a failed update, pause on a failed rollback.
+  policy: swarmPolicySchema.parse({}),
 };
 
 export const deployOrder = buildSwarmOrder({

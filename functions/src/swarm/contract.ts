@@ -60,30 +60,24 @@ const policySchema = z.strictObject({
   maxFailureRatio: z._default(z.number().check(z.minimum(0), z.maximum(1)), 0),
   order: z._default(z.enum(['stop-first', 'start-first']), 'stop-first'),
 });
+/** The policy's defaults, for an absent `update` or `rollback` (each field's own default). */
+const policyDefaults = {
+  parallelism: 1,
+  delaySeconds: 0,
+  monitorSeconds: 10,
+  maxFailureRatio: 0,
+  order: 'stop-first',
+} as const;
 export const swarmPolicySchema = z.strictObject({
   update: z._default(
     z.extend(policySchema, {
       failureAction: z._default(z.enum(['rollback', 'pause', 'continue']), 'rollback'),
     }),
-    {
-      parallelism: 1,
-      delaySeconds: 0,
-      monitorSeconds: 10,
-      maxFailureRatio: 0,
-      order: 'stop-first',
-      failureAction: 'rollback',
-    },
+    { ...policyDefaults, failureAction: 'rollback' },
   ),
   rollback: z._default(
     z.extend(policySchema, { failureAction: z._default(z.enum(['pause', 'continue']), 'pause') }),
-    {
-      parallelism: 1,
-      delaySeconds: 0,
-      monitorSeconds: 10,
-      maxFailureRatio: 0,
-      order: 'stop-first',
-      failureAction: 'pause',
-    },
+    { ...policyDefaults, failureAction: 'pause' },
   ),
 });
 export type SwarmPolicy = z.infer<typeof swarmPolicySchema>;
