@@ -1,13 +1,13 @@
 import type { SwarmTarget } from '../../functions/src/swarm/config.ts';
 import { type SwarmRolloutReport, swarmPolicySchema } from '../../functions/src/swarm/contract.ts';
-import { buildSwarmOrder } from '../../functions/src/swarm/order.ts';
+import { buildSwarmOrder, pinnedImage, servicesOnImage } from '../../functions/src/swarm/order.ts';
 
 /** Plain data shared by the swarm target's tests. */
 export const executionArn =
   'arn:aws:states:eu-west-1:123456789012:execution:gantry-dev-deploy:push-shop-prod-1';
 export const registry = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
-export const newImage = `${registry}/shop@sha256:${'b'.repeat(64)}`;
-export const goodImage = `${registry}/shop@sha256:${'a'.repeat(64)}`;
+export const newImage = pinnedImage(registry, 'shop', `sha256:${'b'.repeat(64)}`);
+export const goodImage = pinnedImage(registry, 'shop', `sha256:${'a'.repeat(64)}`);
 export const orderedAt = '2026-12-03T12:00:00.000Z';
 
 export const target: SwarmTarget = {
@@ -26,7 +26,7 @@ export const deployOrder = buildSwarmOrder({
   kind: 'deploy',
   executionArn,
   orderedAt,
-  services: target.services.map((service) => ({ name: service.name, image: newImage })),
+  services: servicesOnImage(target, { repository: 'shop', digest: `sha256:${'b'.repeat(64)}` }, registry),
 });
 
 export const lastGood = target.services.map((service) => ({ name: service.name, image: goodImage }));

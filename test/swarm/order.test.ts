@@ -10,9 +10,14 @@ import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkOrder } from '../../agent/src/decide.ts';
 import { swarmOrderSchema } from '../../functions/src/swarm/contract.ts';
-import { buildSwarmOrder, signalSwarm, swarmDeploymentId } from '../../functions/src/swarm/order.ts';
+import {
+  buildSwarmOrder,
+  servicesOnImage,
+  signalSwarm,
+  swarmDeploymentId,
+} from '../../functions/src/swarm/order.ts';
 import { type Emulator, startEmulator } from '../../sandbox/emulator/index.ts';
-import { deployOrder, executionArn, newImage, orderedAt, target } from './fixtures.ts';
+import { deployOrder, executionArn, newImage, orderedAt, registry, target } from './fixtures.ts';
 
 const orderInput = {
   app: 'shop',
@@ -40,6 +45,31 @@ describe('swarm order', () => {
       expect(ids[0]).toBe(ids[1]);
       expect(new Set(ids).size).toBe(4);
       for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{8,80}$/);
+    });
+  });
+
+  describe('servicesOnImage', () => {
+    it('puts every service on the app image in ECR, or in the registry the target names', () => {
+      // Prepare
+      const digest = `sha256:${'b'.repeat(64)}`;
+
+      // Act
+      const inEcr = servicesOnImage(target, { repository: 'shop', digest }, registry);
+      const inLocal = servicesOnImage(
+        { ...target, registry: '127.0.0.1:5000' },
+        { repository: 'shop', digest },
+        registry,
+      );
+
+      // Assess
+      expect(inEcr).toEqual([
+        { name: 'shop_web', image: newImage },
+        { name: 'shop_worker', image: newImage },
+      ]);
+      expect(inLocal.map((s) => s.image)).toEqual([
+        `127.0.0.1:5000/shop@${digest}`,
+        `127.0.0.1:5000/shop@${digest}`,
+      ]);
     });
   });
 

@@ -139,7 +139,7 @@ export async function checkHealthGate(
   const startedAt = input.progress === undefined ? input.now.getTime() : Date.parse(input.progress.startedAt);
   if (Number.isNaN(startedAt)) throw new InputInvalid('the health gate progress has no valid startedAt');
   const checks = (input.progress?.checks ?? 0) + 1;
-  const { instances } = await loadBalancerHealth(lightsail, input.loadBalancer.name);
+  const { healthy, instances } = await loadBalancerHealth(lightsail, input.loadBalancer.name);
 
   const behind = new Set(instances.map((i) => i.instance));
   const missing = input.instanceNames.filter((name) => !behind.has(name));
@@ -155,9 +155,8 @@ export async function checkHealthGate(
 
   const bakeMs = input.loadBalancer.bakeSeconds * 1000;
   const remainingMs = startedAt + bakeMs - input.now.getTime();
-  const allHealthy = instances.length > 0 && instances.every((i) => i.health === 'healthy');
   if (remainingMs <= 0 || checks >= maxChecks) {
-    if (allHealthy) return { status: 'passed', checks, instances };
+    if (healthy) return { status: 'passed', checks, instances };
     return {
       status: 'failed',
       reason: `not healthy after ${input.loadBalancer.bakeSeconds} s: ${describe(instances.filter((i) => i.health !== 'healthy')) || 'no instance behind the load balancer'}`,

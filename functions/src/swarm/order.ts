@@ -41,6 +41,20 @@ export function pinnedImage(registry: string, repository: string, digest: string
   return `${registry}/${repository}@${digest}`;
 }
 
+/**
+ * Every service of the target on the app's image, for a deploy order: the repository at `digest`,
+ * in the target's own registry when it names one (how CI uses a local registry), else the
+ * account's ECR registry (`ecrRegistryHost`, e.g. from `ecrRegistry(account, region)`).
+ */
+export function servicesOnImage(
+  target: SwarmTarget,
+  image: { readonly repository: string; readonly digest: string },
+  ecrRegistryHost: string,
+): { name: string; image: string }[] {
+  const pinned = pinnedImage(target.registry ?? ecrRegistryHost, image.repository, image.digest);
+  return target.services.map((service) => ({ name: service.name, image: pinned }));
+}
+
 export interface SwarmOrderInput {
   readonly app: string;
   readonly env: string;
