@@ -32,8 +32,12 @@ const instanceTagSchema = z.strictObject({
 
 const loadBalancerSchema = z.strictObject({
   /** The Lightsail load balancer in front of the swarm (GetLoadBalancer `loadBalancerName`). */
-  name: z.string().check(z.minLength(1), z.maxLength(255)),
-  /** How long every instance must stay healthy behind the load balancer after the swarm converged. */
+  name: z.string().check(z.minLength(1)),
+  /**
+   * How long the gate watches the load balancer once the swarm converged: no instance may turn
+   * unhealthy meanwhile, and every one must be healthy at its end (`lightsail.ts`,
+   * `checkHealthGate`). At most an hour: Gantry's bound, so a gate cannot hold the lock for long.
+   */
   bakeSeconds: z.number().check(z.int(), z.minimum(0), z.maximum(3_600)),
 });
 
