@@ -38,6 +38,42 @@ describe('swarm rollback', () => {
       expect(plan).toMatchObject({ action: 'none', reason: expect.stringContaining('rolled back by Swarm') });
     });
 
+    it('orders nothing after a rollback by Swarm when no last good release was recorded', () => {
+      // Prepare
+      const verdict = finalVerdict(
+        judgeSwarmReport(reportOf('rollback_completed', {}, goodImage), deployOrder),
+      );
+
+      // Act
+      const plan = planSwarmRollback({ ...base, lastGood: undefined, verdict });
+
+      // Assess
+      expect(plan).toMatchObject({ action: 'none' });
+    });
+
+    it.each([
+      [
+        'still runs an older image beside last-good',
+        { runningImages: [goodImage, `${goodImage.slice(0, -64)}${'c'.repeat(64)}`] },
+      ],
+      ['is missing from the report', undefined],
+    ])('orders last-good after a rollback by Swarm when a service %s', (_, worker) => {
+      // Prepare
+      const services = [
+        serviceReport('shop_web', goodImage),
+        ...(worker === undefined ? [] : [serviceReport('shop_worker', goodImage, worker)]),
+      ];
+      const verdict = finalVerdict(
+        judgeSwarmReport(reportOf('rollback_completed', { services }, goodImage), deployOrder),
+      );
+
+      // Act
+      const plan = planSwarmRollback({ ...base, verdict });
+
+      // Assess
+      expect(plan).toMatchObject({ action: 'order', order: { services: lastGood } });
+    });
+
     it('orders last-good when Swarm went back to a spec that is not the last good release', () => {
       // Prepare
       const older = `${goodImage.slice(0, -64)}${'c'.repeat(64)}`;
@@ -189,11 +225,24 @@ describe('swarm rollback', () => {
       expect(judging).toThrow(
         expect.objectContaining({
           name: 'RollbackFailed',
-          message: expect.stringContaining(
-            'shop_web: rollback_paused, runs nothing; failed tasks t-3 failed exit 137: task: non-zero exit (137)',
+          message: expect.stringMatching(
+            /ended rollback_paused \(forced\): rollback paused; shop_web: rollback_paused, runs nothing; failed tasks t-3 failed exit 137: task: non-zero exit \(137\)$/,
           ),
         }),
       );
+    });
+
+    it('refuses to judge a deploy order as a rollback', () => {
+      // Act
+      const judging = () =>
+        judgeSwarmRollback(
+          deployOrder,
+          finalOrThrow(judgeSwarmReport(reportOf('completed'), deployOrder)),
+          orderedAt,
+        );
+
+      // Assess
+      expect(judging).toThrow(TypeError);
     });
 
     it('ends in RollbackFailed when the rollback order failed', () => {
@@ -204,7 +253,12 @@ describe('swarm rollback', () => {
       const judging = () => judgeSwarmRollback(rollbackOrder, finalOrThrow(verdict), orderedAt);
 
       // Assess
-      expect(judging).toThrow(expect.objectContaining({ name: 'RollbackFailed' }));
+      expect(judging).toThrow(
+        expect.objectContaining({
+          name: 'RollbackFailed',
+          message: `putting shop/prod back on its last good release ended failed: the update failed; shop_web: no update state, runs ${goodImage} | shop_worker: no update state, runs ${goodImage}`,
+        }),
+      );
     });
   });
 });

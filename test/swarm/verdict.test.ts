@@ -113,6 +113,43 @@ describe('swarm verdict', () => {
       });
     });
 
+    it('names a service Swarm left on the new image because the report has it running there', () => {
+      // Prepare: the worker is missing from the report; only what is reported running counts.
+      const report = reportOf('rollback_completed', {
+        reason: 'shop_web: update rolled back',
+        services: [serviceReport('shop_web', newImage, { runningImages: [goodImage, newImage] })],
+      });
+
+      // Act
+      const verdict = judgeSwarmReport(report, deployOrder);
+
+      // Assess
+      expect(verdict).toMatchObject({
+        status: 'failed',
+        reason:
+          'Swarm rolled back part of the order, but shop_web run the ordered image: shop_web: update rolled back',
+      });
+    });
+
+    it('fails a completed report where a service runs nothing', () => {
+      // Prepare
+      const report = reportOf('completed', {
+        services: [
+          serviceReport('shop_web', newImage),
+          serviceReport('shop_worker', newImage, { runningImages: [] }),
+        ],
+      });
+
+      // Act
+      const verdict = judgeSwarmReport(report, deployOrder);
+
+      // Assess
+      expect(verdict).toMatchObject({
+        status: 'failed',
+        reason: 'reported completed, but shop_worker runs nothing',
+      });
+    });
+
     it('tells a paused rollback apart from a clean one', () => {
       // Act
       const verdict = judgeSwarmReport(
@@ -171,7 +208,8 @@ describe('swarm verdict', () => {
 
     it.each([
       ['another deployment', reportOf('completed', { deploymentId: 'deploy-0000000000' }), /not deploy-/],
-      ['another app/env', reportOf('completed', { env: 'staging' }), /shop\/staging, not shop\/prod/],
+      ['another env', reportOf('completed', { env: 'staging' }), /shop\/staging, not shop\/prod/],
+      ['another app', reportOf('completed', { app: 'blog' }), /blog\/prod, not shop\/prod/],
       ['a malformed detail', { ...reportOf('completed'), state: 'exploded' }, /malformed report: state/],
       ['no detail', undefined, /malformed report/],
     ])('ignores a report for %s, saying why', (_, detail, why) => {
@@ -242,6 +280,17 @@ describe('swarm verdict', () => {
         status: 'timed_out',
         lastReport: expect.stringContaining('deploy-older-000'),
       });
+    });
+
+    it('times out when the status parameter is not JSON', async () => {
+      // Prepare
+      await put('not json');
+
+      // Act
+      const verdict = await verdictFromStatus(ssm, '/gantry', deployOrder);
+
+      // Assess
+      expect(verdict).toEqual({ status: 'timed_out', lastReport: 'the status parameter is not JSON' });
     });
 
     it('times out when the agent never wrote a status', async () => {
