@@ -29,11 +29,11 @@ describe('swarm Lightsail checks (against the sandbox emulator, a simulation)', 
       // Prepare: tagged hosts on the second and third pages.
       emulator.lightsail.setPageSize(2);
       for (const name of ['other-1', 'other-2', 'shop-prod-1', 'other-3', 'shop-prod-2']) {
-        emulator.lightsail.putInstance({
-          name,
-          tags: name.startsWith('shop') ? swarmTags : { 'gantry:swarm': 'x' },
-        });
+        // Hosts carry other tags too; an untagged instance must not match either.
+        const tags = name.startsWith('shop') ? { Name: name, ...swarmTags } : { 'gantry:swarm': 'x' };
+        emulator.lightsail.putInstance({ name, tags });
       }
+      emulator.lightsail.putInstance({ name: 'untagged' });
 
       // Act
       const instances = await requireRunningInstances(lightsail, tag);
@@ -172,6 +172,91 @@ describe('swarm Lightsail checks (against the sandbox emulator, a simulation)', 
       expect(last).toMatchObject({
         status: 'failed',
         reason: expect.stringContaining('not healthy after 60 s: shop-prod-1 initial'),
+      });
+    });
+
+    it('fails at the end of the bake when one instance is healthy and another still initial', async () => {
+      // Prepare
+      emulator.lightsail.putLoadBalancer({
+        name: loadBalancer.name,
+        instances: [
+          { name: 'shop-prod-1', health: 'healthy' },
+          { name: 'shop-prod-2', health: 'initial' },
+        ],
+      });
+
+      // Act
+      const { last } = await runGate(() => {});
+
+      // Assess
+      expect(last).toMatchObject({
+        status: 'failed',
+        reason: 'not healthy after 60 s: shop-prod-2 initial (Lb.RegistrationInProgress)',
+      });
+    });
+
+    it('fails when the load balancer has no instance at all', async () => {
+      // Prepare
+      emulator.lightsail.putLoadBalancer({ name: loadBalancer.name, instances: [] });
+
+      // Act
+      const step = await checkHealthGate(lightsail, {
+        loadBalancer: { ...loadBalancer, bakeSeconds: 0 },
+        instanceNames: [],
+        now: at(0),
+      });
+
+      // Assess
+      expect(step).toMatchObject({
+        status: 'failed',
+        reason: 'not healthy after 0 s: no instance behind the load balancer',
+      });
+    });
+
+    it('decides at the last allowed check even if the bake has not run out (bounded transitions)', async () => {
+      // Prepare
+      seedBalancer('healthy');
+      const first = await checkHealthGate(lightsail, {
+        loadBalancer,
+        instanceNames: hosts,
+        now: at(0),
+        maxChecks: 2,
+      });
+      if (first.status !== 'waiting') throw new Error(`expected waiting, got ${first.status}`);
+
+      // Act: the second check comes early.
+      const second = await checkHealthGate(lightsail, {
+        loadBalancer,
+        instanceNames: hosts,
+        now: at(1),
+        maxChecks: 2,
+        progress: first.progress,
+      });
+
+      // Assess
+      expect(first).toMatchObject({
+        nextCheckInSeconds: 60,
+        progress: { checks: 1, startedAt: at(0).toISOString() },
+      });
+      expect(second).toMatchObject({ status: 'passed', checks: 2 });
+    });
+
+    it.each([
+      ['maxChecks of 0', { maxChecks: 0 }, 'maxChecks must be an integer >= 1'],
+      ['a fractional maxChecks', { maxChecks: 1.5 }, 'maxChecks must be an integer >= 1'],
+      [
+        'a progress without a valid start',
+        { progress: { startedAt: 'yesterday', checks: 1 } },
+        'no valid startedAt',
+      ],
+    ])('refuses %s with InputInvalid, before asking Lightsail', async (_, change, message) => {
+      // Act
+      const step = checkHealthGate(lightsail, { loadBalancer, instanceNames: hosts, now: at(0), ...change });
+
+      // Assess
+      await expect(step).rejects.toMatchObject({
+        name: 'InputInvalid',
+        message: expect.stringContaining(message),
       });
     });
 

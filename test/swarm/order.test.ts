@@ -104,6 +104,32 @@ describe('swarm order', () => {
       );
     });
 
+    it('refuses an order naming a service outside the target', () => {
+      // Act
+      const build = () =>
+        buildSwarmOrder({
+          ...orderInput,
+          services: [...orderInput.services, { name: 'shop_cron', image: newImage }],
+        });
+
+      // Assess
+      expect(build).toThrow(
+        expect.objectContaining({
+          message:
+            "the order must name exactly the target's services (missing: none; not in the target: shop_cron)",
+        }),
+      );
+    });
+
+    it('carries the environment version the agent renders, so a retry renders the same', () => {
+      // Act
+      const order = buildSwarmOrder({ ...orderInput, environmentVersion: 4 });
+
+      // Assess
+      expect(order.environmentVersion).toBe(4);
+      expect(buildSwarmOrder(orderInput)).not.toHaveProperty('environmentVersion');
+    });
+
     it('refuses an image not pinned by digest', () => {
       // Act
       const build = () =>

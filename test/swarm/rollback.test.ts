@@ -74,6 +74,25 @@ describe('swarm rollback', () => {
       expect(plan).toMatchObject({ action: 'order', order: { services: lastGood } });
     });
 
+    it('matches each service to its own last-good image when they differ', () => {
+      // Prepare
+      const workerGood = `${goodImage.slice(0, -64)}${'d'.repeat(64)}`;
+      const perService = [
+        { name: 'shop_web', image: goodImage },
+        { name: 'shop_worker', image: workerGood },
+      ];
+      const services = [serviceReport('shop_web', goodImage), serviceReport('shop_worker', workerGood)];
+      const verdict = finalVerdict(
+        judgeSwarmReport(reportOf('rollback_completed', { services }), deployOrder),
+      );
+
+      // Act
+      const plan = planSwarmRollback({ ...base, lastGood: perService, verdict });
+
+      // Assess
+      expect(plan).toMatchObject({ action: 'none' });
+    });
+
     it('orders last-good when Swarm went back to a spec that is not the last good release', () => {
       // Prepare
       const older = `${goodImage.slice(0, -64)}${'c'.repeat(64)}`;
