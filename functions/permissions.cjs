@@ -23,6 +23,8 @@ function permissionsFor(prefix) {
     allow(actions, table, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeys } });
   const appEnvItems = (actions) => onPartitions(actions, ['app#*']);
   const waitItems = (actions) => onPartitions(actions, ['wait#*']);
+  // The repository index: one partition (functions/src/repository-index/index-table.ts).
+  const indexItems = (actions) => onPartitions(actions, ['repository-index']);
   const prefixTree = [parameter(prefix), parameter(`${prefix}/*`)];
   const stateMachine = { Ref: 'DeployStateMachine' };
   // By name, not by reference: the state machine depends on acquireLock, so a reference would be a cycle.
@@ -76,10 +78,18 @@ function permissionsFor(prefix) {
 
   /** Function key → the statements it needs beyond writing its own logs. */
   return {
+    // Reads the repository's index entry, then the configs and live releases it names; scans the
+    // configs and writes the entry for a repository the index has never seen.
     onImagePushed: [
+      indexItems(['dynamodb:GetItem', 'dynamodb:PutItem']),
+      allow(['ssm:GetParameters'], [appEnv('config'), appEnv('release')]),
       allow(['ssm:GetParametersByPath'], prefixTree),
-      allow(['ssm:GetParameter'], appEnv('release')),
       allow(['states:StartExecution'], stateMachine),
+    ],
+    // Reads the changed config and moves its app/environment between index entries.
+    onConfigChanged: [
+      allow(['ssm:GetParameter'], appEnv('config')),
+      indexItems(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']),
     ],
     onRollbackRequested: [
       allow(['ssm:GetParametersByPath'], prefixTree),

@@ -180,6 +180,20 @@ export const authorizationTable: Readonly<Record<string, ActionRow>> = {
   'ssm:GetParameter': parameterRow('ssm:GetParameter', 'Name'),
   // The path itself is the resource: a grant on `/gantry/*` alone does not cover `/gantry`.
   'ssm:GetParametersByPath': parameterRow('ssm:GetParametersByPath', 'Path'),
+  // One call names up to ten parameters, each a resource of its own: a grant that covers some of
+  // them and not the others refuses the call (Service Authorization Reference, list_awssystemsmanager.html:
+  // GetParameters on resource type `parameter`).
+  'ssm:GetParameters': {
+    resourceType: 'parameter',
+    conditionKeys: [resourceTagKey],
+    source: ssmPage,
+    requests: (input, scope) =>
+      texts(input, 'Names').map((name) => ({
+        action: 'ssm:GetParameters',
+        resource: parameterArn(scope, name),
+        context: {},
+      })),
+  },
   'ssm:PutParameter': parameterRow('ssm:PutParameter', 'Name'),
   'ssm:DeleteParameter': parameterRow('ssm:DeleteParameter', 'Name'),
   'ssm:LabelParameterVersion': parameterRow('ssm:LabelParameterVersion', 'Name'),

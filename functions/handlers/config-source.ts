@@ -1,4 +1,5 @@
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { PushDependencies } from '../src/image-push.ts';
@@ -6,8 +7,9 @@ import type { ConfigSource } from '../src/tracking.ts';
 import { type ClientSettings, type HandlerSettings, lazily } from './runtime.ts';
 
 /**
- * Config changes rarely and a push burst asks for it many times: Powertools caches the whole
- * tree per warm instance for a minute, so a config edit takes effect within that minute.
+ * Every config under the prefix, for the rare push whose repository the index has never seen and
+ * for the reconciler's index rebuild. Powertools caches the whole tree per warm instance for a
+ * minute, so a burst of pushes to unseen repositories scans once per instance.
  */
 export function cachedConfigSource(ssm: SSMClient, maxAgeSeconds: number): ConfigSource {
   const provider = new SSMProvider({ awsSdkV3Client: ssm });
@@ -37,6 +39,7 @@ export function entryClients(settings: HandlerSettings): PushDependencies {
   const deps: PushDependencies = lazily<PushDependencies>({
     ssm: () => entrySsmClient(settings.client),
     sfn: () => new SFNClient(settings.client),
+    table: () => ({ dynamodb: new DynamoDBClient(settings.client), tableName: settings.coordinationTable }),
     configSource: () => cachedConfigSource(deps.ssm, settings.configCacheSeconds),
     parameterPrefix: () => settings.parameterPrefix,
     stateMachineArn: () => settings.stateMachineArn,

@@ -49,6 +49,13 @@ export const errorCatalogue = {
    * `running`: the swarm could not apply an order. Nothing was changed.
    */
   SwarmInstancesNotRunning: { retryable: false },
+  /**
+   * The repository index entry changed under every attempt of a read-modify-write (a burst of
+   * config changes to one repository). Raised by the config-change Lambda only, never in the state
+   * machine: Lambda's asynchronous retry delivers the event again, and the reconciler repairs the
+   * index should that fail too. Nothing was lost: the writes that won are newer.
+   */
+  IndexUpdateConflict: { retryable: false },
 } as const;
 
 export type GantryErrorName = keyof typeof errorCatalogue;
@@ -113,6 +120,15 @@ export class GantryError extends Error {
 export class InputInvalid extends GantryError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('InputInvalid', message, options);
+  }
+}
+
+export class IndexUpdateConflict extends GantryError {
+  constructor(repository: string, attempts: number) {
+    super(
+      'IndexUpdateConflict',
+      `the index entry of ${repository} changed under ${attempts} attempts in a row`,
+    );
   }
 }
 

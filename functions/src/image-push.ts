@@ -1,10 +1,11 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { CoordinationTable } from './coordination/table.ts';
 import { ecrRegistry } from './image-ref.ts';
-import { appEnvParameters } from './parameters.ts';
-import { liveReleaseOf, readRelease } from './release.ts';
+import { liveReleaseOf } from './release.ts';
+import { appEnvsTracking } from './repository-index/tracking.ts';
 import { executionName, startDeploy } from './start-deploy.ts';
-import { type ConfigSource, type Ignored, ignore, listAppEnvConfigs } from './tracking.ts';
+import { type ConfigSource, type Ignored, ignore } from './tracking.ts';
 import * as z from './zod.ts';
 
 const ecrPushEventSchema = z.object({
@@ -66,35 +67,38 @@ export type PushDecision =
 export interface PushDependencies {
   ssm: SSMClient;
   sfn: SFNClient;
+  /** The coordination table, where the repository index lives. */
+  table: CoordinationTable;
+  /** Every config: read only for a repository the index has never seen. */
   configSource: ConfigSource;
   parameterPrefix: string;
   stateMachineArn: string;
 }
 
-/** Starts one deploy per app/environment that tracks the pushed repository and tag. */
+/**
+ * Starts one deploy per app/environment that tracks the pushed repository and tag. What it reads
+ * does not grow with the fleet: the repository's index entry, then the configs and live releases of
+ * the app/environments it names (repository-index/tracking.ts).
+ */
 export async function routeImagePush(
   deps: PushDependencies,
   push: ImagePush,
 ): Promise<{ decisions: PushDecision[]; ignored?: string; invalidConfigs: string[] }> {
-  const { configs, invalid } = await listAppEnvConfigs(deps.configSource, deps.parameterPrefix);
-  const invalidConfigs = invalid.map(({ app, env, issues }) => `${app}/${env}: ${issues.join('; ')}`);
-  // Multi-arch pushes send one event per manifest; only the tagged index is a release.
-  if (!push.tag) return { decisions: [], ignored: 'untagged manifest', invalidConfigs };
+  // Multi-arch pushes send one event per manifest; only the tagged index is a release, so the
+  // others are answered before anything is read.
+  if (!push.tag) return { decisions: [], ignored: 'untagged manifest', invalidConfigs: [] };
   const tag = push.tag;
-  const tracking = configs.filter(
-    ({ config }) =>
-      config.repository === push.repository &&
-      config.tagPattern !== undefined &&
-      new RegExp(config.tagPattern).test(tag),
+  const { tracking: candidates, invalid } = await appEnvsTracking(deps, push.repository);
+  const invalidConfigs = invalid.map(({ app, env, issues }) => `${app}/${env}: ${issues.join('; ')}`);
+  const tracking = candidates.filter(
+    ({ config }) => config.tagPattern !== undefined && new RegExp(config.tagPattern).test(tag),
   );
   if (tracking.length === 0) {
     return { decisions: [], ignored: `no app/environment tracks ${push.repository}:${tag}`, invalidConfigs };
   }
   const decisions = await Promise.all(
-    tracking.map(async ({ app, env }): Promise<PushDecision> => {
-      const live = liveReleaseOf(
-        await readRelease(deps.ssm, appEnvParameters(deps.parameterPrefix, app, env).release),
-      );
+    tracking.map(async ({ app, env, release }): Promise<PushDecision> => {
+      const live = liveReleaseOf(release);
       if (live?.digest === push.digest) {
         return { app, env, action: 'skipped', why: `${push.digest} is already live` };
       }

@@ -16,6 +16,7 @@ import { Authorization, type CallRecord, createEmulatorServer, Faults } from './
 import { SfnHooks } from './sfn.ts';
 import { SqsState } from './sqs.ts';
 import { SsmState } from './ssm.ts';
+import { withParameterStoreEvents } from './ssm-events.ts';
 
 export type { RealtimeOptions } from './clock.ts';
 export { SimClock } from './clock.ts';
@@ -126,7 +127,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const authorization = new Authorization();
   const server = createEmulatorServer({
     services: [
-      ssm.service(),
+      withParameterStoreEvents(
+        ssm.service(),
+        hub,
+        (name) => `arn:aws:ssm:${region}:${accountId}:parameter${name.startsWith('/') ? '' : '/'}${name}`,
+      ),
       ecs.service(),
       ecr.service(),
       sqs.service(),

@@ -39,8 +39,7 @@ interface ParameterVersion {
  *
  * A throttled call is answered as AWS answers it: HTTP 400 `ThrottlingException`, "Rate exceeded"
  * (https://aws.amazon.com/premiumsupport/knowledge-center/ssm-parameter-store-rate-exceeded/), which
- * the SDK retries with backoff. Other operations are not throttled by the emulator; GetParameters,
- * which would share the read bucket, is not emulated (Gantry does not call it).
+ * the SDK retries with backoff. Other operations are not throttled by the emulator.
  */
 export const SSM_THROUGHPUT = { reads: 40, writes: 3 } as const;
 
@@ -254,6 +253,30 @@ export class SsmState {
             if (version === undefined)
               throw new AwsError('ParameterNotFound', `Parameter ${name} not found.`);
             return { Parameter: this.#render(name, version, p.boolean('WithDecryption') === true, selector) };
+          },
+        },
+        // Up to 10 names per call, one read transaction whatever their number; names not found come
+        // back in InvalidParameters, the found ones in alphabetical order (GetParameters API reference,
+        // https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameters.html;
+        // SDK model, @aws-sdk/client-ssm dist-types/models/models_1.d.ts GetParametersRequest).
+        // Version and label selectors are not emulated here: Gantry names current versions only.
+        GetParameters: {
+          keys: ['Names', 'WithDecryption'],
+          handle: (p: Params) => {
+            this.#throttle('reads');
+            const names = p.stringArray('Names') ?? [];
+            if (names.length < 1 || names.length > 10) throw p.invalid('Names must hold 1 to 10 names');
+            if (names.some((name) => splitSelector(name).selector !== undefined)) {
+              throw new UnsupportedParameter('GetParameters: version and label selectors are not emulated');
+            }
+            const decrypt = p.boolean('WithDecryption') === true;
+            const found = [...new Set(names)].filter((name) => this.#parameters.get(name)?.length).sort();
+            return {
+              Parameters: found.map((name) =>
+                this.#render(name, this.#versions(name).at(-1) as ParameterVersion, decrypt),
+              ),
+              InvalidParameters: names.filter((name) => !found.includes(name)),
+            };
           },
         },
         GetParametersByPath: {

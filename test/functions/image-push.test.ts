@@ -10,6 +10,7 @@ import {
 import { isIgnored } from '../../functions/src/tracking.ts';
 import { loadEvent, story, webConfig } from '../support/aws-fixtures.ts';
 import { fakeParameterStore } from '../support/ssm-fake.ts';
+import { fakeCoordinationTable } from '../support/table-fake.ts';
 
 const stateMachineArn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:gantry-dev-deploy';
 const pushEvent = loadEvent<{ detail: Record<string, unknown> }>('ecr-image-push.json');
@@ -18,14 +19,25 @@ const pushedImage = `${story.registry}/web:v1.4.2@${story.digest}`;
 
 const sfnMock = mockClient(SFNClient);
 let ssm: ReturnType<typeof fakeParameterStore>;
+let table: ReturnType<typeof fakeCoordinationTable>;
 
 /** Config parameters as Powertools' getMultiple returns them: relative names, every kind. */
 let stored: Record<string, string>;
 
+/**
+ * The stored configs are in Parameter Store too (GetParameters reads them by name); the index is
+ * empty unless a test fills it, so routing starts with the scan of a repository never seen.
+ */
 function deps(): PushDependencies {
+  for (const [name, value] of Object.entries(stored)) {
+    if (name.endsWith('/config') && ssm.parameters.get(`/gantry/${name}`)?.value !== value) {
+      ssm.put(`/gantry/${name}`, value);
+    }
+  }
   return {
     ssm: ssm.client,
     sfn: new SFNClient({ region: story.region }),
+    table: table.table,
     configSource: async () => stored,
     parameterPrefix: '/gantry',
     stateMachineArn,
@@ -48,6 +60,7 @@ function startedInputs() {
 
 beforeEach(() => {
   ssm = fakeParameterStore();
+  table = fakeCoordinationTable();
   stored = {
     'web/prod/config': JSON.stringify(webConfig),
     'web/staging/config': JSON.stringify({ ...webConfig, tagPattern: '^v' }),
@@ -65,6 +78,7 @@ beforeEach(() => {
 
 afterEach(() => {
   ssm.mock.reset();
+  table.mock.reset();
   sfnMock.reset();
 });
 

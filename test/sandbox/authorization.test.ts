@@ -50,6 +50,7 @@ const sampleInputs: Record<string, Record<string, unknown>> = {
   'states:SendTaskFailure': { taskToken: 'token', error: 'RolloutFailed' },
   'states:SendTaskHeartbeat': { taskToken: 'token' },
   'events:PutEvents': { Entries: [{ Source: 'gantry', DetailType: 'Release Succeeded', Detail: '{}' }] },
+  'ssm:GetParameters': { Names: ['/gantry/web/prod/config', '/gantry/web/prod/release'] },
   'dynamodb:GetItem': { TableName: 'gantry-coordination', Key: {} },
   'dynamodb:PutItem': { TableName: 'gantry-coordination', Item: {} },
   'dynamodb:UpdateItem': { TableName: 'gantry-coordination', Key: {} },

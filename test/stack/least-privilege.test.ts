@@ -6,7 +6,7 @@ import {
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAllowed } from '../../sandbox/authorization.ts';
 import { asCaller } from '../../sandbox/caller.ts';
@@ -52,6 +52,19 @@ describe('least privilege (sandbox)', () => {
       config: { rollbackAlarms: ['web-prod-5xx'] },
     });
     await sandbox.push({ repository: 'web', tag: 'v1.0.0' });
+    await sandbox.idle();
+    // A config written through the API, as `gantry config put` writes it: its change event puts
+    // worker/qa into the repository index (onConfigChanged). No push here names its repository.
+    await new SSMClient(sandbox.emulator.clientConfig).send(
+      new PutParameterCommand({
+        Name: '/gantry/worker/qa/config',
+        Value: JSON.stringify({
+          ...JSON.parse(sandbox.emulator.ssm.get('/gantry/web/prod/config') ?? '{}'),
+          repository: 'worker',
+        }),
+        Type: 'String',
+      }),
+    );
     await sandbox.idle();
     // Tasks crash a simulated minute in (not 10 s), so the wait is parked before the first stop
     // at speed 500 even on a loaded machine, and onEcsEvent is the one that resumes it.

@@ -72,7 +72,7 @@ describe('serverless.yml', () => {
     }
   });
 
-  it('routes ECR pushes, ECS state changes and rollback requests through EventBridge rules', () => {
+  it('routes ECR pushes, ECS state changes, config changes and rollback requests through EventBridge rules', () => {
     const patterns = Object.values(template.Resources)
       .filter((resource) => resource.Type === 'AWS::Events::Rule')
       .map((rule) => rule.Properties.EventPattern as { source: string[]; 'detail-type': string[] });
@@ -81,6 +81,7 @@ describe('serverless.yml', () => {
       'aws.ecr/ECR Image Action',
       'aws.ecs/ECS Deployment State Change',
       'aws.ecs/ECS Task State Change',
+      'aws.ssm/Parameter Store Change',
       'aws.states/Step Functions Execution Status Change',
       'gantry/Rollback Requested',
     ]);

@@ -1,6 +1,7 @@
 import {
   DeleteParameterCommand,
   GetParameterCommand,
+  GetParametersCommand,
   LabelParameterVersionCommand,
   ParameterAlreadyExists,
   ParameterNotFound,
@@ -22,6 +23,16 @@ export function fakeParameterStore() {
     const stored = parameters.get(Name);
     if (!stored) throw notFound(Name);
     return { Parameter: { Name, Value: stored.value, Version: stored.version, Type: stored.type } };
+  });
+  mock.on(GetParametersCommand).callsFake(({ Names }: { Names: string[] }) => {
+    const found = [...new Set(Names)].filter((name) => parameters.has(name)).sort();
+    return {
+      Parameters: found.map((Name) => {
+        const stored = parameters.get(Name);
+        return { Name, Value: stored?.value, Version: stored?.version, Type: stored?.type };
+      }),
+      InvalidParameters: Names.filter((name) => !found.includes(name)),
+    };
   });
   mock.on(PutParameterCommand).callsFake(({ Name, Value, Overwrite, Type }) => {
     const stored = parameters.get(Name);
