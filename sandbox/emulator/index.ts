@@ -37,7 +37,7 @@ export type {
   StampedCall,
 } from './server.ts';
 export type { ExecutionDescription, SfnHandlers, SfnHooks } from './sfn.ts';
-export { SFN_ERROR_NAMES } from './sfn.ts';
+export { SFN_API_QUOTAS, SFN_ERROR_NAMES } from './sfn.ts';
 export type { SqsState } from './sqs.ts';
 export type { SsmState } from './ssm.ts';
 export { SSM_THROUGHPUT } from './ssm.ts';
@@ -53,8 +53,9 @@ export interface EmulatorOptions {
   /** Port to listen on, on 127.0.0.1 (default 0: any free port). */
   readonly port?: number;
   /**
-   * AWS's default quotas (`on`, the default): Parameter Store's throughput on the simulated clock
-   * (see `SSM_THROUGHPUT`). `off` only where a test says why.
+   * AWS's default quotas (`on`, the default) on the simulated clock: Parameter Store's throughput
+   * (see `SSM_THROUGHPUT`) and Step Functions' API throttling (`SFN_API_QUOTAS`). `off` only where a
+   * test says why.
    */
   readonly quotas?: 'on' | 'off';
 }
@@ -121,6 +122,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   let url = '';
   const sqs = new SqsState(clock, accountId, () => url);
   const sfn = new SfnHooks();
+  // Step Functions' API throttling on the simulated clock's nominal time, as Parameter Store's.
+  if ((options.quotas ?? 'on') === 'on') sfn.useQuotas(region, () => clock.nominalNow());
   const dynamodb = new DynamoDbState(region, accountId);
   const faults = new Faults();
   const calls: CallRecord[] = [];

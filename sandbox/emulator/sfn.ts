@@ -7,6 +7,36 @@ import {
   REDACTED,
   type ServiceDefinition,
 } from './protocol.ts';
+import { TokenBucket } from './quota.ts';
+
+/**
+ * Step Functions' API throttling (bucket size, refill per second), per account and region, for the
+ * calls Gantry makes (Step Functions developer guide, "Step Functions service quotas", quotas
+ * related to API action throttling: https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html).
+ * US East (N. Virginia), US West (Oregon) and Europe (Ireland) have the larger buckets.
+ */
+export const SFN_API_QUOTAS = {
+  large: {
+    StartExecution: { bucketSize: 1300, refillPerSecond: 300 },
+    DescribeExecution: { bucketSize: 300, refillPerSecond: 15 },
+    ListExecutions: { bucketSize: 200, refillPerSecond: 5 },
+    StopExecution: { bucketSize: 1000, refillPerSecond: 200 },
+    SendTaskSuccess: { bucketSize: 3000, refillPerSecond: 500 },
+    SendTaskFailure: { bucketSize: 3000, refillPerSecond: 500 },
+    SendTaskHeartbeat: { bucketSize: 3000, refillPerSecond: 500 },
+  },
+  other: {
+    StartExecution: { bucketSize: 800, refillPerSecond: 150 },
+    DescribeExecution: { bucketSize: 250, refillPerSecond: 10 },
+    ListExecutions: { bucketSize: 100, refillPerSecond: 2 },
+    StopExecution: { bucketSize: 500, refillPerSecond: 25 },
+    SendTaskSuccess: { bucketSize: 1500, refillPerSecond: 300 },
+    SendTaskFailure: { bucketSize: 1500, refillPerSecond: 300 },
+    SendTaskHeartbeat: { bucketSize: 1500, refillPerSecond: 300 },
+  },
+} as const;
+
+const largeQuotaRegions = new Set(['us-east-1', 'us-west-2', 'eu-west-1']);
 
 /** What DescribeExecution answers, as the local runner knows it. */
 export interface ExecutionDescription {
@@ -68,6 +98,26 @@ export const SFN_ERROR_NAMES = [
 
 export class SfnHooks {
   #handlers: SfnHandlers | undefined;
+  #buckets: Map<string, TokenBucket> | undefined;
+
+  /**
+   * Throttles each call on its own token bucket ({@link SFN_API_QUOTAS} for the region) on `now`,
+   * answering `ThrottlingException` as AWS does (Step Functions API Reference, "Common Errors":
+   * ThrottlingException, HTTP 400), which the SDK retries with backoff.
+   */
+  useQuotas(region: string, now: () => number): void {
+    const quotas = SFN_API_QUOTAS[largeQuotaRegions.has(region) ? 'large' : 'other'];
+    this.#buckets = new Map(
+      Object.entries(quotas).map(([operation, quota]) => [operation, new TokenBucket(quota, now)]),
+    );
+  }
+
+  /** Calls each operation's bucket throttled so far (empty without quotas). */
+  throttledCalls(): Record<string, number> {
+    return Object.fromEntries(
+      [...(this.#buckets ?? [])].map(([operation, bucket]) => [operation, bucket.throttled]),
+    );
+  }
 
   /** Installs the runner's hooks (replacing any previous ones). */
   setHandlers(handlers: SfnHandlers): void {
@@ -79,6 +129,9 @@ export class SfnHooks {
   }
 
   async #call<T>(operation: string, run: (handlers: SfnHandlers) => Promise<T> | T): Promise<T> {
+    if (this.#buckets?.get(operation)?.take() === false) {
+      throw new AwsError('ThrottlingException', 'Rate exceeded');
+    }
     const handlers = this.#handlers;
     if (handlers === undefined) {
       throw new AwsError(
