@@ -1,6 +1,6 @@
 import { SSM_THROUGHPUT } from '../sandbox/emulator/index.ts';
 import { startSandbox } from '../sandbox/sandbox.ts';
-import { measureDeployCalls, runQuotaScenario, seedFleet } from './scale.ts';
+import { measureDeployCalls, runQuotaScenario, scenarioSizes, seedFleet } from './scale.ts';
 
 type Goal = (name: string, met: boolean) => void;
 
@@ -62,25 +62,7 @@ export async function printScaleFigures(goal: Goal): Promise<void> {
   );
 
   const full = process.env.BENCH_SCALE !== 'reduced';
-  const options = full
-    ? {
-        appEnvs: 1000,
-        repositories: 500,
-        minutes: 6,
-        startPerMinute: 10,
-        endPerMinute: 300,
-        burst: 30,
-        duplicateShare: 0.1,
-      }
-    : {
-        appEnvs: 100,
-        repositories: 50,
-        minutes: 2,
-        startPerMinute: 10,
-        endPerMinute: 60,
-        burst: 30,
-        duplicateShare: 0.1,
-      };
+  const options = scenarioSizes[full ? 'full' : 'reduced'];
   console.log(
     `\n7. Where the quotas bind: ${options.appEnvs} app/environments over ${options.repositories} repositories, pushes ramped ${options.startPerMinute} -> ${options.endPerMinute} a minute over ${options.minutes} simulated minutes, bursts of ${options.burst} within a second, ${options.duplicateShare * 100}% delivered twice`,
   );

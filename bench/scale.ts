@@ -107,6 +107,28 @@ export interface ScenarioOptions extends FleetShape {
   duplicateShare: number;
 }
 
+/** The scenario at full size (the bench) and at the size `npm test` runs it. */
+export const scenarioSizes = {
+  full: {
+    appEnvs: 1000,
+    repositories: 500,
+    minutes: 6,
+    startPerMinute: 10,
+    endPerMinute: 300,
+    burst: 30,
+    duplicateShare: 0.1,
+  },
+  reduced: {
+    appEnvs: 100,
+    repositories: 50,
+    minutes: 2,
+    startPerMinute: 10,
+    endPerMinute: 60,
+    burst: 30,
+    duplicateShare: 0.1,
+  },
+} as const satisfies Record<string, ScenarioOptions>;
+
 export interface ScenarioFigures {
   pushes: number;
   deliveries: number;

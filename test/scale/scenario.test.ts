@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runQuotaScenario, type ScenarioFigures } from '../../bench/scale.ts';
+import { runQuotaScenario, type ScenarioFigures, scenarioSizes } from '../../bench/scale.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
 
 /**
@@ -12,15 +12,7 @@ import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
 describe('routing at fleet scale under default quotas (sandbox)', () => {
   let sandbox: Sandbox;
   let figures: ScenarioFigures;
-  const options = {
-    appEnvs: 100,
-    repositories: 50,
-    minutes: 2,
-    startPerMinute: 10,
-    endPerMinute: 60,
-    burst: 30,
-    duplicateShare: 0.1,
-  };
+  const options = scenarioSizes.reduced;
 
   beforeAll(async () => {
     sandbox = await startSandbox({ speed: 30 });
