@@ -311,7 +311,7 @@ describe('generateDerived', () => {
       const { deps } = setup();
 
       await expectHttpError(
-        generateDerived('/derived/401x0/inside/q80/webp/a.jpg', deps),
+        generateDerived('/derived/a.jpg/401x0-inside-q80-webp', deps),
         400,
         'Url.BadSize',
       );

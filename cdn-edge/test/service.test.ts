@@ -70,7 +70,7 @@ describe('generateDerived delivery', () => {
 
     expect(response).toEqual({
       status: 302,
-      headers: { location: '/derived/1920x0/inside/q80/webp/a.jpg', 'cache-control': 'no-store' },
+      headers: { location: '/derived/a.jpg/1920x0-inside-q80-webp', 'cache-control': 'no-store' },
     });
   });
 

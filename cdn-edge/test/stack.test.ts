@@ -184,7 +184,7 @@ describe('cdn-edge stack (osls package + cfn-lint)', () => {
       passed: { status: string };
     };
 
-    expect(rewritten.uri).toBe('/derived/160x160/cover/q80/auto/a.jpg');
+    expect(rewritten.uri).toBe('/derived/a.jpg/160x160-cover-q80-auto');
     expect(passed.status).toBe('200');
     assertLambdaResultConforms(viewerEvent satisfies CloudFrontRequestEvent, rewritten);
     assertLambdaResultConforms(originEvent, passed);
