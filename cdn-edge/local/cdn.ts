@@ -7,6 +7,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import type { CloudFrontRequest, CloudFrontResponse, CloudFrontResultResponse } from 'aws-lambda';
 import S3rver from 's3rver';
 import sharp from 'sharp';
+import { S3VariantLister } from '../src/budget.ts';
 import type { EdgeConfig } from '../src/config.ts';
 import { createOriginResponseHandler } from '../src/handlers/origin-response.ts';
 import { createViewerRequestHandler } from '../src/handlers/viewer-request.ts';
@@ -168,6 +169,9 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
         retryAfterSeconds: config.limits.retryAfterSeconds,
       }),
       log: () => {},
+      // The same budget as on AWS: counted in the (s3rver) derived bucket, on the CDN's clock.
+      variants: new S3VariantLister(s3),
+      now,
     });
   const cache = new Map<string, CachedResponse>();
   let requestCounter = 0;

@@ -46,6 +46,15 @@ const configShape = {
     successMaxAge: z.number().int().positive(),
     errorMaxAge: z.number().int().min(0),
   }),
+  // The resize budget (src/budget.ts): counted with one ListObjectsV2 call, whose MaxKeys is at
+  // most 1,000 (ListObjectsV2Request.MaxKeys, S3 SDK model), hence the cap's bound.
+  budget: z.strictObject({
+    maxVariantsPerOriginal: z.number().int().min(1).max(1000),
+    maxNewVariantsPerWindow: z.number().int().min(1),
+    windowSeconds: z.number().int().positive(),
+    /** How long a refusal is cached (seconds): Retry-After and max-age of the 503. */
+    refusalMaxAge: z.number().int().positive(),
+  }),
 };
 
 type ConfigBase = z.infer<z.ZodObject<typeof configShape>>;
@@ -53,6 +62,14 @@ type ConfigBase = z.infer<z.ZodObject<typeof configShape>>;
 function checkConsistency(c: ConfigBase, ctx: z.RefinementCtx): void {
   if (!c.qualities.includes(c.defaultQuality)) {
     ctx.addIssue({ code: 'custom', path: ['defaultQuality'], message: 'must be one of "qualities"' });
+  }
+  if (c.budget.maxNewVariantsPerWindow > c.budget.maxVariantsPerOriginal) {
+    // The rate is read from the same listing, which shows at most the cap.
+    ctx.addIssue({
+      code: 'custom',
+      path: ['budget', 'maxNewVariantsPerWindow'],
+      message: 'must not exceed "maxVariantsPerOriginal"',
+    });
   }
   const derivedHead = c.derived.prefix.split('/')[0];
   for (const [name, preset] of Object.entries(c.presets)) {
