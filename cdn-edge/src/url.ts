@@ -106,7 +106,8 @@ function decodePath(segments: readonly string[]): string {
   return path;
 }
 
-function encodePath(path: string): string {
+/** Percent-encodes each segment of a key, as it appears in a URI (and in CloudFront's cache key). */
+export function encodePath(path: string): string {
   return path.split('/').map(encodeURIComponent).join('/');
 }
 
@@ -201,7 +202,7 @@ export function negotiateFormat(accept: string | undefined, config: EdgeConfig):
  * variants of `path` as objects, while the variants of an original nested under it (`a.jpg` and
  * `a.jpg/b.jpg` may both exist in S3) are folded into one common prefix and left alone.
  */
-export function variantsPrefix(path: string, config: EdgeConfig): string {
+export function variantsPrefix(path: string, config: Pick<EdgeConfig, 'derived'>): string {
   return `${config.derived.prefix}${path}/`;
 }
 
