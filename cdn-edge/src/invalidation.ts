@@ -20,11 +20,38 @@ export class InvalidationError extends Error {
   }
 }
 
+/** Creates a CloudFront invalidation; the local CDN passes its own. Returns its id. */
+export interface Invalidator {
+  createInvalidation(paths: readonly string[], callerReference: string): Promise<string | undefined>;
+}
+
+export class CloudFrontInvalidator implements Invalidator {
+  readonly #client: CloudFrontClient;
+  readonly #distributionId: string;
+
+  constructor(client: CloudFrontClient, distributionId: string) {
+    this.#client = client;
+    this.#distributionId = distributionId;
+  }
+
+  async createInvalidation(paths: readonly string[], callerReference: string): Promise<string | undefined> {
+    const created = await this.#client.send(
+      new CreateInvalidationCommand({
+        DistributionId: this.#distributionId,
+        InvalidationBatch: {
+          CallerReference: callerReference,
+          Paths: { Quantity: paths.length, Items: [...paths] },
+        },
+      }),
+    );
+    return created.Invalidation?.Id;
+  }
+}
+
 export interface InvalidationDeps {
   readonly config: Pick<EdgeConfig, 'derived' | 'routes'>;
   readonly s3: S3Client;
-  readonly cloudFront: CloudFrontClient;
-  readonly distributionId: string;
+  readonly invalidator: Invalidator;
   readonly log: (entry: Record<string, unknown>) => void;
   /** Listing pages (1,000 keys each) read per original before giving up for this delivery. */
   readonly maxPagesPerOriginal?: number;
@@ -129,9 +156,14 @@ export async function invalidateOriginals(
   batchId: string,
   deps: InvalidationDeps,
 ): Promise<InvalidationOutcome> {
-  const { config, s3, cloudFront, distributionId, log } = deps;
+  const { config, s3, invalidator, log } = deps;
+  // Derived objects are never originals, even when a catch-all route's prefix covers them: the
+  // function's own deletions (and every resize) would otherwise come back as changes.
+  const originals = changes.filter(
+    (c) => c.bucket !== config.derived.bucket || !c.key.startsWith(config.derived.prefix),
+  );
   const publicPaths = [
-    ...new Set(changes.flatMap((c) => publicPathsOf(c.bucket, c.key, config.routes))),
+    ...new Set(originals.flatMap((c) => publicPathsOf(c.bucket, c.key, config.routes))),
   ].sort();
   if (publicPaths.length === 0) return { deleted: 0, paths: [], invalidationId: undefined };
   let deleted = 0;
@@ -147,16 +179,7 @@ export async function invalidateOriginals(
   const callerReference = createHash('sha256')
     .update(`${batchId}\n${paths.join('\n')}`)
     .digest('hex');
-  const created = await cloudFront.send(
-    new CreateInvalidationCommand({
-      DistributionId: distributionId,
-      InvalidationBatch: {
-        CallerReference: callerReference.slice(0, 64),
-        Paths: { Quantity: paths.length, Items: paths },
-      },
-    }),
-  );
-  const invalidationId = created.Invalidation?.Id;
+  const invalidationId = await invalidator.createInvalidation(paths, callerReference);
   log({
     level: 'info',
     code: 'Invalidate.Done',

@@ -9,6 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createInvalidateHandler } from '../src/handlers/invalidate.ts';
 import {
+  CloudFrontInvalidator,
   deleteVariants,
   type InvalidationDeps,
   invalidateOriginals,
@@ -178,8 +179,10 @@ describe('invalidateOriginals and the SQS handler', () => {
     return {
       config,
       s3: new S3Client({ region: 'us-east-1' }),
-      cloudFront: new CloudFrontClient({ region: 'us-east-1' }),
-      distributionId: 'EDFDVBD6EXAMPLE',
+      invalidator: new CloudFrontInvalidator(
+        new CloudFrontClient({ region: 'us-east-1' }),
+        'EDFDVBD6EXAMPLE',
+      ),
       log: (entry) => logs.push(entry),
     };
   }
@@ -251,6 +254,20 @@ describe('invalidateOriginals and the SQS handler', () => {
     );
 
     expect(order).toEqual(['delete', 'invalidate']);
+  });
+
+  it('never takes a derived object for an original, even under a catch-all route with no prefix', async () => {
+    const catchAll = testConfig({ routes: [{ match: '', bucket: BUCKET, keyPrefix: '' }] });
+    const change = originalChanges(
+      s3Notification([
+        { bucket: BUCKET, key: 'derived/a.jpg/80x0-inside-q80-webp', eventName: 'ObjectRemoved:Delete' },
+      ]),
+    );
+
+    const outcome = await invalidateOriginals(change, 'b', { ...deps(), config: catchAll });
+
+    expect(outcome).toEqual({ deleted: 0, paths: [], invalidationId: undefined });
+    expect(s3.commandCalls(ListObjectsV2Command)).toHaveLength(0);
   });
 
   it('gives a redelivered batch the same CallerReference, another batch another one', async () => {

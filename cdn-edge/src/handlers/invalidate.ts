@@ -3,7 +3,12 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { SQSEvent } from 'aws-lambda';
 import { parseEdgeConfigFile } from '../config.ts';
 import { shippedConfig } from '../edge-config.ts';
-import { type InvalidationDeps, type InvalidationOutcome, invalidateOriginals } from '../invalidation.ts';
+import {
+  CloudFrontInvalidator,
+  type InvalidationDeps,
+  type InvalidationOutcome,
+  invalidateOriginals,
+} from '../invalidation.ts';
 import { type OriginalChange, originalChanges } from '../originals.ts';
 import { logLine } from './cloudfront.ts';
 
@@ -56,8 +61,10 @@ export const handler = (event: SQSEvent): Promise<InvalidationOutcome> => {
     config: parseEdgeConfigFile(shippedConfig),
     s3: new S3Client({ region: shippedConfig.derived.region }),
     // CloudFront's API is global, served from us-east-1.
-    cloudFront: new CloudFrontClient({ region: 'us-east-1' }),
-    distributionId: requiredEnv('DISTRIBUTION_ID'),
+    invalidator: new CloudFrontInvalidator(
+      new CloudFrontClient({ region: 'us-east-1' }),
+      requiredEnv('DISTRIBUTION_ID'),
+    ),
     log: logLine,
   });
   return invalidate(event);
