@@ -1,3 +1,5 @@
+export { notificationKey } from '../../local/s3-notifications.ts';
+
 /**
  * S3 event notifications as S3 sends them. The record is the Lambda console's "s3-put" test event
  * (the shape of "Event message structure", Amazon S3 User Guide), with bucket, key and event name
@@ -43,11 +45,3 @@ export const S3_TEST_EVENT = {
   RequestId: '5582815E1AEA5ADF',
   HostId: '8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE',
 };
-
-/**
- * An object key as S3 writes it into a notification: URL-encoded, a space as `+` ("The object key
- * name value is URL encoded. For example, "red flower.jpg" becomes "red+flower.jpg"").
- */
-export function notificationKey(key: string): string {
-  return encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/');
-}
