@@ -288,3 +288,5 @@ function viewerEvent(uri: string) {
 }
 
 await main();
+// Invalidation and resize-budget figures (their own file).
+await import('./invalidation.bench.ts');

@@ -7,7 +7,6 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import type { CloudFrontRequest, CloudFrontResponse, CloudFrontResultResponse, SQSEvent } from 'aws-lambda';
 import S3rver, { type S3rverNotification } from 's3rver';
 import sharp from 'sharp';
-import { S3VariantLister } from '../src/budget.ts';
 import type { EdgeConfig } from '../src/config.ts';
 import { createInvalidateHandler } from '../src/handlers/invalidate.ts';
 import { createOriginResponseHandler } from '../src/handlers/origin-response.ts';
@@ -30,6 +29,7 @@ import {
 import { CloudFrontValidationError, invokeAtEdge, isDisallowedHeader } from './conformance.ts';
 import { localConfig } from './dev-config.ts';
 import { notificationKey } from './s3-notifications.ts';
+import { S3rverVariantLister } from './s3rver-lister.ts';
 
 /**
  * A loopback stand-in for CloudFront in front of S3, for demos and tests: viewer-request → cache →
@@ -199,7 +199,7 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
       }),
       log: () => {},
       // The same budget as on AWS: counted in the (s3rver) derived bucket, on the CDN's clock.
-      variants: new S3VariantLister(s3),
+      variants: new S3rverVariantLister(s3),
       now,
     });
   const cache = new Map<string, CachedResponse>();
