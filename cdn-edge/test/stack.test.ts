@@ -350,6 +350,7 @@ describe('cdn-edge invalidation stack (osls package --config invalidation.yml + 
         Effect: 'Allow',
         Action: 'cloudfront:CreateInvalidation',
         Resource: {
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Fn::Sub syntax, not JavaScript's.
           'Fn::Sub': 'arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/EDFDVBD6EXAMPLE',
         },
       },
