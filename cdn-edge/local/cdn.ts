@@ -209,8 +209,8 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
   function invalidate(paths: readonly string[]): void {
     for (const path of paths) {
       const star = path.indexOf('*');
-      // "The * wildcard must be the last character of the path" and paths start with "/"
-      // ("What you need to know when invalidating paths", CloudFront Developer Guide).
+      // A path starts with "/" and the * wildcard may only be its last character ("What you need
+      // to know when invalidating paths" › Invalidation paths, CloudFront Developer Guide).
       if (!path.startsWith('/') || (star !== -1 && star !== path.length - 1)) {
         throw new Error(`CloudFront refuses the invalidation path ${JSON.stringify(path)}`);
       }
