@@ -39,13 +39,14 @@ async function storedVariants(cdn: LocalCdn, path: string): Promise<string[]> {
   return (listing.Contents ?? []).map((o) => o.Key ?? '');
 }
 
-describe('local CDN: every variant invalidated when an original changes', () => {
-  let cdn: LocalCdn | undefined;
-  afterEach(async () => {
-    await cdn?.close();
-    cdn = undefined;
-  });
+// Each test starts its own local CDN (its own s3rver), closed after it.
+let cdn: LocalCdn | undefined;
+afterEach(async () => {
+  await cdn?.close();
+  cdn = undefined;
+});
 
+describe('local CDN: every variant invalidated when an original changes', () => {
   it('shows a re-upload of products/shoe.jpg at every size and format after one invalidation', async () => {
     // products/ reads originals/catalog/: the seed's catalog/shoe.jpg is products/shoe.jpg too.
     cdn = await startLocalCdn({ seed: { 'catalog/shoe.jpg': await flat(RED) } });
@@ -120,12 +121,6 @@ describe('local CDN: every variant invalidated when an original changes', () => 
 });
 
 describe('local CDN: the resize budget', () => {
-  let cdn: LocalCdn | undefined;
-  afterEach(async () => {
-    await cdn?.close();
-    cdn = undefined;
-  });
-
   it('limits new variants per original, never hits, and caches the refusal briefly', async () => {
     // s3rver stamps objects with the real time, so the CDN's clock is the real one plus an offset.
     let offset = 0;
