@@ -378,7 +378,7 @@ describe('generateDerived', () => {
         status: 302,
         headers: {
           location: expect.stringMatching(
-            /^\/derived\/1920x0\/inside\/q90\/png\/huge\.png\?sig=[0-9a-f]{32}$/,
+            /^\/derived\/huge\.png\/1920x0-inside-q90-png\?sig=[0-9a-f]{32}$/,
           ),
           'cache-control': 'no-store',
         },
