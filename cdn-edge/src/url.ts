@@ -238,9 +238,13 @@ export function isDerivedUri(uri: string, config: EdgeConfig): boolean {
 export function parseDerivedUri(uri: string, config: EdgeConfig): DerivedRequest {
   if (!isDerivedUri(uri, config)) throw badRequest('NotDerived', 'not a derived image path');
   const segments = uri.slice(config.derived.prefix.length + 1).split('/');
-  const variant = segments.pop() ?? '';
-  const [size = '', fitToken = '', qualityToken = '', format = '', ...extra] = variant.split('-');
-  if (extra.length > 0) throw badRequest('BadVariant', 'derived variant must be <W>x<H>-<fit>-q<Q>-<format>');
+  // split() always yields at least one element: the last is the variant, the rest the path.
+  const variant = segments.pop() as string;
+  const parts = variant.split('-');
+  if (parts.length !== 4) {
+    throw badRequest('BadVariant', 'derived variant must be <W>x<H>-<fit>-q<Q>-<format>');
+  }
+  const [size, fitToken, qualityToken, format] = parts as [string, string, string, string];
   const sizeMatch = CANONICAL_SIZE.exec(size);
   if (!sizeMatch) throw badRequest('BadSize', 'derived size must be <W>x<H>');
   const width = Number(sizeMatch[1]);

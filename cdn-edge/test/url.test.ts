@@ -235,11 +235,20 @@ describe('URL contract', () => {
     // Each derived pattern is anchored at both ends: anything around a canonical token is refused,
     // so no two derived URIs name the same image.
     it.each([
-      // The previous key layout, a variant without a path, a variant with more parts.
-      ['/derived/800x0/inside/q80/webp/a.jpg', 'Url.BadSize', 'derived size must be <W>x<H>'],
+      // The previous key layout, a variant without a path, a variant with more or fewer parts.
+      [
+        '/derived/800x0/inside/q80/webp/a.jpg',
+        'Url.BadVariant',
+        'derived variant must be <W>x<H>-<fit>-q<Q>-<format>',
+      ],
       ['/derived/800x0-inside-q80-webp', 'Url.BadPath', 'no image path before the variant'],
       [
         '/derived/a.jpg/800x0-inside-q80-webp-x',
+        'Url.BadVariant',
+        'derived variant must be <W>x<H>-<fit>-q<Q>-<format>',
+      ],
+      [
+        '/derived/a.jpg/800x0-inside-q80',
         'Url.BadVariant',
         'derived variant must be <W>x<H>-<fit>-q<Q>-<format>',
       ],
