@@ -377,9 +377,7 @@ describe('generateDerived', () => {
       expect(response).toEqual({
         status: 302,
         headers: {
-          location: expect.stringMatching(
-            /^\/derived\/huge\.png\/1920x0-inside-q90-png\?sig=[0-9a-f]{32}$/,
-          ),
+          location: expect.stringMatching(/^\/derived\/huge\.png\/1920x0-inside-q90-png\?sig=[0-9a-f]{32}$/),
           'cache-control': 'no-store',
         },
       });
