@@ -573,9 +573,20 @@ function arnParts(arn: string): { region: string; account: string } {
   return { region, account };
 }
 
+/**
+ * Real milliseconds a sandbox invocation may run before middy's early timeout fails it. Not the
+ * functions' 30 s (serverless.yml `provider.timeout`): on AWS that measures one instance's own run
+ * time, here every invocation shares one process, so real time also counts the other executions'
+ * work and the machine's load; a 100-push burst on a loaded 2-core machine held AcquireLock
+ * invocations past 30 s and failed them with middy's `TimeoutError`. Lambda's maximum timeout,
+ * 900 s (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html), is kept as a hang
+ * guard; tests that need a step to time out inject it with `hooks.crash`.
+ */
+const invocationDeadlineMs = 900_000;
+
 /** The Context a handler gets from Lambda, with the fields Powertools reads. */
 export function lambdaContext(functionKey: string): Context {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + invocationDeadlineMs;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: `gantry-local-${functionKey}`,
