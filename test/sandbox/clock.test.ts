@@ -3,23 +3,25 @@ import { SimClock } from '../../sandbox/emulator/clock.ts';
 import { Params } from '../../sandbox/emulator/protocol.ts';
 import { SSM_THROUGHPUT, SsmState } from '../../sandbox/emulator/ssm.ts';
 
-/** A clock whose listener holds the tick in which `hold()` was called until `release()`. */
-function heldClock() {
+/**
+ * A realtime clock at the sandbox's speed (500, 10 ms ticks) whose first tick a listener holds,
+ * as a Lambda behind an event does, until `release()`.
+ */
+async function startHeldTick() {
   let held: Promise<void> | undefined;
   let release = () => {};
   const clock = new SimClock(0, () => held ?? Promise.resolve());
-  return {
-    clock,
-    hold: () => {
-      held = new Promise<void>((resolve) => {
-        release = () => {
-          held = undefined;
-          resolve();
-        };
-      });
-    },
-    release: () => release(),
-  };
+  const stop = clock.startRealtime({ speed: 500, tickMs: 10 });
+  clock.schedule(0, () => {
+    held = new Promise<void>((resolve) => {
+      release = () => {
+        held = undefined;
+        resolve();
+      };
+    });
+  });
+  await vi.advanceTimersByTimeAsync(10);
+  return { clock, release: () => release(), stop };
 }
 
 function useFakeRealtime() {
@@ -39,10 +41,7 @@ describe('SimClock nominal time', () => {
 
   it('keeps moving with real time while a listener holds the clock', async () => {
     // Prepare
-    const { clock, hold, release } = heldClock();
-    const stop = clock.startRealtime({ speed: 500, tickMs: 10 });
-    clock.schedule(0, hold);
-    await vi.advanceTimersByTimeAsync(10);
+    const { clock, release, stop } = await startHeldTick();
 
     // Act: a Lambda behind the event takes two real seconds.
     await vi.advanceTimersByTimeAsync(2_000);
@@ -56,10 +55,7 @@ describe('SimClock nominal time', () => {
 
   it('never runs backwards when the tick after a held one restarts from the held time', async () => {
     // Prepare: a tick held for two real seconds (a loaded machine), then released.
-    const { clock, hold, release } = heldClock();
-    const stop = clock.startRealtime({ speed: 500, tickMs: 10 });
-    clock.schedule(0, hold);
-    await vi.advanceTimersByTimeAsync(10);
+    const { clock, release, stop } = await startHeldTick();
     await vi.advanceTimersByTimeAsync(2_000);
     const duringHold = clock.nominalNow();
     release();
@@ -92,7 +88,7 @@ describe('Parameter Store quotas on a realtime clock', () => {
   it('lets a write throttled in a held tick through after a backoff that ends in a later tick', async () => {
     // Prepare: the sandbox's speed; a Lambda holds the tick for two real seconds and spends the
     // write quota (3 a second), so its next write is throttled.
-    const { clock, hold, release } = heldClock();
+    const { clock, release, stop } = await startHeldTick();
     const ssm = new SsmState(clock, 'eu-west-1', '123456789012');
     const putParameter = ssm.service().operations.PutParameter;
     const write = (value: string) =>
@@ -103,9 +99,6 @@ describe('Parameter Store quotas on a realtime clock', () => {
           'ValidationException',
         ),
       );
-    const stop = clock.startRealtime({ speed: 500, tickMs: 10 });
-    clock.schedule(0, hold);
-    await vi.advanceTimersByTimeAsync(10);
     await vi.advanceTimersByTimeAsync(2_000);
     for (let i = 1; i <= SSM_THROUGHPUT.writes; i++) write(`v${i}`);
     expect(() => write('throttled')).toThrow('Rate exceeded');
