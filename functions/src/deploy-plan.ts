@@ -21,7 +21,7 @@ export const deployRequestSchema = z
     /** Go back to the release recorded before the live one. */
     rollback: z.optional(z.literal(true)),
     reason: z.optional(z.string().check(z.maxLength(500))),
-    source: z._default(z.enum(['manual', 'ecr-push', 'alarm', 'rollback-requested']), 'manual'),
+    source: z._default(z.enum(['manual', 'ecr-push', 'alarm', 'rollback-requested', 'reconciler']), 'manual'),
     /** When the push or request happened; orders competing requests for one app/environment. */
     requestedAt: z.optional(z.iso.datetime({ offset: true })),
   })

@@ -44,6 +44,11 @@ export const errorCatalogue = {
    * the message names each bad field. The agent does not start, so nothing was changed.
    */
   AgentConfigInvalid: { retryable: false },
+  /**
+   * The reconciler's per-run call cap is spent: the app/environments it has not reached yet wait
+   * for its next run. Caught inside the reconciler, never thrown out of a Lambda.
+   */
+  CallCapReached: { retryable: false },
 } as const;
 
 export type GantryErrorName = keyof typeof errorCatalogue;
@@ -159,6 +164,12 @@ export class DeployFailed extends GantryError {
 export class TaskDefinitionNotCopyable extends GantryError {
   constructor(message: string) {
     super('TaskDefinitionNotCopyable', message);
+  }
+}
+
+export class CallCapReached extends GantryError {
+  constructor(message: string) {
+    super('CallCapReached', message);
   }
 }
 
