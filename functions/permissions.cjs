@@ -131,6 +131,15 @@ function permissionsFor(prefix) {
       // Announcements only: the source is Gantry's own, on the default bus where users' rules are.
       allow(['events:PutEvents'], defaultBus, { StringEquals: { 'events:source': 'gantry' } }),
     ],
+    // Reads the configs and live releases (one tree walk), lists the tracked repositories, reads
+    // the history of a candidate digest, and starts the deploy a lost push event would have started.
+    reconcile: [
+      allow(['ssm:GetParametersByPath'], prefixTree),
+      allow(['ecr:DescribeImages'], repositories),
+      appEnvItems(['dynamodb:Query']),
+      allow(['states:DescribeExecution'], executions),
+      allow(['states:StartExecution'], stateMachine),
+    ],
   };
 }
 

@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import type { DeployConfig } from '../functions/src/config/schema.ts';
 import { partitionKey, sortKey, ttlAttribute } from '../functions/src/coordination/table.ts';
 import type { ReleaseRecord } from '../functions/src/release.ts';
-import { LocalEventBus, readEventRules, serverlessConfigPath } from './bus.ts';
+import { LocalEventBus, readEventRules, readScheduleRules, serverlessConfigPath } from './bus.ts';
 import { asCaller } from './caller.ts';
 import { type Emulator, type Scenario, startEmulator } from './emulator/index.ts';
 import { enforceStackRoles } from './iam.ts';
@@ -23,6 +23,11 @@ export interface SandboxOptions {
   region?: string;
   accountId?: string;
   onProgress?: (progress: StateProgress) => void;
+  /**
+   * Run serverless.yml's scheduled rules (the reconciler) on the simulated clock. Off by default:
+   * flow tests that seed ECR by hand would otherwise see the reconciler deploy what they seeded.
+   */
+  schedules?: boolean;
 }
 
 export interface AppSeed {
@@ -168,6 +173,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     (ms) => new Promise<void>((resolve) => emulator.clock.schedule(ms, resolve)),
   );
   emulator.onEvent((event) => bus.publish(event).then(() => undefined));
+  const stopSchedules = options.schedules
+    ? bus.startSchedules(readScheduleRules(serverlessConfigPath, stage), emulator.clock, {
+        account: accountId,
+        region,
+      })
+    : () => {};
   emulator.clock.startRealtime({ speed, tickMs: 10 });
 
   return {
@@ -271,7 +282,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const stored = emulator.ssm.get(`${parameterPrefix}/${app}/${env}/release`);
       return stored ? (JSON.parse(stored) as ReleaseRecord) : undefined;
     },
-    close: () => emulator.close(),
+    close: () => {
+      stopSchedules();
+      return emulator.close();
+    },
   };
 }
 

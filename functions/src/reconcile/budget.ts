@@ -36,7 +36,7 @@ export function budgeted<C extends Sender>(client: C, budget: CallBudget): C {
   return new Proxy(client, {
     get(target, property, receiver) {
       if (property !== 'send') return Reflect.get(target, property, receiver);
-      return (command: object, ...rest: unknown[]) => {
+      return async (command: object, ...rest: unknown[]) => {
         budget.spend(command.constructor.name);
         return (target.send as (...args: unknown[]) => Promise<unknown>).call(target, command, ...rest);
       };

@@ -40,6 +40,8 @@ export type AppEnvOutcome =
   | { app: string; env: string; status: 'failed'; error: { name: string; message: string } };
 
 export interface ReconcileSummary {
+  /** The scheduled time of the run. */
+  runAt: string;
   /** App/environments whose checks all ran. */
   checked: number;
   /** Deploys started for pushes whose event was lost. */
@@ -69,6 +71,7 @@ export async function reconcile(deps: ReconcileDependencies, run: ReconcileRun):
     table: { ...deps.table, dynamodb: budgeted(deps.table.dynamodb, budget) },
   };
   const summary: ReconcileSummary = {
+    runAt: run.time,
     checked: 0,
     started: 0,
     deferred: 0,
