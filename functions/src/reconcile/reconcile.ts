@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
@@ -59,8 +60,8 @@ export interface ReconcileSummary {
 
 /**
  * One reconciler run: reads the fleet once, then checks each app/environment in turn, within a
- * cap on AWS calls. The order rotates with the run's time, so when the cap binds the same
- * app/environments are not the ones left over every run.
+ * cap on AWS calls. Where the turn starts changes with the run's time, so when the cap binds the
+ * same app/environments are not the ones left over every run.
  */
 export async function reconcile(deps: ReconcileDependencies, run: ReconcileRun): Promise<ReconcileSummary> {
   const budget = new CallBudget(deps.maxCalls);
@@ -84,7 +85,7 @@ export async function reconcile(deps: ReconcileDependencies, run: ReconcileRun):
   const fleet = await readFleet(clients.ssm, deps.parameterPrefix);
   summary.invalidConfigs = fleet.invalid.map(({ app, env, issues }) => `${app}/${env}: ${issues.join('; ')}`);
 
-  const appEnvs = rotate(fleet.appEnvs, Math.floor(Date.parse(run.time) / 60_000));
+  const appEnvs = rotate(fleet.appEnvs, turnOf(run.time));
   const listings = new Map<string, RepositoryListing>();
   let capReached: CallCapReached | undefined;
   for (const appEnv of appEnvs) {
@@ -114,6 +115,15 @@ export async function reconcile(deps: ReconcileDependencies, run: ReconcileRun):
   }
   summary.calls = budget.spent;
   return summary;
+}
+
+/**
+ * Where this run starts in the fleet: a number drawn from the run's time, so runs start at
+ * scattered places and app/environments a capped run left over come early in some later run. It
+ * needs no state of its own (a stored cursor would cost two more calls a run).
+ */
+function turnOf(time: string): number {
+  return createHash('sha256').update(time).digest().readUInt32BE(0);
 }
 
 /** `items` starting at position `turn` modulo their number. */
