@@ -9,9 +9,11 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAllowed } from '../../sandbox/authorization.ts';
+import { scheduledEvent } from '../../sandbox/bus.ts';
 import { asCaller } from '../../sandbox/caller.ts';
 import type { CallRecord } from '../../sandbox/emulator/index.ts';
 import { stackRoles } from '../../sandbox/iam.ts';
+import { lambdaContext } from '../../sandbox/runner.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
 
 type Statement = { Action: string[]; Resource: unknown; Condition?: unknown };
@@ -85,6 +87,18 @@ describe('least privilege (sandbox)', () => {
       resources: [],
       detail: { alarmName: 'web-prod-5xx', state: { value: 'ALARM', reason: 'threshold crossed' } },
     });
+    await sandbox.idle();
+    // A push whose event was lost, caught by the reconciler's scheduled run.
+    sandbox.emulator.ecr.putImage({ repository: 'web', tag: 'v1.5.0' });
+    await sandbox.elapse(1);
+    const { handler: reconcile } = await import('../../functions/handlers/reconcile.ts');
+    const event = scheduledEvent({
+      account,
+      region,
+      ruleName: 'gantry-sandbox-reconcile',
+      time: sandbox.emulator.clock.now(),
+    });
+    await asCaller('reconcile', () => reconcile(event, lambdaContext('reconcile')));
     await sandbox.idle();
   }, 60_000);
   afterAll(async () => {
