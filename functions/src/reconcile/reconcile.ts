@@ -47,6 +47,10 @@ export interface ReconcileSummary {
   checked: number;
   /** Deploys started for pushes whose event was lost. */
   started: number;
+  /** App/environments whose target runs something else than the recorded live release. */
+  drifted: number;
+  /** Of those, the ones whose recorded release Gantry started putting back (`onDrift: restore`). */
+  restored: number;
   /** App/environments left for the next run: the call cap was spent first. */
   deferred: number;
   /** App/environments whose checks failed (an AWS error); the others went on. */
@@ -75,6 +79,8 @@ export async function reconcile(deps: ReconcileDependencies, run: ReconcileRun):
     runAt: run.time,
     checked: 0,
     started: 0,
+    drifted: 0,
+    restored: 0,
     deferred: 0,
     failed: 0,
     invalidConfigs: [],

@@ -50,6 +50,8 @@ export function reconcileMetrics(summary: ReconcileSummary, timestampMs: number)
   const values = {
     AppsChecked: summary.checked,
     DeploysStarted: summary.started,
+    DriftDetected: summary.drifted,
+    DriftRestored: summary.restored,
     AppsDeferred: summary.deferred,
     AppsFailed: summary.failed,
     ReconcileCalls: summary.calls,

@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { driftOf } from '../../functions/src/reconcile/drift.ts';
+import type { ReconcileSummary } from '../../functions/src/reconcile/reconcile.ts';
+import { parseReconcileRun, reconcileMetrics, summaryLine } from '../../functions/src/reconcile/report.ts';
+import type { ReleaseRecord } from '../../functions/src/release.ts';
+import { loadEvent, story } from '../support/aws-fixtures.ts';
+
+const summary: ReconcileSummary = {
+  runAt: '2025-06-03T10:20:00Z',
+  checked: 2,
+  started: 1,
+  drifted: 1,
+  restored: 0,
+  deferred: 1,
+  failed: 0,
+  invalidConfigs: [],
+  calls: 12,
+  callCap: 1000,
+  outcomes: [
+    {
+      app: 'web',
+      env: 'prod',
+      status: 'checked',
+      lostPush: { action: 'none', why: 'the newest matching image is live' },
+    },
+    {
+      app: 'web',
+      env: 'staging',
+      status: 'checked',
+      lostPush: { action: 'started', digest: story.digest, tag: 'v1.4.2', executionArn: story.executionArn },
+    },
+    { app: 'api', env: 'prod', status: 'deferred', why: 'the cap of 1000 AWS calls per run is spent' },
+  ],
+};
+
+describe('the reconciler run', () => {
+  it('takes its time, account and region from the Scheduled Event', () => {
+    expect(parseReconcileRun(loadEvent('scheduled-reconcile.json'))).toEqual({
+      time: '2025-06-03T10:20:00Z',
+      account: story.account,
+      region: story.region,
+    });
+  });
+
+  it('ignores, saying why, an event that is not a Scheduled Event', () => {
+    expect(parseReconcileRun(loadEvent('ecr-image-push.json'))).toEqual({
+      ignored: 'not an EventBridge Scheduled Event with account, region and time',
+    });
+  });
+});
+
+describe('the run summary', () => {
+  it('lists only what changed or was left over, with every count', () => {
+    expect(summaryLine(summary)).toEqual({
+      runAt: summary.runAt,
+      checked: 2,
+      started: 1,
+      drifted: 1,
+      restored: 0,
+      deferred: 1,
+      failed: 0,
+      invalidConfigs: [],
+      calls: 12,
+      callCap: 1000,
+      notable: [summary.outcomes[1], summary.outcomes[2]],
+    });
+  });
+
+  it('carries its counts as embedded metrics CloudWatch extracts from the log line', () => {
+    // Act
+    const metrics = reconcileMetrics(summary, 1_733_220_000_000);
+
+    // Assess: each metric the directive names is a number at the root, and so is each dimension.
+    const [directive] = metrics._aws.CloudWatchMetrics;
+    expect(metrics._aws.Timestamp).toBe(1_733_220_000_000);
+    expect(directive?.Namespace).toBe('Gantry');
+    for (const dimension of directive?.Dimensions.flat() ?? []) expect(metrics).toHaveProperty(dimension);
+    expect(
+      Object.fromEntries(
+        (directive?.Metrics ?? []).map(({ Name }) => [Name, metrics[Name as keyof typeof metrics]]),
+      ),
+    ).toEqual({
+      AppsChecked: 2,
+      DeploysStarted: 1,
+      DriftDetected: 1,
+      DriftRestored: 0,
+      AppsDeferred: 1,
+      AppsFailed: 0,
+      ReconcileCalls: 12,
+    });
+  });
+});
+
+describe('drift', () => {
+  const record: ReleaseRecord = {
+    kind: 'release',
+    image: `${story.registry}/web@${story.digest}`,
+    digest: story.digest,
+    tag: 'v1.4.2',
+    taskDefinitionArn: story.taskDefinitionArn,
+    at: '2025-06-03T10:19:30.000Z',
+    executionArn: story.executionArn,
+    previous: null,
+  };
+
+  it('is none when the target runs the recorded revision and image', () => {
+    expect(
+      driftOf(record, story.taskDefinitionArn, { revision: story.taskDefinitionArn, image: record.image }),
+    ).toBeUndefined();
+  });
+
+  it('names both sides and what differs when someone changed the service behind Gantry', () => {
+    // Prepare: a revision registered and rolled out by hand, with another image.
+    const running = {
+      revision: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/web:43',
+      image: `${story.registry}/web@${story.previousDigest}`,
+    };
+
+    // Act
+    const drift = driftOf(record, story.taskDefinitionArn, running);
+
+    // Assess
+    expect(drift).toEqual({
+      recorded: {
+        revision: story.taskDefinitionArn,
+        image: record.image,
+        digest: story.digest,
+        tag: 'v1.4.2',
+        at: record.at,
+        executionArn: story.executionArn,
+      },
+      running,
+      differences: ['revision', 'image'],
+    });
+  });
+
+  it('is not judged after a failed rollback, when Gantry itself does not know what should run', () => {
+    expect(
+      driftOf({ ...record, kind: 'rollback-failed' }, story.taskDefinitionArn, { revision: 'anything' }),
+    ).toBeUndefined();
+  });
+});
