@@ -51,19 +51,11 @@ describe('the reconciler run', () => {
 
 describe('the run summary', () => {
   it('lists only what changed or was left over, with every count', () => {
-    expect(summaryLine(summary)).toEqual({
-      runAt: summary.runAt,
-      checked: 2,
-      started: 1,
-      drifted: 1,
-      restored: 0,
-      deferred: 1,
-      failed: 0,
-      invalidConfigs: [],
-      calls: 12,
-      callCap: 1000,
-      notable: [summary.outcomes[1], summary.outcomes[2]],
-    });
+    // Prepare
+    const { outcomes, ...counts } = summary;
+
+    // Act, Assess
+    expect(summaryLine(summary)).toEqual({ ...counts, notable: [outcomes[1], outcomes[2]] });
   });
 
   it('carries its counts as embedded metrics CloudWatch extracts from the log line', () => {
