@@ -1,5 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECRClient } from '@aws-sdk/client-ecr';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { type ReconcileDependencies, reconcile } from '../src/reconcile/reconcile.ts';
 import { parseReconcileRun, reconcileMetrics, summaryLine } from '../src/reconcile/report.ts';
@@ -8,8 +10,8 @@ import { entrySsmClient } from './config-source.ts';
 import { coordinationTableVariable, logger, parameterPrefix, requiredEnv, wrap } from './runtime.ts';
 
 /**
- * The scheduled reconciler: catches pushes whose event was lost. One summary log line per run,
- * carrying its counts as embedded metrics.
+ * The scheduled reconciler: catches pushes whose event was lost and targets that drifted from the
+ * recorded live release. One summary log line per run, carrying its counts as embedded metrics.
  */
 export function createReconcileHandler(deps: ReconcileDependencies, now: () => number = Date.now) {
   return async (event: unknown) => {
@@ -40,9 +42,13 @@ function defaultDependencies(): ReconcileDependencies {
     ssm: entrySsmClient(),
     ecr: new ECRClient({}),
     sfn: new SFNClient({}),
+    ecs: new ECSClient({}),
+    events: new EventBridgeClient({}),
     table: { dynamodb: new DynamoDBClient({}), tableName: requiredEnv(coordinationTableVariable) },
     parameterPrefix,
     stateMachineArn: requiredEnv('DEPLOY_STATE_MACHINE_ARN'),
+    // The default bus, where users add their own rules; IAM allows exactly this one.
+    eventBusName: 'default',
     maxCalls: positiveWholeNumber('GANTRY_RECONCILE_MAX_CALLS', 1000),
     maxImagePages: positiveWholeNumber('GANTRY_RECONCILE_MAX_IMAGE_PAGES', 10),
   };

@@ -67,7 +67,11 @@ export async function recordOutcome(
 function eventTypeOf(kind: OutcomeKind, plan: DeployPlan): GantryEventType {
   switch (kind) {
     case 'release':
-      return plan.mode === 'rollback' ? 'Rollback Succeeded' : 'Release Succeeded';
+      return plan.mode === 'rollback'
+        ? 'Rollback Succeeded'
+        : plan.mode === 'restore'
+          ? 'Drift Restored'
+          : 'Release Succeeded';
     case 'rollback':
       return 'Release Rolled Back';
     case 'rollback-failed':
@@ -93,6 +97,9 @@ function releaseRecordFor(
     const taskDefinitionArn =
       state.deployment?.taskDefinitionArn ?? plan.desired.taskDefinitionArn ?? 'unknown';
     const deployed = { ...plan.desired, taskDefinitionArn };
+    // The same release, put back: it keeps the previous one it had, for a later rollback.
+    if (plan.mode === 'restore')
+      return { kind: 'release', ...deployed, ...common, previous: plan.livePrevious };
     // A requested rollback forgets the release it left, so a second alarm cannot flip back to it.
     return plan.mode === 'rollback'
       ? {

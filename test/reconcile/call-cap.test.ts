@@ -1,5 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECRClient } from '@aws-sdk/client-ecr';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,9 +74,12 @@ describe('the reconciler within its call cap (emulator)', () => {
     ssm: new SSMClient(emulator.clientConfig),
     ecr: new ECRClient(emulator.clientConfig),
     sfn: new SFNClient(emulator.clientConfig),
+    ecs: new ECSClient(emulator.clientConfig),
+    events: new EventBridgeClient(emulator.clientConfig),
     table: { dynamodb: new DynamoDBClient(emulator.clientConfig), tableName },
     parameterPrefix: '/gantry',
     stateMachineArn,
+    eventBusName: 'default',
     maxCalls,
     maxImagePages: 10,
   });

@@ -48,7 +48,7 @@ describe('the lost-push decision', () => {
     expect(candidate).toEqual({ found: true, image: images[2], tag: 'v1.2.0' });
   });
 
-  it('finds nothing when the newest matching image was pushed before the release was recorded', () => {
+  it('finds nothing when the newest matching image was pushed before the live release was asked for', () => {
     // Prepare: v1.1.0 was pushed, then a person deployed v1.0.0 by hand.
     const images = [
       image(1, ['v1.0.0'], '2026-12-03T09:00:00Z'),
@@ -58,7 +58,39 @@ describe('the lost-push decision', () => {
     // Act, Assess
     expect(findLostPush(appEnv, images)).toEqual({
       found: false,
-      why: 'nothing matching was pushed after the live release was recorded',
+      why: 'nothing matching was pushed after the live release was asked for',
+    });
+  });
+
+  it('owes a push made while the live release was rolling out: counted from when it was asked for', () => {
+    // Prepare: the live release was pushed at 09:55 and recorded at 10:00; v1.1.0 came at 09:58.
+    const release = { ...liveRelease, requestedAt: '2026-12-03T09:55:00.000Z' };
+    const images = [
+      image(1, ['v1.0.0'], '2026-12-03T09:55:00Z'),
+      image(2, ['v1.1.0'], '2026-12-03T09:58:00Z'),
+    ];
+
+    // Act, Assess
+    expect(findLostPush({ ...appEnv, release }, images)).toEqual({
+      found: true,
+      image: images[1],
+      tag: 'v1.1.0',
+    });
+  });
+
+  it('never counts an image pushed with or before the live one as newer, whatever the record says', () => {
+    // Prepare: the release was asked for at 10:00:00 (an event time, whole seconds); v1.0.9 was
+    // pushed 300 ms later but before the live image.
+    const release = { ...liveRelease, requestedAt: '2026-12-03T10:00:00Z' };
+    const images = [
+      image(9, ['v1.0.9'], '2026-12-03T10:00:00.300Z'),
+      image(1, ['v1.0.0'], '2026-12-03T10:00:00.400Z'),
+    ];
+
+    // Act, Assess
+    expect(findLostPush({ ...appEnv, release }, images)).toEqual({
+      found: false,
+      why: 'the newest matching image is live',
     });
   });
 

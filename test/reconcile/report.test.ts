@@ -22,12 +22,21 @@ const summary: ReconcileSummary = {
       env: 'prod',
       status: 'checked',
       lostPush: { action: 'none', why: 'the newest matching image is live' },
+      drift: { action: 'none', why: 'runs the recorded release' },
     },
     {
       app: 'web',
       env: 'staging',
       status: 'checked',
       lostPush: { action: 'started', digest: story.digest, tag: 'v1.4.2', executionArn: story.executionArn },
+      drift: { action: 'none', why: 'runs the recorded release' },
+    },
+    {
+      app: 'api',
+      env: 'staging',
+      status: 'checked',
+      lostPush: { action: 'none', why: 'the newest matching image is live' },
+      drift: { action: 'reported', differences: ['revision'] },
     },
     { app: 'api', env: 'prod', status: 'deferred', why: 'the cap of 1000 AWS calls per run is spent' },
   ],
@@ -55,7 +64,7 @@ describe('the run summary', () => {
     const { outcomes, ...counts } = summary;
 
     // Act, Assess
-    expect(summaryLine(summary)).toEqual({ ...counts, notable: [outcomes[1], outcomes[2]] });
+    expect(summaryLine(summary)).toEqual({ ...counts, notable: [outcomes[1], outcomes[2], outcomes[3]] });
   });
 
   it('carries its counts as embedded metrics CloudWatch extracts from the log line', () => {

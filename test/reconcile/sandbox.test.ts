@@ -3,7 +3,8 @@ import type { ReconcileSummary } from '../../functions/src/reconcile/reconcile.t
 import { executionName } from '../../functions/src/start-deploy.ts';
 import type { Delivery } from '../../sandbox/bus.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
-import { executionsOf } from '../support/flows.ts';
+import { driftBehindGantry } from '../support/drift.ts';
+import { executionsOf, liveTaskDefinition } from '../support/flows.ts';
 
 /** serverless.yml's default schedule: rate(5 minutes). */
 const periodSeconds = 300;
@@ -130,5 +131,88 @@ describe('the reconciler (sandbox)', () => {
       executionsOf(sandbox, 'burnt').filter((execution) => execution.input.includes(digest)),
     ).toHaveLength(1);
     expect(sandbox.release('burnt', 'prod')).toMatchObject({ kind: 'rollback', rolledBackFrom: { digest } });
+  });
+
+  const gantryEvents = (detailType: string, app: string) =>
+    sandbox.emulator.events.history.filter(
+      (event) =>
+        event.source === 'gantry' &&
+        event['detail-type'] === detailType &&
+        (event.detail as { app?: string }).app === app,
+    );
+
+  it("reports a service changed behind Gantry's back with both sides, and leaves it as it is", async () => {
+    // Prepare
+    sandbox.seedApp({ app: 'drifty', env: 'prod', repository: 'drifty' });
+    await sandbox.push({ repository: 'drifty', tag: 'v1.0.0' });
+    await sandbox.idle();
+    const recorded = sandbox.release('drifty', 'prod');
+    const other = sandbox.emulator.ecr.putImage({ repository: 'drifty', tag: 'hotfix' });
+    const otherImage = `${sandbox.emulator.ecr.registry}/drifty@${other.digest}`;
+
+    // Act
+    const revision = await driftBehindGantry(sandbox, 'drifty', otherImage);
+    await untilSimulated(
+      'Drift Detected',
+      () => gantryEvents('Drift Detected', 'drifty').length > 0,
+      2 * periodSeconds,
+    );
+
+    // Assess
+    expect(gantryEvents('Drift Detected', 'drifty')[0]?.detail).toEqual({
+      app: 'drifty',
+      env: 'prod',
+      recorded: {
+        revision: recorded?.taskDefinitionArn,
+        image: recorded?.image,
+        digest: recorded?.digest,
+        tag: 'v1.0.0',
+        at: recorded?.at,
+        executionArn: recorded?.executionArn,
+      },
+      running: { revision, image: otherImage },
+      differences: ['revision', 'image'],
+      onDrift: 'report',
+    });
+    expect((await liveTaskDefinition(sandbox, 'prod', 'drifty'))?.taskDefinitionArn).toBe(revision);
+    expect(sandbox.release('drifty', 'prod')).toEqual(recorded);
+  });
+
+  it('puts the recorded release back with onDrift: restore, once, keeping its record', async () => {
+    // Prepare
+    sandbox.seedApp({ app: 'mended', env: 'prod', repository: 'mended', config: { onDrift: 'restore' } });
+    await sandbox.push({ repository: 'mended', tag: 'v1.0.0' });
+    await sandbox.idle();
+    await sandbox.push({ repository: 'mended', tag: 'v1.1.0' });
+    await sandbox.idle();
+    const recorded = sandbox.release('mended', 'prod');
+    const other = sandbox.emulator.ecr.putImage({ repository: 'mended', tag: 'hotfix' });
+
+    // Act
+    await driftBehindGantry(sandbox, 'mended', `${sandbox.emulator.ecr.registry}/mended@${other.digest}`);
+    await untilSimulated(
+      'Drift Restored',
+      () => gantryEvents('Drift Restored', 'mended').length > 0,
+      3 * periodSeconds,
+    );
+    const runsAfter = runs().length;
+    await untilSimulated('one more reconciler run', () => runs().length > runsAfter, 2 * periodSeconds);
+    await sandbox.idle();
+
+    // Assess
+    expect((await liveTaskDefinition(sandbox, 'prod', 'mended'))?.taskDefinitionArn).toBe(
+      recorded?.taskDefinitionArn,
+    );
+    expect(sandbox.release('mended', 'prod')).toMatchObject({
+      kind: 'release',
+      digest: recorded?.digest,
+      taskDefinitionArn: recorded?.taskDefinitionArn,
+      previous: recorded?.previous,
+      reason: expect.stringContaining('drift: the target ran'),
+    });
+    expect(
+      executionsOf(sandbox, 'mended').filter((execution) => execution.name.startsWith('restore-')),
+    ).toHaveLength(1);
+    expect(gantryEvents('Drift Detected', 'mended')).toHaveLength(1);
   });
 });

@@ -1,4 +1,18 @@
-import type { ReleaseRecord } from '../release.ts';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { CoordinationTable } from '../coordination/table.ts';
+import { runningLockHolder } from '../lock.ts';
+import { publishGantryEvent } from '../notify.ts';
+import { appEnvParameters } from '../parameters.ts';
+import { type ReleaseRecord, readRelease } from '../release.ts';
+import { executionArnOf, executionName, startDeploy } from '../start-deploy.ts';
+import type { AppEnvState } from './fleet.ts';
+
+/** The revision a record names: the ECS task definition it put live. */
+export function revisionOf(record: ReleaseRecord): string {
+  return record.taskDefinitionArn;
+}
 
 /** What the target runs now, as its "read what is live" reports it. */
 export interface RunningRelease {
@@ -57,4 +71,76 @@ export function driftOf(
 
 function digestOf(image: string): string | undefined {
   return /@(sha256:[a-f0-9]{64})$/.exec(image)?.[1];
+}
+
+export interface DriftDependencies {
+  ssm: SSMClient;
+  sfn: SFNClient;
+  table: CoordinationTable;
+  events: EventBridgeClient;
+  parameterPrefix: string;
+  stateMachineArn: string;
+  /** Where `Drift Detected` goes: the default bus, where users' own rules are. */
+  eventBusName: string;
+  /** What the app/environment's target runs now (the target's "read what is live"). */
+  readRunning: (appEnv: AppEnvState) => Promise<RunningRelease>;
+}
+
+export type DriftOutcome =
+  | { action: 'none'; why: string }
+  | { action: 'reported'; differences: Drift['differences'] }
+  | { action: 'restoring'; differences: Drift['differences']; executionArn: string; started: boolean };
+
+/**
+ * Compares what runs with the recorded live release. A difference is confirmed before it is
+ * reported: no running deploy may hold the app/environment's lock (a rollout in progress runs a
+ * revision its record does not name yet), and the live release is read again (one may have been
+ * recorded since the run read the fleet). Then `Drift Detected`, with both sides; with
+ * `onDrift: restore`, a deploy of the recorded release back, named after the drift so repeated
+ * runs start it once.
+ */
+export async function checkDrift(
+  deps: DriftDependencies,
+  appEnv: AppEnvState,
+  now: string,
+): Promise<DriftOutcome> {
+  const { app, env, release } = appEnv;
+  if (!release) return { action: 'none', why: 'no release recorded' };
+  const running = await deps.readRunning(appEnv);
+  const suspected = driftOf(release, revisionOf(release), running);
+  if (!suspected) return { action: 'none', why: 'runs the recorded release' };
+  const holder = await runningLockHolder(deps, { app, env });
+  if (holder !== undefined) return { action: 'none', why: `a deploy is in flight (${holder})` };
+  const fresh = await readRelease(deps.ssm, appEnvParameters(deps.parameterPrefix, app, env).release);
+  const drift = fresh && driftOf(fresh, revisionOf(fresh), running);
+  if (!drift) return { action: 'none', why: 'a release was recorded since the run began' };
+
+  const restore = appEnv.config.onDrift === 'restore';
+  let restoring: { executionArn: string; started: boolean } | undefined;
+  if (restore) {
+    const name = executionName('restore', app, env, `${drift.recorded.executionArn}|${running.revision}`);
+    const outcome = await startDeploy(deps.sfn, deps.stateMachineArn, name, {
+      app,
+      env,
+      restore: true,
+      reason: `drift: the target ran ${running.revision} instead of the recorded ${drift.recorded.revision}`,
+      source: 'reconciler',
+      requestedAt: now,
+    });
+    restoring = outcome.started
+      ? { executionArn: outcome.executionArn, started: true }
+      : { executionArn: executionArnOf(deps.stateMachineArn, name), started: false };
+  }
+  await publishGantryEvent(deps.events, deps.eventBusName, 'Drift Detected', {
+    app,
+    env,
+    recorded: drift.recorded,
+    running: drift.running,
+    differences: drift.differences,
+    onDrift: restore ? 'restore' : 'report',
+    ...(restoring && { restore: restoring }),
+  });
+  return restoring
+    ? { action: 'restoring', differences: drift.differences, ...restoring }
+    : { action: 'reported', differences: drift.differences };
 }

@@ -18,10 +18,15 @@ export type LostPushCandidate =
 
 /**
  * The image whose push event may have been lost: the newest image with a tag matching the
- * config's `tagPattern`, if it was pushed after the live release was recorded and is not live.
- * With no release recorded yet, "after the config was last written": a push before that could not
- * have deployed anything, so the reconciler does not deploy it either (a first deploy is a
- * person's decision). Pure: the history and Step Functions checks come after.
+ * config's `tagPattern`, if it was pushed after the live release was asked for and is not live.
+ *
+ * "Asked for" is the record's `requestedAt` (the push, the alarm, the person's start), falling back
+ * to when it was recorded: a push made while the live release was rolling out started a deploy of
+ * its own (that waited for the lock), so if that event was lost the image is still owed; a push
+ * made before a person deployed something else by hand is not. With no release recorded yet,
+ * "after the config was last written": a push before that could not have deployed anything, so the
+ * reconciler does not deploy it either (a first deploy is a person's decision). Pure: the history
+ * and Step Functions checks come after.
  */
 export function findLostPush(
   input: { config: DeployConfig; release?: ReleaseRecord; configModifiedAt: number },
@@ -44,14 +49,20 @@ export function findLostPush(
     }
   }
   if (newest === undefined) return { found: false, why: 'no image has a tag matching tagPattern' };
-  const since = input.release ? Date.parse(input.release.at) : input.configModifiedAt;
+  // Never older than the live image itself: event times are whole seconds, ECR's push times are
+  // not, so an image pushed in the same second just before the live one must not look newer.
+  const liveImage = images.find((candidate) => candidate.digest === input.release?.digest);
+  const since = Math.max(
+    input.release ? Date.parse(input.release.requestedAt ?? input.release.at) : input.configModifiedAt,
+    liveImage?.pushedAt ?? Number.NEGATIVE_INFINITY,
+  );
   if (input.release?.digest === newest.image.digest)
     return { found: false, why: 'the newest matching image is live' };
   if (!(newest.image.pushedAt > since)) {
     return {
       found: false,
       why: input.release
-        ? 'nothing matching was pushed after the live release was recorded'
+        ? 'nothing matching was pushed after the live release was asked for'
         : 'nothing matching was pushed after the config was written',
     };
   }

@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { ECRClient } from '@aws-sdk/client-ecr';
+import { DescribeTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { CoordinationTable } from '../coordination/table.ts';
+import { describeService } from '../ecs/deploy.ts';
 import { awsCall, CallCapReached, hasErrorName } from '../errors.ts';
 import { ecrRegistry } from '../image-ref.ts';
-import { executionName, startDeploy } from '../start-deploy.ts';
+import { executionArnOf, executionName, startDeploy } from '../start-deploy.ts';
 import { budgeted, CallBudget } from './budget.ts';
+import { checkDrift, type DriftOutcome, type RunningRelease } from './drift.ts';
 import { type AppEnvState, readFleet } from './fleet.ts';
 import { listTaggedImages, type RepositoryListing } from './images.ts';
 import { findLostPush, historySince, rejectionOf } from './lost-push.ts';
@@ -15,9 +19,13 @@ export interface ReconcileDependencies {
   ssm: SSMClient;
   ecr: ECRClient;
   sfn: SFNClient;
+  ecs: ECSClient;
+  events: EventBridgeClient;
   table: CoordinationTable;
   parameterPrefix: string;
   stateMachineArn: string;
+  /** Where `Drift Detected` goes (the default bus). */
+  eventBusName: string;
   /** AWS calls one run may make, all services together. */
   maxCalls: number;
   /** DescribeImages pages (1000 images each) one repository may cost. */
@@ -36,7 +44,7 @@ export type LostPushOutcome =
   | { action: 'none'; why: string };
 
 export type AppEnvOutcome =
-  | { app: string; env: string; status: 'checked'; lostPush: LostPushOutcome }
+  | { app: string; env: string; status: 'checked'; lostPush: LostPushOutcome; drift: DriftOutcome }
   | { app: string; env: string; status: 'deferred'; why: string }
   | { app: string; env: string; status: 'failed'; error: { name: string; message: string } };
 
@@ -73,7 +81,14 @@ export async function reconcile(deps: ReconcileDependencies, run: ReconcileRun):
     ssm: budgeted(deps.ssm, budget),
     ecr: budgeted(deps.ecr, budget),
     sfn: budgeted(deps.sfn, budget),
+    ecs: budgeted(deps.ecs, budget),
+    events: budgeted(deps.events, budget),
     table: { ...deps.table, dynamodb: budgeted(deps.table.dynamodb, budget) },
+  };
+  const runDeps = {
+    ...deps,
+    ...clients,
+    readRunning: (appEnv: AppEnvState) => readRunningOnEcs(clients.ecs, appEnv),
   };
   const summary: ReconcileSummary = {
     runAt: run.time,
@@ -101,8 +116,14 @@ export async function reconcile(deps: ReconcileDependencies, run: ReconcileRun):
       continue;
     }
     try {
-      const lostPush = await checkLostPush({ ...deps, ...clients }, run, appEnv, listings);
-      summary.outcomes.push({ app, env, status: 'checked', lostPush });
+      // The steps of one app/environment; each is one more entry here.
+      const lostPush = await checkLostPush(runDeps, run, appEnv, listings);
+      // A deploy just started will change what runs: a restore now would supersede it.
+      const drift: DriftOutcome =
+        lostPush.action === 'started'
+          ? { action: 'none', why: 'a deploy was started this run: drift is judged after it' }
+          : await checkDrift(runDeps, appEnv, run.time);
+      summary.outcomes.push({ app, env, status: 'checked', lostPush, drift });
     } catch (error) {
       if (error instanceof CallCapReached) {
         capReached = error;
@@ -117,7 +138,10 @@ export async function reconcile(deps: ReconcileDependencies, run: ReconcileRun):
     if (outcome.status === 'checked') summary.checked += 1;
     if (outcome.status === 'deferred') summary.deferred += 1;
     if (outcome.status === 'failed') summary.failed += 1;
-    if (outcome.status === 'checked' && outcome.lostPush.action === 'started') summary.started += 1;
+    if (outcome.status !== 'checked') continue;
+    if (outcome.lostPush.action === 'started') summary.started += 1;
+    if (outcome.drift.action !== 'none') summary.drifted += 1;
+    if (outcome.drift.action === 'restoring' && outcome.drift.started) summary.restored += 1;
   }
   summary.calls = budget.spent;
   return summary;
@@ -192,15 +216,6 @@ async function checkLostPush(
     : { action: 'none', why: `the deploy of ${image.digest} was started already` };
 }
 
-/**
- * An execution's ARN from its machine's and its name: `arn:${Partition}:states:${Region}:
- * ${Account}:execution:${StateMachineName}:${ExecutionId}` (Service Authorization Reference,
- * AWS Step Functions, resource types).
- */
-export function executionArnOf(stateMachineArn: string, name: string): string {
-  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
-}
-
 /** The execution's status, or undefined when there is none by that ARN. */
 async function describeExecution(sfn: SFNClient, executionArn: string): Promise<string | undefined> {
   try {
@@ -212,4 +227,21 @@ async function describeExecution(sfn: SFNClient, executionArn: string): Promise<
     if (hasErrorName(error, 'ExecutionDoesNotExist')) return undefined;
     throw error;
   }
+}
+
+/**
+ * What an ECS service runs: its task definition, and the tracked container's image read from that
+ * revision only when it is not the recorded one (a revision is immutable, so the recorded one runs
+ * the recorded image): one call per app/environment in steady state.
+ */
+async function readRunningOnEcs(ecs: ECSClient, appEnv: AppEnvState): Promise<RunningRelease> {
+  const { target } = appEnv.config;
+  const service = await describeService(ecs, target);
+  const revision = service.taskDefinition ?? 'unknown';
+  if (revision === appEnv.release?.taskDefinitionArn) return { revision };
+  const { taskDefinition } = await awsCall(`describing ${revision}`, () =>
+    ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: revision })),
+  );
+  const image = taskDefinition?.containerDefinitions?.find(({ name }) => name === target.container)?.image;
+  return { revision, ...(image !== undefined && { image }) };
 }

@@ -30,7 +30,10 @@ export function summaryLine(summary: ReconcileSummary) {
     ...counts,
     // What changed or was left over; the rest of the fleet was simply checked.
     notable: outcomes.filter(
-      (outcome) => outcome.status !== 'checked' || outcome.lostPush.action === 'started',
+      (outcome) =>
+        outcome.status !== 'checked' ||
+        outcome.lostPush.action === 'started' ||
+        outcome.drift.action !== 'none',
     ),
   };
 }
