@@ -106,6 +106,9 @@ export async function checkDrift(
 ): Promise<DriftOutcome> {
   const { app, env, release } = appEnv;
   if (!release) return { action: 'none', why: 'no release recorded' };
+  if (release.kind === 'rollback-failed') {
+    return { action: 'none', why: 'a rollback failed: what should run is unknown to Gantry too' };
+  }
   const running = await deps.readRunning(appEnv);
   const suspected = driftOf(release, revisionOf(release), running);
   if (!suspected) return { action: 'none', why: 'runs the recorded release' };
