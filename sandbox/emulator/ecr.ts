@@ -192,7 +192,14 @@ function listPage(p: Params, images: readonly Image[]): { items: Image[]; nextTo
   const size = p.number('maxResults') ?? 100;
   if (!Number.isInteger(size) || size < 1 || size > 1000) throw p.invalid('maxResults must be 1 to 1000');
   const token = p.string('nextToken');
-  const start = token === undefined ? 0 : Number(Buffer.from(token, 'base64url').toString('utf8').replace(/^offset:/, ''));
+  const start =
+    token === undefined
+      ? 0
+      : Number(
+          Buffer.from(token, 'base64url')
+            .toString('utf8')
+            .replace(/^offset:/, ''),
+        );
   if (!Number.isInteger(start) || start < 0) throw p.invalid('nextToken is not valid');
   const items = matching.slice(start, start + size);
   const end = start + items.length;

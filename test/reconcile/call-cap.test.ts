@@ -120,4 +120,17 @@ describe('the reconciler within its call cap (emulator)', () => {
     expect(started).toHaveLength(30);
     expect(later.length).toBeLessThan(20);
   });
+
+  it('says so, checking nothing, when the cap is too small to read the fleet itself', async () => {
+    // Act
+    const run = await reconcile(deps(2), runAt(200));
+
+    // Assess
+    expect(run).toMatchObject({
+      checked: 0,
+      calls: 2,
+      fleetUnread: expect.stringContaining('raise maxCalls above the fleet'),
+      outcomes: [],
+    });
+  });
 });

@@ -67,6 +67,8 @@ export interface ReconcileSummary {
   invalidConfigs: string[];
   calls: number;
   callCap: number;
+  /** Set when the cap was spent before the fleet was read: nothing was checked. */
+  fleetUnread?: string;
   outcomes: AppEnvOutcome[];
 }
 
@@ -103,7 +105,18 @@ export async function reconcile(deps: ReconcileDependencies, run: ReconcileRun):
     callCap: deps.maxCalls,
     outcomes: [],
   };
-  const fleet = await readFleet(clients.ssm, deps.parameterPrefix);
+  let fleet: Awaited<ReturnType<typeof readFleet>>;
+  try {
+    fleet = await readFleet(clients.ssm, deps.parameterPrefix);
+  } catch (error) {
+    // A cap too small for the fleet itself: say so (a throw would only be retried, alike).
+    if (!(error instanceof CallCapReached)) throw error;
+    return {
+      ...summary,
+      fleetUnread: `${error.message}: raise maxCalls above the fleet's reads`,
+      calls: budget.spent,
+    };
+  }
   summary.invalidConfigs = fleet.invalid.map(({ app, env, issues }) => `${app}/${env}: ${issues.join('; ')}`);
 
   const appEnvs = rotate(fleet.appEnvs, turnOf(run.time));
