@@ -7,6 +7,7 @@ import { appEnvPartition, keyOf } from '../../functions/src/coordination/table.t
 import {
   checkDrift,
   type DriftDependencies,
+  driftOf,
   type RunningRelease,
 } from '../../functions/src/reconcile/drift.ts';
 import type { AppEnvState } from '../../functions/src/reconcile/fleet.ts';
@@ -213,5 +214,46 @@ describe('checkDrift', () => {
       action: 'none',
       why: 'a rollback failed: what should run is unknown to Gantry too',
     });
+  });
+});
+
+describe('driftOf', () => {
+  const record = live;
+
+  it('is none when the target runs the recorded revision and image', () => {
+    expect(
+      driftOf(record, story.taskDefinitionArn, { revision: story.taskDefinitionArn, image: record.image }),
+    ).toBeUndefined();
+  });
+
+  it('names both sides and what differs when someone changed the service behind Gantry', () => {
+    // Prepare: a revision registered and rolled out by hand, with another image.
+    const running = {
+      revision: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/web:43',
+      image: `${story.registry}/web@${story.previousDigest}`,
+    };
+
+    // Act
+    const drift = driftOf(record, story.taskDefinitionArn, running);
+
+    // Assess
+    expect(drift).toEqual({
+      recorded: {
+        revision: story.taskDefinitionArn,
+        image: record.image,
+        digest: story.digest,
+        tag: 'v1.4.2',
+        at: record.at,
+        executionArn: story.executionArn,
+      },
+      running,
+      differences: ['revision', 'image'],
+    });
+  });
+
+  it('is not judged after a failed rollback, when Gantry itself does not know what should run', () => {
+    expect(
+      driftOf({ ...record, kind: 'rollback-failed' }, story.taskDefinitionArn, { revision: 'anything' }),
+    ).toBeUndefined();
   });
 });

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { driftOf } from '../../functions/src/reconcile/drift.ts';
 import type { ReconcileSummary } from '../../functions/src/reconcile/reconcile.ts';
 import { parseReconcileRun, reconcileMetrics, summaryLine } from '../../functions/src/reconcile/report.ts';
-import type { ReleaseRecord } from '../../functions/src/release.ts';
 import { loadEvent, story } from '../support/aws-fixtures.ts';
 
 const summary: ReconcileSummary = {
@@ -89,55 +87,5 @@ describe('the run summary', () => {
       AppsFailed: 0,
       ReconcileCalls: 12,
     });
-  });
-});
-
-describe('drift', () => {
-  const record: ReleaseRecord = {
-    kind: 'release',
-    image: `${story.registry}/web@${story.digest}`,
-    digest: story.digest,
-    tag: 'v1.4.2',
-    taskDefinitionArn: story.taskDefinitionArn,
-    at: '2025-06-03T10:19:30.000Z',
-    executionArn: story.executionArn,
-    previous: null,
-  };
-
-  it('is none when the target runs the recorded revision and image', () => {
-    expect(
-      driftOf(record, story.taskDefinitionArn, { revision: story.taskDefinitionArn, image: record.image }),
-    ).toBeUndefined();
-  });
-
-  it('names both sides and what differs when someone changed the service behind Gantry', () => {
-    // Prepare: a revision registered and rolled out by hand, with another image.
-    const running = {
-      revision: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/web:43',
-      image: `${story.registry}/web@${story.previousDigest}`,
-    };
-
-    // Act
-    const drift = driftOf(record, story.taskDefinitionArn, running);
-
-    // Assess
-    expect(drift).toEqual({
-      recorded: {
-        revision: story.taskDefinitionArn,
-        image: record.image,
-        digest: story.digest,
-        tag: 'v1.4.2',
-        at: record.at,
-        executionArn: story.executionArn,
-      },
-      running,
-      differences: ['revision', 'image'],
-    });
-  });
-
-  it('is not judged after a failed rollback, when Gantry itself does not know what should run', () => {
-    expect(
-      driftOf({ ...record, kind: 'rollback-failed' }, story.taskDefinitionArn, { revision: 'anything' }),
-    ).toBeUndefined();
   });
 });
