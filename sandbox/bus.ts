@@ -273,8 +273,7 @@ export class LocalEventBus {
       const cancel = clock.schedule(at - clock.now(), () => {
         cancels.delete(cancel);
         arm(rule, at);
-        const event = scheduledEvent({ ...where, ruleName: rule.name, time: at });
-        void this.#deliver(rule.functionKey, event).then((delivery) => this.deliveries.push(delivery));
+        void this.fireSchedule(rule, at, where);
       });
       cancels.add(cancel);
     };
@@ -283,6 +282,20 @@ export class LocalEventBus {
       for (const cancel of cancels) cancel();
       cancels.clear();
     };
+  }
+
+  /** Fires one scheduled rule as its schedule does at `time`: its target gets the Scheduled Event. */
+  async fireSchedule(
+    rule: ScheduleRule,
+    time: number,
+    where: { account: string; region: string },
+  ): Promise<Delivery> {
+    const delivery = await this.#deliver(
+      rule.functionKey,
+      scheduledEvent({ ...where, ruleName: rule.name, time }),
+    );
+    this.deliveries.push(delivery);
+    return delivery;
   }
 
   async #deliver(functionKey: string, event: { readonly 'detail-type'?: string }): Promise<Delivery> {

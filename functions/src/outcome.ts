@@ -94,9 +94,8 @@ function releaseRecordFor(
     ...(plan.reason && { reason: plan.reason }),
   };
   if (kind === 'release') {
-    const taskDefinitionArn =
-      state.deployment?.taskDefinitionArn ?? plan.desired.taskDefinitionArn ?? 'unknown';
-    const deployed = { ...plan.desired, taskDefinitionArn };
+    const revision = state.deployment?.revision ?? plan.desired.revision ?? 'unknown';
+    const deployed = { ...plan.desired, revision };
     // The same release, put back: it keeps the previous one it had, for a later rollback.
     if (plan.mode === 'restore')
       return { kind: 'release', ...deployed, ...common, previous: plan.livePrevious };
@@ -121,7 +120,7 @@ function releaseRecordFor(
     cause: causeOf(failed, kind === 'rollback-failed' ? state.failure : undefined),
     rolledBackFrom: {
       ...plan.desired,
-      ...(state.deployment && { taskDefinitionArn: state.deployment.taskDefinitionArn }),
+      ...(state.deployment && { revision: state.deployment.revision }),
     },
   };
 }

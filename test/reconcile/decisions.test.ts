@@ -16,7 +16,7 @@ const liveRelease: ReleaseRecord = {
   image: `${story.registry}/web@${digest(1)}`,
   digest: digest(1),
   tag: 'v1.0.0',
-  taskDefinitionArn: story.previousTaskDefinitionArn,
+  revision: story.previousTaskDefinitionArn,
   at: '2026-12-03T10:00:00.000Z',
   executionArn: story.executionArn,
   previous: null,

@@ -27,7 +27,7 @@ const live: ReleaseRecord = {
   image: `${story.registry}/web@${story.digest}`,
   digest: story.digest,
   tag: 'v1.4.2',
-  taskDefinitionArn: story.taskDefinitionArn,
+  revision: story.taskDefinitionArn,
   at: '2025-06-03T10:19:30.000Z',
   executionArn: story.executionArn,
   requestedAt: '2025-06-03T10:15:01Z',
@@ -156,7 +156,7 @@ describe('checkDrift', () => {
     // Prepare: the hand-made revision is in fact what a deploy just recorded.
     ssm.put(releaseName, {
       ...live,
-      taskDefinitionArn: handMade,
+      revision: handMade,
       digest: story.previousDigest,
       image: running.image,
     });
@@ -164,7 +164,7 @@ describe('checkDrift', () => {
     // Act, Assess
     expect(await checkDrift(deps(), appEnv(), now)).toEqual({
       action: 'none',
-      why: 'a release was recorded since the run began',
+      why: 'a release was recorded, or put back, since the run began',
     });
     expect(eventsMock).not.toHaveReceivedCommand(PutEventsCommand);
   });
@@ -221,9 +221,7 @@ describe('driftOf', () => {
   const record = live;
 
   it('is none when the target runs the recorded revision and image', () => {
-    expect(
-      driftOf(record, story.taskDefinitionArn, { revision: story.taskDefinitionArn, image: record.image }),
-    ).toBeUndefined();
+    expect(driftOf(record, { revision: story.taskDefinitionArn, image: record.image })).toBeUndefined();
   });
 
   it('names both sides and what differs when someone changed the service behind Gantry', () => {
@@ -234,7 +232,7 @@ describe('driftOf', () => {
     };
 
     // Act
-    const drift = driftOf(record, story.taskDefinitionArn, running);
+    const drift = driftOf(record, running);
 
     // Assess
     expect(drift).toEqual({
@@ -252,8 +250,6 @@ describe('driftOf', () => {
   });
 
   it('is not judged after a failed rollback, when Gantry itself does not know what should run', () => {
-    expect(
-      driftOf({ ...record, kind: 'rollback-failed' }, story.taskDefinitionArn, { revision: 'anything' }),
-    ).toBeUndefined();
+    expect(driftOf({ ...record, kind: 'rollback-failed' }, { revision: 'anything' })).toBeUndefined();
   });
 });

@@ -50,7 +50,7 @@ describe('a restore request', () => {
   const deps = () => ({
     ssm: ssm.client,
     ecr: new ECRClient({ region: story.region }),
-    ecs: new ECSClient({ region: story.region }),
+    targets: { ecs: new ECSClient({ region: story.region }) },
     parameterPrefix: '/gantry',
   });
 
@@ -102,7 +102,7 @@ describe('a restore request', () => {
         now: () => new Date('2025-06-03T11:01:00.000Z'),
       },
       'release',
-      { plan, deployment: { ...deployment, taskDefinitionArn: live.taskDefinitionArn } },
+      { plan, deployment: { ...deployment, revision: live.revision } },
     );
 
     // Assess

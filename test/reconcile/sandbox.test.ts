@@ -163,7 +163,7 @@ describe('the reconciler (sandbox)', () => {
       app: 'drifty',
       env: 'prod',
       recorded: {
-        revision: recorded?.taskDefinitionArn,
+        revision: recorded?.revision,
         image: recorded?.image,
         digest: recorded?.digest,
         tag: 'v1.0.0',
@@ -200,13 +200,11 @@ describe('the reconciler (sandbox)', () => {
     await sandbox.idle();
 
     // Assess
-    expect((await liveTaskDefinition(sandbox, 'prod', 'mended'))?.taskDefinitionArn).toBe(
-      recorded?.taskDefinitionArn,
-    );
+    expect((await liveTaskDefinition(sandbox, 'prod', 'mended'))?.taskDefinitionArn).toBe(recorded?.revision);
     expect(sandbox.release('mended', 'prod')).toMatchObject({
       kind: 'release',
       digest: recorded?.digest,
-      taskDefinitionArn: recorded?.taskDefinitionArn,
+      revision: recorded?.revision,
       previous: recorded?.previous,
       reason: expect.stringContaining('drift: the target ran'),
     });

@@ -9,11 +9,9 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAllowed } from '../../sandbox/authorization.ts';
-import { scheduledEvent } from '../../sandbox/bus.ts';
 import { asCaller } from '../../sandbox/caller.ts';
 import type { CallRecord } from '../../sandbox/emulator/index.ts';
 import { stackRoles } from '../../sandbox/iam.ts';
-import { lambdaContext } from '../../sandbox/runner.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
 import { driftBehindGantry } from '../support/drift.ts';
 
@@ -98,14 +96,7 @@ describe('least privilege (sandbox)', () => {
     await driftBehindGantry(sandbox, 'shop');
     sandbox.emulator.ecr.putImage({ repository: 'web', tag: 'v1.5.0' });
     await sandbox.elapse(1);
-    const { handler: reconcile } = await import('../../functions/handlers/reconcile.ts');
-    const event = scheduledEvent({
-      account,
-      region,
-      ruleName: 'gantry-sandbox-reconcile',
-      time: sandbox.emulator.clock.now(),
-    });
-    await asCaller('reconcile', () => reconcile(event, lambdaContext('reconcile')));
+    await sandbox.runSchedule('reconcile');
     await sandbox.idle();
   }, 60_000);
   afterAll(async () => {

@@ -7,20 +7,11 @@ import { publishGantryEvent } from '../notify.ts';
 import { appEnvParameters } from '../parameters.ts';
 import { type ReleaseRecord, readRelease } from '../release.ts';
 import { executionArnOf, executionName, startDeploy } from '../start-deploy.ts';
+import type { LiveRevision } from '../targets/target.ts';
 import type { AppEnvState } from './fleet.ts';
 
-/** The revision a record names: the ECS task definition it put live. */
-export function revisionOf(record: ReleaseRecord): string {
-  return record.taskDefinitionArn;
-}
-
-/** What the target runs now, as its "read what is live" reports it. */
-export interface RunningRelease {
-  /** The target's neutral revision (an ECS task definition ARN). */
-  revision: string;
-  /** The image the tracked container runs, when the target reports it. */
-  image?: string;
-}
+/** What the target runs now: its "read what is live" (functions/src/targets/target.ts). */
+export type RunningRelease = LiveRevision;
 
 /** The recorded side of a drift: the live release as Gantry wrote it. */
 export interface RecordedRelease {
@@ -44,20 +35,16 @@ export interface Drift {
  * record of what Gantry put live compares: after a failed rollback (`rollback-failed`) Gantry
  * itself does not know what should run.
  */
-export function driftOf(
-  record: ReleaseRecord,
-  revisionOfRecord: string,
-  running: RunningRelease,
-): Drift | undefined {
+export function driftOf(record: ReleaseRecord, running: RunningRelease): Drift | undefined {
   if (record.kind === 'rollback-failed') return undefined;
   const differences: Drift['differences'] = [];
-  if (running.revision !== revisionOfRecord) differences.push('revision');
+  if (running.revision !== record.revision) differences.push('revision');
   // Images are pinned by digest (`repo@sha256:…`): the digest is what compares, not the spelling.
   if (running.image !== undefined && digestOf(running.image) !== record.digest) differences.push('image');
   if (differences.length === 0) return undefined;
   return {
     recorded: {
-      revision: revisionOfRecord,
+      revision: record.revision,
       image: record.image,
       digest: record.digest,
       ...(record.tag !== undefined && { tag: record.tag }),
@@ -83,7 +70,7 @@ export interface DriftDependencies {
   /** Where `Drift Detected` goes: the default bus, where users' own rules are. */
   eventBusName: string;
   /** What the app/environment's target runs now (the target's "read what is live"). */
-  readRunning: (appEnv: AppEnvState) => Promise<RunningRelease>;
+  readRunning: (appEnv: AppEnvState, options?: { withImage?: boolean }) => Promise<RunningRelease>;
 }
 
 export type DriftOutcome =
@@ -109,14 +96,15 @@ export async function checkDrift(
   if (release.kind === 'rollback-failed') {
     return { action: 'none', why: 'a rollback failed: what should run is unknown to Gantry too' };
   }
-  const running = await deps.readRunning(appEnv);
-  const suspected = driftOf(release, revisionOf(release), running);
-  if (!suspected) return { action: 'none', why: 'runs the recorded release' };
+  // The revision alone decides (a revision is immutable); the image is read only to report it.
+  if (!driftOf(release, await deps.readRunning(appEnv)))
+    return { action: 'none', why: 'runs the recorded release' };
   const holder = await runningLockHolder(deps, { app, env });
   if (holder !== undefined) return { action: 'none', why: `a deploy is in flight (${holder})` };
   const fresh = await readRelease(deps.ssm, appEnvParameters(deps.parameterPrefix, app, env).release);
-  const drift = fresh && driftOf(fresh, revisionOf(fresh), running);
-  if (!drift) return { action: 'none', why: 'a release was recorded since the run began' };
+  const running = await deps.readRunning(appEnv, { withImage: true });
+  const drift = fresh && driftOf(fresh, running);
+  if (!drift) return { action: 'none', why: 'a release was recorded, or put back, since the run began' };
 
   const restore = appEnv.config.onDrift === 'restore';
   let restoring: { executionArn: string; started: boolean } | undefined;

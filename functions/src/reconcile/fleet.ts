@@ -2,7 +2,7 @@ import { GetParametersByPathCommand, type SSMClient } from '@aws-sdk/client-ssm'
 import { parseDeployConfig } from '../config/load-config.ts';
 import type { DeployConfig } from '../config/schema.ts';
 import { awsCall, ConfigInvalid } from '../errors.ts';
-import { type ReleaseRecord, releaseRecordSchema, safeJson } from '../release.ts';
+import { parseReleaseRecord, type ReleaseRecord, safeJson } from '../release.ts';
 
 /** One app/environment as Parameter Store holds it: its config and its live release. */
 export interface AppEnvState {
@@ -68,13 +68,13 @@ export async function readFleet(ssm: SSMClient, prefix: string): Promise<Fleet> 
       fleet.invalid.push({ app, env, issues: error.issues });
       continue;
     }
-    const release = releaseRecordSchema.safeParse(safeJson(releases.get(key)));
+    const release = parseReleaseRecord(safeJson(releases.get(key)));
     fleet.appEnvs.push({
       app,
       env,
       config,
       configModifiedAt: modifiedAt,
-      ...(release.success && { release: release.data }),
+      ...(release && { release }),
     });
   }
   return fleet;

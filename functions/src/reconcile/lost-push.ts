@@ -9,7 +9,7 @@ import {
   stringOf,
 } from '../coordination/table.ts';
 import { awsCall } from '../errors.ts';
-import { type ReleaseRecord, releaseRecordSchema, safeJson } from '../release.ts';
+import { parseReleaseRecord, type ReleaseRecord, safeJson } from '../release.ts';
 import type { RegistryImage } from './images.ts';
 
 export type LostPushCandidate =
@@ -115,8 +115,8 @@ export async function historySince(
       ),
     );
     for (const item of page.Items ?? []) {
-      const parsed = releaseRecordSchema.safeParse(safeJson(stringOf(item, 'record')));
-      if (parsed.success) records.push(parsed.data);
+      const record = parseReleaseRecord(safeJson(stringOf(item, 'record')));
+      if (record) records.push(record);
     }
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);

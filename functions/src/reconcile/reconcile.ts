@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { ECRClient } from '@aws-sdk/client-ecr';
-import { DescribeTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { CoordinationTable } from '../coordination/table.ts';
-import { describeService } from '../ecs/deploy.ts';
 import { awsCall, CallCapReached, hasErrorName } from '../errors.ts';
 import { ecrRegistry } from '../image-ref.ts';
 import { executionArnOf, executionName, startDeploy } from '../start-deploy.ts';
+import { targetFor } from '../targets/target.ts';
 import { budgeted, CallBudget } from './budget.ts';
-import { checkDrift, type DriftOutcome, type RunningRelease } from './drift.ts';
+import { checkDrift, type DriftOutcome } from './drift.ts';
 import { type AppEnvState, readFleet } from './fleet.ts';
 import { listTaggedImages, type RepositoryListing } from './images.ts';
 import { findLostPush, historySince, rejectionOf } from './lost-push.ts';
@@ -90,7 +90,9 @@ export async function reconcile(deps: ReconcileDependencies, run: ReconcileRun):
   const runDeps = {
     ...deps,
     ...clients,
-    readRunning: (appEnv: AppEnvState) => readRunningOnEcs(clients.ecs, appEnv),
+    // The target's own "read what is live", through this run's counted clients.
+    readRunning: (appEnv: AppEnvState, options?: { withImage?: boolean }) =>
+      targetFor(appEnv.config, { ecs: clients.ecs }).readLive(options),
   };
   const summary: ReconcileSummary = {
     runAt: run.time,
@@ -240,21 +242,4 @@ async function describeExecution(sfn: SFNClient, executionArn: string): Promise<
     if (hasErrorName(error, 'ExecutionDoesNotExist')) return undefined;
     throw error;
   }
-}
-
-/**
- * What an ECS service runs: its task definition, and the tracked container's image read from that
- * revision only when it is not the recorded one (a revision is immutable, so the recorded one runs
- * the recorded image): one call per app/environment in steady state.
- */
-async function readRunningOnEcs(ecs: ECSClient, appEnv: AppEnvState): Promise<RunningRelease> {
-  const { target } = appEnv.config;
-  const service = await describeService(ecs, target);
-  const revision = service.taskDefinition ?? 'unknown';
-  if (revision === appEnv.release?.taskDefinitionArn) return { revision };
-  const { taskDefinition } = await awsCall(`describing ${revision}`, () =>
-    ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: revision })),
-  );
-  const image = taskDefinition?.containerDefinitions?.find(({ name }) => name === target.container)?.image;
-  return { revision, ...(image !== undefined && { image }) };
 }
