@@ -73,6 +73,11 @@ export interface ReconcileSummary {
 }
 
 /**
+ * Why a reconciler at all: ECR sends `ECR Image Action` on a best-effort basis (EventBridge events
+ * reference, "Amazon Elastic Container Registry events", delivery type: best effort:
+ * https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-ecr.html), so a push can go
+ * unannounced; and a service can be changed behind Gantry's back.
+ *
  * One reconciler run: reads the fleet once, then checks each app/environment in turn, within a
  * cap on AWS calls. Where the turn starts changes with the run's time, so when the cap binds the
  * same app/environments are not the ones left over every run.
