@@ -1,12 +1,16 @@
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeImagesCommand, ECRClient, RepositoryNotFoundException } from '@aws-sdk/client-ecr';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { appEnvPartition, keyOf } from '../../functions/src/coordination/table.ts';
 import { CallCapReached } from '../../functions/src/errors.ts';
 import { budgeted, CallBudget } from '../../functions/src/reconcile/budget.ts';
 import { listTaggedImages, type RegistryImage } from '../../functions/src/reconcile/images.ts';
-import { findLostPush, rejectionOf } from '../../functions/src/reconcile/lost-push.ts';
+import { findLostPush, historySince, rejectionOf } from '../../functions/src/reconcile/lost-push.ts';
 import type { ReleaseRecord } from '../../functions/src/release.ts';
+import { appendRelease } from '../../functions/src/release.ts';
 import { story, webConfig } from '../support/aws-fixtures.ts';
+import { fakeCoordinationTable } from '../support/table-fake.ts';
 
 const at = (iso: string) => Date.parse(iso);
 const digest = (n: number) => `sha256:${String(n).padStart(64, '0')}`;
@@ -128,6 +132,48 @@ describe('the lost-push decision', () => {
     ).toEqual({ found: false, why: 'no tagPattern: manual starts only' });
   });
 
+  it('finds nothing when no tag matches the tagPattern', () => {
+    expect(findLostPush(appEnv, [image(2, ['latest', 'ci-42'], '2026-12-03T11:00:00Z')])).toEqual({
+      found: false,
+      why: 'no image has a tag matching tagPattern',
+    });
+  });
+
+  it('does not count an image pushed the very millisecond the config was written', () => {
+    // Prepare
+    const { release: _, ...neverReleased } = appEnv;
+    const images = [image(2, ['v1.1.0'], '2026-12-01T00:00:00Z')];
+
+    // Act, Assess
+    expect(findLostPush(neverReleased, images)).toMatchObject({ found: false });
+  });
+
+  it('does not count an image pushed the same millisecond as the live one, whatever its digest', () => {
+    // Prepare: asked for at 10:00:00 (whole seconds); v1.0.9 and the live v1.0.0 both at 10:00:00.400.
+    const release = { ...liveRelease, requestedAt: '2026-12-03T10:00:00Z' };
+    const images = [
+      image(9, ['v1.0.9'], '2026-12-03T10:00:00.400Z'),
+      image(1, ['v1.0.0'], '2026-12-03T10:00:00.400Z'),
+    ];
+
+    // Act, Assess
+    expect(findLostPush({ ...appEnv, release }, images)).toEqual({
+      found: false,
+      why: 'nothing matching was pushed after the live release was asked for',
+    });
+  });
+
+  it('never lets an older image win a tie-break it is not in', () => {
+    // Prepare: the older image has the greater digest.
+    const images = [
+      image(3, ['v1.3.0'], '2026-12-03T11:00:00Z'),
+      image(9, ['v1.0.9'], '2026-12-03T10:30:00Z'),
+    ];
+
+    // Act, Assess
+    expect(findLostPush(appEnv, images)).toMatchObject({ found: true, tag: 'v1.3.0' });
+  });
+
   it('picks the same image every run when two were pushed at the same time', () => {
     // Prepare
     const images = [
@@ -157,6 +203,7 @@ describe('rejected digests', () => {
   });
 
   it('does not rule out a digest that was only released, or another digest rolled back', () => {
+    expect(rejectionOf([liveRelease, { ...liveRelease, digest: digest(2) }], digest(2))).toBeUndefined();
     expect(rejectionOf([{ ...liveRelease, digest: digest(2) }], digest(2))).toBeUndefined();
     expect(rejectionOf([rolledBack('rollback', digest(3))], digest(2))).toBeUndefined();
   });
@@ -246,5 +293,31 @@ describe('listing a repository', () => {
       complete: true,
       missing: true,
     });
+  });
+});
+
+describe('the history since a push', () => {
+  it('reads, page after page, every record made at or after the push and nothing else', async () => {
+    // Prepare: 30 records after the push (more than a page), 2 before it, and the lock item.
+    const coordination = fakeCoordinationTable();
+    const where = { app: 'web', env: 'prod' };
+    const at = (minute: number) =>
+      new Date(Date.parse('2026-12-03T10:00:00Z') + minute * 60_000).toISOString();
+    for (const minute of [-2, -1, ...Array.from({ length: 30 }, (_, index) => index)]) {
+      await appendRelease(coordination.table, where, {
+        ...liveRelease,
+        at: at(minute),
+        executionArn: `${story.executionArn}-${minute}`,
+      });
+    }
+    coordination.put({ ...keyOf(appEnvPartition('web', 'prod'), 'lock'), holder: { S: story.executionArn } });
+
+    // Act
+    const history = await historySince(coordination.table, where, Date.parse('2026-12-03T10:00:00Z'));
+
+    // Assess
+    expect(history.map((record) => record.at)).toEqual(Array.from({ length: 30 }, (_, index) => at(index)));
+    expect(coordination.mock.commandCalls(QueryCommand)).toHaveLength(2);
+    coordination.mock.reset();
   });
 });

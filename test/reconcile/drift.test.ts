@@ -49,7 +49,11 @@ function deps(): DriftDependencies {
     parameterPrefix: '/gantry',
     stateMachineArn,
     eventBusName: 'default',
-    readRunning: async () => running,
+    // As a target's readLive: the image only when asked for.
+    readRunning: async (_appEnv, options) => {
+      const { image, ...revisionOnly } = running;
+      return options?.withImage ? running : revisionOnly;
+    },
   };
 }
 
@@ -202,6 +206,13 @@ describe('checkDrift', () => {
       source: 'reconciler',
       requestedAt: now,
     });
+    const detail = (call: number) =>
+      JSON.parse(eventsMock.commandCalls(PutEventsCommand)[call]?.args[0].input.Entries?.[0]?.Detail ?? '{}');
+    expect(detail(0)).toMatchObject({
+      onDrift: 'restore',
+      restore: { executionArn: expect.stringContaining(name), started: true },
+    });
+    expect(detail(1)).toMatchObject({ restore: { started: false } });
   });
 
   it('is not judged with no release recorded, or after a failed rollback', async () => {
@@ -246,6 +257,27 @@ describe('driftOf', () => {
       },
       running,
       differences: ['revision', 'image'],
+    });
+  });
+
+  it('compares images by digest, and counts an image not pinned by digest as different', () => {
+    // Prepare
+    const { tag: _, ...untagged } = record;
+
+    // Act, Assess
+    expect(
+      driftOf(untagged, { revision: record.revision, image: `other-host/web@${story.digest}` }),
+    ).toBeUndefined();
+    expect(driftOf(untagged, { revision: record.revision, image: `${story.registry}/web:latest` })).toEqual({
+      recorded: {
+        revision: record.revision,
+        image: record.image,
+        digest: story.digest,
+        at: record.at,
+        executionArn: record.executionArn,
+      },
+      running: { revision: record.revision, image: `${story.registry}/web:latest` },
+      differences: ['image'],
     });
   });
 

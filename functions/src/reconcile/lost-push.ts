@@ -75,11 +75,8 @@ export function findLostPush(
  * again by the reconciler, whatever its tag says.
  */
 export function rejectionOf(history: readonly ReleaseRecord[], digest: string): ReleaseRecord | undefined {
-  return history.find(
-    (record) =>
-      (record.kind === 'rollback' || record.kind === 'rollback-failed') &&
-      record.rolledBackFrom?.digest === digest,
-  );
+  // Only rollbacks and failed rollbacks name what they rolled away from.
+  return history.find((record) => record.rolledBackFrom?.digest === digest);
 }
 
 /** Records at most this many a Query page: a push is followed by a handful of records at most. */
