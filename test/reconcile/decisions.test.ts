@@ -311,6 +311,11 @@ describe('the history since a push', () => {
       });
     }
     coordination.put({ ...keyOf(appEnvPartition('web', 'prod'), 'lock'), holder: { S: story.executionArn } });
+    // A hand-edited, unreadable record in the range is skipped, not returned.
+    coordination.put({
+      ...keyOf(appEnvPartition('web', 'prod'), `release#${at(40)}#by-hand#release`),
+      record: { S: 'not json' },
+    });
 
     // Act
     const history = await historySince(coordination.table, where, Date.parse('2026-12-03T10:00:00Z'));
