@@ -82,6 +82,12 @@ export const mutationModules = {
     ],
   },
   outcome: { mutate: 'functions/src/outcome.ts', tests: ['test/functions/outcome.test.ts'] },
+  // The reconciler's decisions: lost pushes, drift
+  'lost-push': {
+    mutate: 'functions/src/reconcile/lost-push.ts',
+    tests: ['test/reconcile/decisions.test.ts'],
+  },
+  drift: { mutate: 'functions/src/reconcile/drift.ts', tests: ['test/reconcile/drift.test.ts'] },
   // Edge resizer
   // url.test.ts alone: resize.test.ts (real images, seconds per test) only builds and parses
   // canonical derived URIs, which url.test.ts covers; leaving it out keeps a run to minutes.

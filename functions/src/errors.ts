@@ -49,6 +49,11 @@ export const errorCatalogue = {
    * `running`: the swarm could not apply an order. Nothing was changed.
    */
   SwarmInstancesNotRunning: { retryable: false },
+  /**
+   * The reconciler's per-run call cap is spent: the app/environments it has not reached yet wait
+   * for its next run. Caught inside the reconciler, never thrown out of a Lambda.
+   */
+  CallCapReached: { retryable: false },
 } as const;
 
 export type GantryErrorName = keyof typeof errorCatalogue;
@@ -176,6 +181,12 @@ export class DeployFailed extends GantryError {
 export class TaskDefinitionNotCopyable extends GantryError {
   constructor(message: string) {
     super('TaskDefinitionNotCopyable', message);
+  }
+}
+
+export class CallCapReached extends GantryError {
+  constructor(message: string) {
+    super('CallCapReached', message);
   }
 }
 
