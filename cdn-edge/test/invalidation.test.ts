@@ -54,6 +54,21 @@ describe('originalChanges (S3 event notifications)', () => {
     expect(originalChanges(malformed)).toEqual([]);
     expect(originalChanges(null)).toEqual([]);
   });
+  it('skips a record without its bucket or its key, keeping the other changes of the message', () => {
+    const valid = s3Notification([{ bucket: BUCKET, key: 'originals/a.jpg' }]).Records as unknown[];
+    const message = {
+      Records: [
+        { eventName: 'ObjectCreated:Put', s3: { object: { key: 'originals/b.jpg' } } },
+        { eventName: 'ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { size: 1 } } },
+        { eventName: 'ObjectRemoved:Delete', s3: { bucket: { name: BUCKET } } },
+        ...valid,
+      ],
+    };
+
+    expect(originalChanges(message)).toEqual([
+      { bucket: BUCKET, key: 'originals/a.jpg', eventName: 'ObjectCreated:Put' },
+    ]);
+  });
 });
 
 describe('publicPathsOf (routing backwards)', () => {
@@ -78,6 +93,29 @@ describe('publicPathsOf (routing backwards)', () => {
     expect(publicPathsOf(BUCKET, 'products/y.jpg', routes)).toEqual([]);
     expect(publicPathsOf('another-bucket', 'originals/a.jpg', config.routes)).toEqual([]);
     expect(publicPathsOf(BUCKET, 'originals/', config.routes)).toEqual([]);
+  });
+  it('drops a candidate that a longer route sends to the same key in another bucket', () => {
+    // `a/x.jpg` in this bucket is shadowed: the path `a/x.jpg` reads the other bucket's object.
+    const routes = [
+      { match: 'a/', bucket: 'another-bucket', keyPrefix: 'a/' },
+      { match: '', bucket: BUCKET, keyPrefix: '' },
+    ];
+
+    expect(publicPathsOf(BUCKET, 'a/x.jpg', routes)).toEqual([]);
+    expect(publicPathsOf('another-bucket', 'a/x.jpg', routes)).toEqual(['a/x.jpg']);
+  });
+
+  it('names each path once, even where a route of another key prefix or bucket could also spell it', () => {
+    // `p/z/1.jpg` and `q/z/1.jpg` read `b/z/1.jpg` through the longest routes; `p/` (another key
+    // prefix) and `q/` (another bucket), read backwards regardless, would spell each a second time.
+    const routes = [
+      { match: 'p/', bucket: BUCKET, keyPrefix: 'a/' },
+      { match: 'p/z/', bucket: BUCKET, keyPrefix: 'b/z/' },
+      { match: 'q/', bucket: 'another-bucket', keyPrefix: 'b/' },
+      { match: 'q/z/', bucket: BUCKET, keyPrefix: 'b/z/' },
+    ];
+
+    expect(publicPathsOf(BUCKET, 'b/z/1.jpg', routes)).toEqual(['p/z/1.jpg', 'q/z/1.jpg']);
   });
 });
 
