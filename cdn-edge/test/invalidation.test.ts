@@ -127,6 +127,13 @@ describe('invalidationPaths', () => {
     ]);
   });
 
+  it('keeps one wildcard per original up to exactly the allowed number', () => {
+    expect(invalidationPaths(['a.jpg', 'b.jpg'], config, 2)).toEqual([
+      '/derived/a.jpg/*',
+      '/derived/b.jpg/*',
+    ]);
+  });
+
   it('merges more wildcards than allowed into their longest common prefix', () => {
     const paths = ['products/shoe.jpg', 'products/shirt.jpg', 'products/sock.jpg'];
 
@@ -191,6 +198,17 @@ describe('deleteVariants', () => {
     await expect(outcome).rejects.toMatchObject({
       name: 'InvalidationError',
       message: 'S3 could not delete 1 variant(s) under derived/a.jpg/ (AccessDenied)',
+    });
+  });
+
+  it('says the code is unknown when S3 reports a failed key without one', async () => {
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'derived/a.jpg/80x0-inside-q80-webp' }] });
+    s3.on(DeleteObjectsCommand).resolves({ Errors: [{ Key: 'derived/a.jpg/80x0-inside-q80-webp' }] });
+
+    const outcome = deleteVariants(new S3Client({ region: 'us-east-1' }), 'media', 'derived/a.jpg/', 10);
+
+    await expect(outcome).rejects.toMatchObject({
+      message: 'S3 could not delete 1 variant(s) under derived/a.jpg/ (unknown)',
     });
   });
 
@@ -306,6 +324,43 @@ describe('invalidateOriginals and the SQS handler', () => {
 
     expect(outcome).toEqual({ deleted: 0, paths: [], invalidationId: undefined });
     expect(s3.commandCalls(ListObjectsV2Command)).toHaveLength(0);
+  });
+
+  it('takes an object of another bucket for an original even when its key starts like a derived key', async () => {
+    const originalsBucket = testConfig({
+      routes: [{ match: '', bucket: 'originals-bucket', keyPrefix: '' }],
+    });
+    s3.on(ListObjectsV2Command).resolves({});
+    cloudFront.on(CreateInvalidationCommand).resolves({ Invalidation: { Id: 'I4' } as never });
+    const change = originalChanges(s3Notification([{ bucket: 'originals-bucket', key: 'derived/x.jpg' }]));
+
+    const outcome = await invalidateOriginals(change, 'b', { ...deps(), config: originalsBucket });
+
+    expect(outcome).toEqual({ deleted: 0, paths: ['/derived/derived/x.jpg/*'], invalidationId: 'I4' });
+  });
+
+  it('logs how many originals and variants it handled, the paths and the invalidation id', async () => {
+    const logs: Array<Record<string, unknown>> = [];
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'derived/logo.png/80x0-inside-q80-webp' }] });
+    s3.on(DeleteObjectsCommand).resolves({});
+    cloudFront.on(CreateInvalidationCommand).resolves({ Invalidation: { Id: 'I5' } as never });
+
+    await invalidateOriginals(
+      originalChanges(s3Notification([{ bucket: BUCKET, key: 'originals/logo.png' }])),
+      'b',
+      deps(logs),
+    );
+
+    expect(logs).toEqual([
+      {
+        level: 'info',
+        code: 'Invalidate.Done',
+        originals: 1,
+        deleted: 1,
+        paths: ['/derived/logo.png/*'],
+        invalidationId: 'I5',
+      },
+    ]);
   });
 
   it('gives a redelivered batch the same CallerReference, another batch another one', async () => {
