@@ -110,6 +110,13 @@ export const mutationModules = {
       'cdn-edge/test/fit.test.ts',
     ],
   },
+  // The resize budget (counted where it holds on AWS), and the invalidation of an original's variants.
+  budget: {
+    mutate: 'cdn-edge/src/budget.ts',
+    tests: ['cdn-edge/test/budget.test.ts', 'cdn-edge/test/service.test.ts'],
+  },
+  originals: { mutate: 'cdn-edge/src/originals.ts', tests: ['cdn-edge/test/invalidation.test.ts'] },
+  invalidation: { mutate: 'cdn-edge/src/invalidation.ts', tests: ['cdn-edge/test/invalidation.test.ts'] },
   // The CloudFront conformance checker (cdn-edge/local): every edge handler result goes through it.
   conformance: { mutate: 'cdn-edge/local/conformance.ts', tests: ['cdn-edge/test/conformance.test.ts'] },
 } as const satisfies Record<string, MutationModule>;
