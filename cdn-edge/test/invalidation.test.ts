@@ -42,9 +42,46 @@ describe('originalChanges (S3 event notifications)', () => {
     ]);
   });
 
+  it('reads an original an S3 Lifecycle rule expired, which S3 announces as LifecycleExpiration, not ObjectRemoved', () => {
+    // Prepare: the record of AWS's published s3:LifecycleExpiration:Delete sample ("Configuring S3
+    // Lifecycle event notifications", S3 User Guide), in this bucket.
+    const message = {
+      Records: [
+        {
+          eventVersion: '2.3',
+          eventSource: 'aws:s3',
+          awsRegion: 'us-west-2',
+          eventTime: '1970-01-01T00:00:00.000Z',
+          eventName: 'LifecycleExpiration:Delete',
+          userIdentity: { principalId: 's3.amazonaws.com' },
+          requestParameters: { sourceIPAddress: 's3.amazonaws.com' },
+          s3: {
+            s3SchemaVersion: '1.0',
+            configurationId: 'testConfigRule',
+            bucket: { name: BUCKET, arn: `arn:aws:s3:::${BUCKET}` },
+            object: { key: 'originals/expiration/delete.jpg', sequencer: '0055AED6DCD90281E5' },
+          },
+        },
+        ...(s3Notification([
+          { bucket: BUCKET, key: 'originals/b.jpg', eventName: 'LifecycleExpiration:DeleteMarkerCreated' },
+        ]).Records as unknown[]),
+      ],
+    };
+
+    // Act
+    const changes = originalChanges(message);
+
+    // Assess
+    expect(changes).toEqual([
+      { bucket: BUCKET, key: 'originals/expiration/delete.jpg', eventName: 'LifecycleExpiration:Delete' },
+      { bucket: BUCKET, key: 'originals/b.jpg', eventName: 'LifecycleExpiration:DeleteMarkerCreated' },
+    ]);
+  });
+
   it('finds no change in the test event, in other event types or in malformed records', () => {
     const others = s3Notification([
       { bucket: BUCKET, key: 'a.jpg', eventName: 'ObjectRestore:Completed' },
+      { bucket: BUCKET, key: 'a.jpg', eventName: 'LifecycleTransition' },
       { bucket: BUCKET, key: '%E0%A4%A.jpg' },
     ]);
     const malformed = { Records: [null, { eventName: 'ObjectCreated:Put', s3: { bucket: {} } }] };
