@@ -141,6 +141,23 @@ function permissionsFor(prefix) {
       // Announcements only: the source is Gantry's own, on the default bus where users' rules are.
       allow(['events:PutEvents'], defaultBus, { StringEquals: { 'events:source': 'gantry' } }),
     ],
+    // Reads the configs and live releases (one tree walk), lists the tracked repositories, reads
+    // the history of a candidate digest, and starts the deploy a lost push event would have started.
+    // Drift: reads what the service runs, confirms no deploy holds the lock and the live release
+    // is still the one compared, announces Drift Detected, and may start a restore.
+    reconcile: [
+      allow(['ssm:GetParametersByPath'], prefixTree),
+      allow(['ssm:GetParameter'], appEnv('release')),
+      allow(['ecr:DescribeImages'], repositories),
+      appEnvItems(['dynamodb:Query', 'dynamodb:GetItem']),
+      allow(['states:DescribeExecution'], executions),
+      allow(['states:StartExecution'], stateMachine),
+      allow(['ecs:DescribeServices'], services, managedOnly),
+      allow(['ecs:DescribeTaskDefinition'], '*'),
+      allow(['events:PutEvents'], defaultBus, { StringEquals: { 'events:source': 'gantry' } }),
+      // Rebuilds the repository index each run (functions/src/repository-index/config-change.ts).
+      indexItems(['dynamodb:Query', 'dynamodb:PutItem']),
+    ],
   };
 }
 

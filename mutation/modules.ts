@@ -82,6 +82,12 @@ export const mutationModules = {
     ],
   },
   outcome: { mutate: 'functions/src/outcome.ts', tests: ['test/functions/outcome.test.ts'] },
+  // The reconciler's decisions: lost pushes, drift
+  'lost-push': {
+    mutate: 'functions/src/reconcile/lost-push.ts',
+    tests: ['test/reconcile/decisions.test.ts'],
+  },
+  drift: { mutate: 'functions/src/reconcile/drift.ts', tests: ['test/reconcile/drift.test.ts'] },
   // Edge resizer
   // url.test.ts alone: resize.test.ts (real images, seconds per test) only builds and parses
   // canonical derived URIs, which url.test.ts covers; leaving it out keeps a run to minutes.
@@ -104,6 +110,13 @@ export const mutationModules = {
       'cdn-edge/test/fit.test.ts',
     ],
   },
+  // The resize budget (counted where it holds on AWS), and the invalidation of an original's variants.
+  budget: {
+    mutate: 'cdn-edge/src/budget.ts',
+    tests: ['cdn-edge/test/budget.test.ts', 'cdn-edge/test/service.test.ts'],
+  },
+  originals: { mutate: 'cdn-edge/src/originals.ts', tests: ['cdn-edge/test/invalidation.test.ts'] },
+  invalidation: { mutate: 'cdn-edge/src/invalidation.ts', tests: ['cdn-edge/test/invalidation.test.ts'] },
   // The CloudFront conformance checker (cdn-edge/local): every edge handler result goes through it.
   conformance: { mutate: 'cdn-edge/local/conformance.ts', tests: ['cdn-edge/test/conformance.test.ts'] },
 } as const satisfies Record<string, MutationModule>;

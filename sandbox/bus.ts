@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { nextFiring, parseScheduleExpression, type Schedule } from './schedule-expression.ts';
 
 /** An EventBridge event pattern, as written in serverless.yml. */
 export type EventPattern = { [field: string]: EventPattern | PatternValue[] | EventPattern[] };
@@ -16,7 +18,11 @@ export const serverlessConfigPath = new URL('../serverless.yml', import.meta.url
 
 type ServerlessConfig = {
   service: string;
-  functions: Record<string, { events?: { eventBridge?: { pattern?: EventPattern; eventBus?: unknown } }[] }>;
+  custom?: Record<string, unknown>;
+  functions: Record<
+    string,
+    { events?: { eventBridge?: { pattern?: EventPattern; eventBus?: unknown }; schedule?: unknown }[] }
+  >;
   resources?: unknown;
 };
 
@@ -41,7 +47,85 @@ export function readEventRules(path: URL | string = serverlessConfigPath, stage 
   );
 }
 
-const serverlessVariable = (name: string) => `\${${name}}`;
+/**
+ * A scheduled rule: osls turns a function's `schedule` event into an `AWS::Events::Rule` with a
+ * `ScheduleExpression` whose target is the function.
+ */
+export interface ScheduleRule {
+  functionKey: string;
+  /** The rule's name: it ends the rule ARN a Scheduled Event names in `resources`. */
+  name: string;
+  expression: string;
+  schedule: Schedule;
+}
+
+/**
+ * The enabled `schedule` events of serverless.yml (a string, or `{ rate, name, enabled }` whose
+ * `rate` is one expression or a list), each expression parsed: an expression the sandbox cannot
+ * run, or an option that changes the event it sends (`input`, `inputPath`, `inputTransformer`),
+ * throws here rather than be run differently from EventBridge.
+ */
+export function readScheduleRules(
+  path: URL | string = serverlessConfigPath,
+  stage = 'sandbox',
+): ScheduleRule[] {
+  const config = parse(readFileSync(path, 'utf8')) as ServerlessConfig;
+  return Object.entries(config.functions).flatMap(([functionKey, fn]) =>
+    (fn.events ?? []).flatMap((trigger, index) => {
+      if (trigger.schedule === undefined) return [];
+      const declared =
+        typeof trigger.schedule === 'string'
+          ? { rate: trigger.schedule }
+          : (trigger.schedule as Record<string, unknown>);
+      const unsupported = Object.keys(declared).filter(
+        (key) => !['rate', 'name', 'enabled', 'description'].includes(key),
+      );
+      if (unsupported.length > 0) {
+        throw new Error(
+          `the sandbox does not run ${functionKey}'s schedule option(s) ${unsupported.join(', ')}`,
+        );
+      }
+      if (declared.enabled === false) return [];
+      const expressions = (Array.isArray(declared.rate) ? declared.rate : [declared.rate]).map((rate) =>
+        resolveVariables(config, String(rate), stage),
+      );
+      const name =
+        declared.name === undefined
+          ? `${config.service}-${stage}-${functionKey}-schedule-${index + 1}`
+          : resolveVariables(config, String(declared.name), stage);
+      return expressions.map((expression) => ({
+        functionKey,
+        name,
+        expression,
+        schedule: parseScheduleExpression(expression),
+      }));
+    }),
+  );
+}
+
+/**
+ * The serverless variables the sandbox resolves (in bus names and schedules): `self:service`, `sls:stage` and
+ * `self:custom.<path>` (itself resolved). Any other variable throws: guessing its value would run
+ * a schedule the stack does not have.
+ */
+function resolveVariables(config: ServerlessConfig, text: string, stage: string, depth = 0): string {
+  if (depth > 5) throw new Error(`serverless variables nest too deep in ${JSON.stringify(text)}`);
+  return text.replace(/\$\{([^}]+)\}/g, (_, variable: string) => {
+    if (variable === 'self:service') return config.service;
+    if (variable === 'sls:stage') return stage;
+    const custom = /^self:custom\.([\w.]+)$/.exec(variable);
+    if (custom) {
+      const value = (custom[1] ?? '')
+        .split('.')
+        .reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], config.custom);
+      if (typeof value !== 'string' && typeof value !== 'number') {
+        throw new Error(`the sandbox cannot resolve \${${variable}} to a value`);
+      }
+      return resolveVariables(config, String(value), stage, depth + 1);
+    }
+    throw new Error(`the sandbox does not resolve the serverless variable \${${variable}}`);
+  });
+}
 
 /**
  * A rule's bus as osls reads `eventBus`: absent is the default bus; a name or an ARN names it;
@@ -59,12 +143,7 @@ function busName(config: ServerlessConfig, eventBus: unknown, stage: string): st
         fragment as { Resources?: Record<string, { Type?: string; Properties?: { Name?: string } }> }
       )?.Resources?.[String(getAtt[0])];
       if (resource?.Type === 'AWS::Events::EventBus' && typeof resource.Properties?.Name === 'string') {
-        // The two serverless variables a bus name may use here; any other is left for the check below.
-        const name = resource.Properties.Name.replaceAll(
-          serverlessVariable('self:service'),
-          config.service,
-        ).replaceAll(serverlessVariable('sls:stage'), stage);
-        if (!name.includes('${')) return name;
+        return resolveVariables(config, resource.Properties.Name, stage);
       }
     }
   }
@@ -168,26 +247,99 @@ export class LocalEventBus {
     bus = 'default',
   ): Promise<Delivery[]> {
     const matched = this.rules.filter((rule) => rule.bus === bus && matchesPattern(rule.pattern, event));
-    const deliveries = await Promise.all(
-      matched.map(async ({ functionKey }): Promise<Delivery> => {
-        const base = { functionKey, detailType: event['detail-type'] ?? '' };
-        let failure: Error | undefined;
-        for (let attempt = 0; attempt <= asyncRetryDelaysMs.length; attempt++) {
-          if (attempt > 0) await this.wait(asyncRetryDelaysMs[attempt - 1] ?? 0);
-          try {
-            return { ...base, ok: true, result: await this.targets[functionKey]?.(structuredClone(event)) };
-          } catch (error) {
-            failure = error as Error;
-          }
-        }
-        return {
-          ...base,
-          ok: false,
-          error: { name: failure?.name ?? 'Error', message: failure?.message ?? '' },
-        };
-      }),
-    );
+    const deliveries = await Promise.all(matched.map(({ functionKey }) => this.#deliver(functionKey, event)));
     this.deliveries.push(...deliveries);
     return deliveries;
   }
+
+  /**
+   * Runs scheduled rules on `clock` until the returned function is called: each fires its target
+   * with a Scheduled Event at the times its expression gives, counted from now (the rule's
+   * creation), and is invoked asynchronously like any rule target.
+   */
+  startSchedules(
+    schedules: readonly ScheduleRule[],
+    clock: ScheduleClock,
+    where: { account: string; region: string },
+  ): () => void {
+    for (const rule of schedules) {
+      if (!this.targets[rule.functionKey]) throw new Error(`no local target for ${rule.functionKey}`);
+    }
+    const createdAt = clock.now();
+    const cancels = new Set<() => void>();
+    const arm = (rule: ScheduleRule, after: number): void => {
+      const at = nextFiring(rule.schedule, after, createdAt);
+      if (at === undefined) return;
+      const cancel = clock.schedule(at - clock.now(), () => {
+        cancels.delete(cancel);
+        arm(rule, at);
+        void this.fireSchedule(rule, at, where);
+      });
+      cancels.add(cancel);
+    };
+    for (const rule of schedules) arm(rule, createdAt);
+    return () => {
+      for (const cancel of cancels) cancel();
+      cancels.clear();
+    };
+  }
+
+  /** Fires one scheduled rule as its schedule does at `time`: its target gets the Scheduled Event. */
+  async fireSchedule(
+    rule: ScheduleRule,
+    time: number,
+    where: { account: string; region: string },
+  ): Promise<Delivery> {
+    const delivery = await this.#deliver(
+      rule.functionKey,
+      scheduledEvent({ ...where, ruleName: rule.name, time }),
+    );
+    this.deliveries.push(delivery);
+    return delivery;
+  }
+
+  async #deliver(functionKey: string, event: { readonly 'detail-type'?: string }): Promise<Delivery> {
+    const base = { functionKey, detailType: event['detail-type'] ?? '' };
+    let failure: Error | undefined;
+    for (let attempt = 0; attempt <= asyncRetryDelaysMs.length; attempt++) {
+      if (attempt > 0) await this.wait(asyncRetryDelaysMs[attempt - 1] ?? 0);
+      try {
+        return { ...base, ok: true, result: await this.targets[functionKey]?.(structuredClone(event)) };
+      } catch (error) {
+        failure = error as Error;
+      }
+    }
+    return {
+      ...base,
+      ok: false,
+      error: { name: failure?.name ?? 'Error', message: failure?.message ?? '' },
+    };
+  }
+}
+
+/** The clock scheduled rules run on: the emulator's simulated clock. */
+export interface ScheduleClock {
+  now(): number;
+  schedule(delayMs: number, run: () => void): () => void;
+}
+
+/**
+ * The event a scheduled rule sends its targets: source `aws.events`, detail-type `Scheduled Event`,
+ * the rule's ARN in `resources`, an empty detail (EventBridge events reference, "Amazon
+ * EventBridge events": https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-events.html;
+ * the shape as in `ScheduledEvent` of @types/aws-lambda and aws-lambda-rust-runtime's
+ * eventbridge schedule fixture). `time` is the scheduled time, to the second.
+ */
+export function scheduledEvent(input: { account: string; region: string; ruleName: string; time: number }) {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: input.account,
+    time: new Date(input.time).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region: input.region,
+    resources: [`arn:aws:events:${input.region}:${input.account}:rule/${input.ruleName}`],
+    detail: {},
+  };
 }

@@ -6,7 +6,13 @@ import type { HandlerSettings } from '../functions/handlers/runtime.ts';
 import type { DeployConfig } from '../functions/src/config/schema.ts';
 import { partitionKey, sortKey, ttlAttribute } from '../functions/src/coordination/table.ts';
 import type { ReleaseRecord } from '../functions/src/release.ts';
-import { LocalEventBus, readEventRules, serverlessConfigPath } from './bus.ts';
+import {
+  type Delivery,
+  LocalEventBus,
+  readEventRules,
+  readScheduleRules,
+  serverlessConfigPath,
+} from './bus.ts';
 import { asCaller } from './caller.ts';
 import { type Emulator, type Scenario, startEmulator } from './emulator/index.ts';
 import { enforceStackRoles } from './iam.ts';
@@ -24,6 +30,11 @@ export interface SandboxOptions {
   region?: string;
   accountId?: string;
   onProgress?: (progress: StateProgress) => void;
+  /**
+   * Run serverless.yml's scheduled rules (the reconciler) on the simulated clock. Off by default:
+   * flow tests that seed ECR by hand would otherwise see the reconciler deploy what they seeded.
+   */
+  schedules?: boolean;
 }
 
 export interface AppSeed {
@@ -60,6 +71,8 @@ export interface Sandbox {
   }): Promise<{ digest: string }>;
   /** The execution that deploys `digest` (its input names the digest), if one started. */
   executionFor(digest: string): ExecutionDescription | undefined;
+  /** Fires serverless.yml's scheduled rule for `functionKey` now, as EventBridge would on its schedule. */
+  runSchedule(functionKey: string): Promise<Delivery>;
   /** Starts a deploy execution as the console would. */
   startExecution(input: Record<string, unknown>, name?: string): string;
   /** Resolves once this much simulated time has passed. */
@@ -161,6 +174,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     (ms) => new Promise<void>((resolve) => emulator.clock.schedule(ms, resolve)),
   );
   emulator.onEvent((event) => bus.publish(event).then(() => undefined));
+  const scheduleRules = readScheduleRules(serverlessConfigPath, stage);
+  const where = { account: accountId, region };
+  const stopSchedules = options.schedules
+    ? bus.startSchedules(scheduleRules, emulator.clock, where)
+    : () => {};
   emulator.clock.startRealtime({ speed, tickMs: 10 });
 
   return {
@@ -245,6 +263,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     executionFor: (digest) =>
       stepFunctions.listExecutions().find((execution) => execution.input.includes(digest)),
+    runSchedule(functionKey) {
+      const rule = scheduleRules.find((candidate) => candidate.functionKey === functionKey);
+      if (!rule) throw new Error(`serverless.yml has no schedule for ${functionKey}`);
+      return bus.fireSchedule(rule, emulator.clock.now(), where);
+    },
     startExecution(input, name) {
       return stepFunctions.startExecution({ ...(name && { name }), input: JSON.stringify(input) })
         .executionArn;
@@ -264,7 +287,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const stored = emulator.ssm.get(`${parameterPrefix}/${app}/${env}/release`);
       return stored ? (JSON.parse(stored) as ReleaseRecord) : undefined;
     },
-    close: () => emulator.close(),
+    close: () => {
+      stopSchedules();
+      return emulator.close();
+    },
   };
 }
 

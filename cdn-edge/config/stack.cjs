@@ -35,7 +35,10 @@ module.exports = async () => {
     mediaBucketQueueConfigurations: notificationPrefixes(
       config.routes.filter((r) => r.bucket === config.derived.bucket).map((r) => r.keyPrefix),
     ).flatMap((prefix) =>
-      ['s3:ObjectCreated:*', 's3:ObjectRemoved:*'].map((event) => ({
+      // Lifecycle expirations are their own event types, not ObjectRemoved ("Configuring S3
+      // Lifecycle event notifications", S3 User Guide): without them an expired original's
+      // variants would outlive it.
+      ['s3:ObjectCreated:*', 's3:ObjectRemoved:*', 's3:LifecycleExpiration:*'].map((event) => ({
         Event: event,
         Queue: { 'Fn::GetAtt': ['OriginalChangesQueue', 'Arn'] },
         ...(prefix === '' ? {} : { Filter: { S3Key: { Rules: [{ Name: 'prefix', Value: prefix }] } } }),

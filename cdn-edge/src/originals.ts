@@ -10,8 +10,10 @@ export interface OriginalChange {
 }
 
 /**
- * The records of an S3 event notification that change an object (`ObjectCreated:*` and
- * `ObjectRemoved:*`), keys decoded. Shape: "Event message structure" (Amazon S3 User Guide): each
+ * The records of an S3 event notification that change an object (`ObjectCreated:*`,
+ * `ObjectRemoved:*`, and `LifecycleExpiration:*`: an original an S3 Lifecycle rule expires is
+ * announced only as `LifecycleExpiration:Delete` or `:DeleteMarkerCreated`, never as
+ * `ObjectRemoved`, per "Configuring S3 Lifecycle event notifications", S3 User Guide), keys decoded. Shape: "Event message structure" (Amazon S3 User Guide): each
  * record has `eventName` and `s3.bucket.name`, `s3.object.key`; "The object key name value is URL
  * encoded. For example, "red flower.jpg" becomes "red+flower.jpg"", so `+` is a space and
  * `%2B` a plus. The message S3 sends when a notification is configured is an `s3:TestEvent`
@@ -27,7 +29,7 @@ export function originalChanges(message: unknown): OriginalChange[] {
     const bucket = s3?.bucket?.name;
     const key = s3?.object?.key;
     if (
-      !/^Object(Created|Removed):/.test(eventName) ||
+      !/^(?:Object(?:Created|Removed)|LifecycleExpiration):/.test(eventName) ||
       typeof bucket !== 'string' ||
       typeof key !== 'string'
     ) {

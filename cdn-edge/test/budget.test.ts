@@ -128,6 +128,44 @@ describe('resize budget', () => {
     expect(error).toMatchObject({ status: 503, code: 'Resize.BudgetUnknown', retryAfter: 2, cause: denied });
   });
 
+  it('tells the viewer why a variant is refused: the cap, the rate window, or a budget it cannot check', async () => {
+    const config = budgetConfig();
+    const refusal = (result: VariantListing | Error) =>
+      checkBudget(request, { config, lister: lister(result), now: () => NOW }).catch(
+        (e: unknown) => JSON.parse(errorResponse(e, config.cache).body as string).error,
+      );
+
+    const exhausted = await refusal(listing(900, 800, 700, 600, 500));
+    const rateLimited = await refusal(listing(50, 20, 5));
+    const unknown = await refusal(new Error('timeout'));
+
+    expect(exhausted).toEqual({
+      code: 'Resize.BudgetExhausted',
+      message: 'this image already has 5 variants; use one of the sizes already in use',
+    });
+    expect(rateLimited).toEqual({
+      code: 'Resize.RateLimited',
+      message: 'too many new variants of this image in the last 60 s, retry shortly',
+    });
+    expect(unknown).toEqual({
+      code: 'Resize.BudgetUnknown',
+      message: 'the resize budget cannot be checked, retry shortly',
+    });
+  });
+
+  it('retries when the oldest write keeping the window full leaves it, whatever order S3 lists them in', async () => {
+    // S3 lists keys in UTF-8 binary order (ListObjectsV2, S3 API Reference), which follows the
+    // variant's name, not when it was written. Written 5, 50 and 20 s ago, with a rate of 2: the
+    // window stays full until the write 20 s ago leaves it, in 40 s.
+    const error = await checkBudget(request, {
+      config: budgetConfig({ maxNewVariantsPerWindow: 2, refusalMaxAge: 50 }),
+      lister: lister(listing(5, 50, 20)),
+      now: () => NOW,
+    }).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ code: 'Resize.RateLimited', retryAfter: 40 });
+  });
+
   it('refuses a config whose rate exceeds its cap (the rate is read from the same listing)', () => {
     expect(() => budgetConfig({ maxVariantsPerOriginal: 2, maxNewVariantsPerWindow: 3 })).toThrow(
       'budget.maxNewVariantsPerWindow: must not exceed "maxVariantsPerOriginal"',
@@ -161,6 +199,23 @@ describe('S3VariantLister', () => {
       MaxKeys: 60,
     });
     expect(result).toEqual({ count: 3, written: [new Date(NOW - 5000), new Date(NOW - 9000)] });
+  });
+
+  it('counts a variant listed without LastModified against the cap, not the rate', async () => {
+    s3.on(ListObjectsV2Command).resolves({
+      Contents: [
+        { Key: 'derived/a.jpg/400x0-inside-q80-webp' },
+        { Key: 'derived/a.jpg/800x0-inside-q80-webp', LastModified: new Date(NOW - 9000) },
+      ],
+    });
+
+    const result = await new S3VariantLister(new S3Client({ region: 'us-east-1' })).listVariants(
+      'media',
+      'derived/a.jpg/',
+      60,
+    );
+
+    expect(result).toEqual({ count: 2, written: [new Date(NOW - 9000)] });
   });
 
   it('reads an empty listing as no variants', async () => {

@@ -42,9 +42,46 @@ describe('originalChanges (S3 event notifications)', () => {
     ]);
   });
 
+  it('reads an original an S3 Lifecycle rule expired, which S3 announces as LifecycleExpiration, not ObjectRemoved', () => {
+    // Prepare: the record of AWS's published s3:LifecycleExpiration:Delete sample ("Configuring S3
+    // Lifecycle event notifications", S3 User Guide), in this bucket.
+    const message = {
+      Records: [
+        {
+          eventVersion: '2.3',
+          eventSource: 'aws:s3',
+          awsRegion: 'us-west-2',
+          eventTime: '1970-01-01T00:00:00.000Z',
+          eventName: 'LifecycleExpiration:Delete',
+          userIdentity: { principalId: 's3.amazonaws.com' },
+          requestParameters: { sourceIPAddress: 's3.amazonaws.com' },
+          s3: {
+            s3SchemaVersion: '1.0',
+            configurationId: 'testConfigRule',
+            bucket: { name: BUCKET, arn: `arn:aws:s3:::${BUCKET}` },
+            object: { key: 'originals/expiration/delete.jpg', sequencer: '0055AED6DCD90281E5' },
+          },
+        },
+        ...(s3Notification([
+          { bucket: BUCKET, key: 'originals/b.jpg', eventName: 'LifecycleExpiration:DeleteMarkerCreated' },
+        ]).Records as unknown[]),
+      ],
+    };
+
+    // Act
+    const changes = originalChanges(message);
+
+    // Assess
+    expect(changes).toEqual([
+      { bucket: BUCKET, key: 'originals/expiration/delete.jpg', eventName: 'LifecycleExpiration:Delete' },
+      { bucket: BUCKET, key: 'originals/b.jpg', eventName: 'LifecycleExpiration:DeleteMarkerCreated' },
+    ]);
+  });
+
   it('finds no change in the test event, in other event types or in malformed records', () => {
     const others = s3Notification([
       { bucket: BUCKET, key: 'a.jpg', eventName: 'ObjectRestore:Completed' },
+      { bucket: BUCKET, key: 'a.jpg', eventName: 'LifecycleTransition' },
       { bucket: BUCKET, key: '%E0%A4%A.jpg' },
     ]);
     const malformed = { Records: [null, { eventName: 'ObjectCreated:Put', s3: { bucket: {} } }] };
@@ -53,6 +90,21 @@ describe('originalChanges (S3 event notifications)', () => {
     expect(originalChanges(others)).toEqual([]);
     expect(originalChanges(malformed)).toEqual([]);
     expect(originalChanges(null)).toEqual([]);
+  });
+  it('skips a record without its bucket or its key, keeping the other changes of the message', () => {
+    const valid = s3Notification([{ bucket: BUCKET, key: 'originals/a.jpg' }]).Records as unknown[];
+    const message = {
+      Records: [
+        { eventName: 'ObjectCreated:Put', s3: { object: { key: 'originals/b.jpg' } } },
+        { eventName: 'ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { size: 1 } } },
+        { eventName: 'ObjectRemoved:Delete', s3: { bucket: { name: BUCKET } } },
+        ...valid,
+      ],
+    };
+
+    expect(originalChanges(message)).toEqual([
+      { bucket: BUCKET, key: 'originals/a.jpg', eventName: 'ObjectCreated:Put' },
+    ]);
   });
 });
 
@@ -79,6 +131,29 @@ describe('publicPathsOf (routing backwards)', () => {
     expect(publicPathsOf('another-bucket', 'originals/a.jpg', config.routes)).toEqual([]);
     expect(publicPathsOf(BUCKET, 'originals/', config.routes)).toEqual([]);
   });
+  it('drops a candidate that a longer route sends to the same key in another bucket', () => {
+    // `a/x.jpg` in this bucket is shadowed: the path `a/x.jpg` reads the other bucket's object.
+    const routes = [
+      { match: 'a/', bucket: 'another-bucket', keyPrefix: 'a/' },
+      { match: '', bucket: BUCKET, keyPrefix: '' },
+    ];
+
+    expect(publicPathsOf(BUCKET, 'a/x.jpg', routes)).toEqual([]);
+    expect(publicPathsOf('another-bucket', 'a/x.jpg', routes)).toEqual(['a/x.jpg']);
+  });
+
+  it('names each path once, even where a route of another key prefix or bucket could also spell it', () => {
+    // `p/z/1.jpg` and `q/z/1.jpg` read `b/z/1.jpg` through the longest routes; `p/` (another key
+    // prefix) and `q/` (another bucket), read backwards regardless, would spell each a second time.
+    const routes = [
+      { match: 'p/', bucket: BUCKET, keyPrefix: 'a/' },
+      { match: 'p/z/', bucket: BUCKET, keyPrefix: 'b/z/' },
+      { match: 'q/', bucket: 'another-bucket', keyPrefix: 'b/' },
+      { match: 'q/z/', bucket: BUCKET, keyPrefix: 'b/z/' },
+    ];
+
+    expect(publicPathsOf(BUCKET, 'b/z/1.jpg', routes)).toEqual(['p/z/1.jpg', 'q/z/1.jpg']);
+  });
 });
 
 describe('invalidationPaths', () => {
@@ -86,6 +161,13 @@ describe('invalidationPaths', () => {
     expect(invalidationPaths(['products/shoe.jpg', 'a b/é.jpg', 'products/shoe.jpg'], config, 5)).toEqual([
       '/derived/products/shoe.jpg/*',
       '/derived/a%20b/%C3%A9.jpg/*',
+    ]);
+  });
+
+  it('keeps one wildcard per original up to exactly the allowed number', () => {
+    expect(invalidationPaths(['a.jpg', 'b.jpg'], config, 2)).toEqual([
+      '/derived/a.jpg/*',
+      '/derived/b.jpg/*',
     ]);
   });
 
@@ -153,6 +235,17 @@ describe('deleteVariants', () => {
     await expect(outcome).rejects.toMatchObject({
       name: 'InvalidationError',
       message: 'S3 could not delete 1 variant(s) under derived/a.jpg/ (AccessDenied)',
+    });
+  });
+
+  it('says the code is unknown when S3 reports a failed key without one', async () => {
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'derived/a.jpg/80x0-inside-q80-webp' }] });
+    s3.on(DeleteObjectsCommand).resolves({ Errors: [{ Key: 'derived/a.jpg/80x0-inside-q80-webp' }] });
+
+    const outcome = deleteVariants(new S3Client({ region: 'us-east-1' }), 'media', 'derived/a.jpg/', 10);
+
+    await expect(outcome).rejects.toMatchObject({
+      message: 'S3 could not delete 1 variant(s) under derived/a.jpg/ (unknown)',
     });
   });
 
@@ -268,6 +361,43 @@ describe('invalidateOriginals and the SQS handler', () => {
 
     expect(outcome).toEqual({ deleted: 0, paths: [], invalidationId: undefined });
     expect(s3.commandCalls(ListObjectsV2Command)).toHaveLength(0);
+  });
+
+  it('takes an object of another bucket for an original even when its key starts like a derived key', async () => {
+    const originalsBucket = testConfig({
+      routes: [{ match: '', bucket: 'originals-bucket', keyPrefix: '' }],
+    });
+    s3.on(ListObjectsV2Command).resolves({});
+    cloudFront.on(CreateInvalidationCommand).resolves({ Invalidation: { Id: 'I4' } as never });
+    const change = originalChanges(s3Notification([{ bucket: 'originals-bucket', key: 'derived/x.jpg' }]));
+
+    const outcome = await invalidateOriginals(change, 'b', { ...deps(), config: originalsBucket });
+
+    expect(outcome).toEqual({ deleted: 0, paths: ['/derived/derived/x.jpg/*'], invalidationId: 'I4' });
+  });
+
+  it('logs how many originals and variants it handled, the paths and the invalidation id', async () => {
+    const logs: Array<Record<string, unknown>> = [];
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'derived/logo.png/80x0-inside-q80-webp' }] });
+    s3.on(DeleteObjectsCommand).resolves({});
+    cloudFront.on(CreateInvalidationCommand).resolves({ Invalidation: { Id: 'I5' } as never });
+
+    await invalidateOriginals(
+      originalChanges(s3Notification([{ bucket: BUCKET, key: 'originals/logo.png' }])),
+      'b',
+      deps(logs),
+    );
+
+    expect(logs).toEqual([
+      {
+        level: 'info',
+        code: 'Invalidate.Done',
+        originals: 1,
+        deleted: 1,
+        paths: ['/derived/logo.png/*'],
+        invalidationId: 'I5',
+      },
+    ]);
   });
 
   it('gives a redelivered batch the same CallerReference, another batch another one', async () => {

@@ -172,6 +172,7 @@ describe('cdn-edge stack (osls package + cfn-lint)', () => {
     expect(bucket.Properties.NotificationConfiguration.QueueConfigurations).toEqual([
       { Event: 's3:ObjectCreated:*', Queue: queue, Filter: filter },
       { Event: 's3:ObjectRemoved:*', Queue: queue, Filter: filter },
+      { Event: 's3:LifecycleExpiration:*', Queue: queue, Filter: filter },
     ]);
     expect(bucket.DependsOn).toEqual(['OriginalChangesQueuePolicy']);
     expect(policy.Statement).toEqual([

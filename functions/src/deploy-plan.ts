@@ -19,15 +19,20 @@ export const deployRequestSchema = z
     image: z.optional(z.string().check(z.minLength(1), z.maxLength(512))),
     /** Go back to the release recorded before the live one. */
     rollback: z.optional(z.literal(true)),
+    /** Put the recorded live release back (the reconciler, when the target drifted from it). */
+    restore: z.optional(z.literal(true)),
     reason: z.optional(z.string().check(z.maxLength(500))),
-    source: z._default(z.enum(['manual', 'ecr-push', 'alarm', 'rollback-requested']), 'manual'),
+    source: z._default(z.enum(['manual', 'ecr-push', 'alarm', 'rollback-requested', 'reconciler']), 'manual'),
     /** When the push or request happened; orders competing requests for one app/environment. */
     requestedAt: z.optional(z.iso.datetime({ offset: true })),
   })
   .check(
-    z.refine((request) => (request.image === undefined) !== (request.rollback === undefined), {
-      message: 'give exactly one of "image" or "rollback": true',
-    }),
+    z.refine(
+      (request) =>
+        [request.image, request.rollback, request.restore].filter((given) => given !== undefined).length ===
+        1,
+      { message: 'give exactly one of "image", "rollback": true or "restore": true' },
+    ),
   );
 
 export type DeployRequest = z.infer<typeof deployRequestSchema>;
@@ -39,7 +44,8 @@ export interface DeployPlan {
   executionArn: string;
   requestedAt: string;
   source: DeployRequest['source'];
-  mode: 'deploy' | 'rollback';
+  /** `restore`: the recorded live release put back as it is (its revision reused). */
+  mode: 'deploy' | 'rollback' | 'restore';
   reason?: string;
   config: DeployConfig;
   /** The image to run; `revision` is set when an existing revision is reused (rollback). */
@@ -88,9 +94,15 @@ export async function resolveDeployPlan(
     config,
   };
 
-  if (request.rollback) {
+  if (request.rollback || request.restore) {
     return withLiveRelease(
-      { ...base, mode: 'rollback', desired: { image: '', digest: '' }, live: null, livePrevious: null },
+      {
+        ...base,
+        mode: request.rollback ? 'rollback' : 'restore',
+        desired: { image: '', digest: '' },
+        live: null,
+        livePrevious: null,
+      },
       release,
     );
   }

@@ -56,6 +56,11 @@ export const errorCatalogue = {
    * index should that fail too. Nothing was lost: the writes that won are newer.
    */
   IndexUpdateConflict: { retryable: false },
+  /**
+   * The reconciler's per-run call cap is spent: the app/environments it has not reached yet wait
+   * for its next run. Caught inside the reconciler, never thrown out of a Lambda.
+   */
+  CallCapReached: { retryable: false },
 } as const;
 
 export type GantryErrorName = keyof typeof errorCatalogue;
@@ -192,6 +197,12 @@ export class DeployFailed extends GantryError {
 export class TaskDefinitionNotCopyable extends GantryError {
   constructor(message: string) {
     super('TaskDefinitionNotCopyable', message);
+  }
+}
+
+export class CallCapReached extends GantryError {
+  constructor(message: string) {
+    super('CallCapReached', message);
   }
 }
 

@@ -10,6 +10,12 @@ import { liveReleaseOf, type ReleaseRecord } from './release.ts';
 export function withLiveRelease(plan: DeployPlan, release: ReleaseRecord | undefined): DeployPlan {
   const live = liveReleaseOf(release);
   if (plan.mode === 'deploy') return { ...plan, live, livePrevious: release?.previous ?? null };
+  if (plan.mode === 'restore') {
+    if (!live) {
+      throw new NoPreviousRelease(`${plan.app}/${plan.env} has no recorded live release to restore`);
+    }
+    return { ...plan, live, desired: live, livePrevious: release?.previous ?? null };
+  }
   if (!release?.previous) {
     throw new NoPreviousRelease(`${plan.app}/${plan.env} has no recorded previous release to roll back to`);
   }

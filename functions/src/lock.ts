@@ -280,6 +280,18 @@ function isNewerThan(other: { requestedAt?: string | number | undefined }, claim
   return new Date(other.requestedAt ?? Number.NaN).getTime() > Date.parse(claim.requestedAt);
 }
 
+/**
+ * The execution holding the app/environment's lock, if one holds it and is still running: while it
+ * does, the target may run something the release record does not name yet.
+ */
+export async function runningLockHolder(
+  deps: Pick<LockDependencies, 'table' | 'sfn'>,
+  where: AppEnv,
+): Promise<string | undefined> {
+  const holder = await readClaim(deps.table, where, lockSortKey);
+  return holder && (await isRunning(deps.sfn, holder.executionArn)) ? holder.executionArn : undefined;
+}
+
 /** Who holds the lock, or waits in the waiter slot, and when their request was made (epoch ms). */
 async function readClaim(
   table: CoordinationTable,

@@ -7,7 +7,11 @@ export type GantryEventType =
   | 'Release Rolled Back'
   | 'Rollback Succeeded'
   | 'Rollback Failed'
-  | 'Request Superseded';
+  | 'Request Superseded'
+  /** The reconciler found the target running something else than the recorded live release. */
+  | 'Drift Detected'
+  /** The recorded live release is running again after a drift (`onDrift: restore`). */
+  | 'Drift Restored';
 
 export const gantryEventSource = 'gantry';
 

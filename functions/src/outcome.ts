@@ -67,7 +67,11 @@ export async function recordOutcome(
 function eventTypeOf(kind: OutcomeKind, plan: DeployPlan): GantryEventType {
   switch (kind) {
     case 'release':
-      return plan.mode === 'rollback' ? 'Rollback Succeeded' : 'Release Succeeded';
+      return plan.mode === 'rollback'
+        ? 'Rollback Succeeded'
+        : plan.mode === 'restore'
+          ? 'Drift Restored'
+          : 'Release Succeeded';
     case 'rollback':
       return 'Release Rolled Back';
     case 'rollback-failed':
@@ -92,6 +96,9 @@ function releaseRecordFor(
   if (kind === 'release') {
     const revision = state.deployment?.revision ?? plan.desired.revision ?? 'unknown';
     const deployed = { ...plan.desired, revision };
+    // The same release, put back: it keeps the previous one it had, for a later rollback.
+    if (plan.mode === 'restore')
+      return { kind: 'release', ...deployed, ...common, previous: plan.livePrevious };
     // A requested rollback forgets the release it left, so a second alarm cannot flip back to it.
     return plan.mode === 'rollback'
       ? {

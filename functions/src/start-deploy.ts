@@ -10,9 +10,23 @@ export type StartOutcome = { started: true; executionArn: string } | { started: 
  * digest or the triggering event), so a redelivered or repeated event maps to the same name and
  * Step Functions itself refuses the second start: de-duplication with no table of our own.
  */
-export function executionName(kind: 'push' | 'rollback', app: string, env: string, key: string): string {
+export function executionName(
+  kind: 'push' | 'rollback' | 'restore',
+  app: string,
+  env: string,
+  key: string,
+): string {
   const hash = createHash('sha256').update(`${kind}/${app}/${env}/${key}`).digest('hex').slice(0, 20);
   return `${kind}-${app}-${env}`.slice(0, 58).concat('-', hash);
+}
+
+/**
+ * An execution's ARN from its machine's and its name: `arn:${Partition}:states:${Region}:
+ * ${Account}:execution:${StateMachineName}:${ExecutionId}` (Service Authorization Reference,
+ * AWS Step Functions, resource types).
+ */
+export function executionArnOf(stateMachineArn: string, name: string): string {
+  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
 }
 
 export async function startDeploy(

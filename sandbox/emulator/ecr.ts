@@ -1,6 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { SimClock } from './clock.ts';
-import { AwsError, compact, epochSeconds, type Params, type ServiceDefinition } from './protocol.ts';
+import {
+  AwsError,
+  compact,
+  epochSeconds,
+  type Params,
+  type ServiceDefinition,
+  UnsupportedParameter,
+} from './protocol.ts';
 
 /** ECR authorization tokens are valid for 12 hours (API_GetAuthorizationToken; SDK `AuthorizationData.expiresAt`). */
 export const authorizationTokenLifetimeMs = 12 * 3_600_000;
@@ -107,8 +114,11 @@ export class EcrState {
             };
           },
         },
+        // Listing (no imageIds) is paginated: `maxResults` 1-1000, else pages of 100, with a
+        // `nextToken`; neither may be combined with imageIds; `filter.tagStatus` TAGGED, UNTAGGED
+        // or ANY (SDK model, @aws-sdk/client-ecr DescribeImagesRequest and DescribeImagesFilter).
         DescribeImages: {
-          keys: ['repositoryName', 'registryId', 'imageIds'],
+          keys: ['repositoryName', 'registryId', 'imageIds', 'maxResults', 'nextToken', 'filter'],
           handle: (p: Params) => {
             const repository = p.requiredString('repositoryName');
             const registryId = p.string('registryId') ?? this.#account;
@@ -120,10 +130,14 @@ export class EcrState {
               );
             }
             const ids = p.objectArray('imageIds', ['imageTag', 'imageDigest']);
+            if (ids !== undefined && (p.has('maxResults') || p.has('nextToken'))) {
+              throw p.invalid('maxResults and nextToken cannot be used with imageIds');
+            }
+            const page = ids === undefined ? listPage(p, images) : undefined;
             const found =
-              ids === undefined
-                ? images
-                : ids.map((id) => {
+              page !== undefined
+                ? page.items
+                : (ids ?? []).map((id) => {
                     const image = images.find(
                       (i) =>
                         (id.imageDigest === undefined || i.digest === id.imageDigest) &&
@@ -152,10 +166,44 @@ export class EcrState {
                   artifactMediaType: 'application/vnd.docker.container.image.v1+json',
                 }),
               ),
+              ...(page?.nextToken !== undefined && { nextToken: page.nextToken }),
             };
           },
         },
       },
     };
   }
+}
+
+/** One page of a repository's images, filtered by `filter.tagStatus`, in push order. */
+function listPage(p: Params, images: readonly Image[]): { items: Image[]; nextToken?: string } {
+  const filter = p.has('filter') ? (p.raw.filter as Record<string, unknown>) : {};
+  const unknownKeys = Object.keys(filter).filter((key) => key !== 'tagStatus');
+  if (unknownKeys.length > 0) {
+    throw new UnsupportedParameter(`DescribeImages: filter ${unknownKeys.join(', ')} is not emulated`);
+  }
+  const tagStatus = filter.tagStatus ?? 'ANY';
+  if (tagStatus !== 'TAGGED' && tagStatus !== 'UNTAGGED' && tagStatus !== 'ANY') {
+    throw p.invalid(`filter.tagStatus must be TAGGED, UNTAGGED or ANY`);
+  }
+  const matching = images.filter(
+    (image) => tagStatus === 'ANY' || (tagStatus === 'TAGGED') === image.tags.length > 0,
+  );
+  const size = p.number('maxResults') ?? 100;
+  if (!Number.isInteger(size) || size < 1 || size > 1000) throw p.invalid('maxResults must be 1 to 1000');
+  const token = p.string('nextToken');
+  const start =
+    token === undefined
+      ? 0
+      : Number(
+          Buffer.from(token, 'base64url')
+            .toString('utf8')
+            .replace(/^offset:/, ''),
+        );
+  if (!Number.isInteger(start) || start < 0) throw p.invalid('nextToken is not valid');
+  const items = matching.slice(start, start + size);
+  const end = start + items.length;
+  return end < matching.length
+    ? { items, nextToken: Buffer.from(`offset:${end}`).toString('base64url') }
+    : { items };
 }

@@ -212,8 +212,16 @@ describe('resolveDeployPlan', () => {
 
     it.each([
       ['an unknown key', { ...manualStart, imgae: 'web:v1' }, /unknown key/i],
-      ['both image and rollback', { ...manualStart, rollback: true }, /exactly one of "image" or "rollback"/],
-      ['neither image nor rollback', { app: 'web', env: 'prod' }, /exactly one of "image" or "rollback"/],
+      [
+        'both image and rollback',
+        { ...manualStart, rollback: true },
+        /exactly one of "image", "rollback": true or "restore": true/,
+      ],
+      [
+        'neither image nor rollback',
+        { app: 'web', env: 'prod' },
+        /exactly one of "image", "rollback": true or "restore": true/,
+      ],
       ['an app that is not a path segment', { ...manualStart, app: '../web' }, /app: /],
       ['rollback: false', { app: 'web', env: 'prod', rollback: false }, /rollback: /],
       ['a bad requestedAt', { ...manualStart, requestedAt: 'yesterday' }, /requestedAt: /],

@@ -66,7 +66,7 @@ describe('validation messages', () => {
     expect(error).toMatchObject({
       name: 'InputInvalid',
       message:
-        'execution input is invalid: reason: Too big: expected string to have <=500 characters; requestedAt: Invalid ISO datetime; (root): give exactly one of "image" or "rollback": true',
+        'execution input is invalid: reason: Too big: expected string to have <=500 characters; requestedAt: Invalid ISO datetime; (root): give exactly one of "image", "rollback": true or "restore": true',
     });
   });
 

@@ -13,6 +13,7 @@ import { asCaller } from '../../sandbox/caller.ts';
 import type { CallRecord } from '../../sandbox/emulator/index.ts';
 import { stackRoles } from '../../sandbox/iam.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
+import { driftBehindGantry } from '../support/drift.ts';
 
 type Statement = { Action: string[]; Resource: unknown; Condition?: unknown };
 const require = createRequire(import.meta.url);
@@ -98,6 +99,32 @@ describe('least privilege (sandbox)', () => {
       resources: [],
       detail: { alarmName: 'web-prod-5xx', state: { value: 'ALARM', reason: 'threshold crossed' } },
     });
+    await sandbox.idle();
+    // A push whose event was lost, and a service changed behind Gantry's back, caught by the
+    // reconciler's scheduled run.
+    sandbox.seedApp({ app: 'shop', env: 'prod', repository: 'shop' });
+    await sandbox.elapse(1);
+    await sandbox.push({ repository: 'shop', tag: 'v1.0.0' });
+    await sandbox.idle();
+    await driftBehindGantry(sandbox, 'shop');
+    sandbox.emulator.ecr.putImage({ repository: 'web', tag: 'v1.5.0' });
+    // A config whose change event is lost: the reconciler's index rebuild writes its entry.
+    const dropChanges = sandbox.emulator.events.dropWhen(
+      (event) => event['detail-type'] === 'Parameter Store Change',
+    );
+    await new SSMClient(sandbox.emulator.clientConfig).send(
+      new PutParameterCommand({
+        Name: '/gantry/cron/qa/config',
+        Value: JSON.stringify({
+          ...JSON.parse(sandbox.emulator.ssm.get('/gantry/web/prod/config') ?? '{}'),
+          repository: 'cron',
+        }),
+        Type: 'String',
+      }),
+    );
+    dropChanges();
+    await sandbox.elapse(1);
+    await sandbox.runSchedule('reconcile');
     await sandbox.idle();
   }, 60_000);
   afterAll(async () => {

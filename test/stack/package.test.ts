@@ -74,7 +74,7 @@ describe('serverless.yml', () => {
 
   it('routes ECR pushes, ECS state changes, config changes and rollback requests through EventBridge rules', () => {
     const patterns = Object.values(template.Resources)
-      .filter((resource) => resource.Type === 'AWS::Events::Rule')
+      .filter((resource) => resource.Type === 'AWS::Events::Rule' && resource.Properties.EventPattern)
       .map((rule) => rule.Properties.EventPattern as { source: string[]; 'detail-type': string[] });
     expect(patterns.map((pattern) => `${pattern.source[0]}/${pattern['detail-type'][0]}`).sort()).toEqual([
       'aws.cloudwatch/CloudWatch Alarm State Change',
@@ -87,6 +87,19 @@ describe('serverless.yml', () => {
     ]);
   });
 
+  it('runs the reconciler on a scheduled rule, every 5 minutes by default', () => {
+    const scheduled = Object.values(template.Resources).filter(
+      (resource) => resource.Type === 'AWS::Events::Rule' && resource.Properties.ScheduleExpression,
+    );
+    expect(scheduled.map((rule) => rule.Properties)).toEqual([
+      expect.objectContaining({
+        Name: 'gantry-ci-reconcile',
+        ScheduleExpression: 'rate(5 minutes)',
+        State: 'ENABLED',
+      }),
+    ]);
+  });
+
   it('never logs execution data, where task tokens would appear', () => {
     const machine = Object.values(template.Resources).find(
       (resource) => resource.Type === 'AWS::StepFunctions::StateMachine',
@@ -96,7 +109,7 @@ describe('serverless.yml', () => {
 
   it('puts the rule for events Gantry acts on on the Gantry bus, and denies putting there to unnamed roles', () => {
     const rules = Object.values(template.Resources).filter(
-      (resource) => resource.Type === 'AWS::Events::Rule',
+      (resource) => resource.Type === 'AWS::Events::Rule' && resource.Properties.EventPattern,
     );
     const busOf = (detailType: string) =>
       rules.find(

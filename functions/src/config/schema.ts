@@ -42,6 +42,12 @@ export const deployConfigSchema = z.strictObject({
   health: z._default(healthSchema, { timeoutSeconds: 900, maxFailedTasks: 2 }),
   /** CloudWatch alarm names whose ALARM state rolls this app/environment back. */
   rollbackAlarms: z._default(z.array(z.string().check(z.minLength(1))), []),
+  /**
+   * What the reconciler does when the target runs something else than the recorded live release:
+   * `report` (absent: the same) puts a `Drift Detected` event; `restore` also deploys the
+   * recorded release back.
+   */
+  onDrift: z.optional(z.enum(['report', 'restore'])),
 });
 
 export type DeployConfig = z.infer<typeof deployConfigSchema>;

@@ -1,3 +1,4 @@
+import { DescribeTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import type { EcsTarget, HealthConfig } from '../config/schema.ts';
 import type { DeployPlan } from '../deploy-plan.ts';
 import { causeDetails, type DeployState, rollbackTarget } from '../deploy-state.ts';
@@ -11,6 +12,7 @@ import {
   requireManagedService,
 } from '../ecs/deploy.ts';
 import { evaluateRollout } from '../ecs/rollout.ts';
+import { awsCall } from '../errors.ts';
 import type { DeployTarget, TargetClients, TargetDeployment } from './target.ts';
 
 /**
@@ -40,12 +42,17 @@ export function ecsTarget(
       return details;
     },
     judgeRollout: (deployment, options) => evaluateRollout(clients.ecs, where(deployment), options),
-    readLive: async () => {
+    readLive: async (options = {}) => {
       const service = await describeService(clients.ecs, target);
       const primary = service.deployments?.find((deployment) => deployment.status === 'PRIMARY');
+      const revision = service.taskDefinition ?? 'unknown';
+      const image = options.withImage
+        ? await containerImage(clients.ecs, revision, target.container)
+        : undefined;
       return {
-        revision: service.taskDefinition ?? 'unknown',
+        revision,
         ...(primary?.id && primary.rolloutState === 'IN_PROGRESS' && { deploymentInProgress: primary.id }),
+        ...(image !== undefined && { image }),
       };
     },
   };
@@ -92,4 +99,16 @@ async function rollBackEcs(
     if (ecsRollback) return ecsRollback;
   }
   return deployTaskDefinitionToEcs(clients.ecs, target, goal.revision);
+}
+
+/** The named container's image in a task definition revision. */
+async function containerImage(
+  ecs: ECSClient,
+  revision: string,
+  container: string,
+): Promise<string | undefined> {
+  const { taskDefinition } = await awsCall(`describing ${revision}`, () =>
+    ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: revision })),
+  );
+  return taskDefinition?.containerDefinitions?.find(({ name }) => name === container)?.image;
 }

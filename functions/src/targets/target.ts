@@ -43,6 +43,8 @@ export interface LiveRevision {
   revision: string;
   /** The rollout in progress, if one is. */
   deploymentInProgress?: string;
+  /** The tracked container's image in that revision, when asked for (it may cost a call more). */
+  image?: string;
 }
 
 export interface DeployTarget {
@@ -60,8 +62,8 @@ export interface DeployTarget {
   parkedDetails(deployment: TargetDeployment): Record<string, unknown>;
   /** Reads the rollout from the target itself: the first look after parking, and the timeout path. */
   judgeRollout(deployment: TargetDeployment, options: { deadlinePassed: boolean }): Promise<RolloutJudgement>;
-  /** What revision runs now (for the CLI and a reconciler). */
-  readLive(): Promise<LiveRevision>;
+  /** What revision runs now (for the CLI and a reconciler); with `withImage`, its image too. */
+  readLive(options?: { withImage?: boolean }): Promise<LiveRevision>;
 }
 
 /**
