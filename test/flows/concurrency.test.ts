@@ -178,7 +178,9 @@ describe('competing deploys (sandbox)', () => {
     // Parameter Store's shared read quota (40 TPS) and its writes are spent only on config and
     // the live release: no lock, waiter or token parameter, and no polling while waiting. Per
     // push the deploy itself reads config and release once (ResolveConfig) and writes only a
-    // recorded release; the entry Lambda's reads (config tree, live release) come on top.
+    // recorded release; the entry Lambda's reads come on top: one GetParameters per push (config
+    // and live release of the app/environment the repository index names) and, for each
+    // repository the index has not seen yet, the config tree once.
     // Calls the quota throttled were retried by the SDK: count the answered ones (a first release
     // is answered ParameterNotFound), and check that throttling is the only refusal the burst met.
     const ssmAttempts = sandbox.emulator.calls.slice(callsBefore).filter((call) => call.service === 'ssm');
@@ -193,14 +195,14 @@ describe('competing deploys (sandbox)', () => {
     // again: a few extra reads, never a read per second of waiting.
     expect(count('resolveConfig', 'GetParameter')).toBeGreaterThanOrEqual(2 * 100);
     expect(count('resolveConfig', 'GetParameter')).toBeLessThan(2 * 100 * 1.1);
-    expect(count('onImagePushed', 'GetParameter')).toBeGreaterThanOrEqual(100);
-    expect(count('onImagePushed', 'GetParameter')).toBeLessThan(100 * 1.1);
+    expect(count('onImagePushed', 'GetParameters')).toBeGreaterThanOrEqual(100);
+    expect(count('onImagePushed', 'GetParameters')).toBeLessThan(100 * 1.1);
     expect(count('recordOutcome', 'PutParameter')).toBe(
       executionsOfBurst(apps).filter((execution) => execution.states.includes('RecordRelease')).length,
     );
     const callers = new Set(ssmCalls.map((call) => `${call.caller}:${call.operation}`));
     expect([...callers].sort()).toEqual([
-      'onImagePushed:GetParameter',
+      'onImagePushed:GetParameters',
       'onImagePushed:GetParametersByPath',
       'recordOutcome:PutParameter',
       'resolveConfig:GetParameter',

@@ -41,9 +41,4 @@ describe('routing at fleet scale under default quotas (sandbox)', () => {
     expect(count('StartExecution')).toBeLessThanOrEqual(invocations * 2);
     expect(routing.length).toBe(invocations + count('GetParameters') + count('StartExecution'));
   });
-
-  it('throttles Parameter Store writes first, and no other quota than Parameter Store', () => {
-    expect(figures.firstThrottled).toBe('ssm:PutParameter');
-    expect(Object.keys(figures.throttled).every((api) => api.startsWith('ssm:'))).toBe(true);
-  });
 });
