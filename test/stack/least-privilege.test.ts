@@ -122,6 +122,8 @@ describe('least privilege (sandbox)', () => {
         Type: 'String',
       }),
     );
+    // The event is delivered on the clock's next tick: stop dropping only once it has been.
+    await sandbox.idle();
     dropChanges();
     await sandbox.elapse(1);
     await sandbox.runSchedule('reconcile');
