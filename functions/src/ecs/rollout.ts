@@ -8,12 +8,15 @@ import {
 import { parkedWaitSchema, type WaitDependencies } from '../coordination/waits.ts';
 import { awsCall, type GantryErrorName } from '../errors.ts';
 import * as z from '../zod.ts';
+import { watchSchema } from './watch.ts';
 
 /** A paused execution waiting on one ECS deployment (parked by the coordination module). */
 export const rolloutWaitSchema = z.extend(parkedWaitSchema, {
   cluster: z.string(),
   service: z.string(),
   maxFailedTasks: z.number(),
+  /** A staged (blue/green, linear, canary) rollout: its ServiceDeploymentWatch (service-deployment.ts). */
+  watch: z.optional(watchSchema),
 });
 export type RolloutWait = z.infer<typeof rolloutWaitSchema>;
 
