@@ -31,6 +31,7 @@ const iamPrefix: Record<CallRecord['service'], string> = {
   dynamodb: 'dynamodb',
   lightsail: 'lightsail',
   sqs: 'sqs',
+  cloudwatch: 'cloudwatch',
 };
 
 /**

@@ -122,7 +122,8 @@ async function rollBackServiceDeployment(
     ...deployment,
     revision: goal.revision,
     previousRevision: deployment.revision,
-    watch: { ...watch, expect: 'ROLLBACK_SUCCESSFUL', gated: false },
+    // WaitForRollback has one timeout (health.timeoutSeconds) and no re-checks.
+    watch: { ...watch, expect: 'ROLLBACK_SUCCESSFUL', gated: false, rechecksLeft: 0 },
   });
   if (
     ['PENDING', 'IN_PROGRESS', 'ROLLBACK_REQUESTED', 'ROLLBACK_IN_PROGRESS', 'ROLLBACK_SUCCESSFUL'].includes(
@@ -135,7 +136,7 @@ async function rollBackServiceDeployment(
     const next = fresh(await deployTaskDefinitionToEcs(clients.ecs, target, goal.revision));
     // Known limit (README, "Limits"): WaitForRollback does not decide gates, so this deployment's
     // pause hooks run to their own timeoutConfiguration action.
-    return next.watch ? { ...next, watch: { ...next.watch, gated: false } } : next;
+    return next.watch ? { ...next, watch: { ...next.watch, gated: false, rechecksLeft: 0 } } : next;
   }
   const now = await describeServiceDeployment(clients.ecs, watch.serviceDeploymentArn);
   throw new RolloutNeedsOperator(
