@@ -173,9 +173,13 @@ export async function judgeServiceDeployment(
     }) as const;
   if (status === watch.expect) return { outcome: 'completed', deploymentId: where.deploymentId };
   if (status === 'ROLLBACK_SUCCESSFUL') {
+    // Gantry's own ROLLBACK answer says why in its words; ECS's reason only names the hook.
+    const refused = watch.gates.findLast((decision) => decision.action === 'ROLLBACK');
     return failed(
       'RolloutFailed',
-      `ECS rolled the deployment back: ${deployment.rollback?.reason ?? deployment.statusReason ?? 'no reason given'}`,
+      refused
+        ? `Gantry's gate at ${refused.lifecycleStage} answered ROLLBACK: ${refused.reasons.join('; ')}`
+        : `ECS rolled the deployment back: ${deployment.rollback?.reason ?? deployment.statusReason ?? 'no reason given'}`,
     );
   }
   if (status === 'ROLLBACK_FAILED' || status === 'STOPPED' || status === 'SUCCESSFUL') {
