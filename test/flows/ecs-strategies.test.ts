@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreateServiceInput } from '../../sandbox/emulator/index.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
-import { callsFor, onlyExecutionOf } from '../support/flows.ts';
+import { callsFor, executionsOf, onlyExecutionOf } from '../support/flows.ts';
 
 /**
  * Blue/green, linear and canary deployments driven and gated by Gantry, on the sandbox's ECS
@@ -117,5 +117,86 @@ describe('ECS staged deployments (sandbox)', () => {
     expect(answers(sandbox, 'bluegreen')).toEqual(['CONTINUE', 'CONTINUE', 'CONTINUE']);
     expect(callsFor(sandbox, 'StopServiceDeployment', '/bluegreen/')).toHaveLength(1);
     expect(sandbox.release('bluegreen', 'prod')).toMatchObject({ kind: 'rollback' });
+  });
+
+  describe('a rollback requested while a deploy of the same app/environment is in flight', () => {
+    /** A "Rollback Requested" event on the Gantry bus, stamped with the simulated clock. */
+    async function requestRollback(app: string, reason: string) {
+      await sandbox.bus.publish(
+        {
+          version: '0',
+          id: `5b1c2f4e-0000-4000-8000-${app.padEnd(12, '0').slice(0, 12)}`,
+          'detail-type': 'Rollback Requested',
+          source: 'gantry',
+          account: '123456789012',
+          time: new Date(sandbox.emulator.clock.now()).toISOString(),
+          region: 'eu-west-1',
+          resources: [],
+          detail: { app, env: 'prod', reason },
+        },
+        sandbox.gantryBus,
+      );
+    }
+
+    it('rolls a rolling deploy back at once instead of queueing behind it', async () => {
+      // Prepare: v1 released, v2 rolling out slowly.
+      sandbox.seedApp({ app: 'inflight', env: 'prod', repository: 'inflight' });
+      const v1 = await sandbox.push({ repository: 'inflight', tag: 'v1.0.0', scenario: 'healthy' });
+      await sandbox.idle();
+      const v2 = await sandbox.push({
+        repository: 'inflight',
+        tag: 'v2.0.0',
+        scenario: { kind: 'healthy', stableAfterSeconds: 3000 },
+      });
+      await sandbox.elapse(60);
+
+      // Act
+      await requestRollback('inflight', 'error rate up after v2');
+      await sandbox.idle();
+
+      // Assess: no second execution; the deploy itself rolled back, long before v2 would settle.
+      const executions = executionsOf(sandbox, 'inflight');
+      expect(executions).toHaveLength(2);
+      const deploy = sandbox.executionFor(v2.digest);
+      expect(deploy?.status).toBe('FAILED');
+      expect(deploy?.states).toContain('Rollback');
+      expect(sandbox.release('inflight', 'prod')).toMatchObject({
+        kind: 'rollback',
+        digest: v1.digest,
+        cause: { error: 'RollbackRequested', message: 'error rate up after v2' },
+      });
+    });
+
+    it('stops a linear deploy with ROLLBACK during its bake', async () => {
+      // Prepare
+      sandbox.seedApp({
+        app: 'inbake',
+        env: 'prod',
+        repository: 'inbake',
+        deploymentConfiguration: {
+          strategy: 'LINEAR',
+          linearConfiguration: { stepPercent: 50, stepBakeTimeInMinutes: 1 },
+          bakeTimeInMinutes: 60,
+        } as CreateServiceInput['deploymentConfiguration'],
+      });
+      const v1 = await sandbox.push({ repository: 'inbake', tag: 'v1.0.0', scenario: 'healthy' });
+      await sandbox.idle();
+      await sandbox.push({ repository: 'inbake', tag: 'v2.0.0', scenario: 'healthy' });
+      // Well into the hour of bake: both steps (and their minute of bake) are behind.
+      await sandbox.elapse(600);
+
+      // Act
+      await requestRollback('inbake', 'canary metrics regressed');
+      await sandbox.idle();
+
+      // Assess
+      expect(callsFor(sandbox, 'StopServiceDeployment', '/inbake/')).toHaveLength(1);
+      expect(executionsOf(sandbox, 'inbake')).toHaveLength(2);
+      expect(sandbox.release('inbake', 'prod')).toMatchObject({
+        kind: 'rollback',
+        digest: v1.digest,
+        cause: { error: 'RollbackRequested' },
+      });
+    });
   });
 });
