@@ -100,7 +100,8 @@ function permissionsFor(prefix) {
       // A deploy in flight is told to roll back at once: its pointer, its parked token, the resume.
       appEnvItems(['dynamodb:GetItem']),
       waitItems(['dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem']),
-      resume,
+      // Only ever fails the parked wait (RollbackRequested), never resumes it with success.
+      allow(['states:SendTaskFailure'], deployMachine),
     ],
     resolveConfig: [
       allow(['ssm:GetParameter'], [appEnv('config'), appEnv('release')]),
