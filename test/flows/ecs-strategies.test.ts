@@ -119,6 +119,27 @@ describe('ECS staged deployments (sandbox)', () => {
     expect(sandbox.release('bluegreen', 'prod')).toMatchObject({ kind: 'rollback' });
   });
 
+  it('refuses gates at ResolveConfig when the service lacks the pause hooks, changing nothing', async () => {
+    // Prepare: a canary service with no hooks at all.
+    sandbox.seedApp({
+      app: 'nohooks',
+      env: 'prod',
+      repository: 'nohooks',
+      deploymentConfiguration: { strategy: 'CANARY' } as CreateServiceInput['deploymentConfiguration'],
+      config: { gates: { alarms: [] } },
+    });
+
+    // Act
+    await sandbox.push({ repository: 'nohooks', tag: 'v1.0.0', scenario: 'healthy' });
+    await sandbox.idle();
+
+    // Assess
+    const execution = onlyExecutionOf(sandbox, 'nohooks');
+    expect(execution).toMatchObject({ status: 'FAILED', error: 'GateHooksMissing' });
+    expect(execution.states).toEqual(['ResolveConfig', 'Rejected']);
+    expect(callsFor(sandbox, 'UpdateService', 'nohooks')).toEqual([]);
+  });
+
   describe('a rollback requested while a deploy of the same app/environment is in flight', () => {
     /** A "Rollback Requested" event on the Gantry bus, stamped with the simulated clock. */
     async function requestRollback(app: string, reason: string) {
