@@ -27,6 +27,30 @@ const app = (extra: Partial<AppSeed> = {}): AppSeed => ({
   ...extra,
 });
 
+/**
+ * A service on a blue/green, linear or canary strategy with PAUSE hooks at the stages Gantry's
+ * gates decide (README, "Gates"), and a config whose gates read the alarm web-5xx.
+ */
+function stagedService(configuration: Record<string, unknown>): Partial<AppSeed> {
+  return {
+    deploymentConfiguration: {
+      ...configuration,
+      lifecycleHooks: [
+        {
+          targetType: 'PAUSE',
+          lifecycleStages: [
+            'POST_TEST_TRAFFIC_SHIFT',
+            'PRE_PRODUCTION_TRAFFIC_SHIFT',
+            'POST_PRODUCTION_TRAFFIC_SHIFT',
+          ],
+          timeoutConfiguration: { timeoutInMinutes: 60, action: 'ROLLBACK' },
+        },
+      ],
+    } as AppSeed['deploymentConfiguration'],
+    config: { gates: { alarms: ['web-5xx'] } },
+  };
+}
+
 /** The sandbox's scenarios; `demo` is what `npm run demo` plays. */
 export const scenarios: Record<string, SandboxScenario> = {
   demo: {
@@ -114,6 +138,69 @@ export const scenarios: Record<string, SandboxScenario> = {
             status: 500,
           });
         },
+      },
+    ],
+  },
+  canary: {
+    summary:
+      'a gated canary: v1.0.0 passes every gate; v1.1.0 meets its gate alarm in ALARM at the first gate and Gantry answers ROLLBACK',
+    speed: 200,
+    app: app(
+      stagedService({
+        strategy: 'CANARY',
+        canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: 5 },
+        bakeTimeInMinutes: 10,
+      }),
+    ),
+    steps: [
+      {
+        tag: 'v1.0.0',
+        rollout: 'healthy',
+        expect: 'Deployed',
+        note: 'alarm web-5xx OK: CONTINUE at each gate',
+        fault: (sandbox) => sandbox.emulator.cloudwatch.setAlarm('web-5xx', 'OK'),
+      },
+      {
+        tag: 'v1.1.0',
+        rollout: 'healthy',
+        expect: 'RolledBack',
+        note: 'alarm web-5xx in ALARM: ROLLBACK at the first gate',
+        fault: (sandbox) =>
+          sandbox.emulator.cloudwatch.setAlarm('web-5xx', 'ALARM', 'Threshold Crossed: 5xx above 1%'),
+      },
+    ],
+  },
+  linear: {
+    summary: 'a gated linear deployment of 10 traffic steps, every gate passed',
+    speed: 500,
+    app: app(
+      stagedService({
+        strategy: 'LINEAR',
+        linearConfiguration: { stepPercent: 10, stepBakeTimeInMinutes: 2 },
+        bakeTimeInMinutes: 5,
+      }),
+    ),
+    steps: [
+      {
+        tag: 'v1.0.0',
+        rollout: 'healthy',
+        expect: 'Deployed',
+        note: '12 gates: after test traffic, before each step, after production traffic',
+        fault: (sandbox) => sandbox.emulator.cloudwatch.setAlarm('web-5xx', 'OK'),
+      },
+    ],
+  },
+  'blue-green': {
+    summary: 'a gated blue/green deployment whose new tasks crash during bake: Gantry stops it with ROLLBACK',
+    speed: 200,
+    app: app(stagedService({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 30 })),
+    steps: [
+      {
+        tag: 'v1.0.0',
+        rollout: { kind: 'healthy', crashFromStage: 'BAKE_TIME' },
+        expect: 'RolledBack',
+        note: 'healthy until the bake, then exits with code 1',
+        fault: (sandbox) => sandbox.emulator.cloudwatch.setAlarm('web-5xx', 'OK'),
       },
     ],
   },

@@ -136,14 +136,12 @@ describe('decideGate', () => {
   });
 
   it('keeps a decision ECS refused for a stale hook, unsent, instead of crashing', async () => {
-    ecsMock
-      .on(ContinueServiceDeploymentCommand)
-      .rejects(
-        Object.assign(new Error('hook is not awaiting action'), {
-          name: 'InvalidParameterException',
-          $metadata: {},
-        }),
-      );
+    ecsMock.on(ContinueServiceDeploymentCommand).rejects(
+      Object.assign(new Error('hook is not awaiting action'), {
+        name: 'InvalidParameterException',
+        $metadata: {},
+      }),
+    );
 
     const decided = await decideGate(deps(), { deployment, config, gate });
 

@@ -97,6 +97,28 @@ describe('judgeServiceDeployment', () => {
     });
   });
 
+  it('fails the forward rollout at once when ECS is already rolling back, so Rollback follows it', async () => {
+    deploymentIs({ status: 'ROLLBACK_IN_PROGRESS', rollback: { reason: 'Lifecycle hook timed out' } });
+
+    const judgement = await judgeServiceDeployment(ecs, where, { deadlinePassed: false });
+
+    expect(judgement).toMatchObject({
+      outcome: 'failed',
+      error: 'RolloutFailed',
+      ecsRolledBack: true,
+      message: 'ECS is rolling the deployment back: Lifecycle hook timed out',
+    });
+  });
+
+  it('waits for a rollback Gantry requested until ROLLBACK_SUCCESSFUL', async () => {
+    deploymentIs({ status: 'ROLLBACK_IN_PROGRESS' });
+    const rollingBack = { ...where, watch: { ...watch, expect: 'ROLLBACK_SUCCESSFUL' as const } };
+
+    const judgement = await judgeServiceDeployment(ecs, rollingBack, { deadlinePassed: false });
+
+    expect(judgement).toMatchObject({ outcome: 'pending' });
+  });
+
   it.each(['ROLLBACK_FAILED', 'STOPPED'])('records %s as needing a person', async (status) => {
     deploymentIs({ status: status as ServiceDeployment['status'], statusReason: 'why' });
 

@@ -173,13 +173,19 @@ export async function judgeServiceDeployment(
     }) as const;
   if (status === watch.expect) return { outcome: 'completed', deploymentId: where.deploymentId };
   if (status === 'ROLLBACK_SUCCESSFUL') {
-    // Gantry's own ROLLBACK answer says why in its words; ECS's reason only names the hook.
-    const refused = watch.gates.findLast((decision) => decision.action === 'ROLLBACK');
     return failed(
       'RolloutFailed',
-      refused
-        ? `Gantry's gate at ${refused.lifecycleStage} answered ROLLBACK: ${refused.reasons.join('; ')}`
-        : `ECS rolled the deployment back: ${deployment.rollback?.reason ?? deployment.statusReason ?? 'no reason given'}`,
+      refusedByGate(watch) ??
+        `ECS rolled the deployment back: ${deployment.rollback?.reason ?? deployment.statusReason ?? 'no reason given'}`,
+    );
+  }
+  if (rollingBack.has(status) && watch.expect === 'SUCCESSFUL') {
+    // ECS is already rolling back (a hook's ROLLBACK, Gantry's gate, a timeout): the forward
+    // rollout failed now; the Rollback step follows ECS's rollback instead of starting one.
+    return failed(
+      'RolloutFailed',
+      refusedByGate(watch) ??
+        `ECS is rolling the deployment back: ${deployment.rollback?.reason ?? deployment.statusReason ?? 'no reason given'}`,
     );
   }
   if (status === 'ROLLBACK_FAILED' || status === 'STOPPED' || status === 'SUCCESSFUL') {
@@ -222,6 +228,14 @@ export async function judgeServiceDeployment(
     outcome: 'pending',
     ...(deployment.lifecycleStage && { lifecycleStage: deployment.lifecycleStage }),
   };
+}
+
+/** Gantry's own ROLLBACK answer says why in its words; ECS's rollback reason only names the hook. */
+function refusedByGate(watch: ServiceDeploymentWatch): string | undefined {
+  const refused = watch.gates.findLast((decision) => decision.action === 'ROLLBACK');
+  return (
+    refused && `Gantry's gate at ${refused.lifecycleStage} answered ROLLBACK: ${refused.reasons.join('; ')}`
+  );
 }
 
 /** The pause hook waiting for an answer, if one is ("Pause hooks for Amazon ECS service deployments"). */

@@ -62,7 +62,10 @@ export function ecsTarget(
     rollBack: async (state) => {
       const watched = state.deployment?.watch;
       if (watched && state.deployment)
-        return rollBackServiceDeployment(clients, state.deployment, watched, state, target, neutralWithWatch);
+        return rollBackServiceDeployment(clients, state.deployment, watched, state, target, {
+          fresh: neutralWithWatch,
+          healthSeconds: health.timeoutSeconds,
+        });
       return neutral(await rollBackEcs(clients, target, state, patience));
     },
     // What onEcsEvent reads back (ecs/rollout.ts rolloutWaitSchema), beside the deployment id.
@@ -101,6 +104,9 @@ function neutral(deployment: EcsDeployment): TargetDeployment {
   };
 }
 
+/** How often a staged rollback in place is re-read: ECS announces no end of a rollback. */
+const rollbackRecheckSeconds = 30;
+
 /**
  * Rolls a staged deployment back. Unfinished (PENDING, IN_PROGRESS): StopServiceDeployment
  * ROLLBACK, near instant during bake because the old revision still serves; already rolling back
@@ -114,7 +120,7 @@ async function rollBackServiceDeployment(
   watch: NonNullable<TargetDeployment['watch']>,
   state: DeployState,
   target: EcsTarget,
-  fresh: (deployment: EcsDeployment) => TargetDeployment,
+  options: { fresh: (deployment: EcsDeployment) => TargetDeployment; healthSeconds: number },
 ): Promise<TargetDeployment> {
   const goal = rollbackTarget(state);
   const before = await stopWithRollback(clients.ecs, watch.serviceDeploymentArn);
@@ -122,8 +128,15 @@ async function rollBackServiceDeployment(
     ...deployment,
     revision: goal.revision,
     previousRevision: deployment.revision,
-    // WaitForRollback has one timeout (health.timeoutSeconds) and no re-checks.
-    watch: { ...watch, expect: 'ROLLBACK_SUCCESSFUL', gated: false, rechecksLeft: 0 },
+    // ECS sends no event when the rollback ends (ROLLBACK_SUCCESSFUL), and during bake it takes
+    // seconds: WaitForServiceRollback re-reads it every half minute, within the health budget.
+    watch: {
+      ...watch,
+      expect: 'ROLLBACK_SUCCESSFUL',
+      gated: false,
+      waitSeconds: rollbackRecheckSeconds,
+      rechecksLeft: Math.ceil(options.healthSeconds / rollbackRecheckSeconds),
+    },
   });
   if (
     ['PENDING', 'IN_PROGRESS', 'ROLLBACK_REQUESTED', 'ROLLBACK_IN_PROGRESS', 'ROLLBACK_SUCCESSFUL'].includes(
@@ -133,10 +146,10 @@ async function rollBackServiceDeployment(
     return inPlace();
   }
   if (before === 'SUCCESSFUL') {
-    const next = fresh(await deployTaskDefinitionToEcs(clients.ecs, target, goal.revision));
-    // Known limit (README, "Limits"): WaitForRollback does not decide gates, so this deployment's
-    // pause hooks run to their own timeoutConfiguration action.
-    return next.watch ? { ...next, watch: { ...next.watch, gated: false, rechecksLeft: 0 } } : next;
+    const next = options.fresh(await deployTaskDefinitionToEcs(clients.ecs, target, goal.revision));
+    // Known limit (README, "Limits"): WaitForServiceRollback does not decide gates, so this
+    // deployment's pause hooks run to their own timeoutConfiguration action.
+    return next.watch ? { ...next, watch: { ...next.watch, gated: false } } : next;
   }
   const now = await describeServiceDeployment(clients.ecs, watch.serviceDeploymentArn);
   throw new RolloutNeedsOperator(
