@@ -106,7 +106,7 @@ export async function measureStagedReactions(sandbox: Sandbox): Promise<StagedRe
     });
     await sandbox.idle();
     const steps = stepsOf(crashing.digest);
-    const answered = steps.filter((step, i) => steps[i - 1]?.state === 'DecideGate');
+    const answered = steps.filter((_, i) => steps[i - 1]?.state === 'DecideGate');
     const gateMs = answered.map((step, i) => step.realMs - (hookEvents[i] ?? step.realMs));
     const rollback = steps.find((step) => step.state === 'Rollback');
     const nth = failedTasks.get('reactbg')?.[1];
