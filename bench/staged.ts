@@ -1,4 +1,5 @@
 import type { AppSeed, Sandbox } from '../sandbox/sandbox.ts';
+import { stagedConfiguration } from '../sandbox/scenarios.ts';
 
 /**
  * Figures of ECS blue/green, linear and canary deployments driven by Gantry, on the sandbox's
@@ -20,24 +21,14 @@ export interface StagedReactionFigures {
   triggerToRollbackSeconds?: number;
 }
 
-const pauses = {
-  targetType: 'PAUSE',
-  lifecycleStages: [
-    'POST_TEST_TRAFFIC_SHIFT',
-    'PRE_PRODUCTION_TRAFFIC_SHIFT',
-    'POST_PRODUCTION_TRAFFIC_SHIFT',
-  ],
-};
-
 function stagedSeed(app: string, configuration: Record<string, unknown>, gated = true): AppSeed {
   return {
     app,
     env: 'prod',
     repository: app,
-    deploymentConfiguration: {
-      ...configuration,
-      ...(gated && { lifecycleHooks: [pauses] }),
-    } as AppSeed['deploymentConfiguration'],
+    deploymentConfiguration: gated
+      ? stagedConfiguration(configuration)
+      : (configuration as AppSeed['deploymentConfiguration']),
     config: { health: { timeoutSeconds: 600, maxFailedTasks: 2 }, ...(gated && { gates: { alarms: [] } }) },
   };
 }

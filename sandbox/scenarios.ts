@@ -1,3 +1,4 @@
+import { gateStages } from '../functions/src/ecs/service-deployment.ts';
 import type { Scenario } from './emulator/index.ts';
 import type { ExecutionDescription } from './runner.ts';
 import type { AppSeed, Sandbox } from './sandbox.ts';
@@ -28,25 +29,26 @@ const app = (extra: Partial<AppSeed> = {}): AppSeed => ({
 });
 
 /**
- * A service on a blue/green, linear or canary strategy with PAUSE hooks at the stages Gantry's
- * gates decide (README, "Gates"), and a config whose gates read the alarm web-5xx.
+ * The PAUSE hook a gated service carries (README, "Blue/green, linear and canary services"): at
+ * every stage Gantry's gates decide, rolling back if nobody answers within the hour.
  */
+export const gatedPauseHook = {
+  targetType: 'PAUSE',
+  lifecycleStages: [...gateStages],
+  timeoutConfiguration: { timeoutInMinutes: 60, action: 'ROLLBACK' },
+};
+
+/** A service on a blue/green, linear or canary strategy with {@link gatedPauseHook}. */
+export function stagedConfiguration(
+  configuration: Record<string, unknown>,
+): AppSeed['deploymentConfiguration'] {
+  return { ...configuration, lifecycleHooks: [gatedPauseHook] } as AppSeed['deploymentConfiguration'];
+}
+
+/** A gated service whose gates read the alarm web-5xx. */
 function stagedService(configuration: Record<string, unknown>): Partial<AppSeed> {
   return {
-    deploymentConfiguration: {
-      ...configuration,
-      lifecycleHooks: [
-        {
-          targetType: 'PAUSE',
-          lifecycleStages: [
-            'POST_TEST_TRAFFIC_SHIFT',
-            'PRE_PRODUCTION_TRAFFIC_SHIFT',
-            'POST_PRODUCTION_TRAFFIC_SHIFT',
-          ],
-          timeoutConfiguration: { timeoutInMinutes: 60, action: 'ROLLBACK' },
-        },
-      ],
-    } as AppSeed['deploymentConfiguration'],
+    deploymentConfiguration: stagedConfiguration(configuration),
     config: { gates: { alarms: ['web-5xx'] } },
   };
 }

@@ -1,28 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreateServiceInput } from '../../sandbox/emulator/index.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
+import { stagedConfiguration } from '../../sandbox/scenarios.ts';
 import { callsFor, executionsOf, onlyExecutionOf } from '../support/flows.ts';
 
 /**
  * Blue/green, linear and canary deployments driven and gated by Gantry, on the sandbox's ECS
  * strategies model (a simulation built from AWS's documentation: sandbox/emulator/README.md).
  */
-const gatedHooks = [
-  {
-    targetType: 'PAUSE',
-    lifecycleStages: [
-      'POST_TEST_TRAFFIC_SHIFT',
-      'PRE_PRODUCTION_TRAFFIC_SHIFT',
-      'POST_PRODUCTION_TRAFFIC_SHIFT',
-    ],
-    timeoutConfiguration: { timeoutInMinutes: 60, action: 'ROLLBACK' },
-  },
-];
-
-function strategy(configuration: Record<string, unknown>): CreateServiceInput['deploymentConfiguration'] {
-  return { ...configuration, lifecycleHooks: gatedHooks } as CreateServiceInput['deploymentConfiguration'];
-}
-
 /** The decisions Gantry sent ContinueServiceDeployment for, in order. */
 function answers(sandbox: Sandbox, app: string) {
   return callsFor(sandbox, 'ContinueServiceDeployment', `/${app}/`).map((call) => call.input.action);
@@ -44,7 +29,7 @@ describe('ECS staged deployments (sandbox)', () => {
       app: 'canary',
       env: 'prod',
       repository: 'canary',
-      deploymentConfiguration: strategy({
+      deploymentConfiguration: stagedConfiguration({
         strategy: 'CANARY',
         canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: 5 },
         bakeTimeInMinutes: 10,
@@ -72,7 +57,7 @@ describe('ECS staged deployments (sandbox)', () => {
       app: 'linear',
       env: 'prod',
       repository: 'linear',
-      deploymentConfiguration: strategy({
+      deploymentConfiguration: stagedConfiguration({
         strategy: 'LINEAR',
         linearConfiguration: { stepPercent: 10, stepBakeTimeInMinutes: 2 },
         bakeTimeInMinutes: 5,
@@ -99,7 +84,7 @@ describe('ECS staged deployments (sandbox)', () => {
       app: 'bluegreen',
       env: 'prod',
       repository: 'bluegreen',
-      deploymentConfiguration: strategy({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 30 }),
+      deploymentConfiguration: stagedConfiguration({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 30 }),
       config: { gates: { alarms: [] } },
     });
 

@@ -11,6 +11,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EcsTarget } from '../../functions/src/config/schema.ts';
 import {
+  gateStages,
   judgeServiceDeployment,
   rearm,
   requireGateHooks,
@@ -268,12 +269,7 @@ describe('requireGateHooks', () => {
     }) as Service;
 
   it('accepts a staged service with PAUSE hooks at every gate stage', () => {
-    expect(() =>
-      requireGateHooks(
-        hooks(['POST_TEST_TRAFFIC_SHIFT', 'PRE_PRODUCTION_TRAFFIC_SHIFT', 'POST_PRODUCTION_TRAFFIC_SHIFT']),
-        target,
-      ),
-    ).not.toThrow();
+    expect(() => requireGateHooks(hooks([...gateStages]), target)).not.toThrow();
   });
 
   it('refuses a service missing a pause hook, naming the stage', () => {

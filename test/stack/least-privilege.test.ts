@@ -13,6 +13,7 @@ import { asCaller } from '../../sandbox/caller.ts';
 import type { CallRecord } from '../../sandbox/emulator/index.ts';
 import { stackRoles } from '../../sandbox/iam.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
+import { stagedConfiguration } from '../../sandbox/scenarios.ts';
 
 type Statement = { Action: string[]; Resource: unknown; Condition?: unknown };
 const require = createRequire(import.meta.url);
@@ -89,23 +90,11 @@ describe('least privilege (sandbox)', () => {
     await sandbox.idle();
     // A gated canary whose first gate finds its alarm in ALARM (decideGate answers ROLLBACK), then
     // a rollback requested while a second one bakes (delivered to it: StopServiceDeployment).
-    const pauses = {
-      targetType: 'PAUSE',
-      lifecycleStages: [
-        'POST_TEST_TRAFFIC_SHIFT',
-        'PRE_PRODUCTION_TRAFFIC_SHIFT',
-        'POST_PRODUCTION_TRAFFIC_SHIFT',
-      ],
-    };
     sandbox.seedApp({
       app: 'api',
       env: 'prod',
       repository: 'api',
-      deploymentConfiguration: {
-        strategy: 'CANARY',
-        bakeTimeInMinutes: 30,
-        lifecycleHooks: [pauses],
-      } as Parameters<Sandbox['seedApp']>[0]['deploymentConfiguration'],
+      deploymentConfiguration: stagedConfiguration({ strategy: 'CANARY', bakeTimeInMinutes: 30 }),
       config: { gates: { alarms: ['api-prod-5xx'] } },
     });
     sandbox.emulator.cloudwatch.setAlarm('api-prod-5xx', 'ALARM');
