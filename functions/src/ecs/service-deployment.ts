@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-ecs';
 import type { EcsTarget, GatesConfig } from '../config/schema.ts';
 import { awsCall, GateHooksMissing, hasErrorName, RolloutNeedsOperator } from '../errors.ts';
-import { isFailedTask, type StoppedTask, stoppedTasksOf } from './rollout.ts';
+import { isFailedTask, type StoppedTask, stoppedTasksOf, withObserved } from './rollout.ts';
 import { type ServiceDeploymentWatch, type StagedStrategy, watchSchema } from './watch.ts';
 
 export type { GateDecision, ServiceDeploymentWatch, StagedStrategy } from './watch.ts';
@@ -243,11 +243,6 @@ function awaitingPauseHook(deployment: ServiceDeployment): string | undefined {
   return deployment.lifecycleHookDetails?.find(
     (hook) => hook.targetType === 'PAUSE' && hook.status === 'AWAITING_ACTION' && hook.hookId,
   )?.hookId;
-}
-
-function withObserved(observed: readonly StoppedTask[], listed: readonly StoppedTask[]): StoppedTask[] {
-  const seen = new Set(observed.map((task) => task.taskArn));
-  return [...observed, ...listed.filter((task) => !seen.has(task.taskArn))];
 }
 
 /**
