@@ -134,7 +134,10 @@ export function isFailedTask(task: StoppedTask): boolean {
 }
 
 /** The tasks events described, then those ListTasks adds: one entry per task. */
-export function withObserved(observed: readonly StoppedTask[], listed: readonly StoppedTask[]): StoppedTask[] {
+export function withObserved(
+  observed: readonly StoppedTask[],
+  listed: readonly StoppedTask[],
+): StoppedTask[] {
   const seen = new Set(observed.map((task) => task.taskArn));
   return [...observed, ...listed.filter((task) => !seen.has(task.taskArn))];
 }

@@ -34,10 +34,11 @@ export function stagedStrategyOf(service: Service): StagedStrategy | undefined {
 }
 
 /**
- * Traffic steps: ⌈100/stepPercent⌉ for linear, 2 for canary, 1 for blue/green ("Amazon ECS linear
- * deployments", "Amazon ECS canary deployments",
- * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-linear.html,
- * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/canary-deployment.html).
+ * Traffic steps: ⌈100/stepPercent⌉ for linear (equal increments "until 100% of traffic is
+ * shifted", the step bake "not applied after reaching 100 percent traffic": ECS API reference,
+ * LinearConfiguration, https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_LinearConfiguration.html),
+ * 2 for canary (the canary percent, then the rest: CanaryConfiguration in the same reference), 1
+ * for blue/green; issue 12 and the sandbox's model (sandbox/emulator/README.md) count them alike.
  */
 export function trafficSteps(
   strategy: StagedStrategy,
