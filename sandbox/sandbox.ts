@@ -14,7 +14,7 @@ import {
   serverlessConfigPath,
 } from './bus.ts';
 import { asCaller } from './caller.ts';
-import { type Emulator, type Scenario, startEmulator } from './emulator/index.ts';
+import { type CreateServiceInput, type Emulator, type Scenario, startEmulator } from './emulator/index.ts';
 import { enforceStackRoles } from './iam.ts';
 import {
   type ExecutionDescription,
@@ -45,6 +45,11 @@ export interface AppSeed {
   initialTag?: string;
   desiredCount?: number;
   circuitBreaker?: { enable: boolean; rollback: boolean };
+  /**
+   * A blue/green, linear or canary strategy with its hooks (ECS `deploymentConfiguration`, as the
+   * emulator's createService takes it); absent: a rolling service.
+   */
+  deploymentConfiguration?: CreateServiceInput['deploymentConfiguration'];
   /** Tag the service `gantry:managed` = `true`, which Gantry's roles require (default true). */
   managed?: boolean;
   config?: Partial<DeployConfig>;
@@ -201,6 +206,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         service,
         desiredCount: seed.desiredCount ?? 2,
         ...(seed.circuitBreaker && { circuitBreaker: seed.circuitBreaker }),
+        ...(seed.deploymentConfiguration && { deploymentConfiguration: seed.deploymentConfiguration }),
         // The tag that marks services Gantry may deploy (managedServiceTag in functions/src/ecs/deploy.ts).
         ...(seed.managed !== false && { tags: [{ key: 'gantry:managed', value: 'true' }] }),
         taskDefinition: {

@@ -3,6 +3,7 @@ import type { DeployConfig } from '../config/schema.ts';
 import type { SettledVerdict } from '../coordination/waits.ts';
 import type { DeployPlan } from '../deploy-plan.ts';
 import type { DeployState } from '../deploy-state.ts';
+import type { ServiceDeploymentWatch } from '../ecs/service-deployment.ts';
 import type { GantryErrorName } from '../errors.ts';
 import { ecsTarget } from './ecs.ts';
 
@@ -28,14 +29,21 @@ export interface TargetDeployment {
   previousRevision: string;
   /** The image in that revision, so even a first deploy's rollback is recorded by image. */
   previousImage?: string;
+  /**
+   * A rollout the target runs in stages with its own pauses (ECS blue/green, linear, canary): how
+   * Gantry follows it. The state machine takes the staged path (WaitForServiceDeployment) when set.
+   */
+  watch?: ServiceDeploymentWatch;
 }
 
 /** A rollout's verdict: still going, or settled (what the parked execution resumes with). */
 export type RolloutJudgement =
   | Extract<SettledVerdict, { outcome: 'completed' }>
-  | { outcome: 'pending' }
+  | { outcome: 'pending'; lifecycleStage?: string }
+  /** A staged rollout paused at a hook Gantry decides (config `gates`). */
+  | Extract<SettledVerdict, { outcome: 'gate' }>
   | (Extract<SettledVerdict, { outcome: 'failed' }> & {
-      error: Extract<GantryErrorName, 'RolloutFailed' | 'RolloutTimedOut'>;
+      error: Extract<GantryErrorName, 'RolloutFailed' | 'RolloutTimedOut' | 'RolloutNeedsOperator'>;
     });
 
 /** What the target runs now, read from the target itself (not from Gantry's records). */
@@ -78,6 +86,6 @@ export interface TargetClients {
 export function targetFor(config: DeployConfig, clients: TargetClients): DeployTarget {
   switch (config.target.type) {
     case 'ecs':
-      return ecsTarget(config.target, config.health, clients);
+      return ecsTarget(config.target, config.health, clients, undefined, config.gates);
   }
 }
