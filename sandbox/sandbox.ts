@@ -22,6 +22,8 @@ export interface SandboxOptions {
   speed?: number;
   region?: string;
   accountId?: string;
+  /** Port on 127.0.0.1 (default 0: any free port); `serve` listens on a known one. */
+  port?: number;
   onProgress?: (progress: StateProgress) => void;
 }
 
@@ -87,7 +89,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const region = options.region ?? 'eu-west-1';
   const accountId = options.accountId ?? '123456789012';
   const parameterPrefix = '/gantry';
-  const emulator = await startEmulator({ region, accountId });
+  const emulator = await startEmulator({
+    region,
+    accountId,
+    ...(options.port !== undefined && { port: options.port }),
+  });
   // The stack serverless.yml would deploy as stage `sandbox`: its names are derived from this one.
   const stage = 'sandbox';
   const stackName = `gantry-${stage}`;
