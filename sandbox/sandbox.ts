@@ -152,6 +152,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   emulator.sfn.setHandlers({
     startExecution: (input) => stepFunctions.startExecution(input),
     describeExecution: (arn) => stepFunctions.describeExecution(arn),
+    getExecutionHistory: (arn) => stepFunctions.executionHistory(arn),
     sendTaskSuccess: (token, output) => stepFunctions.sendTaskSuccess(token, output),
     sendTaskFailure: (token, error, cause) => stepFunctions.sendTaskFailure(token, error, cause),
     sendTaskHeartbeat: (token) => stepFunctions.sendTaskHeartbeat(token),

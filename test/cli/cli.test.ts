@@ -1,0 +1,181 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gantry, type ServedSandbox, serveSandbox } from './support.ts';
+
+/**
+ * The CLI as a user runs it: the bin's launcher in a child process, against `sandbox serve` in
+ * another. The fleet: web/prod on v1.1.0 (v1.2.0 healthy and v1.3.0 crash-looping not deployed),
+ * web/staging on v1.0.0, api/prod on v2.0.0 (v2.1.0 crash-loops). Tests that change state use
+ * their own app/env, so their order does not matter.
+ */
+let sandbox: ServedSandbox;
+let files: string;
+const cli = (...args: string[]) => gantry([...sandbox.flags, ...args]);
+
+beforeAll(async () => {
+  sandbox = await serveSandbox();
+  files = await mkdtemp(join(tmpdir(), 'gantry-cli-'));
+}, 120_000);
+
+afterAll(async () => {
+  await sandbox?.stop();
+  if (files) await rm(files, { recursive: true, force: true });
+});
+
+describe('gantry status', () => {
+  it('lists every app/env with its live release and a sentence per app/env', async () => {
+    // Act
+    const { code, stdout } = await cli('status');
+
+    // Assess
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^APP\s+ENV\s+LIVE\s+DIGEST\s+SINCE/);
+    expect(stdout).toMatch(/web\s+staging\s+v1\.0\.0\s+sha256:[0-9a-f]{12}\s/);
+    expect(stdout).toContain('web/prod is on v1.1.0 since');
+  });
+
+  it('prints one app/env as JSON for scripts', async () => {
+    const { code, stdout } = await cli('status', 'web', 'staging', '--json');
+
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({
+      app: 'web',
+      env: 'staging',
+      live: { tag: 'v1.0.0', revision: expect.stringContaining(':task-definition/') },
+      lastAttempt: { outcome: 'deployed' },
+      lock: null,
+      waiting: null,
+    });
+  });
+
+  it('refuses a bad name with one line and exit code 2', async () => {
+    const { code, stdout, stderr } = await cli('status', 'Web', 'prod');
+
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.trim().split('\n')).toEqual([expect.stringContaining('app "Web" is not a valid name')]);
+  });
+
+  it('exits 4 with the reason when the endpoint does not answer', async () => {
+    const { code, stderr } = await gantry([
+      '--sandbox',
+      '--endpoint',
+      'http://127.0.0.1:9',
+      'status',
+      'web',
+      'prod',
+    ]);
+
+    expect(code).toBe(4);
+    expect(stderr).toMatch(/ECONNREFUSED/);
+  });
+});
+
+describe('gantry history', () => {
+  it('lists the releases newest first', async () => {
+    const { code, stdout } = await cli('history', 'web', 'prod');
+
+    expect(code).toBe(0);
+    const rows = stdout.trim().split('\n').slice(1);
+    expect(rows.map((row) => row.split(/\s{2,}/)[2])).toEqual(['v1.1.0', 'v1.0.0']);
+  });
+
+  it('refuses a limit that is not a number', async () => {
+    const { code, stderr } = await cli('history', 'web', 'prod', '--limit', 'ten');
+
+    expect(code).toBe(2);
+    expect(stderr).toContain('--limit "ten"');
+  });
+});
+
+describe('gantry deploy', () => {
+  it('follows a healthy deploy state by state and exits 0 once Deployed', async () => {
+    const { code, stdout, stderr } = await cli(
+      'deploy',
+      'web',
+      'prod',
+      'web:v1.2.0',
+      '--wait',
+      '--poll-seconds',
+      '0.2',
+    );
+
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/ResolveConfig[\s\S]*DeployEcs[\s\S]*WaitForRollout[\s\S]*RecordRelease/);
+    expect(stdout).toContain('Deployed');
+    expect(stdout).toContain('web/prod is on v1.2.0 since');
+  });
+
+  it('exits 1 when the deploy is rolled back, and status says why', async () => {
+    const deployed = await cli('deploy', 'api', 'prod', 'api:v2.1.0', '--wait', '--poll-seconds', '0.2');
+    const status = await cli('status', 'api', 'prod');
+
+    expect(deployed.code).toBe(1);
+    expect(deployed.stdout).toContain('RolledBack (RolloutFailed');
+    expect(status.stdout).toMatch(
+      /api\/prod is on v2\.0\.0, rolled back from v2\.1\.0 because 2 tasks stopped/,
+    );
+  });
+
+  it('refuses a malformed image before starting anything', async () => {
+    const before = await cli('history', 'web', 'staging', '--json');
+
+    const { code, stderr } = await cli('deploy', 'web', 'staging', 'web@sha256:abc', '--wait');
+
+    expect(code).toBe(2);
+    expect(stderr).toContain('the digest must be sha256:');
+    expect((await cli('history', 'web', 'staging', '--json')).stdout).toBe(before.stdout);
+    expect(JSON.parse((await cli('status', 'web', 'staging', '--json')).stdout)).toMatchObject({
+      lock: null,
+    });
+  });
+});
+
+describe('gantry config', () => {
+  const config = {
+    repository: 'web',
+    tagPattern: '^v\\d+\\.\\d+\\.\\d+$',
+    target: { type: 'ecs', cluster: 'staging', service: 'web', container: 'app' },
+    health: { timeoutSeconds: 300, maxFailedTasks: 2 },
+  };
+
+  it('validates a file without calling AWS, naming each bad field', async () => {
+    const bad = join(files, 'bad.json');
+    await writeFile(bad, JSON.stringify({ ...config, health: { timeoutSeconds: 5 }, colour: 'blue' }));
+
+    const { code, stderr } = await gantry(['config', 'validate', 'web', 'staging', bad]);
+
+    expect(code).toBe(2);
+    expect(stderr).toContain('health.timeoutSeconds');
+    expect(stderr).toContain('unknown key(s) colour');
+  });
+
+  it('shows the diff and writes nothing without --yes on a non-interactive input', async () => {
+    const file = join(files, 'staging.json');
+    await writeFile(file, JSON.stringify(config));
+    const before = await cli('config', 'get', 'web', 'staging');
+
+    const { code, stderr } = await cli('config', 'put', 'web', 'staging', file);
+
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^\+\s+"timeoutSeconds": 300,$/m);
+    expect(stderr).toContain('give --yes');
+    expect((await cli('config', 'get', 'web', 'staging')).stdout).toBe(before.stdout);
+  });
+
+  it('writes a valid file with --yes, and get then shows it', async () => {
+    const file = join(files, 'staging-yes.json');
+    await writeFile(file, JSON.stringify(config));
+
+    const put = await cli('config', 'put', 'web', 'staging', file, '--yes');
+    const got = await cli('config', 'get', 'web', 'staging');
+    const again = await cli('config', 'put', 'web', 'staging', file, '--yes');
+
+    expect(put.code).toBe(0);
+    expect(put.stdout).toMatch(/written, version 2/);
+    expect(JSON.parse(got.stdout)).toEqual(config);
+    expect(again.stdout).toContain('no change');
+  });
+});
