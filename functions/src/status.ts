@@ -74,6 +74,27 @@ export async function readAppEnvStatus(
   return appEnvStatus({ app, env, live, latest, lock, waiter });
 }
 
+/**
+ * The `detail-type` of the event Gantry puts on every change of what is live (deployed, rolled
+ * back, a rollback that failed); its detail is the app/env's {@link AppEnvStatus}, so a Slack or
+ * SNS rule needs no lookup.
+ */
+export const statusChangedDetailType = 'Release Status Changed';
+
+/**
+ * The status right after `record` was written, as `gantry status` shows it once the recording
+ * execution lets go of the lock (its next step): the record is both the live release and the
+ * newest history entry, so only the waiter is read (1 GetItem).
+ */
+export async function statusAfterRecord(
+  table: CoordinationTable,
+  where: { app: string; env: string },
+  record: ReleaseRecord,
+): Promise<AppEnvStatus> {
+  const waiter = await readCoordinationItem(table, where.app, where.env, waiterSortKey);
+  return appEnvStatus({ ...where, live: record, latest: record, lock: undefined, waiter });
+}
+
 /** The status from what was read; pure, so the status event and the CLI build the same object. */
 export function appEnvStatus(input: {
   app: string;
