@@ -3,6 +3,7 @@ import { configGetCommand, configPutCommand, configValidateCommand } from './com
 import { deployCommand } from './commands/deploy.ts';
 import { historyCommand } from './commands/history.ts';
 import { statusCommand } from './commands/status.ts';
+import { whyCommand } from './commands/why.ts';
 import { createContext, type GlobalOptions } from './context.ts';
 import { describeFailure, type ExitCode, exitCodes, type Output, processOutput } from './output.ts';
 
@@ -99,6 +100,18 @@ export function buildProgram(
           image: string,
           options: { wait?: boolean; reason?: string; pollSeconds: string },
         ) => deployCommand(context, output, app, envName, image, options),
+      ),
+    );
+
+  program
+    .command('why')
+    .description('forensics of the last failure (or of one execution): stopped tasks, exit codes, the event')
+    .argument('<app>')
+    .argument('<env>')
+    .argument('[execution]', 'execution name or ARN (default: the last rollback in the history)')
+    .action(
+      action((context, app: string, envName: string, execution: string | undefined) =>
+        whyCommand(context, output, app, envName, execution),
       ),
     );
 

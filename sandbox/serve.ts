@@ -13,8 +13,10 @@ import { type Sandbox, startSandbox } from './sandbox.ts';
 interface FleetImage {
   tag: string;
   rollout: Scenario;
-  /** Pushed with its ECR event, so Gantry deploys it while the sandbox starts. */
+  /** Deployed through Gantry while the sandbox starts. */
   deployed?: boolean;
+  /** Deleted from ECR after that, as a lifecycle policy would: a rollback to it must be refused. */
+  deletedAfterwards?: boolean;
 }
 
 export const demoFleet: { app: string; env: string; repository: string; images: FleetImage[] }[] = [
@@ -44,6 +46,16 @@ export const demoFleet: { app: string; env: string; repository: string; images: 
       { tag: 'v2.1.0', rollout: 'crashLoop' },
     ],
   },
+  {
+    app: 'shop',
+    env: 'prod',
+    repository: 'shop',
+    images: [
+      { tag: 'v3.0.0', rollout: 'healthy', deployed: true, deletedAfterwards: true },
+      { tag: 'v3.1.0', rollout: 'healthy', deployed: true },
+      { tag: 'v3.2.0', rollout: 'healthy', deployed: true },
+    ],
+  },
 ];
 
 /**
@@ -62,6 +74,10 @@ export async function seedDemoFleet(sandbox: Sandbox): Promise<void> {
         sandbox.startExecution({ app, env, image: `${repository}:${image.tag}`, reason: 'demo fleet' });
         await sandbox.idle();
       }
+    }
+    for (const image of images.filter((candidate) => candidate.deletedAfterwards)) {
+      const digest = sandbox.emulator.ecr.resolveTag(repository, image.tag);
+      if (digest) sandbox.emulator.ecr.removeImage(repository, digest);
     }
   }
 }
@@ -87,9 +103,11 @@ export async function serve(argv: readonly string[]): Promise<void> {
   console.log(`Simulated time runs ${speed}x faster than real time. Seeding the demo fleet…`);
   await seedDemoFleet(sandbox);
   for (const { app, env, repository, images } of demoFleet) {
-    console.log(
-      `  ${app}/${env}: images ${images.map((image) => `${repository}:${image.tag} (${image.rollout})`).join(', ')}`,
+    const described = images.map(
+      (image) =>
+        `${repository}:${image.tag} (${image.deletedAfterwards ? 'deleted from ECR' : image.rollout})`,
     );
+    console.log(`  ${app}/${env}: ${described.join(', ')}`);
   }
   const flag = port === sandboxDefaults.port ? '--sandbox' : `--sandbox --endpoint ${sandbox.emulator.url}`;
   console.log(`Try: npx gantry ${flag} status`);
