@@ -19,6 +19,25 @@ export interface GlobalOptions {
   stateMachine?: string;
 }
 
+export interface ContextHooks {
+  /** Called once per API call a command makes (retries not counted): how the README's costs are measured. */
+  onCall?: (call: { client: string; command: string }) => void;
+}
+
+type AwsClient = SSMClient | ECRClient | ECSClient | SFNClient | DynamoDBClient;
+
+/** Counts each command sent, at the first middleware step: before, and so apart from, retries. */
+function countCalls(client: AwsClient, onCall: NonNullable<ContextHooks['onCall']>): void {
+  // Every client's stack takes the same initialize middleware; one client's type stands for all.
+  (client.middlewareStack as unknown as SSMClient['middlewareStack']).add(
+    (next, context) => (args) => {
+      onCall({ client: context.clientName ?? '?', command: context.commandName ?? '?' });
+      return next(args);
+    },
+    { step: 'initialize', name: 'gantryCountCalls' },
+  );
+}
+
 /** Every AWS client a command may use, created lazily so a command builds only what it calls. */
 export interface Clients {
   ssm: SSMClient;
@@ -46,7 +65,11 @@ export interface CliContext {
  * signature (sandbox/emulator/README.md), so any credentials do; dummy ones are supplied when the
  * environment has none, only for the sandbox.
  */
-export function createContext(options: GlobalOptions, env: NodeJS.ProcessEnv): CliContext {
+export function createContext(
+  options: GlobalOptions,
+  env: NodeJS.ProcessEnv,
+  hooks: ContextHooks = {},
+): CliContext {
   const sandbox = options.sandbox === true;
   const endpoint = options.endpoint ?? (sandbox ? sandboxDefaults.endpoint : undefined);
   if (endpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(endpoint)) {
@@ -63,10 +86,13 @@ export function createContext(options: GlobalOptions, env: NodeJS.ProcessEnv): C
     // A person waits at the prompt: fail after a few tries rather than back off for minutes.
     maxAttempts: 4,
   };
-  const lazy = <T>(create: () => T): (() => T) => {
+  const lazy = <T extends AwsClient>(create: () => T): (() => T) => {
     let client: T | undefined;
     return () => {
-      client ??= create();
+      if (client === undefined) {
+        client = create();
+        if (hooks.onCall) countCalls(client, hooks.onCall);
+      }
       return client;
     };
   };

@@ -4,7 +4,7 @@ import { deployCommand } from './commands/deploy.ts';
 import { historyCommand } from './commands/history.ts';
 import { statusCommand } from './commands/status.ts';
 import { whyCommand } from './commands/why.ts';
-import { createContext, type GlobalOptions } from './context.ts';
+import { type ContextHooks, createContext, type GlobalOptions } from './context.ts';
 import { describeFailure, type ExitCode, exitCodes, type Output, processOutput } from './output.ts';
 
 const exitCodeHelp = `
@@ -24,6 +24,7 @@ export function buildProgram(
   output: Output,
   env: NodeJS.ProcessEnv,
   setCode: (code: ExitCode) => void,
+  hooks: ContextHooks = {},
 ): Command {
   const program = new Command('gantry')
     .description('Operate Gantry deployments: status, history, deploy, rollback, plan, why, config')
@@ -55,7 +56,7 @@ export function buildProgram(
     ) =>
     async (...args: unknown[]) => {
       const command = args.at(-1) as Command;
-      const context = createContext(command.optsWithGlobals<GlobalOptions>(), env);
+      const context = createContext(command.optsWithGlobals<GlobalOptions>(), env, hooks);
       setCode(await handler(context, ...(args.slice(0, -1) as A)));
     };
 
@@ -157,11 +158,17 @@ export async function run(
   argv: readonly string[],
   output: Output = processOutput,
   env = process.env,
+  hooks: ContextHooks = {},
 ): Promise<ExitCode> {
   let code: ExitCode = exitCodes.ok;
-  const program = buildProgram(output, env, (result) => {
-    code = result;
-  });
+  const program = buildProgram(
+    output,
+    env,
+    (result) => {
+      code = result;
+    },
+    hooks,
+  );
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;
