@@ -133,6 +133,40 @@ describe('gantry deploy', () => {
   });
 });
 
+describe('gantry why', () => {
+  it('shows the stopped tasks, stop codes and exit codes of the last rollback', async () => {
+    await cli('deploy', 'api', 'prod', 'api:v2.1.0', '--wait', '--poll-seconds', '0.2');
+
+    const { code, stdout } = await cli('why', 'api', 'prod');
+
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^api\/prod: execution cli-deploy-api-prod-\w+ FAILED at /);
+    expect(stdout).toContain('v2.1.0 rolled back to v2.0.0');
+    expect(stdout).toContain('RolloutFailed: 2 task(s) of the new deployment stopped (limit 2)');
+    expect(stdout).toMatch(
+      /^[0-9a-f]{32}\s+EssentialContainerExited\s+Essential container in task exited\s+app=1 /m,
+    );
+  });
+
+  it('says so when nothing was rolled back', async () => {
+    const { code, stdout } = await cli('why', 'web', 'staging');
+
+    expect(code).toBe(0);
+    expect(stdout).toContain('web/staging: no rollback in the last releases');
+  });
+
+  it("refuses another app/env's execution with exit code 2", async () => {
+    const rolledBack = JSON.parse((await cli('history', 'api', 'prod', '--json')).stdout) as {
+      executionArn: string;
+    }[];
+
+    const { code, stderr } = await cli('why', 'web', 'prod', rolledBack[0]?.executionArn ?? '');
+
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/deployed api\/prod, not web\/prod/);
+  });
+});
+
 describe('gantry config', () => {
   const config = {
     repository: 'web',
