@@ -2,6 +2,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { configGetCommand, configPutCommand, configValidateCommand } from './commands/config.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { historyCommand } from './commands/history.ts';
+import { planCommand } from './commands/plan.ts';
+import { rollbackCommand } from './commands/rollback.ts';
 import { statusCommand } from './commands/status.ts';
 import { whyCommand } from './commands/why.ts';
 import { type ContextHooks, createContext, type GlobalOptions } from './context.ts';
@@ -101,6 +103,53 @@ export function buildProgram(
           image: string,
           options: { wait?: boolean; reason?: string; pollSeconds: string },
         ) => deployCommand(context, output, app, envName, image, options),
+      ),
+    );
+
+  program
+    .command('rollback')
+    .description('back to the previous release, or --to any release of the history')
+    .argument('<app>')
+    .argument('<env>')
+    .option(
+      '--to <release>',
+      'a tag, a digest (or its first 12+ hex digits), or the execution that recorded it',
+    )
+    .requiredOption('--reason <text>', 'why: kept in the release record and the events')
+    .option('--wait', 'follow it state by state; exit 0 only if it ends Deployed')
+    .option('--poll-seconds <s>', 'seconds between two looks while waiting', '2')
+    .action(
+      action(
+        (
+          context,
+          app: string,
+          envName: string,
+          options: { to?: string; reason: string; wait?: boolean; pollSeconds: string },
+        ) => rollbackCommand(context, output, app, envName, options),
+      ),
+    );
+
+  program
+    .command('plan')
+    .description('dry run: the change a deploy would make and a verify list; nothing is written')
+    .argument('<app>')
+    .argument('<env>')
+    .argument('<image>')
+    .option('--task-roles <pattern>', "task roles Gantry may pass (the stack's TaskRoleNames)", '*-task')
+    .option(
+      '--execution-roles <pattern>',
+      "execution roles Gantry may pass (the stack's ExecutionRoleNames)",
+      '*-execution',
+    )
+    .action(
+      action(
+        (
+          context,
+          app: string,
+          envName: string,
+          image: string,
+          options: { taskRoles: string; executionRoles: string },
+        ) => planCommand(context, output, app, envName, image, options),
       ),
     );
 

@@ -133,6 +133,106 @@ describe('gantry deploy', () => {
   });
 });
 
+describe('gantry rollback', () => {
+  it('goes back to the previous release and exits 0 once Deployed', async () => {
+    const { code, stdout, stderr } = await cli(
+      'rollback',
+      'web',
+      'prod',
+      '--reason',
+      'bad release',
+      '--wait',
+      '--poll-seconds',
+      '0.2',
+    );
+
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/rolling web\/prod back from v1\.\d\.0 to v1\.\d\.0/);
+    expect(stdout).toContain('Deployed');
+    expect(stdout).toMatch(/web\/prod is on v1\.\d\.0, rolled back from v1\.\d\.0 on request: bad release/);
+  });
+
+  it('goes back to any release of the history with --to', async () => {
+    const { code, stdout } = await cli(
+      'rollback',
+      'shop',
+      'prod',
+      '--to',
+      'v3.1.0',
+      '--reason',
+      'v3.2.0 is slow',
+      '--wait',
+      '--poll-seconds',
+      '0.2',
+    );
+
+    expect(code).toBe(0);
+    expect(stdout).toContain('shop/prod is on v3.1.0, rolled back from v3.2.0 on request: v3.2.0 is slow');
+  });
+
+  it('refuses a release whose image was deleted from ECR, before starting anything', async () => {
+    const before = await cli('history', 'shop', 'prod', '--json');
+
+    const { code, stderr } = await cli('rollback', 'shop', 'prod', '--to', 'v3.0.0', '--reason', 'try');
+
+    expect(code).toBe(3);
+    expect(stderr).toMatch(/^gantry: ImageNotFound: shop@sha256:[0-9a-f]{64} is no longer in ECR/);
+    expect((await cli('history', 'shop', 'prod', '--json')).stdout).toBe(before.stdout);
+  });
+
+  it('refuses a rollback when no release was recorded before the live one (exit 3)', async () => {
+    const { code, stderr } = await cli('rollback', 'web', 'staging', '--reason', 'try');
+
+    expect(code).toBe(3);
+    expect(stderr).toContain('NoPreviousRelease: web/staging has no recorded previous release');
+  });
+
+  it('wants a reason (exit 2)', async () => {
+    const { code, stderr } = await cli('rollback', 'web', 'prod');
+
+    expect(code).toBe(2);
+    expect(stderr).toContain("required option '--reason <text>' not specified");
+  });
+});
+
+describe('gantry plan', () => {
+  it('shows the task-definition diff and a verify list, writing nothing', async () => {
+    const before = await cli('history', 'web', 'prod', '--json');
+
+    const { code, stdout } = await cli('plan', 'web', 'prod', 'web:v1.3.0');
+
+    expect(code).toBe(0);
+    expect(stdout).toContain('(dry run: nothing written)');
+    expect(stdout).toMatch(
+      /would: RegisterTaskDefinition web-prod \(a new revision of arn:aws:ecs:[^)]+\), then UpdateService prod\/web/,
+    );
+    expect(stdout).toMatch(
+      /^-\s+"image": "123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/web@sha256:[0-9a-f]{64}",$/m,
+    );
+    expect(stdout).toMatch(
+      /^\+\s+"image": "123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/web@sha256:[0-9a-f]{64}",$/m,
+    );
+    for (const check of [
+      'config',
+      'target may be deployed',
+      'image in ECR',
+      'execution role may be passed',
+      'secret exists',
+      'lock',
+    ]) {
+      expect(stdout).toMatch(new RegExp(`^ok\\s+${check}\\s`, 'm'));
+    }
+    expect((await cli('history', 'web', 'prod', '--json')).stdout).toBe(before.stdout);
+  });
+
+  it('exits 1 and says which check failed', async () => {
+    const { code, stdout } = await cli('plan', 'web', 'prod', 'web:v9.9.9');
+
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/^FAIL\s+image in ECR\s+ImageNotFound: web:v9\.9\.9 is not in ECR/m);
+  });
+});
+
 describe('gantry why', () => {
   it('shows the stopped tasks, stop codes and exit codes of the last rollback', async () => {
     await cli('deploy', 'api', 'prod', 'api:v2.1.0', '--wait', '--poll-seconds', '0.2');
