@@ -53,7 +53,17 @@ export const mutationModules = {
   // Deploy and rollback decisions (ECS): circuit-breaker follow-up, controller refusal, unmodelled fields
   'ecs-deploy': {
     mutate: 'functions/src/ecs/deploy.ts',
-    tests: ['test/functions/ecs-deploy.test.ts', 'test/functions/target.test.ts'],
+    tests: ['test/functions/ecs-deploy.test.ts', 'test/functions/ecs-target.test.ts'],
+  },
+  // The target seam: the one lookup, and ECS behind it
+  targets: {
+    mutate: 'functions/src/targets/target.ts',
+    tests: ['test/functions/targets.test.ts', 'test/functions/ecs-target.test.ts'],
+  },
+  'pre-seam': { mutate: 'functions/src/targets/pre-seam.ts', tests: ['test/functions/targets.test.ts'] },
+  'ecs-target': {
+    mutate: 'functions/src/targets/ecs.ts',
+    tests: ['test/functions/ecs-target.test.ts', 'test/functions/targets.test.ts'],
   },
   'task-definition': {
     mutate: 'functions/src/ecs/task-definition.ts',

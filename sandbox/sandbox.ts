@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parse } from 'yaml';
+import type { HandlerSettings } from '../functions/handlers/runtime.ts';
 import type { DeployConfig } from '../functions/src/config/schema.ts';
 import { partitionKey, sortKey, ttlAttribute } from '../functions/src/coordination/table.ts';
 import type { ReleaseRecord } from '../functions/src/release.ts';
@@ -74,17 +75,12 @@ export interface Sandbox {
 /**
  * The sandbox: a SIMULATION of the AWS side of Gantry on loopback, for demos and tests. The real
  * handlers and the real ASL run; their real SDK clients reach the emulator through
- * AWS_ENDPOINT_URL, exactly as they would reach LocalStack. Nothing here deploys anything.
+ * the endpoint the sandbox injects, exactly as they would reach LocalStack. Nothing here deploys anything.
  *
- * One sandbox per process: handlers create their SDK clients once, at import, as on Lambda.
+ * The handlers are built by their factories with clients pointed at this sandbox's emulator (no
+ * process-wide environment), so several sandboxes can run side by side in one process.
  */
-let sandboxStarted = false;
-
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  if (sandboxStarted) {
-    throw new Error('one sandbox per process: the handlers already bound their SDK clients to the first one');
-  }
-  sandboxStarted = true;
   const speed = options.speed ?? 100;
   const region = options.region ?? 'eu-west-1';
   const accountId = options.accountId ?? '123456789012';
@@ -111,18 +107,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     coordinationTable,
   });
 
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL: emulator.url,
-    AWS_REGION: region,
-    AWS_ACCESS_KEY_ID: 'sandbox',
-    AWS_SECRET_ACCESS_KEY: 'sandbox',
-    GANTRY_PARAMETER_PREFIX: parameterPrefix,
-    GANTRY_CONFIG_CACHE_SECONDS: '0',
-    GANTRY_COORDINATION_TABLE: coordinationTable,
-    DEPLOY_STATE_MACHINE_ARN: stateMachineArn,
-  });
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
-  const handlers = await importHandlers();
+  const handlers = await importHandlers({
+    client: emulator.clientConfig,
+    parameterPrefix,
+    coordinationTable,
+    stateMachineArn,
+    // Configs are seeded live: no cache, or a seed would wait a minute to show.
+    configCacheSeconds: 0,
+  });
 
   const realMsPerSimulatedSecond = 1000 / speed;
   // The state machine's own DynamoDB calls (service integrations), sent as Step Functions sends them.
@@ -288,8 +281,11 @@ function notThisStateMachine(arn: string): never {
   });
 }
 
-/** Every function in serverless.yml, imported from the handler path it declares there. */
-async function importHandlers(): Promise<Record<string, LambdaHandler>> {
+/**
+ * Every function in serverless.yml, imported from the handler path it declares there and built by
+ * its factory (`create…Handler`) from its `awsDefaults(settings)`, with this sandbox's settings.
+ */
+async function importHandlers(settings: HandlerSettings): Promise<Record<string, LambdaHandler>> {
   const config = parse(readFileSync(serverlessConfigPath, 'utf8')) as {
     functions: Record<string, { handler: string }>;
   };
@@ -298,10 +294,15 @@ async function importHandlers(): Promise<Record<string, LambdaHandler>> {
       const dot = handler.lastIndexOf('.');
       const module = (await import(
         new URL(`../${handler.slice(0, dot)}.ts`, import.meta.url).href
-      )) as Record<string, LambdaHandler>;
-      const exported = module[handler.slice(dot + 1)];
-      if (!exported) throw new Error(`${handler} does not export its handler`);
-      return [key, exported] as const;
+      )) as Record<string, unknown>;
+      const factories = Object.keys(module).filter((name) => /^create\w+Handler$/.test(name));
+      const [factory] = factories;
+      const defaults = module.awsDefaults;
+      if (factories.length !== 1 || !factory || typeof defaults !== 'function') {
+        throw new Error(`${handler} must export one create…Handler factory and its awsDefaults`);
+      }
+      const create = module[factory] as (deps: unknown) => LambdaHandler;
+      return [key, create(defaults(settings))] as const;
     }),
   );
   return Object.fromEntries(entries);

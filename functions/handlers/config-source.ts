@@ -1,13 +1,15 @@
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import type { PushDependencies } from '../src/image-push.ts';
 import type { ConfigSource } from '../src/tracking.ts';
-import { configCacheSeconds } from './runtime.ts';
+import { type ClientSettings, type HandlerSettings, lazily } from './runtime.ts';
 
 /**
  * Config changes rarely and a push burst asks for it many times: Powertools caches the whole
  * tree per warm instance for a minute, so a config edit takes effect within that minute.
  */
-export function cachedConfigSource(ssm: SSMClient, maxAgeSeconds = configCacheSeconds): ConfigSource {
+export function cachedConfigSource(ssm: SSMClient, maxAgeSeconds: number): ConfigSource {
   const provider = new SSMProvider({ awsSdkV3Client: ssm });
   return async (prefix) =>
     (await provider.getMultiple(prefix, {
@@ -26,6 +28,18 @@ export function cachedConfigSource(ssm: SSMClient, maxAgeSeconds = configCacheSe
  * let one invocation ride out a burst instead of failing into Lambda's minute-later retry, when a
  * whole burst's retries would land together again.
  */
-export function entrySsmClient(): SSMClient {
-  return new SSMClient({ retryMode: 'adaptive', maxAttempts: 10 });
+export function entrySsmClient(client: ClientSettings): SSMClient {
+  return new SSMClient({ ...client, retryMode: 'adaptive', maxAttempts: 10 });
+}
+
+/** What both entry Lambdas (onImagePushed, onRollbackRequested) need, each built on first use. */
+export function entryClients(settings: HandlerSettings): PushDependencies {
+  const deps: PushDependencies = lazily<PushDependencies>({
+    ssm: () => entrySsmClient(settings.client),
+    sfn: () => new SFNClient(settings.client),
+    configSource: () => cachedConfigSource(deps.ssm, settings.configCacheSeconds),
+    parameterPrefix: () => settings.parameterPrefix,
+    stateMachineArn: () => settings.stateMachineArn,
+  });
+  return deps;
 }

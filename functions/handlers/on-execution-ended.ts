@@ -1,14 +1,20 @@
 import { cleanUpAfterExecution } from '../src/coordination/execution-ended.ts';
-import { coordination } from './coordination-clients.ts';
-import { logger, requiredEnv, wrap } from './runtime.ts';
+import type { LockDependencies } from '../src/lock.ts';
+import { coordinationClients } from './clients.ts';
+import { environmentSettings, lazily, logger, wrap } from './runtime.ts';
 
-const deployStateMachineArn = requiredEnv('DEPLOY_STATE_MACHINE_ARN');
+export const awsDefaults = (settings = environmentSettings) =>
+  lazily<{ coordination: LockDependencies; stateMachineArn: string }>({
+    coordination: () => coordinationClients(settings),
+    stateMachineArn: () => settings.stateMachineArn,
+  });
 
 /** Step Functions Execution Status Change (FAILED, TIMED_OUT, ABORTED) → free what the execution held. */
-export const lambdaHandler = async (event: unknown) => {
-  const outcome = await cleanUpAfterExecution(coordination, deployStateMachineArn, event);
-  logger.info('execution ended', { ...outcome });
-  return outcome;
-};
+export const createOnExecutionEndedHandler = (deps = awsDefaults()) =>
+  wrap(async (event: unknown) => {
+    const outcome = await cleanUpAfterExecution(deps.coordination, deps.stateMachineArn, event);
+    logger.info('execution ended', { ...outcome });
+    return outcome;
+  });
 
-export const handler = wrap(lambdaHandler);
+export const handler = createOnExecutionEndedHandler();

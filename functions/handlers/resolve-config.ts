@@ -1,10 +1,16 @@
 import { ECRClient } from '@aws-sdk/client-ecr';
-import { ECSClient } from '@aws-sdk/client-ecs';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { type DeployPlan, resolveDeployPlan } from '../src/deploy-plan.ts';
-import { logger, parameterPrefix, wrap } from './runtime.ts';
+import { type DeployPlan, type PlanDependencies, resolveDeployPlan } from '../src/deploy-plan.ts';
+import { targetClients } from './clients.ts';
+import { environmentSettings, lazily, logger, wrap } from './runtime.ts';
 
-const deps = { ssm: new SSMClient({}), ecr: new ECRClient({}), ecs: new ECSClient({}), parameterPrefix };
+export const awsDefaults = (settings = environmentSettings) =>
+  lazily<PlanDependencies>({
+    ssm: () => new SSMClient(settings.client),
+    ecr: () => new ECRClient(settings.client),
+    targets: () => targetClients(settings),
+    parameterPrefix: () => settings.parameterPrefix,
+  });
 
 interface ResolveConfigEvent {
   request: unknown;
@@ -12,10 +18,11 @@ interface ResolveConfigEvent {
   startedAt: string;
 }
 
-export const lambdaHandler = async (event: ResolveConfigEvent): Promise<DeployPlan> => {
-  const plan = await resolveDeployPlan(deps, event);
-  logger.info('resolved', { app: plan.app, env: plan.env, mode: plan.mode, image: plan.desired.image });
-  return plan;
-};
+export const createResolveConfigHandler = (deps = awsDefaults()) =>
+  wrap(async (event: ResolveConfigEvent): Promise<DeployPlan> => {
+    const plan = await resolveDeployPlan(deps, event);
+    logger.info('resolved', { app: plan.app, env: plan.env, mode: plan.mode, image: plan.desired.image });
+    return plan;
+  });
 
-export const handler = wrap(lambdaHandler);
+export const handler = createResolveConfigHandler();

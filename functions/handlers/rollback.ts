@@ -1,20 +1,22 @@
-import { ECSClient } from '@aws-sdk/client-ecs';
 import type { DeployState } from '../src/deploy-state.ts';
-import type { EcsDeployment } from '../src/ecs/deploy.ts';
-import { rollBack } from '../src/target.ts';
-import { logger, wrap } from './runtime.ts';
+import { withNeutralState } from '../src/targets/pre-seam.ts';
+import { type TargetClients, type TargetDeployment, targetFor } from '../src/targets/target.ts';
+import { targetClients } from './clients.ts';
+import { environmentSettings, logger, wrap } from './runtime.ts';
 
-const ecs = new ECSClient({});
+export const awsDefaults = (settings = environmentSettings) => ({ targets: targetClients(settings) });
 
-export const lambdaHandler = async (state: DeployState): Promise<EcsDeployment> => {
-  const rollback = await rollBack(ecs, state);
-  logger.warn('rolling back', {
-    app: state.plan.app,
-    env: state.plan.env,
-    cause: state.failure?.Error,
-    ...rollback,
+export const createRollbackHandler = (deps: { targets: TargetClients } = awsDefaults()) =>
+  wrap(async (given: DeployState): Promise<TargetDeployment> => {
+    const state = withNeutralState(given);
+    const rollback = await targetFor(state.plan.config, deps.targets).rollBack(state);
+    logger.warn('rolling back', {
+      app: state.plan.app,
+      env: state.plan.env,
+      cause: state.failure?.Error,
+      ...rollback,
+    });
+    return rollback;
   });
-  return rollback;
-};
 
-export const handler = wrap(lambdaHandler);
+export const handler = createRollbackHandler();

@@ -1,6 +1,6 @@
-import { parkWaiter } from '../src/lock.ts';
-import { coordination } from './coordination-clients.ts';
-import { logger, wrap } from './runtime.ts';
+import { type LockDependencies, parkWaiter } from '../src/lock.ts';
+import { coordinationClients } from './clients.ts';
+import { environmentSettings, logger, wrap } from './runtime.ts';
 
 interface WaitForLockEvent {
   taskToken: string;
@@ -13,14 +13,18 @@ interface WaitForLockEvent {
   timeoutSeconds: number;
 }
 
+export const awsDefaults = (settings = environmentSettings): LockDependencies =>
+  coordinationClients(settings);
+
 /**
  * Invoked with `.waitForTaskToken`: parks the token in the waiter slot; the holder's release (or
  * the end-of-execution rule, or a newer waiter) resumes it. The token is stored, never logged.
  */
-export const lambdaHandler = async ({ taskToken, app, env, ...claim }: WaitForLockEvent) => {
-  const parked = await parkWaiter(coordination, { app, env }, { ...claim, taskToken });
-  logger.info('waiting for the lock', { app, env, parked });
-  return { parked };
-};
+export const createWaitForLockHandler = (deps = awsDefaults()) =>
+  wrap(async ({ taskToken, app, env, ...claim }: WaitForLockEvent) => {
+    const parked = await parkWaiter(deps, { app, env }, { ...claim, taskToken });
+    logger.info('waiting for the lock', { app, env, parked });
+    return { parked };
+  });
 
-export const handler = wrap(lambdaHandler);
+export const handler = createWaitForLockHandler();

@@ -1,5 +1,4 @@
 import { DescribeImagesCommand, type ECRClient } from '@aws-sdk/client-ecr';
-import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { loadDeployConfig } from './config/load-config.ts';
 import { type DeployConfig, describeIssues, nameSchema } from './config/schema.ts';
@@ -8,7 +7,7 @@ import { arnRegionAccount, ecrRegistry, type ImageRef, parseImageRef, pinnedImag
 import { withLiveRelease } from './live-release.ts';
 import { appEnvParameters } from './parameters.ts';
 import { type DeployedImage, readRelease } from './release.ts';
-import { requireDeployableTarget } from './target.ts';
+import { type TargetClients, targetFor } from './targets/target.ts';
 import * as z from './zod.ts';
 
 /** The execution input: what a person types in the console, or what the entry Lambdas send. */
@@ -43,8 +42,8 @@ export interface DeployPlan {
   mode: 'deploy' | 'rollback';
   reason?: string;
   config: DeployConfig;
-  /** The image to run; `taskDefinitionArn` is set when an existing revision is reused (rollback). */
-  desired: Omit<DeployedImage, 'taskDefinitionArn'> & { taskDefinitionArn?: string };
+  /** The image to run; `revision` is set when an existing revision is reused (rollback). */
+  desired: Omit<DeployedImage, 'revision'> & { revision?: string };
   /** The release recorded as live before this execution: the target of an automatic rollback. */
   live: DeployedImage | null;
   /** The release before the live one, kept so the next record can name it. */
@@ -54,7 +53,7 @@ export interface DeployPlan {
 export interface PlanDependencies {
   ssm: SSMClient;
   ecr: ECRClient;
-  ecs: ECSClient;
+  targets: TargetClients;
   parameterPrefix: string;
 }
 
@@ -77,7 +76,7 @@ export async function resolveDeployPlan(
   const request = parseDeployRequest(input.request);
   const parameters = appEnvParameters(deps.parameterPrefix, request.app, request.env);
   const config = await loadDeployConfig(deps.ssm, parameters.config);
-  await requireDeployableTarget(deps.ecs, config.target);
+  await targetFor(config, deps.targets).requireDeployable();
   const release = await readRelease(deps.ssm, parameters.release);
   const base = {
     app: request.app,

@@ -1,9 +1,9 @@
 import type { DeployPlan } from './deploy-plan.ts';
-import type { EcsDeployment } from './ecs/deploy.ts';
 import { DeployFailed } from './errors.ts';
 import { isDigest } from './image-ref.ts';
 import type { LockOutcome } from './lock.ts';
 import type { DeployedImage } from './release.ts';
+import type { TargetDeployment } from './targets/target.ts';
 
 /** What Step Functions puts in a Catch's ResultPath. */
 export interface CaughtError {
@@ -18,11 +18,12 @@ export interface CaughtError {
 export interface DeployState {
   plan: DeployPlan;
   lock?: LockOutcome;
-  deployment?: EcsDeployment;
+  /** What Deploy started: target-neutral (`{ target, deploymentId, revision, … }`). */
+  deployment?: TargetDeployment;
   rollout?: { rolloutState: string; deploymentId: string };
   /** Why the deploy is being rolled back. */
   failure?: CaughtError;
-  rollback?: EcsDeployment;
+  rollback?: TargetDeployment;
   /** Why the rollback itself failed. */
   rollbackFailure?: CaughtError;
 }
@@ -66,6 +67,6 @@ export function rollbackTarget(state: DeployState): DeployedImage {
   return {
     image,
     digest: isDigest(digest) ? digest : 'unknown',
-    taskDefinitionArn: before.previousTaskDefinitionArn,
+    revision: before.previousRevision,
   };
 }

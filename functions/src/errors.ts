@@ -85,7 +85,7 @@ export const dynamodbIntegrationErrors = {
  * lists name exactly these (test/functions/deploy-definition.test.ts holds them together).
  */
 export const catchRules = {
-  /** Raised by DeployEcs before the target changed: release the lock and fail, nothing to roll back. */
+  /** Raised by Deploy before the target changed: release the lock and fail, nothing to roll back. */
   nothingChanged: [
     'DeployFailed',
     'InputInvalid',

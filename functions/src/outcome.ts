@@ -90,9 +90,8 @@ function releaseRecordFor(
     ...(plan.reason && { reason: plan.reason }),
   };
   if (kind === 'release') {
-    const taskDefinitionArn =
-      state.deployment?.taskDefinitionArn ?? plan.desired.taskDefinitionArn ?? 'unknown';
-    const deployed = { ...plan.desired, taskDefinitionArn };
+    const revision = state.deployment?.revision ?? plan.desired.revision ?? 'unknown';
+    const deployed = { ...plan.desired, revision };
     // A requested rollback forgets the release it left, so a second alarm cannot flip back to it.
     return plan.mode === 'rollback'
       ? {
@@ -114,7 +113,7 @@ function releaseRecordFor(
     cause: causeOf(failed, kind === 'rollback-failed' ? state.failure : undefined),
     rolledBackFrom: {
       ...plan.desired,
-      ...(state.deployment && { taskDefinitionArn: state.deployment.taskDefinitionArn }),
+      ...(state.deployment && { revision: state.deployment.revision }),
     },
   };
 }

@@ -19,7 +19,8 @@ const deployedImageSchema = z.object({
   image: z.string(),
   digest: z.string(),
   tag: z.optional(z.string()),
-  taskDefinitionArn: z.string(),
+  /** What the target ran it as (ECS: the task definition ARN); redeploying it needs no new revision. */
+  revision: z.string(),
 });
 
 export const releaseRecordSchema = z.extend(deployedImageSchema, {
@@ -34,7 +35,7 @@ export const releaseRecordSchema = z.extend(deployedImageSchema, {
   /** Why a rollback happened, with the forensics gathered at the time. */
   cause: z.optional(z.object({ error: z.string(), message: z.string(), details: z.optional(z.unknown()) })),
   /** The release that was rolled away from. */
-  rolledBackFrom: z.optional(z.partial(deployedImageSchema, { taskDefinitionArn: true })),
+  rolledBackFrom: z.optional(z.partial(deployedImageSchema, { revision: true })),
   reason: z.optional(z.string()),
 });
 
@@ -46,8 +47,32 @@ export function deployedImageOf(record: DeployedImage): DeployedImage {
     image: record.image,
     digest: record.digest,
     ...(record.tag !== undefined && { tag: record.tag }),
-    taskDefinitionArn: record.taskDefinitionArn,
+    revision: record.revision,
   };
+}
+
+/**
+ * Records written before targets were neutral name the revision `taskDefinitionArn` (ECS was the
+ * only target): they keep reading, in Parameter Store and in the history, as the same revision.
+ */
+export function parseReleaseRecord(value: unknown): ReleaseRecord | undefined {
+  const parsed = releaseRecordSchema.safeParse(withNeutralRevision(value));
+  return parsed.success ? parsed.data : undefined;
+}
+
+function withNeutralRevision(value: unknown): unknown {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
+  const { taskDefinitionArn, ...rest } = value as Record<string, unknown>;
+  const upgraded: Record<string, unknown> = {
+    ...rest,
+    ...(rest.revision === undefined && taskDefinitionArn !== undefined && { revision: taskDefinitionArn }),
+  };
+  for (const nested of ['previous', 'rolledBackFrom'] as const) {
+    if (upgraded[nested] && typeof upgraded[nested] === 'object') {
+      upgraded[nested] = withNeutralRevision(upgraded[nested]);
+    }
+  }
+  return upgraded;
 }
 
 /** What a record says is running, or null when a failed rollback left that unknown. */
@@ -58,10 +83,9 @@ export function liveReleaseOf(record: ReleaseRecord | undefined): DeployedImage 
 export async function readRelease(ssm: SSMClient, name: string): Promise<ReleaseRecord | undefined> {
   const stored = await readParameter(ssm, name);
   if (!stored) return undefined;
-  const parsed = releaseRecordSchema.safeParse(safeJson(stored.value));
   // A hand-edited, unreadable record must not block deploys; treating it as absent only
   // loses the option of a requested rollback, which then fails with NoPreviousRelease.
-  return parsed.success ? parsed.data : undefined;
+  return parseReleaseRecord(safeJson(stored.value));
 }
 
 export interface ReleaseStores {
@@ -121,8 +145,8 @@ export async function releaseHistory(
     ),
   );
   return (Items ?? []).flatMap((item: Item) => {
-    const parsed = releaseRecordSchema.safeParse(safeJson(stringOf(item, 'record')));
-    return parsed.success ? [parsed.data] : [];
+    const record = parseReleaseRecord(safeJson(stringOf(item, 'record')));
+    return record ? [record] : [];
   });
 }
 

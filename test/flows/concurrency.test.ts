@@ -3,7 +3,7 @@ import type { Invocation } from '../../sandbox/runner.ts';
 import { ecrPushEvent, type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
 import { callsFor, executionsOf } from '../support/flows.ts';
 
-/** Watches invocations: DeployEcs of an app/env must never start while another of its deploys holds the lock. */
+/** Watches invocations: Deploy of an app/env must never start while another of its deploys holds the lock. */
 function overlapWatcher() {
   const active = new Map<string, Set<string>>();
   const overlaps: string[] = [];
@@ -12,7 +12,7 @@ function overlapWatcher() {
     const key = `${app}/${env}`;
     const holders = active.get(key) ?? new Set<string>();
     active.set(key, holders);
-    if (state === 'DeployEcs') {
+    if (state === 'Deploy') {
       if ([...holders].some((holder) => holder !== executionArn)) overlaps.push(`${key}: ${executionArn}`);
       holders.add(executionArn);
     }

@@ -31,7 +31,7 @@ describe('deploy flows (sandbox)', () => {
       'ResolveConfig',
       'AcquireLock',
       'LockAcquired?',
-      'DeployEcs',
+      'Deploy',
       'WaitForRollout',
       'RecordRelease',
       'ReleaseLock',
@@ -47,7 +47,7 @@ describe('deploy flows (sandbox)', () => {
       executionArn: execution.executionArn,
     });
     const taskDefinition = await liveTaskDefinition(sandbox, cluster, service);
-    expect(release?.taskDefinitionArn).toBe(taskDefinition?.taskDefinitionArn);
+    expect(release?.revision).toBe(taskDefinition?.taskDefinitionArn);
     const app = taskDefinition?.containerDefinitions?.find((container) => container.name === 'app');
     expect(app?.image).toBe(`123456789012.dkr.ecr.eu-west-1.amazonaws.com/happy@${digest}`);
     // Only the named container changed: secrets, the sidecar and the platform are preserved.

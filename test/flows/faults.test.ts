@@ -72,7 +72,7 @@ describe('deploy flows under faults (sandbox)', () => {
     for (const state of [
       'ResolveConfig',
       'AcquireLock',
-      'DeployEcs',
+      'Deploy',
       'WaitForRollout',
       'RecordRelease',
       'ReleaseLock',
@@ -109,12 +109,12 @@ describe('deploy flows under faults (sandbox)', () => {
     }
   });
 
-  it('does not register twice, nor lose the rollback target, when DeployEcs times out after changing the service', async () => {
-    // Prepare: a first deploy (no recorded release), so the rollback target is what DeployEcs saw.
+  it('does not register twice, nor lose the rollback target, when Deploy times out after changing the service', async () => {
+    // Prepare: a first deploy (no recorded release), so the rollback target is what Deploy saw.
     sandbox.seedApp({ app: 'retried', env: 'prod', repository: 'retried' });
     let crashed = false;
     sandbox.stepFunctions.hooks.crash = ({ state }) => {
-      if (state !== 'DeployEcs' || crashed) return undefined;
+      if (state !== 'Deploy' || crashed) return undefined;
       crashed = true;
       return { name: 'Lambda.Unknown', message: 'timed out after UpdateService (injected)', afterWork: true };
     };
@@ -128,7 +128,7 @@ describe('deploy flows under faults (sandbox)', () => {
     expect(callsFor(sandbox, 'RegisterTaskDefinition', 'retried')).toHaveLength(1);
     const release = sandbox.release('retried', 'prod');
     expect(release?.kind).toBe('rollback');
-    expect(release?.taskDefinitionArn).toMatch(/task-definition\/retried-prod:1$/);
+    expect(release?.revision).toMatch(/task-definition\/retried-prod:1$/);
     expect(release?.image).toContain('retried@sha256:');
   });
 

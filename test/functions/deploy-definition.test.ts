@@ -109,7 +109,7 @@ describe('state-machines/deploy.asl.json', () => {
       ((raw.States[name]?.Catch as { ErrorEquals: string[]; Next: string }[]) ?? []).map(
         ({ ErrorEquals, Next }) => ({ ErrorEquals, Next }),
       );
-    expect(catchers('DeployEcs')[0]).toEqual({
+    expect(catchers('Deploy')[0]).toEqual({
       ErrorEquals: [...catchRules.nothingChanged],
       Next: 'ReleaseLock',
     });

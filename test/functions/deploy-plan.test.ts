@@ -22,14 +22,14 @@ const previousRelease = {
   image: `${registry}/web@${story.previousDigest}`,
   digest: story.previousDigest,
   tag: 'v1.4.1',
-  taskDefinitionArn: story.previousTaskDefinitionArn,
+  revision: story.previousTaskDefinitionArn,
 };
 const liveRelease: ReleaseRecord = {
   kind: 'release',
   image: `${registry}/web@${story.digest}`,
   digest: story.digest,
   tag: 'v1.4.2',
-  taskDefinitionArn: story.taskDefinitionArn,
+  revision: story.taskDefinitionArn,
   at: '2025-06-03T10:19:30.000Z',
   executionArn: story.executionArn,
   previous: previousRelease,
@@ -66,7 +66,7 @@ beforeEach(() => {
   deps = {
     ssm: ssm.client,
     ecr: new ECRClient({ region: 'us-east-2' }),
-    ecs: new ECSClient({ region: 'us-east-2' }),
+    targets: { ecs: new ECSClient({ region: 'us-east-2' }) },
     parameterPrefix: '/gantry',
   };
 });
@@ -115,7 +115,7 @@ describe('resolveDeployPlan', () => {
         image: liveRelease.image,
         digest: liveRelease.digest,
         tag: 'v1.4.2',
-        taskDefinitionArn: story.taskDefinitionArn,
+        revision: story.taskDefinitionArn,
       });
       expect(plan.livePrevious).toEqual(previousRelease);
     });
@@ -319,10 +319,10 @@ describe('resolveDeployPlan', () => {
         mode: 'rollback',
         reason: 'bad release',
         desired: previousRelease,
-        live: { digest: story.digest, taskDefinitionArn: story.taskDefinitionArn },
+        live: { digest: story.digest, revision: story.taskDefinitionArn },
         livePrevious: null,
       });
-      expect(plan.desired.taskDefinitionArn).toBe(story.previousTaskDefinitionArn);
+      expect(plan.desired.revision).toBe(story.previousTaskDefinitionArn);
       expect(ecrMock).not.toHaveReceivedAnyCommand();
     });
 

@@ -75,7 +75,7 @@ describe('outcome', () => {
         const record = {
           kind: 'release',
           ...desired,
-          taskDefinitionArn: story.taskDefinitionArn,
+          revision: story.taskDefinitionArn,
           at: now.toISOString(),
           executionArn: story.executionArn,
           previous: live,
@@ -136,13 +136,13 @@ describe('outcome', () => {
         const plan = planOf({
           mode: 'rollback',
           desired: live,
-          live: { ...desired, taskDefinitionArn: story.taskDefinitionArn },
+          live: { ...desired, revision: story.taskDefinitionArn },
           reason: 'bad release',
         });
 
         const result = await recordOutcome(deps, 'release', {
           plan,
-          deployment: { ...deployment, taskDefinitionArn: live.taskDefinitionArn },
+          deployment: { ...deployment, revision: live.revision },
         });
 
         expect(result.event).toBe('Rollback Succeeded');
@@ -151,7 +151,7 @@ describe('outcome', () => {
           ...live,
           previous: null,
           reason: 'bad release',
-          rolledBackFrom: { digest: story.digest, taskDefinitionArn: story.taskDefinitionArn },
+          rolledBackFrom: { digest: story.digest, revision: story.taskDefinitionArn },
         });
       });
 
@@ -164,7 +164,7 @@ describe('outcome', () => {
           {
             kind: 'release',
             ...desired,
-            taskDefinitionArn: story.taskDefinitionArn,
+            revision: story.taskDefinitionArn,
             at: now.toISOString(),
             executionArn: story.executionArn,
             requestedAt: '2025-06-03T10:15:01Z',
@@ -175,23 +175,19 @@ describe('outcome', () => {
 
       it.each([
         ['the revision the deploy step registered', { deployment }, story.taskDefinitionArn],
-        [
-          'the revision the plan named, when no deploy step ran',
-          { deployment: undefined },
-          live.taskDefinitionArn,
-        ],
-      ])('records %s', async (_what, { deployment: ran }, taskDefinitionArn) => {
+        ['the revision the plan named, when no deploy step ran', { deployment: undefined }, live.revision],
+      ])('records %s', async (_what, { deployment: ran }, revision) => {
         const plan = planOf({ mode: 'rollback', desired: live, reason: 'bad release' });
 
         await recordOutcome(deps, 'release', { plan, ...(ran && { deployment: ran }) });
 
-        expect(ssm.json(releaseName)).toMatchObject({ taskDefinitionArn });
+        expect(ssm.json(releaseName)).toMatchObject({ revision });
       });
 
       it('records the revision as unknown when neither the deploy step nor the plan named one', async () => {
         await recordOutcome(deps, 'release', { plan: planOf() });
 
-        expect(ssm.json(releaseName)).toMatchObject({ ...desired, taskDefinitionArn: 'unknown' });
+        expect(ssm.json(releaseName)).toMatchObject({ ...desired, revision: 'unknown' });
       });
 
       it('records a requested rollback from nothing live without a release it rolled back from', async () => {
@@ -227,7 +223,7 @@ describe('outcome', () => {
               stopReasons: ['EssentialContainerExited: Essential container in task exited'],
             },
           },
-          rolledBackFrom: { ...desired, taskDefinitionArn: story.taskDefinitionArn },
+          rolledBackFrom: { ...desired, revision: story.taskDefinitionArn },
         });
         expect(await history()).toEqual([expect.objectContaining({ kind: 'rollback' })]);
       });

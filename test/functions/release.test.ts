@@ -26,7 +26,7 @@ import { throttled, transientWhile } from '../support/throttling.ts';
 const where = { app: 'web', env: 'prod', parameterName: '/gantry/web/prod/release' };
 const executionOf = (name: string) =>
   `arn:aws:states:eu-west-1:123456789012:execution:gantry-dev-deploy:${name}`;
-const deployed = { ...desired, taskDefinitionArn: story.taskDefinitionArn };
+const deployed = { ...desired, revision: story.taskDefinitionArn };
 const recordOf = (overrides: Partial<ReleaseRecord> = {}): ReleaseRecord => ({
   kind: 'release',
   ...deployed,
@@ -118,6 +118,33 @@ describe('release records', () => {
     // Act / Assess
     await expect(readRelease(ssm.client, where.parameterName)).resolves.toEqual(record);
     await expect(latestRelease(table.table, 'web', 'prod')).resolves.toEqual(record);
+  });
+
+  it('reads a record written before revisions were target-neutral, in Parameter Store and in the history', async () => {
+    // Prepare: the shape earlier versions wrote, when ECS was the only target.
+    const record = recordOf({
+      kind: 'rollback',
+      ...live,
+      previous: older,
+      rolledBackFrom: { ...desired, revision: 'x' },
+    });
+    const { revision, previous: _, rolledBackFrom, ...rest } = record;
+    const oldShape = {
+      ...rest,
+      taskDefinitionArn: revision,
+      previous: { ...older, revision: undefined, taskDefinitionArn: older.revision },
+      rolledBackFrom: { ...desired, taskDefinitionArn: rolledBackFrom?.revision },
+    };
+    ssm.put(where.parameterName, oldShape);
+    await appendRelease(table.table, where, oldShape as unknown as ReleaseRecord);
+
+    // Act
+    const fromParameter = await readRelease(ssm.client, where.parameterName);
+    const fromHistory = await latestRelease(table.table, 'web', 'prod');
+
+    // Assess
+    expect(fromParameter).toEqual(record);
+    expect(fromHistory).toEqual(record);
   });
 
   it('reads one record to know the latest, however long the history', async () => {

@@ -1,6 +1,7 @@
 import { failureCause } from '../../functions/src/coordination/waits.ts';
 import type { DeployPlan } from '../../functions/src/deploy-plan.ts';
 import type { DeployedImage } from '../../functions/src/release.ts';
+import type { TargetDeployment } from '../../functions/src/targets/target.ts';
 import { crashed, stoppedTask, story, webConfig } from './aws-fixtures.ts';
 
 /*
@@ -14,13 +15,13 @@ export const older: DeployedImage = {
   image: `${story.registry}/web@sha256:${'c'.repeat(64)}`,
   digest: `sha256:${'c'.repeat(64)}`,
   tag: 'v1.4.0',
-  taskDefinitionArn: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/web:40',
+  revision: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/web:40',
 };
 export const live: DeployedImage = {
   image: `${story.registry}/web@${story.previousDigest}`,
   digest: story.previousDigest,
   tag: 'v1.4.1',
-  taskDefinitionArn: story.previousTaskDefinitionArn,
+  revision: story.previousTaskDefinitionArn,
 };
 export const desired = {
   image: `${story.registry}/web@${story.digest}`,
@@ -44,10 +45,12 @@ export function planOf(overrides: Partial<DeployPlan> = {}): DeployPlan {
   };
 }
 
-export const deployment = {
+/** What Deploy puts at `$.deployment` for an ECS target. */
+export const deployment: TargetDeployment = {
+  target: 'ecs',
   deploymentId: story.deploymentId,
-  taskDefinitionArn: story.taskDefinitionArn,
-  previousTaskDefinitionArn: story.previousTaskDefinitionArn,
+  revision: story.taskDefinitionArn,
+  previousRevision: story.previousTaskDefinitionArn,
   previousImage: live.image,
 };
 

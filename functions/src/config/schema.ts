@@ -34,7 +34,11 @@ export const deployConfigSchema = z.strictObject({
    * Absent: pushes never deploy this app/environment; only manual starts do.
    */
   tagPattern: z.optional(z.string().check(z.refine(isValidRegExp, 'a valid regular expression'))),
-  target: ecsTargetSchema,
+  /**
+   * What Gantry deploys to, told apart by `type`. A new target adds its schema here and its case in
+   * targets/target.ts's targetFor.
+   */
+  target: z.discriminatedUnion('type', [ecsTargetSchema]),
   health: z._default(healthSchema, { timeoutSeconds: 900, maxFailedTasks: 2 }),
   /** CloudWatch alarm names whose ALARM state rolls this app/environment back. */
   rollbackAlarms: z._default(z.array(z.string().check(z.minLength(1))), []),
@@ -42,6 +46,7 @@ export const deployConfigSchema = z.strictObject({
 
 export type DeployConfig = z.infer<typeof deployConfigSchema>;
 export type EcsTarget = z.infer<typeof ecsTargetSchema>;
+export type HealthConfig = z.infer<typeof healthSchema>;
 
 function isValidRegExp(source: string): boolean {
   try {

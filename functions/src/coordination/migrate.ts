@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { awsCall } from '../errors.ts';
 import { deleteParameter } from '../parameters.ts';
-import { appendRelease, releaseRecordSchema, safeJson } from '../release.ts';
+import { appendRelease, parseReleaseRecord, safeJson } from '../release.ts';
 import type { CoordinationTable } from './table.ts';
 
 /**
@@ -92,8 +92,8 @@ export async function migrateCoordination(
     if (!app || !env) continue;
     const versions = await parameterHistory(deps.ssm, name);
     const records = versions.flatMap((version) => {
-      const parsed = releaseRecordSchema.safeParse(safeJson(version.Value ?? ''));
-      return parsed.success ? [parsed.data] : [];
+      const record = parseReleaseRecord(safeJson(version.Value ?? ''));
+      return record ? [record] : [];
     });
     for (const record of records) await appendRelease(deps.table, { app, env }, record);
     copied[`${app}/${env}`] = records.length;

@@ -7,9 +7,12 @@ import {
 } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DeployPlan } from '../../functions/src/deploy-plan.ts';
 import type { DeployState } from '../../functions/src/deploy-state.ts';
 import { rollbackTarget } from '../../functions/src/deploy-state.ts';
-import { deploy, rollBack } from '../../functions/src/target.ts';
+import type { EcsRollbackPatience } from '../../functions/src/ecs/deploy.ts';
+import { ecsTarget } from '../../functions/src/targets/ecs.ts';
+import { targetFor } from '../../functions/src/targets/target.ts';
 import {
   describeServicesResponse,
   describeTaskDefinitionResponse,
@@ -34,6 +37,15 @@ afterEach(() => {
   ecsMock.reset();
 });
 
+function deploy(client: ECSClient, plan: DeployPlan) {
+  return targetFor(plan.config, { ecs: client }).deploy(plan);
+}
+
+function rollBack(client: ECSClient, state: DeployState, patience?: EcsRollbackPatience) {
+  const { target, health } = state.plan.config;
+  return ecsTarget(target, health, { ecs: client }, patience).rollBack(state);
+}
+
 describe('deploy', () => {
   beforeEach(() => {
     ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf()));
@@ -55,7 +67,7 @@ describe('deploy', () => {
     });
     expect(result).toMatchObject({
       deploymentId: story.deploymentId,
-      taskDefinitionArn: story.taskDefinitionArn,
+      revision: story.taskDefinitionArn,
     });
   });
 
@@ -64,7 +76,7 @@ describe('deploy', () => {
 
     expect(ecsMock).not.toHaveReceivedCommand(RegisterTaskDefinitionCommand);
     expect(ecsMock).toHaveReceivedCommandExactlyOnceWith(UpdateServiceCommand, {
-      taskDefinition: live.taskDefinitionArn,
+      taskDefinition: live.revision,
     });
   });
 });
@@ -78,7 +90,7 @@ describe('rollbackTarget', () => {
     expect(rollbackTarget({ plan: planOf({ live: null }), deployment })).toEqual({
       image: live.image,
       digest: live.digest,
-      taskDefinitionArn: story.previousTaskDefinitionArn,
+      revision: story.previousTaskDefinitionArn,
     });
   });
 
@@ -87,7 +99,7 @@ describe('rollbackTarget', () => {
 
     expect(rollbackTarget({ plan: planOf({ live: null }), deployment: byTag })).toMatchObject({
       digest: 'unknown',
-      taskDefinitionArn: story.previousTaskDefinitionArn,
+      revision: story.previousTaskDefinitionArn,
     });
   });
 });
@@ -115,25 +127,24 @@ describe('rollBack', () => {
   beforeEach(() => {
     ecsMock.on(UpdateServiceCommand).resolves({
       service: serviceOf({
-        deployments: [
-          { id: rollbackDeploymentId, status: 'PRIMARY', taskDefinition: live.taskDefinitionArn },
-        ],
+        deployments: [{ id: rollbackDeploymentId, status: 'PRIMARY', taskDefinition: live.revision }],
       }),
     });
   });
 
   it('follows the rollback deployment ECS started itself when the failure says ecsRolledBack', async () => {
     // Prepare: the breaker already made the previous revision PRIMARY again.
-    ecsRollingBackTo(live.taskDefinitionArn);
+    ecsRollingBackTo(live.revision);
 
     // Act
     const result = await rollBack(ecs, { plan: planOf(), deployment, failure: rolloutFailure(true) });
 
     // Assess
     expect(result).toEqual({
+      target: 'ecs',
       deploymentId: rollbackDeploymentId,
-      taskDefinitionArn: live.taskDefinitionArn,
-      previousTaskDefinitionArn: live.taskDefinitionArn,
+      revision: live.revision,
+      previousRevision: live.revision,
     });
     expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
     expect(ecsMock).not.toHaveReceivedCommand(RegisterTaskDefinitionCommand);
@@ -160,7 +171,7 @@ describe('rollBack', () => {
     expect(ecsMock).toHaveReceivedCommandExactlyOnceWith(UpdateServiceCommand, {
       cluster: 'prod',
       service: 'web',
-      taskDefinition: live.taskDefinitionArn,
+      taskDefinition: live.revision,
     });
   });
 
@@ -172,11 +183,11 @@ describe('rollBack', () => {
     expect(ecsMock).toHaveReceivedCommandExactlyOnceWith(UpdateServiceCommand, {
       cluster: 'prod',
       service: 'web',
-      taskDefinition: live.taskDefinitionArn,
+      taskDefinition: live.revision,
     });
     expect(result).toMatchObject({
       deploymentId: rollbackDeploymentId,
-      taskDefinitionArn: live.taskDefinitionArn,
+      revision: live.revision,
     });
   });
 
@@ -185,7 +196,7 @@ describe('rollBack', () => {
       plan: planOf({ live: null, livePrevious: null }),
       deployment: {
         ...deployment,
-        previousTaskDefinitionArn: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/web:7',
+        previousRevision: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/web:7',
       },
       failure: rolloutFailure(false),
     };

@@ -1,0 +1,81 @@
+import type { ECSClient } from '@aws-sdk/client-ecs';
+import type { DeployConfig } from '../config/schema.ts';
+import type { SettledVerdict } from '../coordination/waits.ts';
+import type { DeployPlan } from '../deploy-plan.ts';
+import type { DeployState } from '../deploy-state.ts';
+import type { GantryErrorName } from '../errors.ts';
+import { ecsTarget } from './ecs.ts';
+
+/**
+ * The seam between the state machine and what it deploys to. Every step that touches a target
+ * goes through {@link DeployTarget}; {@link targetFor} is the one place that looks at
+ * `config.target.type`. A new target is one config schema (config/schema.ts), one module here and
+ * one case in {@link targetFor}.
+ */
+export type TargetType = DeployConfig['target']['type'];
+
+/**
+ * A rollout a target started (Deploy's `$.deployment`, Rollback's `$.rollback`): what the wait
+ * states and the release record read, whatever the target.
+ */
+export interface TargetDeployment {
+  target: TargetType;
+  /** The id the target's events name, under which the execution's task token is parked. */
+  deploymentId: string;
+  /** What runs once the rollout completes (ECS: the task definition ARN). */
+  revision: string;
+  /** What ran before: the rollback target when no release is recorded. */
+  previousRevision: string;
+  /** The image in that revision, so even a first deploy's rollback is recorded by image. */
+  previousImage?: string;
+}
+
+/** A rollout's verdict: still going, or settled (what the parked execution resumes with). */
+export type RolloutJudgement =
+  | Extract<SettledVerdict, { outcome: 'completed' }>
+  | { outcome: 'pending' }
+  | (Extract<SettledVerdict, { outcome: 'failed' }> & {
+      error: Extract<GantryErrorName, 'RolloutFailed' | 'RolloutTimedOut'>;
+    });
+
+/** What the target runs now, read from the target itself (not from Gantry's records). */
+export interface LiveRevision {
+  revision: string;
+  /** The rollout in progress, if one is. */
+  deploymentInProgress?: string;
+}
+
+export interface DeployTarget {
+  readonly type: TargetType;
+  /** ResolveConfig: refuses, before anything changes, a target Gantry may not deploy. */
+  requireDeployable(): Promise<void>;
+  /** Rolls the plan's image out: a new revision, or the recorded one for a requested rollback. */
+  deploy(plan: DeployPlan): Promise<TargetDeployment>;
+  /** Puts the rollback target back, following the target's own automatic rollback if it made one. */
+  rollBack(state: DeployState): Promise<TargetDeployment>;
+  /**
+   * What the parked wait keeps beside the token, so the target's event handler can judge the
+   * rollout from the event and the parked item alone.
+   */
+  parkedDetails(deployment: TargetDeployment): Record<string, unknown>;
+  /** Reads the rollout from the target itself: the first look after parking, and the timeout path. */
+  judgeRollout(deployment: TargetDeployment, options: { deadlinePassed: boolean }): Promise<RolloutJudgement>;
+  /** What revision runs now (for the CLI and a reconciler). */
+  readLive(): Promise<LiveRevision>;
+}
+
+/**
+ * The clients targets use, built by the handler factory. Clients are created on first use, so a
+ * function that never meets a target type never builds that target's clients.
+ */
+export interface TargetClients {
+  readonly ecs: ECSClient;
+}
+
+/** The one lookup: the target the config names, bound to its clients. */
+export function targetFor(config: DeployConfig, clients: TargetClients): DeployTarget {
+  switch (config.target.type) {
+    case 'ecs':
+      return ecsTarget(config.target, config.health, clients);
+  }
+}
