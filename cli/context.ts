@@ -4,6 +4,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { CoordinationTable } from '../functions/src/coordination/table.ts';
+import type { TargetClients } from '../functions/src/targets/target.ts';
 import { UsageError } from './output.ts';
 import { sandboxDefaults } from './sandbox-endpoint.ts';
 
@@ -49,6 +50,8 @@ export interface Clients {
 
 export interface CliContext {
   clients: Clients;
+  /** The targets' clients, as the Lambdas' handler factories build them. */
+  targets: TargetClients;
   parameterPrefix: string;
   /** The coordination table; a usage error when neither a flag nor the environment names it. */
   table(): CoordinationTable;
@@ -125,6 +128,11 @@ export function createContext(
   };
   return {
     clients,
+    targets: {
+      get ecs() {
+        return ecs();
+      },
+    },
     parameterPrefix: options.prefix ?? env.GANTRY_PARAMETER_PREFIX ?? sandboxDefaults.parameterPrefix,
     table: () => ({
       dynamodb: clients.dynamodb,

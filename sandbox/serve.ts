@@ -66,7 +66,9 @@ export async function seedDemoFleet(sandbox: Sandbox): Promise<void> {
   for (const { app, env, repository } of demoFleet) {
     sandbox.seedApp({ app, env, repository });
     // The secret seedApp's task definition names, so `gantry plan` finds it.
-    sandbox.emulator.ssm.put(`/${app}/db-url`, `postgres://${app}.demo.invalid/${env}`, { type: 'SecureString' });
+    sandbox.emulator.ssm.put(`/${app}/db-url`, `postgres://${app}.demo.invalid/${env}`, {
+      type: 'SecureString',
+    });
   }
   for (const { app, env, repository, images } of demoFleet) {
     for (const image of images) {

@@ -35,10 +35,7 @@ export interface DryRunDependencies extends PlanDependencies {
  * deployed, the image is in ECR, the roles may be passed, the secrets exist, the lock is free.
  * A check that fails does not stop the others unless they need what it would have given.
  */
-export async function dryRun(
-  deps: DryRunDependencies,
-  request: { app: string; env: string; image?: string; rollback?: true; to?: string },
-): Promise<DryRun> {
+export async function dryRun(deps: DryRunDependencies, request: Record<string, unknown>): Promise<DryRun> {
   const checks: VerifyCheck[] = [];
   const parsed = parseDeployRequest(request);
   const parameters = appEnvParameters(deps.parameterPrefix, parsed.app, parsed.env);

@@ -7,7 +7,9 @@ export type GantryEventType =
   | 'Release Rolled Back'
   | 'Rollback Succeeded'
   | 'Rollback Failed'
-  | 'Request Superseded';
+  | 'Request Superseded'
+  /** Every change of what is live; the detail is the app/env's status (functions/src/status.ts). */
+  | 'Release Status Changed';
 
 export const gantryEventSource = 'gantry';
 

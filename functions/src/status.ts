@@ -10,6 +10,7 @@ import {
   waiterSortKey,
 } from './coordination/table.ts';
 import { awsCall } from './errors.ts';
+import type { GantryEventType } from './notify.ts';
 import { appEnvParameters } from './parameters.ts';
 import { latestRelease, type ReleaseRecord, readRelease } from './release.ts';
 
@@ -41,7 +42,13 @@ export interface AppEnvStatus {
     /** The release it rolled away from, for a rollback. */
     rolledBackFrom?: Omit<ReleaseName, 'revision'>;
     reason?: string;
-    cause?: { error: string; message: string; stoppedTasks?: number; stopReasons?: string[] };
+    cause?: {
+      error: string;
+      message: string;
+      stoppedTasks?: number;
+      exitCodes?: number[];
+      stopReasons?: string[];
+    };
   } | null;
   /** The execution deploying it now, if any. */
   lock: { holder: string; image: string; requestedAt: string; acquiredAt: string } | null;
@@ -79,7 +86,7 @@ export async function readAppEnvStatus(
  * back, a rollback that failed); its detail is the app/env's {@link AppEnvStatus}, so a Slack or
  * SNS rule needs no lookup.
  */
-export const statusChangedDetailType = 'Release Status Changed';
+export const statusChangedDetailType = 'Release Status Changed' satisfies GantryEventType;
 
 /**
  * The status right after `record` was written, as `gantry status` shows it once the recording
@@ -153,13 +160,13 @@ export function executionNameOf(executionArn: string): string {
   return executionArn.slice(executionArn.lastIndexOf(':') + 1);
 }
 
-function releaseName(record: Pick<ReleaseRecord, 'tag' | 'digest' | 'image' | 'taskDefinitionArn'>) {
+function releaseName(record: Pick<ReleaseRecord, 'tag' | 'digest' | 'image' | 'revision'>) {
   return {
     ...(record.tag !== undefined && { tag: record.tag }),
     digest: record.digest,
     shortDigest: shortDigest(record.digest),
     image: record.image,
-    revision: record.taskDefinitionArn,
+    revision: record.revision,
   };
 }
 
@@ -171,7 +178,9 @@ const outcomes = {
 
 function attemptOf(record: ReleaseRecord): NonNullable<AppEnvStatus['lastAttempt']> {
   const from = record.rolledBackFrom;
-  const details = record.cause?.details as { stoppedTasks?: unknown; stopReasons?: unknown } | undefined;
+  const details = record.cause?.details as
+    | { stoppedTasks?: unknown; exitCodes?: unknown; stopReasons?: unknown }
+    | undefined;
   return {
     outcome: outcomes[record.kind],
     at: record.at,
@@ -191,6 +200,7 @@ function attemptOf(record: ReleaseRecord): NonNullable<AppEnvStatus['lastAttempt
         error: record.cause.error,
         message: record.cause.message,
         ...(typeof details?.stoppedTasks === 'number' && { stoppedTasks: details.stoppedTasks }),
+        ...(Array.isArray(details?.exitCodes) && { exitCodes: details.exitCodes.map(Number) }),
         ...(Array.isArray(details?.stopReasons) && { stopReasons: details.stopReasons.map(String) }),
       },
     }),
@@ -227,7 +237,10 @@ function summaryOf(status: AppEnvStatus, live: ReleaseRecord | undefined): strin
 function causeText(cause: NonNullable<NonNullable<AppEnvStatus['lastAttempt']>['cause']>): string {
   if (cause.stoppedTasks !== undefined) {
     const reasons = cause.stopReasons?.length ? ` (${cause.stopReasons.join('; ')})` : '';
-    return `${cause.stoppedTasks} task${cause.stoppedTasks === 1 ? '' : 's'} stopped${reasons}`;
+    const codes = cause.exitCodes?.length
+      ? `, exit code${cause.exitCodes.length === 1 ? '' : 's'} ${cause.exitCodes.join(', ')}`
+      : '';
+    return `${cause.stoppedTasks} task${cause.stoppedTasks === 1 ? '' : 's'} stopped${codes}${reasons}`;
   }
   return `${cause.error}: ${cause.message}`;
 }

@@ -103,7 +103,7 @@ describe('gantry deploy', () => {
     );
 
     expect(code).toBe(0);
-    expect(stderr).toMatch(/ResolveConfig[\s\S]*DeployEcs[\s\S]*WaitForRollout[\s\S]*RecordRelease/);
+    expect(stderr).toMatch(/ResolveConfig[\s\S]*Deploy[\s\S]*WaitForRollout[\s\S]*RecordRelease/);
     expect(stdout).toContain('Deployed');
     expect(stdout).toContain('web/prod is on v1.2.0 since');
   });

@@ -66,8 +66,9 @@ describe('Release Status Changed', () => {
     const events = statusEvents('bumpy');
     expect(events).toHaveLength(2);
     expect(events[1]?.detail).toEqual(await statusJson('bumpy', 'prod'));
-    expect((events[1]?.detail as { summary: string }).summary).toMatch(
-      /^bumpy\/prod is on v1\.0\.0, rolled back from v1\.1\.0 because 2 tasks stopped/,
+    expect(events[1]?.detail).toHaveProperty(
+      'summary',
+      expect.stringMatching(/^bumpy\/prod is on v1\.0\.0, rolled back from v1\.1\.0 because 2 tasks stopped/),
     );
   });
 });

@@ -131,6 +131,9 @@ describe('least privilege (sandbox)', () => {
       'waitForLock: states:SendTaskSuccess',
       // lock.test.ts "frees the lock of a holder that was aborted and wakes the waiter"
       'onExecutionEnded: states:SendTaskSuccess',
+      // deploy-plan.test.ts "goes back to any release of the history it is given \"to\"";
+      // test/cli/cli.test.ts "goes back to any release of the history with --to"
+      'resolveConfig: dynamodb:Query',
     ];
     // The crash loop is settled by whichever looks first, waitForRollout's own look or onEcsEvent
     // (ecs-rollout.test.ts covers both): that depends on real timing, so either set may go unused.

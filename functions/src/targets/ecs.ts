@@ -10,6 +10,7 @@ import {
   followEcsRollback,
   requireManagedService,
 } from '../ecs/deploy.ts';
+import { previewEcsDeploy, requireRunnableTaskDefinition } from '../ecs/preview.ts';
 import { evaluateRollout } from '../ecs/rollout.ts';
 import type { DeployTarget, TargetClients, TargetDeployment } from './target.ts';
 
@@ -40,6 +41,8 @@ export function ecsTarget(
       return details;
     },
     judgeRollout: (deployment, options) => evaluateRollout(clients.ecs, where(deployment), options),
+    preview: (plan) => previewEcsDeploy(clients.ecs, target, plan),
+    requireRunnable: (release) => requireRunnableTaskDefinition(clients.ecs, release.revision, release.image),
     readLive: async () => {
       const service = await describeService(clients.ecs, target);
       const primary = service.deployments?.find((deployment) => deployment.status === 'PRIMARY');
