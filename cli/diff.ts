@@ -25,10 +25,11 @@ export function lineDiff(before: string, after: string, context = 3): string[] {
     if (i < a.length && j < b.length && a[i] === b[j]) {
       lines.push({ mark: ' ', text: a[i++] as string });
       j++;
-    } else if (j < b.length && (i >= a.length || (common[i]?.[j + 1] ?? 0) >= (common[i + 1]?.[j] ?? 0))) {
-      lines.push({ mark: '+', text: b[j++] as string });
-    } else {
+    } else if (i < a.length && (j >= b.length || (common[i + 1]?.[j] ?? 0) >= (common[i]?.[j + 1] ?? 0))) {
+      // Removed lines first, as diff(1) shows a change.
       lines.push({ mark: '-', text: a[i++] as string });
+    } else {
+      lines.push({ mark: '+', text: b[j++] as string });
     }
   }
   const changed = lines.map((line) => line.mark !== ' ');

@@ -75,7 +75,10 @@ export async function seedDemoFleet(sandbox: Sandbox): Promise<void> {
       const { digest } = sandbox.emulator.ecr.putImage({ repository, tag: image.tag });
       sandbox.emulator.ecs.setScenario(digest, image.rollout);
       if (image.deployed) {
-        sandbox.startExecution({ app, env, image: `${repository}:${image.tag}`, reason: 'demo fleet' });
+        sandbox.startExecution(
+          { app, env, image: `${repository}:${image.tag}`, reason: 'demo fleet' },
+          `seed-${app}-${env}-${image.tag.replaceAll('.', '-')}`,
+        );
         await sandbox.idle();
       }
     }

@@ -59,7 +59,9 @@ export async function statusCommand(
         status.live ? when(status.live.since) : '-',
         status.live ? executionNameOf(status.live.byExecution) : '-',
         status.lastAttempt
-          ? `${status.lastAttempt.outcome} ${displayName(status.lastAttempt.rolledBackFrom ?? status.lastAttempt.release)}`
+          ? status.lastAttempt.rolledBackFrom
+            ? `${status.lastAttempt.outcome} from ${displayName(status.lastAttempt.rolledBackFrom)}`
+            : `${status.lastAttempt.outcome} ${displayName(status.lastAttempt.release)}`
           : '-',
         nowText(status),
       ]),

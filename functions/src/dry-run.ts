@@ -87,7 +87,7 @@ export async function dryRun(deps: DryRunDependencies, request: Record<string, u
     ? await outcome(
         'target preview',
         () => target.preview(plan),
-        (found) => found.change,
+        () => 'computed with reads only',
       )
     : undefined;
   if (preview) {

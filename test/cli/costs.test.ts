@@ -91,6 +91,40 @@ describe('what each command costs in AWS calls', () => {
     expect(counts.GetExecutionHistory).toBeGreaterThanOrEqual(1);
   });
 
+  it('plan: the config and the target checked on their own, ResolveConfig as the state machine runs it, the preview, one read per secret, the 4 of status', async () => {
+    expect(await costOf('plan', 'web', 'prod', 'web:v1.3.0')).toEqual({
+      code: 0,
+      // GetParameter: config twice (its own check, then ResolveConfig), the live release, the task
+      // definition's one secret, status's release. DescribeServices: the tag twice, the preview.
+      counts: {
+        GetParameter: 5,
+        DescribeServices: 3,
+        DescribeImages: 1,
+        DescribeTaskDefinition: 1,
+        Query: 1,
+        GetItem: 2,
+      },
+      total: 13,
+    });
+  });
+
+  it('rollback --to: the reads of ResolveConfig, 1 StartExecution', async () => {
+    expect(await costOf('rollback', 'shop', 'prod', '--to', 'v3.1.0', '--reason', 'costs')).toEqual({
+      code: 0,
+      // GetParameter: config, live release; Query: one page of history; DescribeImages and
+      // DescribeTaskDefinition: the release can still run.
+      counts: {
+        GetParameter: 2,
+        DescribeServices: 1,
+        Query: 1,
+        DescribeImages: 1,
+        DescribeTaskDefinition: 1,
+        StartExecution: 1,
+      },
+      total: 7,
+    });
+  });
+
   it('config validate of a file: no call; config put: 1 GetParameter and 1 PutParameter', async () => {
     const file = join(files, 'config.json');
     await writeFile(
