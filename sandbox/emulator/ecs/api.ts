@@ -1,17 +1,30 @@
 import {
   AwsError,
   compact,
+  isObject,
   type JsonObject,
   type Params,
   type ServiceDefinition,
   UnsupportedParameter,
 } from '../protocol.ts';
 import { type EcsModel, isTag, serviceName, TASK_DEFINITION_KEYS, type Tag, taskId } from './model.ts';
-import { renderService, renderTask, renderTaskDefinition } from './render.ts';
+import {
+  renderService,
+  renderServiceDeployment,
+  renderServiceDeploymentBrief,
+  renderTask,
+  renderTaskDefinition,
+} from './render.ts';
 import type { RolloutSimulator } from './rollout.ts';
+import type { ServiceDeploymentSimulator } from './service-deployments.ts';
+import { parseStrategyConfig } from './strategy-config.ts';
 
 /** The ECS operations Gantry calls, over the JSON 1.1 protocol. */
-export function ecsService(model: EcsModel, rollouts: RolloutSimulator): ServiceDefinition {
+export function ecsService(
+  model: EcsModel,
+  rollouts: RolloutSimulator,
+  deployments: ServiceDeploymentSimulator,
+): ServiceDefinition {
   return {
     name: 'ecs',
     targetPrefix: 'AmazonEC2ContainerServiceV20141113',
@@ -64,10 +77,30 @@ export function ecsService(model: EcsModel, rollouts: RolloutSimulator): Service
         },
       },
       UpdateService: {
-        keys: ['cluster', 'service', 'taskDefinition', 'forceNewDeployment', 'desiredCount'],
+        keys: [
+          'cluster',
+          'service',
+          'taskDefinition',
+          'forceNewDeployment',
+          'desiredCount',
+          'deploymentConfiguration',
+        ],
         handle: (p: Params) => {
           const cluster = model.cluster(p.string('cluster'));
           const service = model.service(cluster, p.requiredString('service'));
+          // Checked before anything changes: bad input changes nothing.
+          const config = p.has('deploymentConfiguration')
+            ? parseStrategyConfig(p.raw.deploymentConfiguration ?? null, service.deploymentController)
+            : service.deploymentConfiguration;
+          deployments.checkRunnable(config);
+          const inFlight = service.serviceDeployments.some((d) =>
+            ['PENDING', 'IN_PROGRESS', 'ROLLBACK_REQUESTED', 'ROLLBACK_IN_PROGRESS'].includes(d.status),
+          );
+          if (config.strategy === 'ROLLING' && inFlight) {
+            throw new UnsupportedParameter(
+              'UpdateService: switching to ROLLING during a blue/green, linear or canary deployment is not simulated',
+            );
+          }
           const ref = p.string('taskDefinition');
           const td = ref === undefined ? undefined : model.findTaskDefinition(ref);
           if (ref !== undefined && td === undefined) {
@@ -99,8 +132,96 @@ export function ecsService(model: EcsModel, rollouts: RolloutSimulator): Service
               throw p.invalid('desiredCount must be >= 0');
             service.desiredCount = desiredCount;
           }
-          if (deploy) rollouts.startDeployment(cluster, service, target);
+          service.deploymentConfiguration = config;
+          if (deploy) {
+            if (config.strategy === 'ROLLING') rollouts.startDeployment(cluster, service, target);
+            else deployments.start(cluster, service, target);
+          }
           return { service: renderService(model, service, false) };
+        },
+      },
+      DescribeServiceDeployments: {
+        keys: ['serviceDeploymentArns'],
+        handle: (p: Params) => {
+          const arns = p.stringArray('serviceDeploymentArns') ?? [];
+          // DescribeServiceDeploymentsRequest: "You can specify a maximum of 20 ARNs."
+          if (arns.length === 0 || arns.length > 20)
+            throw p.invalid('serviceDeploymentArns must name 1 to 20 ARNs');
+          const serviceDeployments: JsonObject[] = [];
+          const failures: JsonObject[] = [];
+          for (const arn of arns) {
+            const record = deployments.find(arn);
+            if (record === undefined) failures.push({ arn, reason: 'MISSING' });
+            else serviceDeployments.push(renderServiceDeployment(record));
+          }
+          return { serviceDeployments, failures };
+        },
+      },
+      ListServiceDeployments: {
+        keys: ['service', 'cluster', 'status', 'createdAt', 'nextToken', 'maxResults'],
+        handle: (p: Params) => {
+          const cluster = model.cluster(p.string('cluster'));
+          const service = model.service(cluster, p.requiredString('service'));
+          if (
+            service.deploymentConfiguration.strategy === 'ROLLING' &&
+            service.serviceDeployments.length === 0
+          ) {
+            throw new UnsupportedParameter(
+              'ListServiceDeployments: service deployments of ROLLING services are not emulated by the Gantry sandbox',
+            );
+          }
+          const statuses = p.stringArray('status');
+          const created = p.raw.createdAt;
+          let after = Number.NEGATIVE_INFINITY;
+          let before = Number.POSITIVE_INFINITY;
+          if (created !== undefined && created !== null) {
+            if (!isObject(created)) throw p.invalid("'createdAt' must be an object");
+            if (typeof created.after === 'number') after = created.after * 1000;
+            if (typeof created.before === 'number') before = created.before * 1000;
+          }
+          // Newest first: the order is not documented.
+          const records = [...service.serviceDeployments]
+            .reverse()
+            .filter(
+              (d) =>
+                (statuses === undefined || statuses.includes(d.status)) &&
+                d.createdAt >= after &&
+                d.createdAt <= before,
+            );
+          // ListServiceDeploymentsRequest.maxResults: 1 to 100, 20 by default.
+          const size = p.number('maxResults') ?? 20;
+          if (!Number.isInteger(size) || size < 1 || size > 100)
+            throw p.invalid('maxResults must be 1 to 100');
+          const start = offsetOf(p);
+          const end = start + size;
+          return compact({
+            serviceDeployments: records.slice(start, end).map(renderServiceDeploymentBrief),
+            nextToken: end < records.length ? tokenOf(end) : undefined,
+          });
+        },
+      },
+      ContinueServiceDeployment: {
+        keys: ['serviceDeploymentArn', 'hookId', 'action'],
+        handle: (p: Params) => {
+          // ContinueServiceDeploymentRequest.action: "If no value is specified, the default action is CONTINUE."
+          const action = p.string('action') ?? 'CONTINUE';
+          if (action !== 'CONTINUE' && action !== 'ROLLBACK')
+            throw p.invalid(`action '${action}' is not CONTINUE or ROLLBACK`);
+          const arn = deployments.continueDeployment(
+            p.requiredString('serviceDeploymentArn'),
+            p.requiredString('hookId'),
+            action,
+          );
+          return { serviceDeploymentArn: arn };
+        },
+      },
+      StopServiceDeployment: {
+        keys: ['serviceDeploymentArn', 'stopType'],
+        handle: (p: Params) => {
+          // "The valid values are ROLLBACK": the default when none is given is not documented; ROLLBACK here.
+          const stopType = p.string('stopType') ?? 'ROLLBACK';
+          const arn = deployments.stopDeployment(p.requiredString('serviceDeploymentArn'), stopType);
+          return { serviceDeploymentArn: arn };
         },
       },
       ListTasks: {
@@ -126,13 +247,11 @@ export function ecsService(model: EcsModel, rollouts: RolloutSimulator): Service
           const size = p.number('maxResults') ?? 100;
           if (!Number.isInteger(size) || size < 1 || size > 100)
             throw p.invalid('maxResults must be 1 to 100');
-          const token = p.string('nextToken');
-          const start = token === undefined ? 0 : Number(Buffer.from(token, 'base64url').toString('utf8'));
-          if (!Number.isInteger(start) || start < 0) throw p.invalid('nextToken is not valid');
+          const start = offsetOf(p);
           const end = start + size;
           return compact({
             taskArns: arns.slice(start, end),
-            nextToken: end < arns.length ? Buffer.from(String(end)).toString('base64url') : undefined,
+            nextToken: end < arns.length ? tokenOf(end) : undefined,
           });
         },
       },
@@ -170,6 +289,18 @@ export function ecsService(model: EcsModel, rollouts: RolloutSimulator): Service
       },
     },
   };
+}
+
+/** Pagination tokens are opaque to callers: an offset, base64url-encoded. */
+function offsetOf(p: Params): number {
+  const token = p.string('nextToken');
+  const start = token === undefined ? 0 : Number(Buffer.from(token, 'base64url').toString('utf8'));
+  if (!Number.isInteger(start) || start < 0) throw p.invalid('nextToken is not valid');
+  return start;
+}
+
+function tokenOf(offset: number): string {
+  return Buffer.from(String(offset)).toString('base64url');
 }
 
 function includes(p: Params, value: string): boolean {

@@ -4,12 +4,17 @@ import type { AwsEvent, EventHub } from '../events.ts';
 import type { JsonObject, ServiceDefinition } from '../protocol.ts';
 import { ecsService } from './api.ts';
 import { type CreateServiceInput, EcsModel, type Scenario, type UnmodeledFields } from './model.ts';
-import { renderService } from './render.ts';
+import { renderService, renderServiceDeployment } from './render.ts';
 import { RolloutSimulator } from './rollout.ts';
+import { type LambdaHookHandler, ServiceDeploymentSimulator } from './service-deployments.ts';
+import { parseStrategyConfig } from './strategy-config.ts';
 
 export type { CreateServiceInput, Scenario, ScenarioName, UnmodeledFields } from './model.ts';
 export { parseImage } from './model.ts';
 export { circuitBreakerThreshold } from './rollout.ts';
+export type { LambdaHookHandler, LambdaHookResult } from './service-deployments.ts';
+export { STAGE_MS, STAGE_TIMEOUT_MS } from './service-deployments.ts';
+export { trafficSteps } from './strategy-config.ts';
 
 /**
  * ECS in the emulator: the state (`model.ts`), the rollout simulator playing deployments out on
@@ -19,24 +24,93 @@ export { circuitBreakerThreshold } from './rollout.ts';
 export class EcsState {
   readonly #model: EcsModel;
   readonly #rollouts: RolloutSimulator;
+  readonly #deployments: ServiceDeploymentSimulator;
   readonly #hub: EventHub;
 
   constructor(clock: SimClock, hub: EventHub, ecr: EcrState, region: string, account: string) {
     this.#model = new EcsModel(clock, region, account);
     this.#rollouts = new RolloutSimulator(this.#model, hub, ecr);
+    this.#deployments = new ServiceDeploymentSimulator(this.#model, this.#rollouts, hub);
     this.#hub = hub;
   }
 
   /**
    * Creates a service whose first deployment is already COMPLETED with `desiredCount` RUNNING tasks
-   * (no events: the sandbox starts from a steady state). Creates the cluster if needed.
+   * (no events: the sandbox starts from a steady state). Creates the cluster if needed. With
+   * `firstDeployment: 'inProgress'` (blue/green, linear, canary) the first service deployment starts
+   * instead, and its ARN comes back as `serviceDeploymentArn`.
    */
   createService(input: CreateServiceInput): {
     serviceArn: string;
     taskDefinitionArn: string;
     deploymentId: string;
+    serviceDeploymentArn?: string;
   } {
-    return this.#rollouts.seedService(input);
+    if (input.firstDeployment === 'inProgress') {
+      const strategy = input.deploymentConfiguration?.strategy;
+      if (strategy === undefined || strategy === 'ROLLING') {
+        throw new Error(
+          'createService: firstDeployment inProgress needs a BLUE_GREEN, LINEAR or CANARY deploymentConfiguration',
+        );
+      }
+    }
+    // Checked before anything is created: bad input changes nothing.
+    if (input.deploymentConfiguration !== undefined) {
+      this.#deployments.checkRunnable(
+        parseStrategyConfig(input.deploymentConfiguration, input.deploymentController ?? 'ECS'),
+      );
+    }
+    const seeded = this.#rollouts.seedService(input);
+    const result = {
+      serviceArn: seeded.service.arn,
+      taskDefinitionArn: seeded.taskDefinitionArn,
+      deploymentId: seeded.deploymentId,
+    };
+    if (input.firstDeployment !== 'inProgress') return result;
+    const record = this.#deployments.start(seeded.cluster, seeded.service, seeded.taskDefinitionArn);
+    return { ...result, deploymentId: record.deployment.id, serviceDeploymentArn: record.arn };
+  }
+
+  /**
+   * Blue/green, linear and canary: whether "ECS Deployment State Change" events are emitted
+   * (default true). AWS documents these events only generically for these strategies, so Gantry must
+   * work without them; tests run both ways.
+   */
+  setServiceDeploymentEvents(emit: boolean): void {
+    this.#deployments.deploymentEvents = emit;
+  }
+
+  /**
+   * Whether "ECS Hook State Change" events carry the service deployment ARN in `resources` (default
+   * false: `resources: []`). AWS's two samples differ: the hook events page names the deployment,
+   * the pause hooks page has no `resources`.
+   */
+  setHookEventResources(named: boolean): void {
+    this.#deployments.hookEventResources = named;
+  }
+
+  /**
+   * Stands in for the Lambda function of AWS_LAMBDA lifecycle hooks naming `functionArn`: the
+   * emulator invokes no real function, and refuses hooks whose function has no stand-in.
+   */
+  setLambdaHook(functionArn: string, handler: LambdaHookHandler): void {
+    this.#deployments.setLambdaHook(functionArn, handler);
+  }
+
+  /** A service deployment as DescribeServiceDeployments renders it (undefined if unknown). */
+  describeServiceDeployment(arn: string): JsonObject | undefined {
+    const record = this.#deployments.find(arn);
+    return record === undefined ? undefined : renderServiceDeployment(record);
+  }
+
+  /**
+   * Every status, stage and production weight a service deployment went through, with its simulated
+   * time: for tests, demos and the bench (how many transitions a 10-step linear deploy takes).
+   */
+  serviceDeploymentHistory(
+    arn: string,
+  ): { at: number; status: string; lifecycleStage: string; productionWeight: number }[] {
+    return (this.#deployments.find(arn)?.history ?? []).map((h) => ({ ...h }));
   }
 
   /**
@@ -88,6 +162,6 @@ export class EcsState {
   }
 
   service(): ServiceDefinition {
-    return ecsService(this.#model, this.#rollouts);
+    return ecsService(this.#model, this.#rollouts, this.#deployments);
   }
 }

@@ -1,5 +1,7 @@
+import { randomInt } from 'node:crypto';
 import type { SimClock } from '../clock.ts';
 import { AwsError, checkKeys, compact, isObject, type Json, type JsonObject } from '../protocol.ts';
+import type { HookAction, HookTargetType, StrategyConfig } from './strategy-config.ts';
 
 /** How the tasks of an image behave once a deployment starts them. */
 export type ScenarioName = 'healthy' | 'crashLoop' | 'slow' | 'neverStable';
@@ -19,6 +21,14 @@ export type Scenario =
       readonly kind: 'healthy' | 'slow';
       readonly startSeconds?: number;
       readonly stableAfterSeconds?: number;
+      /**
+       * Blue/green, linear and canary only: once the service deployment running this image enters
+       * this lifecycle stage (e.g. `BAKE_TIME`), its tasks start crash-looping as `crashLoop` does
+       * (`crashAfterSeconds` after RUNNING, replaced `restartDelaySeconds` later).
+       */
+      readonly crashFromStage?: string;
+      readonly crashAfterSeconds?: number;
+      readonly restartDelaySeconds?: number;
     }
   | {
       readonly kind: 'crashLoop';
@@ -37,6 +47,7 @@ export interface ResolvedScenario {
   readonly crashAfterMs: number;
   readonly restartDelayMs: number;
   readonly breakerRollbackDelayMs: number;
+  readonly crashFromStage: string | undefined;
 }
 
 export function resolveScenario(scenario: Scenario): ResolvedScenario {
@@ -54,6 +65,8 @@ export function resolveScenario(scenario: Scenario): ResolvedScenario {
     crashAfterMs: num('crashAfterSeconds', 5),
     restartDelayMs: num('restartDelaySeconds', 10),
     breakerRollbackDelayMs: num('breakerRollbackDelaySeconds', 0),
+    crashFromStage:
+      'crashFromStage' in spec && typeof spec.crashFromStage === 'string' ? spec.crashFromStage : undefined,
   };
 }
 
@@ -70,6 +83,17 @@ export interface CreateServiceInput {
   readonly deploymentController?: DeploymentControllerType;
   /** The service's tags, as CreateService's `tags`. */
   readonly tags?: readonly Tag[];
+  /**
+   * CreateService's `deploymentConfiguration` (strategy, bake times, lifecycle hooks), checked as
+   * UpdateService checks it. Default: ROLLING.
+   */
+  readonly deploymentConfiguration?: JsonObject;
+  /**
+   * `completed` (default): the first deployment is over and `desiredCount` tasks run.
+   * `inProgress` (blue/green, linear, canary only): the first service deployment starts now and
+   * goes through its stages and hooks like any other; rolling it back ends ROLLBACK_FAILED.
+   */
+  readonly firstDeployment?: 'completed' | 'inProgress';
 }
 
 /** Fields an ECS newer than the bundled SDK would return, on the task definition and on each container. */
@@ -102,6 +126,10 @@ export interface Deployment {
   updatedAt: number;
   readonly scenario: ResolvedScenario;
   readonly timers: (() => void)[];
+  /** Set for the deployment a blue/green, linear or canary service deployment runs. */
+  serviceDeploymentArn?: string;
+  /** Its tasks crash `crashAfterMs` after RUNNING and are replaced (a crash loop, or a scenario's `crashFromStage`). */
+  crashing?: boolean;
 }
 
 export interface ContainerState {
@@ -148,6 +176,71 @@ export interface Service {
   readonly createdAt: number;
   deployments: Deployment[];
   readonly events: { id: string; createdAt: number; message: string }[];
+  /** ROLLING (today's rolling update) unless CreateService/UpdateService chose another strategy. */
+  deploymentConfiguration: StrategyConfig;
+  /** Blue/green, linear and canary service deployments, oldest first. */
+  readonly serviceDeployments: ServiceDeploymentRecord[];
+  /** The revision serving production: what a rollback returns to (none before a first deployment succeeded). */
+  productionRevision: ServiceRevision | undefined;
+}
+
+/** A service revision: a task definition as one deployment ran it. */
+export interface ServiceRevision {
+  readonly arn: string;
+  readonly taskDefinitionArn: string;
+  readonly deploymentId: string;
+}
+
+export type ServiceDeploymentStatus =
+  | 'PENDING'
+  | 'IN_PROGRESS'
+  | 'SUCCESSFUL'
+  | 'STOPPED'
+  | 'ROLLBACK_REQUESTED'
+  | 'ROLLBACK_IN_PROGRESS'
+  | 'ROLLBACK_SUCCESSFUL'
+  | 'ROLLBACK_FAILED';
+
+/** One run of a lifecycle hook at one stage (or one traffic step): `lifecycleHookDetails[]`. */
+export interface HookRun {
+  readonly hookId: string;
+  readonly targetType: HookTargetType;
+  readonly targetArn: string | undefined;
+  readonly lifecycleStage: string;
+  status: 'IN_PROGRESS' | 'AWAITING_ACTION' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
+  readonly expiresAt: number;
+  readonly timeoutAction: HookAction;
+}
+
+/** A ServiceDeployment (DescribeServiceDeployments) of a blue/green, linear or canary service. */
+export interface ServiceDeploymentRecord {
+  readonly arn: string;
+  readonly service: Service;
+  readonly cluster: Cluster;
+  readonly config: StrategyConfig;
+  readonly createdAt: number;
+  startedAt: number | undefined;
+  finishedAt: number | undefined;
+  stoppedAt: number | undefined;
+  updatedAt: number;
+  status: ServiceDeploymentStatus;
+  statusReason: string;
+  /** Open string: the SDK's enum lags the documentation. */
+  lifecycleStage: string;
+  readonly sources: readonly ServiceRevision[];
+  readonly target: ServiceRevision;
+  /** The ECS deployment (DescribeServices `deployments[]`) whose tasks run the target revision. */
+  readonly deployment: Deployment;
+  /** Percent of production traffic on the target revision, and of test traffic. */
+  productionWeight: number;
+  testWeight: number;
+  readonly hooks: HookRun[];
+  rollback:
+    | { readonly reason: string; readonly startedAt: number; readonly serviceRevisionArn: string }
+    | undefined;
+  /** Every status/stage/weight change, for tests, demos and the bench. */
+  readonly history: { at: number; status: string; lifecycleStage: string; productionWeight: number }[];
+  readonly timers: (() => void)[];
 }
 
 export interface Cluster {
@@ -238,6 +331,8 @@ export class EcsModel {
   /** Fields newer than the SDK's model that task definitions come back with (see `EcsState.setUnmodeledFields`). */
   unmodeledFields: UnmodeledFields = {};
 
+  #revisionSeq = 0;
+
   constructor(clock: SimClock, region: string, account: string) {
     this.clock = clock;
     this.region = region;
@@ -255,6 +350,14 @@ export class EcsModel {
     };
     this.#clusters.set(name, cluster);
     return cluster;
+  }
+
+  /** `…:service-revision/<cluster>/<service>/<number>`, the shape of the developer guide's samples. */
+  newRevisionArn(cluster: Cluster, service: Service): string {
+    this.#revisionSeq += 1;
+    // Random digits, then a sequence number so two revisions never share an ARN.
+    const id = `${randomInt(1_000_000, 10_000_000)}${this.#revisionSeq}`;
+    return `arn:aws:ecs:${this.region}:${this.account}:service-revision/${cluster.name}/${service.name}/${id}`;
   }
 
   cluster(ref: string | undefined): Cluster {

@@ -1,5 +1,15 @@
 import { compact, epochSeconds, isObject, type Json, type JsonObject } from '../protocol.ts';
-import type { Cluster, Deployment, EcsModel, Service, Task, TaskDefinitionRecord } from './model.ts';
+import type {
+  Cluster,
+  Deployment,
+  EcsModel,
+  Service,
+  ServiceDeploymentRecord,
+  ServiceRevision,
+  Task,
+  TaskDefinitionRecord,
+} from './model.ts';
+import { renderStrategyConfig } from './strategy-config.ts';
 
 /** ECS's shapes: API answers carry epoch seconds, EventBridge events ISO-8601 strings. */
 
@@ -99,7 +109,13 @@ export function renderService(model: EcsModel, service: Service, withTags: boole
       deploymentCircuitBreaker: { ...service.circuitBreaker },
       maximumPercent: 200,
       minimumHealthyPercent: 100,
+      // A service left on the default rolling update renders as before (and as moto does).
+      ...(service.deploymentConfiguration.strategy === 'ROLLING'
+        ? {}
+        : renderStrategyConfig(service.deploymentConfiguration)),
     },
+    // Service.currentServiceDeployment, "The ARN of the current service deployment" (API model).
+    currentServiceDeployment: service.serviceDeployments.at(-1)?.arn,
     deployments,
     events: service.events.map((e) => ({
       id: e.id,
@@ -183,4 +199,92 @@ function requiresAttributes(body: JsonObject): string[] {
 function compatibilities(body: JsonObject): string[] {
   const fargate = body.networkMode === 'awsvpc' && body.cpu !== undefined && body.memory !== undefined;
   return fargate ? ['EC2', 'FARGATE'] : ['EC2'];
+}
+
+function revisionSummary(
+  record: ServiceDeploymentRecord,
+  revision: ServiceRevision,
+  productionWeight: number,
+  testWeight: number,
+): JsonObject {
+  let running = 0;
+  let pending = 0;
+  for (const task of record.cluster.tasks.values()) {
+    if (task.deploymentId !== revision.deploymentId) continue;
+    if (task.lastStatus === 'RUNNING') running += 1;
+    else if (task.lastStatus !== 'STOPPED') pending += 1;
+  }
+  return {
+    arn: revision.arn,
+    requestedTaskCount: running + pending === 0 ? 0 : record.deployment.desiredCount,
+    runningTaskCount: running,
+    pendingTaskCount: pending,
+    requestedTestTrafficWeight: testWeight,
+    requestedProductionTrafficWeight: productionWeight,
+  };
+}
+
+/** A ServiceDeployment as DescribeServiceDeployments returns it (API model, models_0.d.ts). */
+export function renderServiceDeployment(record: ServiceDeploymentRecord): JsonObject {
+  const time = (ms: number | undefined): number | undefined =>
+    ms === undefined ? undefined : epochSeconds(ms);
+  return compact({
+    serviceDeploymentArn: record.arn,
+    serviceArn: record.service.arn,
+    clusterArn: record.cluster.arn,
+    createdAt: epochSeconds(record.createdAt),
+    startedAt: time(record.startedAt),
+    finishedAt: time(record.finishedAt),
+    stoppedAt: time(record.stoppedAt),
+    updatedAt: epochSeconds(record.updatedAt),
+    // The production revision carries the traffic the target does not; superseded revisions none.
+    sourceServiceRevisions: record.sources.map((source, i) =>
+      revisionSummary(
+        record,
+        source,
+        i === 0 ? 100 - record.productionWeight : 0,
+        i === 0 ? 100 - record.testWeight : 0,
+      ),
+    ),
+    targetServiceRevision: revisionSummary(record, record.target, record.productionWeight, record.testWeight),
+    status: record.status,
+    statusReason: record.statusReason,
+    lifecycleStage: record.lifecycleStage === '' ? undefined : record.lifecycleStage,
+    lifecycleHookDetails: record.hooks.map((h) =>
+      compact({
+        hookId: h.hookId,
+        targetType: h.targetType,
+        targetArn: h.targetArn,
+        status: h.status,
+        expiresAt: epochSeconds(h.expiresAt),
+        timeoutAction: h.timeoutAction,
+      }),
+    ),
+    deploymentConfiguration: renderStrategyConfig(record.config),
+    rollback:
+      record.rollback === undefined
+        ? undefined
+        : {
+            reason: record.rollback.reason,
+            startedAt: epochSeconds(record.rollback.startedAt),
+            serviceRevisionArn: record.rollback.serviceRevisionArn,
+          },
+    deploymentCircuitBreaker: { status: 'DISABLED' },
+    alarms: { status: 'DISABLED' },
+  }) as JsonObject;
+}
+
+/** A ServiceDeploymentBrief as ListServiceDeployments returns it (API model, models_1.d.ts). */
+export function renderServiceDeploymentBrief(record: ServiceDeploymentRecord): JsonObject {
+  return compact({
+    serviceDeploymentArn: record.arn,
+    serviceArn: record.service.arn,
+    clusterArn: record.cluster.arn,
+    startedAt: record.startedAt === undefined ? undefined : epochSeconds(record.startedAt),
+    createdAt: epochSeconds(record.createdAt),
+    finishedAt: record.finishedAt === undefined ? undefined : epochSeconds(record.finishedAt),
+    targetServiceRevisionArn: record.target.arn,
+    status: record.status,
+    statusReason: record.statusReason,
+  }) as JsonObject;
 }

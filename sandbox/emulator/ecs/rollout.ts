@@ -18,6 +18,7 @@ import {
   taskId,
 } from './model.ts';
 import { iso, renderTask } from './render.ts';
+import { parseStrategyConfig, ROLLING } from './strategy-config.ts';
 
 /** ECS's failure threshold: half the desired count, at least 3 and at most 200. */
 export function circuitBreakerThreshold(desiredCount: number): number {
@@ -32,6 +33,8 @@ export class RolloutSimulator {
   readonly #clock: SimClock;
   readonly #hub: EventHub;
   readonly #ecr: EcrState;
+  /** Told when a task of `deployment` reaches RUNNING (the strategy simulator waits on it to finish SCALE_UP). */
+  onTaskRunning: ((deployment: Deployment) => void) | undefined;
 
   constructor(model: EcsModel, hub: EventHub, ecr: EcrState) {
     this.#model = model;
@@ -42,7 +45,8 @@ export class RolloutSimulator {
 
   /** See {@link EcsState.createService}. */
   seedService(input: CreateServiceInput): {
-    serviceArn: string;
+    service: Service;
+    cluster: Cluster;
     taskDefinitionArn: string;
     deploymentId: string;
   } {
@@ -66,11 +70,28 @@ export class RolloutSimulator {
       createdAt: now,
       deployments: [],
       events: [],
+      deploymentConfiguration:
+        input.deploymentConfiguration === undefined
+          ? ROLLING
+          : parseStrategyConfig(input.deploymentConfiguration, input.deploymentController ?? 'ECS'),
+      serviceDeployments: [],
+      productionRevision: undefined,
     };
-    const deployment = this.#newDeployment(service, td.arn, 'ECS deployment seeded by the Gantry sandbox.');
+    if (input.firstDeployment === 'inProgress') {
+      // A service whose first deployment is still running: no tasks, no revision to roll back to.
+      cluster.services.set(service.name, service);
+      if (input.tags !== undefined) this.#model.addTags(service.arn, input.tags);
+      return { service, cluster, taskDefinitionArn: td.arn, deploymentId: '' };
+    }
+    const deployment = this.newDeployment(service, td.arn, 'ECS deployment seeded by the Gantry sandbox.');
     deployment.rolloutState = 'COMPLETED';
     deployment.rolloutStateReason = `ECS deployment ${deployment.id} completed.`;
     service.deployments = [deployment];
+    service.productionRevision = {
+      arn: this.#model.newRevisionArn(cluster, service),
+      taskDefinitionArn: td.arn,
+      deploymentId: deployment.id,
+    };
     cluster.services.set(service.name, service);
     if (input.tags !== undefined) this.#model.addTags(service.arn, input.tags);
     for (let i = 0; i < input.desiredCount; i++) {
@@ -78,7 +99,7 @@ export class RolloutSimulator {
       task.lastStatus = 'RUNNING';
       task.startedAt = now;
     }
-    return { serviceArn: service.arn, taskDefinitionArn: td.arn, deploymentId: deployment.id };
+    return { service, cluster, taskDefinitionArn: td.arn, deploymentId: deployment.id };
   }
 
   setScenario(image: string, scenario: Scenario): void {
@@ -114,7 +135,7 @@ export class RolloutSimulator {
     return ref.digest ?? this.#ecr.resolveTag(ref.repository, ref.tag ?? 'latest');
   }
 
-  #newDeployment(service: Service, taskDefinitionArn: string, reason: string): Deployment {
+  newDeployment(service: Service, taskDefinitionArn: string, reason: string): Deployment {
     const now = this.#clock.now();
     const td = this.#model.taskDefinitionByArn(taskDefinitionArn);
     return {
@@ -144,15 +165,15 @@ export class RolloutSimulator {
       // A superseded deployment stops progressing; its tasks keep running until the new one drains them.
       for (const cancel of previous.timers.splice(0)) cancel();
     }
-    const deployment = this.#newDeployment(service, taskDefinitionArn, '');
+    const deployment = this.newDeployment(service, taskDefinitionArn, '');
     deployment.rolloutStateReason = reason ?? `ECS deployment ${deployment.id} in progress.`;
     service.deployments.unshift(deployment);
     service.taskDefinitionArn = taskDefinitionArn;
-    this.#emitDeployment(service, deployment, 'INFO', 'SERVICE_DEPLOYMENT_IN_PROGRESS');
+    this.emitDeployment(service, deployment, 'INFO', 'SERVICE_DEPLOYMENT_IN_PROGRESS');
     const started: string[] = [];
     for (let i = 0; i < deployment.desiredCount; i++)
-      started.push(this.#launch(cluster, service, deployment).arn);
-    this.#serviceEvent(
+      started.push(this.launch(cluster, service, deployment).arn);
+    this.serviceEvent(
       service,
       `(service ${service.name}) has started ${started.length} tasks: ${started.map((arn) => `(task ${taskId(arn)})`).join(' ')}.`,
     );
@@ -165,7 +186,7 @@ export class RolloutSimulator {
     return deployment;
   }
 
-  #launch(cluster: Cluster, service: Service, deployment: Deployment): Task {
+  launch(cluster: Cluster, service: Service, deployment: Deployment): Task {
     this.#model.pruneStopped(cluster);
     const task = this.#newTask(cluster, service, deployment);
     this.#emitTask(task);
@@ -178,16 +199,17 @@ export class RolloutSimulator {
       for (const c of task.containers) c.lastStatus = 'RUNNING';
       this.#touch(task);
       this.#emitTask(task);
+      this.onTaskRunning?.(deployment);
     });
-    if (scenario.kind === 'crashLoop') {
+    if (scenario.kind === 'crashLoop' || deployment.crashing === true) {
       this.#clock.schedule(scenario.startMs + scenario.crashAfterMs, () =>
-        this.#crash(cluster, service, deployment, task),
+        this.crash(cluster, service, deployment, task),
       );
     }
     return task;
   }
 
-  #crash(cluster: Cluster, service: Service, deployment: Deployment, task: Task): void {
+  crash(cluster: Cluster, service: Service, deployment: Deployment, task: Task): void {
     if (task.lastStatus === 'STOPPED') return;
     const now = this.#clock.now();
     task.lastStatus = 'STOPPED';
@@ -205,7 +227,11 @@ export class RolloutSimulator {
     deployment.failedTasks += 1;
     deployment.updatedAt = now;
     if (deployment.status !== 'PRIMARY' || deployment.rolloutState !== 'IN_PROGRESS') return;
+    // Blue/green, linear and canary deployments are judged by their own stages, not by the rolling
+    // update's breaker (DeploymentCircuitBreaker: "can only be used for services using the rolling
+    // update (ECS) deployment type").
     if (
+      deployment.serviceDeploymentArn === undefined &&
       service.circuitBreaker.enable &&
       deployment.failedTasks >= circuitBreakerThreshold(deployment.desiredCount)
     ) {
@@ -215,7 +241,7 @@ export class RolloutSimulator {
     deployment.timers.push(
       this.#clock.schedule(deployment.scenario.restartDelayMs, () => {
         if (deployment.status === 'PRIMARY' && deployment.rolloutState === 'IN_PROGRESS') {
-          this.#launch(cluster, service, deployment);
+          this.launch(cluster, service, deployment);
         }
       }),
     );
@@ -226,8 +252,8 @@ export class RolloutSimulator {
     deployment.rolloutStateReason = 'ECS deployment circuit breaker: task failed to start.';
     deployment.updatedAt = this.#clock.now();
     for (const cancel of deployment.timers.splice(0)) cancel();
-    this.#emitDeployment(service, deployment, 'ERROR', 'SERVICE_DEPLOYMENT_FAILED');
-    this.#serviceEvent(
+    this.emitDeployment(service, deployment, 'ERROR', 'SERVICE_DEPLOYMENT_FAILED');
+    this.serviceEvent(
       service,
       `(service ${service.name}) (deployment ${deployment.id}) deployment failed: tasks failed to start.`,
     );
@@ -272,29 +298,49 @@ export class RolloutSimulator {
     for (const old of service.deployments) {
       if (old === deployment) continue;
       for (const cancel of old.timers.splice(0)) cancel();
-      for (const task of cluster.tasks.values()) {
-        if (task.deploymentId !== old.id || task.lastStatus === 'STOPPED') continue;
-        task.desiredStatus = 'STOPPED';
-        task.lastStatus = 'STOPPED';
-        task.stoppingAt = now;
-        task.stoppedAt = now;
-        task.stopCode = 'ServiceSchedulerInitiated';
-        task.stoppedReason = `Scaling activity initiated by (deployment ${deployment.id})`;
-        for (const c of task.containers) {
-          c.lastStatus = 'STOPPED';
-          c.exitCode = 0;
-        }
-        this.#touch(task);
-        this.#emitTask(task);
-      }
+      this.scaleDown(cluster, old, deployment);
     }
     service.deployments = [deployment];
-    this.#emitDeployment(service, deployment, 'INFO', 'SERVICE_DEPLOYMENT_COMPLETED');
-    this.#serviceEvent(
+    this.emitDeployment(service, deployment, 'INFO', 'SERVICE_DEPLOYMENT_COMPLETED');
+    this.serviceEvent(
       service,
       `(service ${service.name}) (deployment ${deployment.id}) deployment completed.`,
     );
-    this.#serviceEvent(service, `(service ${service.name}) has reached a steady state.`);
+    this.serviceEvent(service, `(service ${service.name}) has reached a steady state.`);
+  }
+
+  /** From now on `deployment`'s tasks crash-loop: the running ones exit `crashAfterMs` from now. */
+  startCrashing(cluster: Cluster, service: Service, deployment: Deployment): void {
+    if (deployment.crashing === true) return;
+    deployment.crashing = true;
+    for (const task of cluster.tasks.values()) {
+      if (task.deploymentId !== deployment.id || task.lastStatus === 'STOPPED') continue;
+      deployment.timers.push(
+        this.#clock.schedule(deployment.scenario.crashAfterMs, () =>
+          this.crash(cluster, service, deployment, task),
+        ),
+      );
+    }
+  }
+
+  /** The scheduler stops `old`'s tasks on behalf of `by` (exit 0, `ServiceSchedulerInitiated`). */
+  scaleDown(cluster: Cluster, old: Deployment, by: Deployment): void {
+    const now = this.#clock.now();
+    for (const task of cluster.tasks.values()) {
+      if (task.deploymentId !== old.id || task.lastStatus === 'STOPPED') continue;
+      task.desiredStatus = 'STOPPED';
+      task.lastStatus = 'STOPPED';
+      task.stoppingAt = now;
+      task.stoppedAt = now;
+      task.stopCode = 'ServiceSchedulerInitiated';
+      task.stoppedReason = `Scaling activity initiated by (deployment ${by.id})`;
+      for (const c of task.containers) {
+        c.lastStatus = 'STOPPED';
+        c.exitCode = 0;
+      }
+      this.#touch(task);
+      this.#emitTask(task);
+    }
   }
 
   #newTask(cluster: Cluster, service: Service, deployment: Deployment): Task {
@@ -334,12 +380,12 @@ export class RolloutSimulator {
     task.version += 1;
   }
 
-  #serviceEvent(service: Service, message: string): void {
+  serviceEvent(service: Service, message: string): void {
     service.events.unshift({ id: randomUUID(), createdAt: this.#clock.now(), message });
     service.events.length = Math.min(service.events.length, 100);
   }
 
-  #emitDeployment(
+  emitDeployment(
     service: Service,
     deployment: Deployment,
     eventType: 'INFO' | 'ERROR',
