@@ -85,28 +85,26 @@ export function buildProgram(
       ),
     );
 
-  program
+  const deploy = program
     .command('deploy')
     .description('start a deploy of an image (repo:tag or repo@sha256:…)')
     .argument('<app>')
     .argument('<env>')
     .argument('<image>')
-    .option('--wait', 'follow it state by state; exit 0 only if it ends Deployed')
-    .option('--reason <text>', 'why, kept in the release record')
-    .option('--poll-seconds <s>', 'seconds between two looks while waiting', '2')
-    .action(
-      action(
-        (
-          context,
-          app: string,
-          envName: string,
-          image: string,
-          options: { wait?: boolean; reason?: string; pollSeconds: string },
-        ) => deployCommand(context, output, app, envName, image, options),
-      ),
-    );
+    .option('--reason <text>', 'why, kept in the release record');
+  withWaitOptions(deploy).action(
+    action(
+      (
+        context,
+        app: string,
+        envName: string,
+        image: string,
+        options: { wait?: boolean; reason?: string; pollSeconds: string },
+      ) => deployCommand(context, output, app, envName, image, options),
+    ),
+  );
 
-  program
+  const rollback = program
     .command('rollback')
     .description('back to the previous release, or --to any release of the history')
     .argument('<app>')
@@ -115,19 +113,17 @@ export function buildProgram(
       '--to <release>',
       'a tag, a digest (or its first 12+ hex digits), or the execution that recorded it',
     )
-    .requiredOption('--reason <text>', 'why: kept in the release record and the events')
-    .option('--wait', 'follow it state by state; exit 0 only if it ends Deployed')
-    .option('--poll-seconds <s>', 'seconds between two looks while waiting', '2')
-    .action(
-      action(
-        (
-          context,
-          app: string,
-          envName: string,
-          options: { to?: string; reason: string; wait?: boolean; pollSeconds: string },
-        ) => rollbackCommand(context, output, app, envName, options),
-      ),
-    );
+    .requiredOption('--reason <text>', 'why: kept in the release record and the events');
+  withWaitOptions(rollback).action(
+    action(
+      (
+        context,
+        app: string,
+        envName: string,
+        options: { to?: string; reason: string; wait?: boolean; pollSeconds: string },
+      ) => rollbackCommand(context, output, app, envName, options),
+    ),
+  );
 
   program
     .command('plan')
@@ -200,6 +196,13 @@ export function buildProgram(
 
   for (const command of [program, config]) command.exitOverride().configureOutput(program.configureOutput());
   return program;
+}
+
+/** `--wait` and its polling interval, for the commands that start an execution. */
+function withWaitOptions(command: Command): Command {
+  return command
+    .option('--wait', 'follow it state by state; exit 0 only if it ends Deployed')
+    .option('--poll-seconds <s>', 'seconds between two looks while waiting', '2');
 }
 
 /** Runs one command line; resolves with the exit code. */
