@@ -10,6 +10,11 @@ import { gantry, type ServedSandbox, serveSandbox } from './support.ts';
  * web/staging on v1.0.0, api/prod on v2.0.0 (v2.1.0 crash-loops). Tests that change state use
  * their own app/env, so their order does not matter.
  */
+/**
+ * Hang guards, not speed goals: each test spawns the CLI a few times (each a Node process that
+ * loads the SDK), and CI's two cores are shared.
+ */
+const spawnedTimeoutMs = 240_000;
 let sandbox: ServedSandbox;
 let files: string;
 const cli = (...args: string[]) => gantry([...sandbox.flags, ...args]);
@@ -17,14 +22,14 @@ const cli = (...args: string[]) => gantry([...sandbox.flags, ...args]);
 beforeAll(async () => {
   sandbox = await serveSandbox();
   files = await mkdtemp(join(tmpdir(), 'gantry-cli-'));
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   await sandbox?.stop();
   if (files) await rm(files, { recursive: true, force: true });
 });
 
-describe('gantry status', () => {
+describe('gantry status', { timeout: spawnedTimeoutMs }, () => {
   it('lists every app/env with its live release and a sentence per app/env', async () => {
     // Act
     const { code, stdout } = await cli('status');
@@ -73,7 +78,7 @@ describe('gantry status', () => {
   });
 });
 
-describe('gantry history', () => {
+describe('gantry history', { timeout: spawnedTimeoutMs }, () => {
   it('lists the releases newest first', async () => {
     const { code, stdout } = await cli('history', 'web', 'prod');
 
@@ -90,7 +95,7 @@ describe('gantry history', () => {
   });
 });
 
-describe('gantry deploy', () => {
+describe('gantry deploy', { timeout: spawnedTimeoutMs }, () => {
   it('follows a healthy deploy state by state and exits 0 once Deployed', async () => {
     const { code, stdout, stderr } = await cli(
       'deploy',
@@ -133,7 +138,7 @@ describe('gantry deploy', () => {
   });
 });
 
-describe('gantry rollback', () => {
+describe('gantry rollback', { timeout: spawnedTimeoutMs }, () => {
   it('goes back to the previous release and exits 0 once Deployed', async () => {
     const { code, stdout, stderr } = await cli(
       'rollback',
@@ -195,7 +200,7 @@ describe('gantry rollback', () => {
   });
 });
 
-describe('gantry plan', () => {
+describe('gantry plan', { timeout: spawnedTimeoutMs }, () => {
   it('shows the task-definition diff and a verify list, writing nothing', async () => {
     const before = await cli('history', 'web', 'prod', '--json');
 
@@ -233,7 +238,7 @@ describe('gantry plan', () => {
   });
 });
 
-describe('gantry why', () => {
+describe('gantry why', { timeout: spawnedTimeoutMs }, () => {
   it('shows the stopped tasks, stop codes and exit codes of the last rollback', async () => {
     await cli('deploy', 'api', 'prod', 'api:v2.1.0', '--wait', '--poll-seconds', '0.2');
 
@@ -267,7 +272,7 @@ describe('gantry why', () => {
   });
 });
 
-describe('gantry config', () => {
+describe('gantry config', { timeout: spawnedTimeoutMs }, () => {
   const config = {
     repository: 'web',
     tagPattern: '^v\\d+\\.\\d+\\.\\d+$',

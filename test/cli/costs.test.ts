@@ -38,7 +38,8 @@ async function costOf(...args: string[]) {
   return { code, counts, total: calls.length };
 }
 
-describe('what each command costs in AWS calls', () => {
+// Hang guard, not a speed goal: the deploys run the real state machine on a shared machine.
+describe('what each command costs in AWS calls', { timeout: 120_000 }, () => {
   it('status of one app/env: 1 GetParameter, 1 Query, 2 GetItem', async () => {
     expect(await costOf('status', 'web', 'prod')).toEqual({
       code: 0,

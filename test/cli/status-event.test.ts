@@ -36,7 +36,8 @@ const statusEvents = (app: string) =>
       (event.detail as { app?: string }).app === app,
   );
 
-describe('Release Status Changed', () => {
+// Hang guard, not a speed goal: the deploys run the real state machine on a shared machine.
+describe('Release Status Changed', { timeout: 120_000 }, () => {
   it('is put once per deploy, with the detail gantry status shows', async () => {
     // Prepare
     sandbox.seedApp({ app: 'announced', env: 'prod', repository: 'announced' });

@@ -23,7 +23,8 @@ export function gantry(
       {
         // No AWS configuration of the machine may leak into a test: only what the test gives.
         env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent', ...options.env },
-        timeout: options.timeoutMs ?? 60_000,
+        // A hang guard: a loaded machine makes a spawn slow, never wrong.
+        timeout: options.timeoutMs ?? 180_000,
       },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : undefined;
