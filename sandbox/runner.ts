@@ -287,7 +287,10 @@ export class LocalStepFunctions {
         (output) => this.finish(execution, { status: 'SUCCEEDED', output: JSON.stringify(output) }),
         (error: unknown) => this.finish(execution, failureOf(error)),
       )
-      .then(() => logs);
+      .then(() => logs)
+      // The end event closes the history, after the last state's Exited event (the interpreter
+      // settles its result before its event log is drained).
+      .then(() => this.list(execution, executionEndEvent[execution.status] ?? 'ExecutionFailed'));
     return { executionArn, startDate };
   }
 
@@ -564,7 +567,6 @@ export class LocalStepFunctions {
         : end;
     Object.assign(execution, ended, { stopDate: new Date() });
     execution.historyEvents += 1; // ExecutionSucceeded / Failed / Aborted
-    this.list(execution, executionEndEvent[ended.status] ?? 'ExecutionFailed');
     for (const [token, parked] of this.parked) {
       if (parked.executionArn === execution.executionArn) this.parked.delete(token);
     }

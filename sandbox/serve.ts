@@ -106,6 +106,12 @@ export async function serve(argv: readonly string[]): Promise<void> {
     throw new Error(`--speed "${values.speed}" must be a number > 0`);
 
   const sandbox = await startSandbox({ port, speed, region: sandboxDefaults.region });
+  // `gantry --sandbox` assumes these names (cli/sandbox-endpoint.ts): say so if they ever part.
+  if (sandbox.coordinationTable !== sandboxDefaults.coordinationTable) {
+    throw new Error(
+      `the sandbox's table is ${sandbox.coordinationTable}, gantry --sandbox expects ${sandboxDefaults.coordinationTable}`,
+    );
+  }
   console.log('Gantry sandbox: a local SIMULATION of the AWS side of Gantry; nothing is deployed anywhere.');
   console.log(`Simulated time runs ${speed}x faster than real time. Seeding the demo fleet…`);
   await seedDemoFleet(sandbox);
