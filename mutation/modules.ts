@@ -88,7 +88,7 @@ export const mutationModules = {
   url: { mutate: 'cdn-edge/src/url.ts', tests: ['cdn-edge/test/url.test.ts'] },
   service: {
     mutate: 'cdn-edge/src/service.ts',
-    tests: ['cdn-edge/test/service.test.ts', 'cdn-edge/test/resize.test.ts'],
+    tests: ['cdn-edge/test/service.test.ts', 'cdn-edge/test/resize.test.ts', 'cdn-edge/test/fit.test.ts'],
   },
   storage: { mutate: 'cdn-edge/src/storage.ts', tests: ['cdn-edge/test/storage.test.ts'] },
   signature: {
@@ -98,7 +98,11 @@ export const mutationModules = {
   routing: { mutate: 'cdn-edge/src/routing.ts', tests: ['cdn-edge/test/routing.test.ts'] },
   resize: {
     mutate: 'cdn-edge/src/resize.ts',
-    tests: ['cdn-edge/test/resize-judgement.test.ts', 'cdn-edge/test/resize.test.ts'],
+    tests: [
+      'cdn-edge/test/resize-judgement.test.ts',
+      'cdn-edge/test/resize.test.ts',
+      'cdn-edge/test/fit.test.ts',
+    ],
   },
   // The CloudFront conformance checker (cdn-edge/local): every edge handler result goes through it.
   conformance: { mutate: 'cdn-edge/local/conformance.ts', tests: ['cdn-edge/test/conformance.test.ts'] },

@@ -1,5 +1,6 @@
 // `npm run bench:edge`: the resizer against raw sharp and nginx image_filter, in one run.
-// 4000×3000 JPEG → 800 px wide JPEG at q80; peak RSS on a 24 MP source; viewer-request cost.
+// 4000×3000 JPEG → 800 px wide JPEG at q80; peak RSS on a 24 MP source; viewer-request cost;
+// quality fitting and AVIF vs WebP (fit-avif.bench.ts; `npm run bench:edge -- --full` for all sizes).
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -23,6 +24,7 @@ import { createViewerRequestHandler } from '../src/handlers/viewer-request.ts';
 import { ResizeLimiter } from '../src/limiter.ts';
 import { signUrl } from '../src/signature.ts';
 import type { ImageStore } from '../src/storage.ts';
+import { fitAndAvifBench } from './fit-avif.bench.ts';
 
 const ITERATIONS = 20;
 const WARMUP = 2;
@@ -273,6 +275,7 @@ async function main(): Promise<void> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+  await fitAndAvifBench(process.argv.includes('--full'));
 }
 
 /** The query string of `pathAndQuery` once signed: signatures are required, so the bench signs too. */

@@ -183,6 +183,7 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
       if (object.ContentType) meta.contentType = object.ContentType;
       if (object.CacheControl) meta.cacheControl = object.CacheControl;
       if (object.ETag) meta.etag = object.ETag;
+      if (object.Metadata) meta.metadata = object.Metadata;
       return { response: s3ObjectResponse(meta, now()), body };
     } catch {
       return { response: s3ErrorResponse('403', now()), body: Buffer.from(s3ErrorBody('403')) };

@@ -117,7 +117,14 @@ export function s3ErrorBody(status: '403' | '404'): string {
 
 /** S3's 200 to a GET of a stored object, as origin-response receives it. */
 export function s3ObjectResponse(
-  object: { contentLength: number; contentType?: string; cacheControl?: string; etag?: string },
+  object: {
+    contentLength: number;
+    contentType?: string;
+    cacheControl?: string;
+    etag?: string;
+    /** User metadata, returned by S3 as `x-amz-meta-<name>` headers. */
+    metadata?: Record<string, string>;
+  },
   now = Date.now(),
 ): CloudFrontResponse {
   const headers: Record<string, string> = {
@@ -131,6 +138,7 @@ export function s3ObjectResponse(
   if (object.contentType) headers['Content-Type'] = object.contentType;
   if (object.cacheControl) headers['Cache-Control'] = object.cacheControl;
   if (object.etag) headers.ETag = object.etag;
+  for (const [name, value] of Object.entries(object.metadata ?? {})) headers[`x-amz-meta-${name}`] = value;
   return { status: '200', statusDescription: 'OK', headers: cloudFrontHeaders(headers) };
 }
 

@@ -46,6 +46,30 @@ const configShape = {
     successMaxAge: z.number().int().positive(),
     errorMaxAge: z.number().int().min(0),
   }),
+  /**
+   * Fitting a lossy result under the generated-response cap before falling back to store + 302
+   * (service.ts): re-encode at lower qualities of `qualities`, never below `minQuality`, at most
+   * `maxReencodes` times. Optional, so configs written before it keep their meaning.
+   */
+  fitToResponse: z
+    .strictObject({
+      minQuality: z.number().int().min(1).max(100),
+      maxReencodes: z.number().int().min(0).max(4),
+    })
+    .default({ minQuality: 60, maxReencodes: 2 }),
+  /**
+   * AVIF encode effort (sharp/libvips 0–9). Capped at 3: effort 4 took 7–26 s for a 1920 px output
+   * on the 2-core dev machine (bench), against the origin-response timeout of 30 s. Outputs over
+   * `maxFullEffortPixels` are encoded at `reducedEffort`: above ~1 MP effort 2 cost 2–5× the time
+   * of effort 0 for 1–17% fewer bytes (README, AVIF effort).
+   */
+  avif: z
+    .strictObject({
+      effort: z.number().int().min(0).max(3),
+      reducedEffort: z.number().int().min(0).max(3),
+      maxFullEffortPixels: z.number().int().positive(),
+    })
+    .default({ effort: 2, reducedEffort: 0, maxFullEffortPixels: 1_048_576 }),
 };
 
 type ConfigBase = z.infer<z.ZodObject<typeof configShape>>;
@@ -53,6 +77,9 @@ type ConfigBase = z.infer<z.ZodObject<typeof configShape>>;
 function checkConsistency(c: ConfigBase, ctx: z.RefinementCtx): void {
   if (!c.qualities.includes(c.defaultQuality)) {
     ctx.addIssue({ code: 'custom', path: ['defaultQuality'], message: 'must be one of "qualities"' });
+  }
+  if (c.avif.reducedEffort > c.avif.effort) {
+    ctx.addIssue({ code: 'custom', path: ['avif', 'reducedEffort'], message: 'must not exceed "effort"' });
   }
   const derivedHead = c.derived.prefix.split('/')[0];
   for (const [name, preset] of Object.entries(c.presets)) {

@@ -1,4 +1,4 @@
-import sharp, { type Metadata, type ResizeOptions } from 'sharp';
+import sharp, { type Metadata, type OutputInfo, type ResizeOptions, type Sharp } from 'sharp';
 import { HttpError } from './errors.ts';
 import type { DerivedRequest } from './url.ts';
 
@@ -9,6 +9,25 @@ sharp.cache(false);
 export interface ResizeLimits {
   /** Width × height of the source above which we refuse to decode (decompression bombs). */
   readonly maxInputPixels: number;
+  /** When given, a lossy result over `maxBytes` is re-encoded at lower qualities (see fitQualities). */
+  readonly fit?: FitBounds;
+  /** AVIF effort by output size; without it, effort 2 at every size. */
+  readonly avif?: AvifEffort;
+}
+
+export interface FitBounds {
+  readonly maxBytes: number;
+  /** The qualities the URL contract allows: a lowered quality is one of them, so it names a real variant. */
+  readonly qualities: readonly number[];
+  readonly minQuality: number;
+  readonly maxReencodes: number;
+}
+
+export interface AvifEffort {
+  readonly effort: number;
+  readonly reducedEffort: number;
+  /** Outputs with more pixels than this are encoded at `reducedEffort`. */
+  readonly maxFullEffortPixels: number;
 }
 
 export interface ResizedImage {
@@ -16,6 +35,10 @@ export interface ResizedImage {
   readonly contentType: string;
   readonly width: number;
   readonly height: number;
+  /** The quality the body was encoded at (lower than asked when it was fitted); none for PNG. */
+  readonly quality?: number;
+  /** How many extra encodes fitting took (0 when the first one was kept or fitting was off). */
+  readonly reencodes?: number;
 }
 
 const CONTENT_TYPES = {
@@ -89,34 +112,88 @@ export async function resizeImage(
   if (request.width !== 0) resize.width = request.width;
   if (request.height !== 0) resize.height = request.height;
 
-  let pipeline = sharp(input, {
-    limitInputPixels: limits.maxInputPixels,
-    // 'truncated' rejects cut-off files instead of serving a half-grey image forever from the cache.
-    failOn: 'truncated',
-    autoOrient: true,
-  })
-    .resize(resize)
-    .toColourspace('srgb');
-  switch (format) {
-    case 'jpeg':
-      // Baseline, not progressive: progressive costs ~12% more CPU per miss and buys little at ≤ 1920 px.
-      pipeline = pipeline.jpeg({ quality: request.quality });
-      break;
-    case 'png':
-      pipeline = pipeline.png({ compressionLevel: 6 });
-      break;
-    case 'webp':
-      pipeline = pipeline.webp({ quality: request.quality, effort: 4 });
-      break;
-    case 'avif':
-      // Effort 2 of 9: AVIF encoding dominates latency on a cache miss; higher efforts save a few %.
-      pipeline = pipeline.avif({ quality: request.quality, effort: 2 });
-      break;
-  }
+  let pixels: { data: Buffer; info: OutputInfo };
   try {
-    const { data, info } = await pipeline.toBuffer({ resolveWithObject: true });
-    return { body: data, contentType: CONTENT_TYPES[format], width: info.width, height: info.height };
+    // Decoded and resized once, kept as pixels: fitting re-encodes these, never the original. They
+    // are 8-bit, since 'srgb' is libvips' 8-bit sRGB (16-bit sources come out uchar: resize.test.ts).
+    pixels = await sharp(input, {
+      limitInputPixels: limits.maxInputPixels,
+      // 'truncated' rejects cut-off files instead of serving a half-grey image forever from the cache.
+      failOn: 'truncated',
+      autoOrient: true,
+    })
+      .resize(resize)
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
   } catch (error) {
     throw new HttpError(422, 'Resize.BadImage', 'the original could not be decoded', { cause: error });
   }
+  const { width: outWidth, height: outHeight, channels } = pixels.info;
+  const effort = avifEffortFor(outWidth * outHeight, limits.avif);
+  const encodeAt = (quality: number): Promise<Buffer> =>
+    encode(
+      sharp(pixels.data, { raw: { width: outWidth, height: outHeight, channels } }),
+      format,
+      quality,
+      effort,
+    );
+
+  const base = { contentType: CONTENT_TYPES[format], width: outWidth, height: outHeight };
+  if (format === 'png') return { ...base, body: await encodeAt(request.quality) };
+  const first = await encodeAt(request.quality);
+  if (!limits.fit || first.byteLength <= limits.fit.maxBytes) {
+    return { ...base, body: first, quality: request.quality, reencodes: 0 };
+  }
+  let reencodes = 0;
+  for (const quality of fitQualities(request.quality, limits.fit)) {
+    reencodes += 1;
+    const body = await encodeAt(quality);
+    if (body.byteLength <= limits.fit.maxBytes) return { ...base, body, quality, reencodes };
+  }
+  // Nothing fits: the asked-for quality, which goes to S3 and a redirect (no size cap there).
+  return { ...base, body: first, quality: request.quality, reencodes };
+}
+
+type EncodedFormat = keyof typeof CONTENT_TYPES;
+
+function encode(image: Sharp, format: EncodedFormat, quality: number, avifEffort: number): Promise<Buffer> {
+  switch (format) {
+    case 'jpeg':
+      // Baseline, not progressive: progressive costs ~12% more CPU per miss and buys little at ≤ 1920 px.
+      return image.jpeg({ quality }).toBuffer();
+    case 'png':
+      return image.png({ compressionLevel: 6 }).toBuffer();
+    case 'webp':
+      return image.webp({ quality, effort: 4 }).toBuffer();
+    case 'avif':
+      return image.avif({ quality, effort: avifEffort }).toBuffer();
+  }
+}
+
+/**
+ * AVIF encoding dominates latency on a miss and grows with effort much faster than it saves bytes
+ * (bench, synthetic sources: above ~1 MP effort 2 took 2–5× the time of effort 0 for 1–17% fewer
+ * bytes; below it the saving reached 35% on smooth sources, at tens to hundreds of ms), so large
+ * outputs get the reduced effort. Lowering the effort keeps AVIF bytes under the AVIF key; the
+ * alternative, an uncached redirect to the WebP variant, would cost every later viewer of that URL
+ * a function invocation and a round trip (README, AVIF).
+ */
+export function avifEffortFor(pixels: number, avif: AvifEffort | undefined): number {
+  if (!avif) return 2;
+  return pixels > avif.maxFullEffortPixels ? avif.reducedEffort : avif.effort;
+}
+
+/**
+ * The qualities to try, in order, when a lossy result is over the cap: allowed qualities below the
+ * asked one and not below `minQuality`, at most `maxReencodes` of them, the last one always the
+ * lowest allowed (so the final try is the one most likely to fit).
+ */
+export function fitQualities(asked: number, bounds: FitBounds): number[] {
+  const lower = [...new Set(bounds.qualities)]
+    .filter((q) => q < asked && q >= bounds.minQuality)
+    .sort((a, b) => b - a);
+  if (lower.length <= bounds.maxReencodes) return lower;
+  if (bounds.maxReencodes === 0) return [];
+  return [...lower.slice(0, bounds.maxReencodes - 1), lower[lower.length - 1] as number];
 }

@@ -13,7 +13,7 @@ export interface ImageStore {
   putDerived(
     location: ObjectLocation,
     body: Buffer,
-    meta: { contentType: string; cacheControl: string },
+    meta: { contentType: string; cacheControl: string; metadata?: Record<string, string> },
   ): Promise<void>;
 }
 
@@ -88,7 +88,7 @@ export class S3ImageStore implements ImageStore {
   async putDerived(
     location: ObjectLocation,
     body: Buffer,
-    meta: { contentType: string; cacheControl: string },
+    meta: { contentType: string; cacheControl: string; metadata?: Record<string, string> },
   ): Promise<void> {
     await this.#client.send(
       new PutObjectCommand({
@@ -97,6 +97,7 @@ export class S3ImageStore implements ImageStore {
         Body: body,
         ContentType: meta.contentType,
         CacheControl: meta.cacheControl,
+        Metadata: meta.metadata,
       }),
     );
   }

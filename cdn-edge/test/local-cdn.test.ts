@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pureGrain } from '../bench/synthetic.ts';
 import { type LocalCdn, startLocalCdn } from '../local/cdn.ts';
 import { launchChromium } from './support/browser.ts';
 
@@ -78,17 +79,7 @@ describe('local CDN (simulated CloudFront + s3rver)', () => {
   });
 
   it('redirects a result too big for a generated response to its stored copy, which then serves it', async () => {
-    const noise = await sharp({
-      create: {
-        width: 1920,
-        height: 1440,
-        channels: 3,
-        background: '#000',
-        noise: { type: 'gaussian', mean: 128, sigma: 90 },
-      },
-    })
-      .png()
-      .toBuffer();
+    const noise = await pureGrain();
     const local = await startLocalCdn({ seed: { 'noise.png': noise } });
     try {
       const first = await fetch(`${local.url}${local.signedPath('/1920x/noise.png?q=90')}`, {

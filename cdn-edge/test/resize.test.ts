@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { pureGrain } from '../bench/synthetic.ts';
 import type { EdgeConfig } from '../src/config.ts';
 import { HttpError } from '../src/errors.ts';
 import { MAX_GENERATED_BODY_BYTES } from '../src/http.ts';
@@ -24,21 +25,6 @@ function setup(config: EdgeConfig = testConfig()) {
   const uri = (path: string, format: OutputFormat, width = 400, height = 0) =>
     derivedUri({ width, height, fit: height ? 'cover' : 'inside', quality: 80, format, path }, config);
   return { store, deps, logs, seed, uri };
-}
-
-/** Noise at q90 and 1920 px is far above the ~780 KB that fits base64 in a 1 MB generated response. */
-function noisePng(width: number, height: number): Promise<Buffer> {
-  return sharp({
-    create: {
-      width,
-      height,
-      channels: 3,
-      background: '#000',
-      noise: { type: 'gaussian', mean: 128, sigma: 90 },
-    },
-  })
-    .png()
-    .toBuffer();
 }
 
 async function expectHttpError(promise: Promise<unknown>, status: number, code: string): Promise<void> {
@@ -345,7 +331,7 @@ describe('generateDerived', () => {
 
     it('answers 503 Resize.Unstored, with Retry-After, when the result is too big to return and could not be stored', async () => {
       const { deps, seed, store, logs } = setup();
-      seed('huge.png', await noisePng(1920, 1920));
+      seed('huge.png', await pureGrain(1920, 1920));
       store.failPuts = true;
       const target = derivedUri(
         { width: 1920, height: 0, fit: 'inside', quality: 90, format: 'png', path: 'huge.png' },
@@ -366,7 +352,7 @@ describe('generateDerived', () => {
 
     it('redirects to the stored derived object when the result is over the generated-response limit', async () => {
       const { deps, seed, store } = setup();
-      seed('huge.png', await noisePng(1920, 1920));
+      seed('huge.png', await pureGrain(1920, 1920));
       const target = derivedUri(
         { width: 1920, height: 0, fit: 'inside', quality: 90, format: 'png', path: 'huge.png' },
         deps.config,

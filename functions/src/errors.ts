@@ -44,6 +44,11 @@ export const errorCatalogue = {
    * the message names each bad field. The agent does not start, so nothing was changed.
    */
   AgentConfigInvalid: { retryable: false },
+  /**
+   * A swarm target's Lightsail hosts (found by their tag) are missing, or one of them is not
+   * `running`: the swarm could not apply an order. Nothing was changed.
+   */
+  SwarmInstancesNotRunning: { retryable: false },
 } as const;
 
 export type GantryErrorName = keyof typeof errorCatalogue;
@@ -129,6 +134,18 @@ export class ConfigInvalid extends GantryError {
 export class AgentConfigInvalid extends GantryError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('AgentConfigInvalid', message, options);
+  }
+}
+
+export class SwarmInstancesNotRunning extends GantryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SwarmInstancesNotRunning', message, options);
+  }
+}
+
+export class RollbackFailed extends GantryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RollbackFailed', message, options);
   }
 }
 

@@ -6,8 +6,8 @@
  * Protocol: SQS's AWS JSON 1.0 protocol, `X-Amz-Target: AmazonSQS.<Operation>` (the SDK model:
  * `AwsJson1_0Protocol` in @aws-sdk/client-sqs; "Amazon SQS AWS JSON protocol", SQS Developer Guide,
  * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-json-faqs.html).
- * Limits and defaults below are the API reference's (API_SendMessage, API_ReceiveMessage,
- * API_DeleteMessage, API_CreateQueue pages of
+ * Limits and defaults below are the API reference's (API_GetQueueUrl, API_SendMessage,
+ * API_ReceiveMessage, API_DeleteMessage, API_CreateQueue pages of
  * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/), also in the SDK model
  * (`node_modules/@aws-sdk/client-sqs/dist-types/models/models_0.d.ts`).
  */
@@ -192,6 +192,26 @@ export class SqsState {
         CreateQueue: {
           keys: ['QueueName'],
           handle: (p: Params) => ({ QueueUrl: this.createQueue(p.requiredString('QueueName')) }),
+        },
+        GetQueueUrl: {
+          // QueueOwnerAWSAccountId is only for another account's queue (API_GetQueueUrl); the
+          // emulator has one account, so naming any other is refused as not emulated.
+          keys: ['QueueName', 'QueueOwnerAWSAccountId'],
+          handle: (p: Params) => {
+            const owner = p.string('QueueOwnerAWSAccountId');
+            if (owner !== undefined && owner !== this.#account) {
+              throw new UnsupportedParameter(
+                `GetQueueUrl: queues of another account (${owner}) are not emulated`,
+              );
+            }
+            const name = p.requiredString('QueueName');
+            const queue = [...this.#queues.values()].find((candidate) => candidate.name === name);
+            // Queue names are case-sensitive (API_GetQueueUrl `QueueName`).
+            if (queue === undefined) {
+              throw new AwsError('QueueDoesNotExist', 'The specified queue does not exist.');
+            }
+            return { QueueUrl: queue.url };
+          },
         },
         SendMessage: {
           keys: ['QueueUrl', 'MessageBody', 'DelaySeconds'],

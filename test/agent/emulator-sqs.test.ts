@@ -2,6 +2,7 @@ import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
+  GetQueueUrlCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
   SQSClient,
@@ -70,6 +71,20 @@ describe('the emulator (a simulation) for the swarm agent', () => {
       await expect(tooLong).rejects.toMatchObject({ name: 'InvalidParameterValue' });
       await expect(unknown).rejects.toMatchObject({ name: 'QueueDoesNotExist' });
       await expect(notEmulated).rejects.toMatchObject({ name: 'UnsupportedOperation' });
+    });
+
+    it('gives a queue URL by name, case-sensitively, and QueueDoesNotExist for an unknown name', async () => {
+      // Act
+      const found = await sqs.send(new GetQueueUrlCommand({ QueueName: 'swarm-prod' }));
+      const otherCase = sqs.send(new GetQueueUrlCommand({ QueueName: 'Swarm-Prod' }));
+      const otherAccount = sqs.send(
+        new GetQueueUrlCommand({ QueueName: 'swarm-prod', QueueOwnerAWSAccountId: '111122223333' }),
+      );
+
+      // Assess
+      expect(found.QueueUrl).toBe(queue);
+      await expect(otherCase).rejects.toMatchObject({ name: 'QueueDoesNotExist' });
+      await expect(otherAccount).rejects.toMatchObject({ name: 'UnsupportedParameter' });
     });
   });
 

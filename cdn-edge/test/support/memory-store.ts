@@ -4,7 +4,10 @@ import type { ImageStore } from '../../src/storage.ts';
 
 /** An in-memory ImageStore: what the service needs from S3 and nothing more. */
 export class MemoryStore implements ImageStore {
-  readonly objects = new Map<string, { body: Buffer; contentType?: string; cacheControl?: string }>();
+  readonly objects = new Map<
+    string,
+    { body: Buffer; contentType?: string; cacheControl?: string; metadata?: Record<string, string> }
+  >();
   failPuts = false;
 
   static key(location: ObjectLocation): string {
@@ -25,7 +28,7 @@ export class MemoryStore implements ImageStore {
   async putDerived(
     location: ObjectLocation,
     body: Buffer,
-    meta: { contentType: string; cacheControl: string },
+    meta: { contentType: string; cacheControl: string; metadata?: Record<string, string> },
   ): Promise<void> {
     if (this.failPuts) throw Object.assign(new Error('denied'), { name: 'AccessDenied' });
     this.objects.set(MemoryStore.key(location), { body, ...meta });

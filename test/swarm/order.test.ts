@@ -1,0 +1,299 @@
+import {
+  GetQueueUrlCommand,
+  QueueDoesNotExist,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { checkOrder } from '../../agent/src/decide.ts';
+import { swarmOrderSchema } from '../../functions/src/swarm/contract.ts';
+import {
+  buildSwarmOrder,
+  servicesOnImage,
+  signalSwarm,
+  swarmDeploymentId,
+} from '../../functions/src/swarm/order.ts';
+import { type Emulator, startEmulator } from '../../sandbox/emulator/index.ts';
+import { deployOrder, executionArn, newImage, orderedAt, registry, target } from './fixtures.ts';
+
+const orderInput = {
+  app: 'shop',
+  env: 'prod',
+  target,
+  kind: 'deploy' as const,
+  executionArn,
+  orderedAt,
+  services: target.services.map((service) => ({ name: service.name, image: newImage })),
+};
+
+describe('swarm order', () => {
+  describe('swarmDeploymentId', () => {
+    it('gives a retried step the same id, and a rollback or a forced rollback ids of their own', () => {
+      // Act
+      const ids = [
+        swarmDeploymentId(executionArn, 'deploy'),
+        swarmDeploymentId(executionArn, 'deploy'),
+        swarmDeploymentId(executionArn, 'rollback'),
+        swarmDeploymentId(executionArn, 'rollback', true),
+        swarmDeploymentId(`${executionArn}-2`, 'deploy'),
+      ];
+
+      // Assess
+      expect(ids[0]).toBe(ids[1]);
+      expect(new Set(ids).size).toBe(4);
+      for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{8,80}$/);
+    });
+  });
+
+  describe('servicesOnImage', () => {
+    it('puts every service on the app image in ECR, or in the registry the target names', () => {
+      // Prepare
+      const digest = `sha256:${'b'.repeat(64)}`;
+
+      // Act
+      const inEcr = servicesOnImage(target, { repository: 'shop', digest }, registry);
+      const inLocal = servicesOnImage(
+        { ...target, registry: '127.0.0.1:5000' },
+        { repository: 'shop', digest },
+        registry,
+      );
+
+      // Assess
+      expect(inEcr).toEqual([
+        { name: 'shop_web', image: newImage },
+        { name: 'shop_worker', image: newImage },
+      ]);
+      expect(inLocal.map((s) => s.image)).toEqual([
+        `127.0.0.1:5000/shop@${digest}`,
+        `127.0.0.1:5000/shop@${digest}`,
+      ]);
+    });
+  });
+
+  describe('buildSwarmOrder', () => {
+    it('builds an order the contract and the agent accept', () => {
+      // Act
+      const order = buildSwarmOrder(orderInput);
+
+      // Assess
+      expect(swarmOrderSchema.parse(order)).toEqual(order);
+      expect(order).toMatchObject({ schemaVersion: 1, kind: 'deploy', force: false, policy: target.policy });
+      const agentView = checkOrder(
+        JSON.stringify(order),
+        { app: 'shop', env: 'prod', services: ['shop_web', 'shop_worker'] },
+        {
+          registries: [{ registry: '123456789012.dkr.ecr.eu-west-1.amazonaws.com', repositories: ['shop'] }],
+        },
+      );
+      expect(agentView).toEqual({ ok: true, order });
+    });
+
+    it('refuses an order missing one of the target services (all or nothing)', () => {
+      // Act
+      const build = () => buildSwarmOrder({ ...orderInput, services: orderInput.services.slice(0, 1) });
+
+      // Assess
+      expect(build).toThrow(
+        expect.objectContaining({
+          name: 'InputInvalid',
+          message: expect.stringContaining('missing: shop_worker'),
+        }),
+      );
+    });
+
+    it('refuses an order naming a service outside the target', () => {
+      // Act
+      const build = () =>
+        buildSwarmOrder({
+          ...orderInput,
+          services: [...orderInput.services, { name: 'shop_cron', image: newImage }],
+        });
+
+      // Assess
+      expect(build).toThrow(
+        expect.objectContaining({
+          message:
+            "the order must name exactly the target's services (missing: none; not in the target: shop_cron)",
+        }),
+      );
+    });
+
+    it('carries the environment version the agent renders, so a retry renders the same', () => {
+      // Act
+      const order = buildSwarmOrder({ ...orderInput, environmentVersion: 4 });
+
+      // Assess
+      expect(order.environmentVersion).toBe(4);
+      expect(buildSwarmOrder(orderInput)).not.toHaveProperty('environmentVersion');
+    });
+
+    it('refuses an image not pinned by digest', () => {
+      // Act
+      const build = () =>
+        buildSwarmOrder({
+          ...orderInput,
+          services: target.services.map((s) => ({ name: s.name, image: 'shop:latest' })),
+        });
+
+      // Assess
+      expect(build).toThrow(
+        expect.objectContaining({
+          name: 'InputInvalid',
+          message: expect.stringContaining('services.0.image: registry/repository@sha256:<64 hex>'),
+        }),
+      );
+    });
+  });
+
+  describe('signalSwarm (mocked clients)', () => {
+    // mockClient replaces `send` on every client of the class: restored after each test, so the
+    // emulator tests below reach the emulator.
+    let ssm: AwsClientStub<SSMClient>;
+    let sqs: AwsClientStub<SQSClient>;
+    const queueUrl = 'https://sqs.eu-west-1.amazonaws.com/123456789012/gantry-swarm-shop-prod';
+
+    beforeEach(() => {
+      ssm = mockClient(SSMClient);
+      sqs = mockClient(SQSClient);
+    });
+    afterEach(() => {
+      ssm.restore();
+      sqs.restore();
+    });
+
+    it('writes the order as a String with Overwrite, then sends the wake-up to the URL SQS gave', async () => {
+      // Prepare
+      ssm.on(PutParameterCommand).resolves({ Version: 7 });
+      sqs.on(GetQueueUrlCommand).resolves({ QueueUrl: queueUrl });
+      sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
+
+      // Act
+      const signal = await signalSwarm(
+        { ssm: new SSMClient({}), sqs: new SQSClient({}) },
+        '/gantry',
+        target.queueName,
+        deployOrder,
+      );
+
+      // Assess
+      expect(signal).toEqual({
+        orderParameter: '/gantry/shop/prod/order',
+        orderVersion: 7,
+        messageId: 'm-1',
+      });
+      expect(ssm).toHaveReceivedCommandWith(PutParameterCommand, {
+        Name: '/gantry/shop/prod/order',
+        Value: JSON.stringify(deployOrder),
+        Type: 'String',
+        Overwrite: true,
+      });
+      expect(ssm.commandCalls(PutParameterCommand)[0]?.args[0].input.Tier).toBeUndefined();
+      expect(sqs).toHaveReceivedCommandWith(GetQueueUrlCommand, { QueueName: 'gantry-swarm-shop-prod' });
+      expect(sqs).toHaveReceivedCommandWith(SendMessageCommand, { QueueUrl: queueUrl });
+    });
+
+    it('fails with DeployFailed, writing no order, when the queue does not exist', async () => {
+      // Prepare
+      sqs.on(GetQueueUrlCommand).rejects(new QueueDoesNotExist({ message: 'no queue', $metadata: {} }));
+
+      // Act
+      const signalling = signalSwarm(
+        { ssm: new SSMClient({}), sqs: new SQSClient({}) },
+        '/gantry',
+        'missing',
+        deployOrder,
+      );
+
+      // Assess
+      await expect(signalling).rejects.toMatchObject({
+        name: 'DeployFailed',
+        message: "the swarm's wake-up queue missing does not exist",
+      });
+      expect(ssm).not.toHaveReceivedCommand(PutParameterCommand);
+    });
+
+    it('asks for the advanced tier only when the order passes the standard 4 KB', async () => {
+      // Prepare
+      ssm.on(PutParameterCommand).resolves({ Version: 1 });
+      sqs.on(GetQueueUrlCommand).resolves({ QueueUrl: queueUrl });
+      sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
+      const names = Array.from({ length: 20 }, (_, i) => ({
+        name: `shop_service_with_a_rather_long_name_${i}`,
+      }));
+      const big = buildSwarmOrder({
+        ...orderInput,
+        target: { ...target, services: names },
+        services: names.map((s) => ({ name: s.name, image: newImage })),
+      });
+
+      // Act
+      await signalSwarm({ ssm: new SSMClient({}), sqs: new SQSClient({}) }, '/gantry', target.queueName, big);
+
+      // Assess
+      expect(JSON.stringify(big).length).toBeGreaterThan(4_096);
+      expect(ssm).toHaveReceivedCommandWith(PutParameterCommand, { Tier: 'Advanced' });
+    });
+  });
+
+  describe('signalSwarm (against the sandbox emulator, a simulation)', () => {
+    let emulator: Emulator;
+    let ssm: SSMClient;
+    let sqs: SQSClient;
+    let queueUrl: string;
+
+    beforeEach(async () => {
+      emulator = await startEmulator();
+      ssm = new SSMClient(emulator.clientConfig);
+      sqs = new SQSClient(emulator.clientConfig);
+      queueUrl = emulator.sqs.createQueue(target.queueName);
+    });
+    afterEach(async () => {
+      ssm.destroy();
+      sqs.destroy();
+      await emulator.close();
+    });
+
+    it('leaves the order in Parameter Store and one wake-up in the queue', async () => {
+      // Act
+      const signal = await signalSwarm({ ssm, sqs }, '/gantry', target.queueName, deployOrder);
+
+      // Assess
+      const { Parameter } = await ssm.send(new GetParameterCommand({ Name: '/gantry/shop/prod/order' }));
+      expect(JSON.parse(Parameter?.Value ?? '')).toEqual(deployOrder);
+      expect(Parameter?.Version).toBe(signal.orderVersion);
+      const { Messages } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl }));
+      expect(Messages?.map((m) => JSON.parse(m.Body ?? ''))).toEqual([
+        { app: 'shop', env: 'prod', deploymentId: deployOrder.deploymentId },
+      ]);
+    });
+
+    it('writes the same order again when the step is retried', async () => {
+      // Prepare
+      await signalSwarm({ ssm, sqs }, '/gantry', target.queueName, deployOrder);
+      const retried = buildSwarmOrder(orderInput);
+
+      // Act
+      await signalSwarm({ ssm, sqs }, '/gantry', target.queueName, retried);
+
+      // Assess
+      const { Parameter } = await ssm.send(new GetParameterCommand({ Name: '/gantry/shop/prod/order' }));
+      expect(Parameter?.Value).toBe(JSON.stringify(deployOrder));
+    });
+
+    it('refuses a queue that does not exist, before the order is written', async () => {
+      // Act
+      const signalling = signalSwarm({ ssm, sqs }, '/gantry', 'gantry-swarm-other', deployOrder);
+
+      // Assess
+      await expect(signalling).rejects.toMatchObject({ name: 'DeployFailed' });
+      await expect(
+        ssm.send(new GetParameterCommand({ Name: '/gantry/shop/prod/order' })),
+      ).rejects.toMatchObject({
+        name: 'ParameterNotFound',
+      });
+    });
+  });
+});
