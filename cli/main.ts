@@ -13,7 +13,7 @@ const exitCodeHelp = `
 Exit codes:
   0    done (a deploy or rollback with --wait ended Deployed)
   1    ran, and the outcome is a failure (rolled back, superseded, blockers found, put declined)
-  2    bad input: nothing was read or written
+  2    bad input: nothing was written
   3    refused: what the command needs is missing or may not be used; nothing was written
   4    AWS or the endpoint failed (unreachable, access denied, throttled)
   130  interrupted while waiting; the execution goes on`;

@@ -8,7 +8,7 @@ export const exitCodes = {
   ok: 0,
   /** It ran, and the outcome is a failure: a deploy rolled back, a plan found blockers, a put was declined. */
   failed: 1,
-  /** Bad input (arguments, names, image reference, config file): nothing was read or written. */
+  /** Bad input (arguments, names, image reference, config file): nothing was written (usually nothing read either). */
   usage: 2,
   /** What the command needs is not there or may not be used (no config, a release not in history, a revision that cannot run). Nothing was written. */
   refused: 3,

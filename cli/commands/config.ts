@@ -16,7 +16,7 @@ import { type ExitCode, exitCodes, type Output, RefusedError, UsageError } from 
 const maxStandardParameterBytes = 4096;
 
 /** The file's text, validated by the config schema; a usage error naming every bad field. */
-async function readConfigFile(where: string, file: string): Promise<{ text: string; json: unknown }> {
+async function readConfigFile(where: string, file: string): Promise<{ stored: string; shown: string }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -30,9 +30,10 @@ async function readConfigFile(where: string, file: string): Promise<{ text: stri
       throw new UsageError(`${file} is not a valid config for ${where}: ${error.issues.join('; ')}`);
     throw error;
   }
-  // Stored as the person wrote it, re-indented: the diff then shows their keys, not defaults.
+  // Stored as the person wrote it (their keys, not the schema's defaults), without indentation so
+  // the 4 KB go to the config; shown indented, so the diff has a line per field.
   const json: unknown = JSON.parse(text);
-  return { text: JSON.stringify(json, null, 2), json };
+  return { stored: JSON.stringify(json), shown: JSON.stringify(json, null, 2) };
 }
 
 /**
@@ -119,15 +120,15 @@ export async function configPutCommand(
 ): Promise<ExitCode> {
   const { app, env } = appEnvArguments(appText, envText);
   const next = await readConfigFile(`${app}/${env}`, file);
-  if (Buffer.byteLength(next.text) > maxStandardParameterBytes) {
+  if (Buffer.byteLength(next.stored) > maxStandardParameterBytes) {
     throw new UsageError(
-      `${file} is ${Buffer.byteLength(next.text)} bytes as stored; a Standard parameter holds ${maxStandardParameterBytes}`,
+      `${file} is ${Buffer.byteLength(next.stored)} bytes as stored; a Standard parameter holds ${maxStandardParameterBytes}`,
     );
   }
   const name = appEnvParameters(context.parameterPrefix, app, env).config;
   const stored = await readParameter(context.clients.ssm, name);
   const before = stored ? prettyOrRaw(stored.value) : '';
-  const diff = lineDiff(before, next.text);
+  const diff = lineDiff(before, next.shown);
   if (stored && diff.length === 0) {
     output.out(
       context.json ? JSON.stringify({ written: false, reason: 'no change', name }) : `${name}: no change`,
@@ -148,7 +149,7 @@ export async function configPutCommand(
       return exitCodes.failed;
     }
   }
-  const version = await writeParameter(context.clients.ssm, name, next.text, { overwrite: true });
+  const version = await writeParameter(context.clients.ssm, name, next.stored, { overwrite: true });
   output.out(
     context.json ? JSON.stringify({ written: true, name, version }) : `${name}: written, version ${version}`,
   );
