@@ -212,15 +212,7 @@ export class LocalStepFunctions {
       (key) => `arn:aws:lambda:${region}:${account}:function:gantry-local-${key}`,
       options.resources,
     );
-    for (const state of Object.values(runnable.States)) {
-      // The interpreter resolves TimeoutSecondsPath against the state's effective input (after
-      // Parameters), Step Functions against its raw input, and it times in real time. The parked
-      // task enforces the timeout itself, on the simulated clock, so the interpreter's goes here.
-      if (state.Resource?.endsWith('.waitForTaskToken')) {
-        delete state.TimeoutSecondsPath;
-        state.TimeoutSeconds = maxTimerSeconds;
-      }
-    }
+    withSandboxTimeouts(runnable);
     for (const [name, state] of Object.entries(this.definition.States)) {
       if (state.Type !== 'Task') continue;
       const integration = integrationOf(state);
@@ -626,9 +618,41 @@ function arnParts(arn: string): { region: string; account: string } {
   return { region, account };
 }
 
+/**
+ * Real milliseconds a sandbox invocation may run before middy's early timeout fails it. Not the
+ * functions' 30 s (serverless.yml `provider.timeout`): on AWS that measures one instance's own run
+ * time, here every invocation shares one process, so real time also counts the other executions'
+ * work and the machine's load; a 100-push burst on a loaded 2-core machine held AcquireLock
+ * invocations past 30 s and failed them with middy's `TimeoutError`. Lambda's maximum timeout,
+ * 900 s (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html), is kept as a hang
+ * guard; tests that need a step to time out inject it with `hooks.crash`.
+ */
+const invocationDeadlineMs = 900_000;
+
+/**
+ * The interpreter's Task timeouts, adapted to the sandbox (edits `runnable`). It times every Task in
+ * real time. A parked task enforces its timeout itself, on the simulated clock, and the interpreter
+ * resolves TimeoutSecondsPath against the state's effective input (after Parameters), Step Functions
+ * against its raw input: the interpreter's goes. A plain Task's TimeoutSeconds bounds one
+ * invocation, which real time in this shared process measures no better than the Lambda context's
+ * deadline does: it becomes the same hang guard (a 100-push burst on a loaded machine once ran a
+ * ResolveConfig past its 60 s and failed it with States.Timeout).
+ */
+export function withSandboxTimeouts(runnable: AslDefinition): AslDefinition {
+  for (const state of Object.values(runnable.States)) {
+    if (state.Resource?.endsWith('.waitForTaskToken')) {
+      delete state.TimeoutSecondsPath;
+      state.TimeoutSeconds = maxTimerSeconds;
+    } else if (state.Type === 'Task' && typeof state.TimeoutSeconds === 'number') {
+      state.TimeoutSeconds = Math.max(state.TimeoutSeconds, invocationDeadlineMs / 1000);
+    }
+  }
+  return runnable;
+}
+
 /** The Context a handler gets from Lambda, with the fields Powertools reads. */
 export function lambdaContext(functionKey: string): Context {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + invocationDeadlineMs;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: `gantry-local-${functionKey}`,

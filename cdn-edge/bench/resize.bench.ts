@@ -291,3 +291,5 @@ function viewerEvent(uri: string) {
 }
 
 await main();
+// Invalidation and resize-budget figures (their own file).
+await import('./invalidation.bench.ts');

@@ -29,7 +29,7 @@ for (const format of ['jpeg', 'webp', 'avif']) {
   const result = await invokeAtEdge(
     handler,
     originResponseEvent(
-      { ...viewerRequest(`/derived/800x0/inside/q80/${format}/big.jpg`), headers: {} },
+      { ...viewerRequest(`/derived/big.jpg/800x0-inside-q80-${format}`), headers: {} },
       s3ErrorResponse('403'),
     ),
   );

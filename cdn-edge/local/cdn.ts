@@ -4,12 +4,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { CloudFrontRequest, CloudFrontResponse, CloudFrontResultResponse } from 'aws-lambda';
-import S3rver from 's3rver';
+import type { CloudFrontRequest, CloudFrontResponse, CloudFrontResultResponse, SQSEvent } from 'aws-lambda';
+import S3rver, { type S3rverNotification } from 's3rver';
 import sharp from 'sharp';
 import type { EdgeConfig } from '../src/config.ts';
+import { createInvalidateHandler } from '../src/handlers/invalidate.ts';
 import { createOriginResponseHandler } from '../src/handlers/origin-response.ts';
 import { createViewerRequestHandler } from '../src/handlers/viewer-request.ts';
+import type { InvalidationOutcome } from '../src/invalidation.ts';
 import { ResizeLimiter } from '../src/limiter.ts';
 import { signUrl } from '../src/signature.ts';
 import { S3ImageStore } from '../src/storage.ts';
@@ -26,6 +28,8 @@ import {
 } from './cloudfront-events.ts';
 import { CloudFrontValidationError, invokeAtEdge, isDisallowedHeader } from './conformance.ts';
 import { localConfig } from './dev-config.ts';
+import { notificationKey } from './s3-notifications.ts';
+import { S3rverVariantLister } from './s3rver-lister.ts';
 
 /**
  * A loopback stand-in for CloudFront in front of S3, for demos and tests: viewer-request → cache →
@@ -57,6 +61,19 @@ export interface LocalCdn {
   readonly stats: { generated: number; cacheHits: number; originFetches: number };
   /** Empties the cache, as a request reaching another edge location would see it. */
   clearCache(): void;
+  /**
+   * Removes what a CloudFront invalidation with these paths removes: a path names one cache key
+   * (the URI after viewer-request), or every key it begins when it ends with `*`. Throws, as
+   * CloudFront refuses the request, for a path without a leading `/` or with `*` anywhere else.
+   */
+  invalidate(paths: readonly string[]): void;
+  /** Every invalidation created so far (by the function or by hand), oldest first. */
+  readonly invalidations: ReadonlyArray<readonly string[]>;
+  /**
+   * Runs the invalidation function once on the S3 notifications of originals received since the
+   * last run, as one SQS batch, the way the queue delivers them on AWS.
+   */
+  processOriginalChanges(): Promise<InvalidationOutcome>;
   close(): Promise<void>;
 }
 
@@ -139,6 +156,17 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
     directory,
     configureBuckets: [...buckets].map((name) => ({ name })),
   });
+  // S3 event notifications of the originals, as the buckets' notification configuration would
+  // filter them (one prefix per route) and the queue would hold them until the function runs.
+  const pendingNotifications: unknown[] = [];
+  s3rver.on('event', (notification: S3rverNotification) => {
+    const record = notification.Records[0];
+    if (!record) return;
+    const { bucket, object } = record.s3;
+    if (!config.routes.some((r) => r.bucket === bucket.name && object.key.startsWith(r.keyPrefix))) return;
+    object.key = notificationKey(object.key);
+    pendingNotifications.push(notification);
+  });
   const { port: s3Port } = await s3rver.run();
   const s3 = new S3Client({
     region: config.derived.region,
@@ -154,6 +182,8 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
       new PutObjectCommand({ Bucket: catchAll.bucket, Key: `${catchAll.keyPrefix}${key}`, Body: body }),
     );
   }
+  // The seed is the starting state, not a change.
+  pendingNotifications.length = 0;
 
   const stats = { generated: 0, cacheHits: 0, originFetches: 0 };
   const viewerRequest = options.handlers?.viewerRequest ?? createViewerRequestHandler(config);
@@ -168,9 +198,56 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
         retryAfterSeconds: config.limits.retryAfterSeconds,
       }),
       log: () => {},
+      // The same budget as on AWS: counted in the (s3rver) derived bucket, on the CDN's clock.
+      variants: new S3rverVariantLister(s3),
+      now,
     });
   const cache = new Map<string, CachedResponse>();
   let requestCounter = 0;
+  const invalidations: Array<readonly string[]> = [];
+
+  function invalidate(paths: readonly string[]): void {
+    for (const path of paths) {
+      const star = path.indexOf('*');
+      // A path starts with "/" and the * wildcard may only be its last character ("What you need
+      // to know when invalidating paths" › Invalidation paths, CloudFront Developer Guide).
+      if (!path.startsWith('/') || (star !== -1 && star !== path.length - 1)) {
+        throw new Error(`CloudFront refuses the invalidation path ${JSON.stringify(path)}`);
+      }
+    }
+    invalidations.push([...paths]);
+    for (const key of [...cache.keys()]) {
+      const named = paths.some((path) =>
+        path.endsWith('*') ? key.startsWith(path.slice(0, -1)) : key === path,
+      );
+      if (named) cache.delete(key);
+    }
+  }
+
+  const invalidateFunction = createInvalidateHandler({
+    config,
+    s3,
+    invalidator: {
+      async createInvalidation(paths) {
+        invalidate(paths);
+        return `ILOCAL${invalidations.length}`;
+      },
+    },
+    log: () => {},
+  });
+  let messageCounter = 0;
+
+  async function processOriginalChanges(): Promise<InvalidationOutcome> {
+    const batch = pendingNotifications.splice(0);
+    // Only what the function reads of an SQS record matters here; the rest is filled as SQS does.
+    const event = {
+      Records: batch.map((notification) => ({
+        messageId: `local-message-${++messageCounter}`,
+        body: JSON.stringify(notification),
+      })),
+    } as SQSEvent;
+    return invalidateFunction(event);
+  }
 
   /** The S3 origin as CloudFront sees it through OAC: a missing key is a 403 (no s3:ListBucket). */
   async function fetchOrigin(uri: string): Promise<{ response: CloudFrontResponse; body: Buffer }> {
@@ -329,6 +406,9 @@ export async function startLocalCdn(options: LocalCdnOptions = {}): Promise<Loca
     signedPath,
     stats,
     clearCache: () => cache.clear(),
+    invalidate,
+    invalidations,
+    processOriginalChanges,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

@@ -70,6 +70,15 @@ const configShape = {
       maxFullEffortPixels: z.number().int().positive(),
     })
     .default({ effort: 2, reducedEffort: 0, maxFullEffortPixels: 1_048_576 }),
+  // The resize budget (src/budget.ts): counted with one ListObjectsV2 call, whose MaxKeys is at
+  // most 1,000 (ListObjectsV2Request.MaxKeys, S3 SDK model), hence the cap's bound.
+  budget: z.strictObject({
+    maxVariantsPerOriginal: z.number().int().min(1).max(1000),
+    maxNewVariantsPerWindow: z.number().int().min(1),
+    windowSeconds: z.number().int().positive(),
+    /** How long a refusal is cached (seconds): Retry-After and max-age of the 503. */
+    refusalMaxAge: z.number().int().positive(),
+  }),
 };
 
 type ConfigBase = z.infer<z.ZodObject<typeof configShape>>;
@@ -80,6 +89,14 @@ function checkConsistency(c: ConfigBase, ctx: z.RefinementCtx): void {
   }
   if (c.avif.reducedEffort > c.avif.effort) {
     ctx.addIssue({ code: 'custom', path: ['avif', 'reducedEffort'], message: 'must not exceed "effort"' });
+  }
+  if (c.budget.maxNewVariantsPerWindow > c.budget.maxVariantsPerOriginal) {
+    // The rate is read from the same listing, which shows at most the cap.
+    ctx.addIssue({
+      code: 'custom',
+      path: ['budget', 'maxNewVariantsPerWindow'],
+      message: 'must not exceed "maxVariantsPerOriginal"',
+    });
   }
   const derivedHead = c.derived.prefix.split('/')[0];
   for (const [name, preset] of Object.entries(c.presets)) {

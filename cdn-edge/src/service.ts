@@ -1,3 +1,4 @@
+import { checkBudget, type VariantLister } from './budget.ts';
 import type { EdgeConfig } from './config.ts';
 import { HttpError } from './errors.ts';
 import { MAX_GENERATED_BODY_BYTES, type PlainResponse } from './http.ts';
@@ -18,6 +19,9 @@ export interface ResizeServiceDeps {
   readonly store: ImageStore;
   readonly limiter: ResizeLimiter;
   readonly log: (entry: Record<string, unknown>) => void;
+  /** Counts an original's stored variants for the resize budget; without it no budget applies. */
+  readonly variants?: VariantLister;
+  readonly now?: () => number;
 }
 
 /**
@@ -29,6 +33,7 @@ export async function generateDerived(uri: string, deps: ResizeServiceDeps): Pro
   const { config, store, limiter, log } = deps;
   const request = parseDerivedUri(uri, config);
   const original = routeOriginal(request.path, config.routes);
+  if (deps.variants) await checkBudget(request, { config, lister: deps.variants, now: deps.now ?? Date.now });
 
   const image = await limiter.run(async () => {
     const input = await store.getOriginal(original, config.limits.maxInputBytes);

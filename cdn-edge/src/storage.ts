@@ -27,8 +27,8 @@ const THROTTLING = new Set([
 
 /**
  * Maps an S3 failure to what the viewer sees. Missing → 404. AccessDenied → 404 as well: the role
- * has no s3:ListBucket (least privilege), and without it S3 answers AccessDenied for a key that does
- * not exist, so the two cannot be told apart; the distinct code keeps a real IAM mistake visible in
+ * may list only under the derived prefix (the resize budget), not the originals, and without
+ * s3:ListBucket S3 answers AccessDenied for a key that does not exist, so the two cannot be told apart; the distinct code keeps a real IAM mistake visible in
  * logs. Throttling and S3 5xx → 503 with Retry-After (nothing is wrong with the URL). Anything else
  * → 502: S3 said something we did not expect, which is not the viewer's fault.
  */

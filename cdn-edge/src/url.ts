@@ -106,7 +106,8 @@ function decodePath(segments: readonly string[]): string {
   return path;
 }
 
-function encodePath(path: string): string {
+/** Percent-encodes each segment of a key, as it appears in a URI (and in CloudFront's cache key). */
+export function encodePath(path: string): string {
   return path.split('/').map(encodeURIComponent).join('/');
 }
 
@@ -193,10 +194,32 @@ export function negotiateFormat(accept: string | undefined, config: EdgeConfig):
   return 'auto';
 }
 
-/** The S3 key of a derived image, also its cache key: `<prefix><W>x<H>/<fit>/q<Q>/<format>/<path>`. */
+/**
+ * Where every variant of the original at `path` lives, and nothing else directly under it:
+ * `<prefix><path>/`. The path comes first so that one prefix holds all of an original's variants
+ * (the resize budget counts them, the invalidation function deletes them). Each variant is one
+ * segment (see derivedKey), so listing this prefix with the delimiter `/` returns exactly the
+ * variants of `path` as objects, while the variants of an original nested under it (`a.jpg` and
+ * `a.jpg/b.jpg` may both exist in S3) are folded into one common prefix and left alone.
+ */
+export function variantsPrefix(path: string, config: Pick<EdgeConfig, 'derived'>): string {
+  return `${config.derived.prefix}${path}/`;
+}
+
+/**
+ * The S3 key of a derived image, also its cache key: `<prefix><path>/<W>x<H>-<fit>-q<Q>-<format>`.
+ * The last segment has no file extension on purpose: an original's name always has one, and the
+ * previous layout (`<prefix><W>x<H>/<fit>/q<Q>/<format>/<path>`) always ended with the original's
+ * name, so no key of this layout can equal an old key or name an original, and old keys can be
+ * removed by extension (README, "Key layout").
+ */
 export function derivedKey(request: DerivedRequest, config: EdgeConfig): string {
-  const { width, height, fit, quality, format, path } = request;
-  return `${config.derived.prefix}${width}x${height}/${fit}/q${quality}/${format}/${path}`;
+  return `${variantsPrefix(request.path, config)}${variantName(request)}`;
+}
+
+/** The last segment of a derived key: one variant of one original. */
+export function variantName(request: Omit<DerivedRequest, 'path'>): string {
+  return `${request.width}x${request.height}-${request.fit}-q${request.quality}-${request.format}`;
 }
 
 export function derivedUri(request: DerivedRequest, config: EdgeConfig): string {
@@ -214,9 +237,14 @@ export function isDerivedUri(uri: string, config: EdgeConfig): boolean {
  */
 export function parseDerivedUri(uri: string, config: EdgeConfig): DerivedRequest {
   if (!isDerivedUri(uri, config)) throw badRequest('NotDerived', 'not a derived image path');
-  const [size = '', fitToken = '', qualityToken = '', format = '', ...rest] = uri
-    .slice(config.derived.prefix.length + 1)
-    .split('/');
+  const segments = uri.slice(config.derived.prefix.length + 1).split('/');
+  // split() always yields at least one element: the last is the variant, the rest the path.
+  const variant = segments.pop() as string;
+  const parts = variant.split('-');
+  if (parts.length !== 4) {
+    throw badRequest('BadVariant', 'derived variant must be <W>x<H>-<fit>-q<Q>-<format>');
+  }
+  const [size, fitToken, qualityToken, format] = parts as [string, string, string, string];
   const sizeMatch = CANONICAL_SIZE.exec(size);
   if (!sizeMatch) throw badRequest('BadSize', 'derived size must be <W>x<H>');
   const width = Number(sizeMatch[1]);
@@ -235,7 +263,8 @@ export function parseDerivedUri(uri: string, config: EdgeConfig): DerivedRequest
   if ((format === 'avif' && !config.formats.avif) || (format === 'webp' && !config.formats.webp)) {
     throw badRequest('BadFormat', `${format} output is disabled`);
   }
-  const path = decodePath(rest);
+  if (segments.length === 0) throw badRequest('BadPath', 'no image path before the variant');
+  const path = decodePath(segments);
   return { width, height, fit: fitToken as Fit, quality, format: format as OutputFormat, path };
 }
 

@@ -27,7 +27,7 @@ function withEventType<E extends CloudFrontRequestEvent | CloudFrontResponseEven
 
 const viewerEvent = () => viewerRequestEvent(viewerRequest('/400x/a.jpg', 'q=80', { Accept: 'image/webp' }));
 const originEvent = () =>
-  originResponseEvent(viewerRequest('/derived/400x0/inside/q80/webp/a.jpg'), s3ErrorResponse('403'));
+  originResponseEvent(viewerRequest('/derived/a.jpg/400x0-inside-q80-webp'), s3ErrorResponse('403'));
 
 /** A good generated response, changed by `patch`. */
 function generated(patch: Partial<CloudFrontResultResponse> = {}): CloudFrontResultResponse {

@@ -45,7 +45,7 @@ describe('viewer-request handler', () => {
     );
 
     expect(result).toMatchObject({
-      uri: '/derived/800x0/inside/q70/avif/products/shoe.jpg',
+      uri: '/derived/products/shoe.jpg/800x0-inside-q70-avif',
       querystring: '',
     });
   });
@@ -93,7 +93,7 @@ describe('origin-response handler', () => {
 
   it('passes a stored derived image through untouched', async () => {
     const { handler } = setup();
-    const event = originEvent('/derived/400x0/inside/q80/webp/a.jpg', '200');
+    const event = originEvent('/derived/a.jpg/400x0-inside-q80-webp', '200');
 
     expect(await handler(event)).toEqual(event.Records[0]?.cf.response);
   });
@@ -109,7 +109,7 @@ describe('origin-response handler', () => {
     const { handler, store } = setup();
     store.put({ bucket: config.derived.bucket, key: 'originals/catalog/shoe.jpg' }, await fixtures.jpeg());
 
-    const result = await handler(originEvent('/derived/400x0/inside/q80/webp/products/shoe.jpg', '403'));
+    const result = await handler(originEvent('/derived/products/shoe.jpg/400x0-inside-q80-webp', '403'));
 
     expect(result).toMatchObject({
       status: '200',
@@ -123,7 +123,7 @@ describe('origin-response handler', () => {
   it('writes the generated image into the received S3 error response, keeping its read-only headers', async () => {
     const { handler, store } = setup();
     store.put({ bucket: config.derived.bucket, key: 'originals/a.jpg' }, await fixtures.jpeg());
-    const event = originEvent('/derived/400x0/inside/q80/webp/a.jpg', '403');
+    const event = originEvent('/derived/a.jpg/400x0-inside-q80-webp', '403');
     const received = structuredClone(event.Records[0]?.cf.response) as CloudFrontResponse;
 
     const result = (await handler(event)) as CloudFrontResultResponse;
@@ -138,7 +138,7 @@ describe('origin-response handler', () => {
 
   it('keeps the read-only headers when it answers with an error too', async () => {
     const { handler } = setup();
-    const event = originEvent('/derived/400x0/inside/q80/webp/none.jpg', '404');
+    const event = originEvent('/derived/none.jpg/400x0-inside-q80-webp', '404');
     const received = structuredClone(event.Records[0]?.cf.response) as CloudFrontResponse;
 
     const result = (await handler(event)) as CloudFrontResultResponse;
@@ -155,7 +155,7 @@ describe('origin-response handler', () => {
 
     const result = replaceReceivedResponse(response, {
       status: 302,
-      headers: { location: '/derived/1920x0/inside/q90/png/a.png?sig=0', 'cache-control': 'no-store' },
+      headers: { location: '/derived/a.png/1920x0-inside-q90-png?sig=0', 'cache-control': 'no-store' },
     });
 
     expect(result).toMatchObject({ status: '302', body: '', bodyEncoding: 'text' });
@@ -171,7 +171,7 @@ describe('origin-response handler', () => {
   });
 
   it('keeps the largest image it returns inline within the 1 MB cap, with the S3 headers kept', () => {
-    const event = originEvent('/derived/1920x0/inside/q90/png/a.png', '403');
+    const event = originEvent('/derived/a.png/1920x0-inside-q90-png', '403');
     const response = structuredClone(event.Records[0]?.cf.response) as CloudFrontResponse;
 
     const result = replaceReceivedResponse(response, {
@@ -186,7 +186,7 @@ describe('origin-response handler', () => {
   it('answers a missing original with a 404 cached briefly', async () => {
     const { handler } = setup();
 
-    const result = await handler(originEvent('/derived/400x0/inside/q80/webp/none.jpg', '404'));
+    const result = await handler(originEvent('/derived/none.jpg/400x0-inside-q80-webp', '404'));
 
     expect(result).toMatchObject({
       status: '404',
@@ -197,7 +197,7 @@ describe('origin-response handler', () => {
   it('answers 503 with Retry-After when the resize bound is reached', async () => {
     const { handler, store } = setup();
     store.put({ bucket: config.derived.bucket, key: 'originals/a.jpg' }, await fixtures.jpeg());
-    const uri = '/derived/400x0/inside/q80/jpeg/a.jpg';
+    const uri = '/derived/a.jpg/400x0-inside-q80-jpeg';
 
     const [first, second] = await Promise.all([
       handler(originEvent(uri, '403')),
@@ -224,7 +224,7 @@ describe('origin-response handler', () => {
       log: () => {},
     });
 
-    const result = await invokeAtEdge(handler, originEvent('/derived/400x0/inside/q80/jpeg/a.jpg', '403'));
+    const result = await invokeAtEdge(handler, originEvent('/derived/a.jpg/400x0-inside-q80-jpeg', '403'));
 
     expect(result).toMatchObject({ status: '500', headers: { 'cache-control': [{ value: 'no-store' }] } });
   });

@@ -90,7 +90,7 @@ describe('local CDN (simulated CloudFront + s3rver)', () => {
 
       expect(first.status).toBe(302);
       expect(first.headers.get('cache-control')).toBe('no-store');
-      expect(location).toMatch(/^\/derived\/1920x0\/inside\/q90\/auto\/noise\.png\?sig=[0-9a-f]{32}$/);
+      expect(location).toMatch(/^\/derived\/noise\.png\/1920x0-inside-q90-auto\?sig=[0-9a-f]{32}$/);
       expect(followed.status).toBe(200);
       expect(followed.headers.get('content-type')).toBe('image/jpeg');
       // A derived URL names its format: nothing to vary on.

@@ -70,7 +70,7 @@ describe('generateDerived delivery', () => {
 
     expect(response).toEqual({
       status: 302,
-      headers: { location: '/derived/1920x0/inside/q80/webp/a.jpg', 'cache-control': 'no-store' },
+      headers: { location: '/derived/a.jpg/1920x0-inside-q80-webp', 'cache-control': 'no-store' },
     });
   });
 
@@ -83,5 +83,47 @@ describe('generateDerived delivery', () => {
 
     expect(response.status).toBe(200);
     expect(logs).toEqual([{ level: 'warn', code: 'Derived.WriteFailed', error: 'unknown' }]);
+  });
+});
+
+describe('generateDerived and the resize budget', () => {
+  /** A lister that reports `count` variants, all written at `writtenAt`. */
+  const variantsWritten = (count: number, writtenAt: number) => ({
+    listVariants: vi.fn(async () => ({
+      count,
+      written: Array.from({ length: count }, () => new Date(writtenAt)),
+    })),
+  });
+
+  it('refuses a miss over the budget before reading the original or resizing', async () => {
+    const { deps, store, uri } = setup();
+    const variants = variantsWritten(deps.config.budget.maxVariantsPerOriginal, 0);
+    const getOriginal = vi.spyOn(store, 'getOriginal');
+    resultOf(10);
+
+    const error = await generateDerived(uri, { ...deps, variants, now: () => 0 }).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ status: 503, code: 'Resize.BudgetExhausted' });
+    expect(getOriginal).not.toHaveBeenCalled();
+    expect(resizeImage).not.toHaveBeenCalled();
+  });
+
+  it('judges the rate on the real clock when no clock is given', async () => {
+    const { deps, uri } = setup();
+    const variants = variantsWritten(deps.config.budget.maxNewVariantsPerWindow, Date.now());
+    resultOf(10);
+
+    const error = await generateDerived(uri, { ...deps, variants }).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ status: 503, code: 'Resize.RateLimited' });
+  });
+
+  it('resizes a miss within the budget', async () => {
+    const { deps, uri } = setup();
+    resultOf(10);
+
+    const response = await generateDerived(uri, { ...deps, variants: variantsWritten(0, 0) });
+
+    expect(response.status).toBe(200);
   });
 });

@@ -126,7 +126,7 @@ describe('cdn-edge stack (osls package + cfn-lint)', () => {
     }
   });
 
-  it('grants the resizer GetObject on originals and PutObject on the derived prefix only', () => {
+  it('grants the resizer GetObject on originals, PutObject on the derived prefix and ListBucket under it only', () => {
     const role = template.Resources.OriginResponseRole?.Properties as {
       Policies: Array<{
         PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> };
@@ -146,9 +146,46 @@ describe('cdn-edge stack (osls package + cfn-lint)', () => {
         ],
       },
       { Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::gantry-cdn-media-dev/derived/*' },
+      {
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: 'arn:aws:s3:::gantry-cdn-media-dev',
+        Condition: { StringLike: { 's3:prefix': 'derived/*' } },
+      },
     ]);
     const viewerRole = JSON.stringify(template.Resources.ViewerRequestRole);
     expect(viewerRole).not.toContain('s3:');
+  });
+
+  it("notifies the changes of originals, under the routes' prefixes, to a queue only S3 and this bucket may send to", () => {
+    const bucket = template.Resources.MediaBucket as unknown as {
+      DependsOn: string[];
+      Properties: { NotificationConfiguration: { QueueConfigurations: unknown[] } };
+    };
+    const policy = template.Resources.OriginalChangesQueuePolicy?.Properties.PolicyDocument as {
+      Statement: unknown[];
+    };
+    const queue = { 'Fn::GetAtt': ['OriginalChangesQueue', 'Arn'] };
+    // originals/ covers originals/catalog/: S3 refuses overlapping filters for one event type.
+    const filter = { S3Key: { Rules: [{ Name: 'prefix', Value: 'originals/' }] } };
+
+    expect(bucket.Properties.NotificationConfiguration.QueueConfigurations).toEqual([
+      { Event: 's3:ObjectCreated:*', Queue: queue, Filter: filter },
+      { Event: 's3:ObjectRemoved:*', Queue: queue, Filter: filter },
+    ]);
+    expect(bucket.DependsOn).toEqual(['OriginalChangesQueuePolicy']);
+    expect(policy.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Principal: { Service: 's3.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Resource: queue,
+        Condition: {
+          ArnLike: { 'aws:SourceArn': 'arn:aws:s3:::gantry-cdn-media-dev' },
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        },
+      },
+    ]);
   });
 
   it('ships bundles that load on their own: CommonJS, config inlined, sharp for linux-x64 beside them', async () => {
@@ -184,7 +221,7 @@ describe('cdn-edge stack (osls package + cfn-lint)', () => {
       passed: { status: string };
     };
 
-    expect(rewritten.uri).toBe('/derived/160x160/cover/q80/auto/a.jpg');
+    expect(rewritten.uri).toBe('/derived/a.jpg/160x160-cover-q80-auto');
     expect(passed.status).toBe('200');
     assertLambdaResultConforms(viewerEvent satisfies CloudFrontRequestEvent, rewritten);
     assertLambdaResultConforms(originEvent, passed);
@@ -234,5 +271,114 @@ describe('cdn-edge stack (osls package + cfn-lint)', () => {
       .map(([path]) => path);
 
     expect(mismatches).toEqual([]);
+  });
+});
+
+describe('cdn-edge invalidation stack (osls package --config invalidation.yml + cfn-lint)', () => {
+  let template: Template;
+  let outDir: string;
+  const queueArn = 'arn:aws:sqs:us-east-1:123456789012:gantry-cdn-originals';
+
+  // After the edge stack's tests (one file runs its suites in order): serverless-esbuild works in
+  // the service folder, so two packagings must not overlap.
+  beforeAll(async () => {
+    outDir = await mkdtemp(join(tmpdir(), 'gantry-invalidation-'));
+    await run(
+      'npx',
+      [
+        'osls',
+        'package',
+        '--config',
+        'invalidation.yml',
+        '--stage',
+        'dev',
+        '--param',
+        'distributionId=EDFDVBD6EXAMPLE',
+        '--param',
+        `queueArn=${queueArn}`,
+        '--package',
+        outDir,
+      ],
+      { cwd: serviceDir, timeout: 170_000, env: buildEnv() },
+    );
+    template = JSON.parse(
+      await readFile(join(outDir, 'cloudformation-template-update-stack.json'), 'utf8'),
+    ) as Template;
+    await run('python3', ['-m', 'zipfile', '-e', join(outDir, 'invalidate.zip'), join(outDir, 'bundle')]);
+  }, 180_000);
+
+  afterAll(async () => {
+    await rm(outDir, { recursive: true, force: true });
+  });
+
+  it('packages a template that cfn-lint reports no errors for', async () => {
+    const exitCode = await run('cfn-lint', [join(outDir, 'cloudformation-template-update-stack.json')], {
+      timeout: 60_000,
+    }).then(
+      () => 0,
+      (error: { code?: number }) => {
+        if (typeof error.code !== 'number') throw error;
+        return error.code;
+      },
+    );
+
+    expect(exitCode & 2).toBe(0);
+  }, 90_000);
+
+  it("grants list and delete under the derived prefix, one distribution's invalidations and its queue, nothing else", () => {
+    const role = template.Resources.InvalidateRole?.Properties as {
+      Policies: Array<{ PolicyDocument: { Statement: Array<{ Action: unknown }> } }>;
+    };
+    const statements = role.Policies.flatMap((p) => p.PolicyDocument.Statement).filter(
+      (s) => !String(s.Action).startsWith('logs:'),
+    );
+
+    expect(statements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+        Resource: queueArn,
+      },
+      {
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: 'arn:aws:s3:::gantry-cdn-media-dev',
+        Condition: { StringLike: { 's3:prefix': 'derived/*' } },
+      },
+      { Effect: 'Allow', Action: 's3:DeleteObject', Resource: 'arn:aws:s3:::gantry-cdn-media-dev/derived/*' },
+      {
+        Effect: 'Allow',
+        Action: 'cloudfront:CreateInvalidation',
+        Resource: {
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Fn::Sub syntax, not JavaScript's.
+          'Fn::Sub': 'arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/EDFDVBD6EXAMPLE',
+        },
+      },
+    ]);
+  });
+
+  it('reads the queue in batches of up to 100 changes gathered for 60 s, two batches at most at once', () => {
+    const mapping = Object.values(template.Resources).find(
+      (r) => r.Type === 'AWS::Lambda::EventSourceMapping',
+    );
+
+    expect(mapping?.Properties).toMatchObject({
+      EventSourceArn: queueArn,
+      BatchSize: 100,
+      MaximumBatchingWindowInSeconds: 60,
+      ScalingConfig: { MaximumConcurrency: 2 },
+    });
+  });
+
+  it('ships a bundle that loads on its own and drops the S3 test event without calling AWS', async () => {
+    const probe = `
+      process.env.DISTRIBUTION_ID = 'EDFDVBD6EXAMPLE';
+      const { handler } = require('./src/handlers/invalidate.js');
+      handler({ Records: [{ messageId: 'm', body: ${JSON.stringify(JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent' }))} }] })
+        .then((outcome) => process.stdout.write(JSON.stringify(outcome)));`;
+
+    const { stdout } = await run(process.execPath, ['-e', probe], { cwd: join(outDir, 'bundle') });
+
+    expect(JSON.parse(stdout.trim().split('\n').pop() ?? '')).toEqual({ deleted: 0, paths: [] });
   });
 });

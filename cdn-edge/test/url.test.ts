@@ -2,7 +2,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HttpError } from '../src/errors.ts';
 import { sign, signUrl } from '../src/signature.ts';
-import { derivedUri, negotiateFormat, parseDerivedUri, parsePublicUri, type ResizeSpec } from '../src/url.ts';
+import {
+  derivedKey,
+  derivedUri,
+  negotiateFormat,
+  parseDerivedUri,
+  parsePublicUri,
+  type ResizeSpec,
+  variantsPrefix,
+} from '../src/url.ts';
 import { rewriteViewerRequest } from '../src/viewer.ts';
 import { TEST_SIGNING_SECRET, testConfig } from './support/config.ts';
 import { errorOf } from './support/errors.ts';
@@ -124,7 +132,7 @@ describe('URL contract', () => {
         { uri: '/160x160/a/b.jpg', querystring: 'fit=cover', accept: undefined },
         unsigned,
       );
-      expect(viaPreset).toBe('/derived/160x160/cover/q80/auto/a/b.jpg');
+      expect(viaPreset).toBe('/derived/a/b.jpg/160x160-cover-q80-auto');
       expect(explicit).toBe(viaPreset);
     });
   });
@@ -140,12 +148,13 @@ describe('URL contract', () => {
         fc.string({ unit, maxLength: 60 }).map((s) => `/${s}`),
         fc
           .tuple(
-            fc.constantFrom('/800x/', '/thumb/', '/derived/800x0/inside/q80/webp/'),
+            fc.constantFrom('/800x/', '/thumb/', '/derived/'),
             fc.string({ unit, maxLength: 40 }),
             // Most random paths fail on the extension; these reach the checks after it.
             fc.constantFrom('', '.jpg', '.PNG'),
           )
-          .map(([a, b, c]) => a + b + c),
+          // A derived URI names its variant after the original's path.
+          .map(([a, b, c]) => (a === '/derived/' ? `${a}${b}${c}/800x0-inside-q80-webp` : a + b + c)),
       );
       fc.assert(
         fc.property(anyUri, fc.string({ maxLength: 30 }), (uri, querystring) => {
@@ -190,7 +199,7 @@ describe('URL contract', () => {
       ['/800x/a\uD800.jpg', 'Url.BadEncoding', SURROGATE],
       ['/800x/\uDFFFb.jpg', 'Url.BadEncoding', SURROGATE],
       ['/800x/%ED%A0%80.jpg', 'Url.BadEncoding', MALFORMED],
-      ['/derived/800x0/inside/q80/webp/a\uD800.jpg', 'Url.BadEncoding', SURROGATE],
+      ['/derived/a\uD800.jpg/800x0-inside-q80-webp', 'Url.BadEncoding', SURROGATE],
       [
         '/800x/readme.txt',
         'Url.NotAnImagePath',
@@ -208,13 +217,13 @@ describe('URL contract', () => {
       ],
       ['/800x/', 'Url.BadPath', 'empty path segment'],
       ['/800x', 'Url.BadPath', 'no image path after the size'],
-      ['/derived/800x0/inside/q80/webp/../../originals/x.jpg', 'Url.Traversal', DOTS],
-      ['/derived/800x0/cover/q80/webp/a.jpg', 'Url.BadFit', 'fit is not canonical'],
-      ['/derived/800x600/stretch/q80/webp/a.jpg', 'Url.BadFit', 'fit is not canonical'],
-      ['/derived/0800x0/inside/q80/webp/a.jpg', 'Url.BadSize', 'derived size must be <W>x<H>'],
-      ['/derived/800x/inside/q80/webp/a.jpg', 'Url.BadSize', 'derived size must be <W>x<H>'],
-      ['/derived/0x0/inside/q80/webp/a.jpg', 'Url.BadSize', 'a width or a height is needed'],
-      ['/derived/800x0/inside/q80/gif/a.jpg', 'Url.BadFormat', 'unknown format'],
+      ['/derived/../../originals/x.jpg/800x0-inside-q80-webp', 'Url.Traversal', DOTS],
+      ['/derived/a.jpg/800x0-cover-q80-webp', 'Url.BadFit', 'fit is not canonical'],
+      ['/derived/a.jpg/800x600-stretch-q80-webp', 'Url.BadFit', 'fit is not canonical'],
+      ['/derived/a.jpg/0800x0-inside-q80-webp', 'Url.BadSize', 'derived size must be <W>x<H>'],
+      ['/derived/a.jpg/800x-inside-q80-webp', 'Url.BadSize', 'derived size must be <W>x<H>'],
+      ['/derived/a.jpg/0x0-inside-q80-webp', 'Url.BadSize', 'a width or a height is needed'],
+      ['/derived/a.jpg/800x0-inside-q80-gif', 'Url.BadFormat', 'unknown format'],
     ])('rejects %s with 400 %s', (uri, code, message) => {
       const error = errorOf(() =>
         rewriteViewerRequest({ uri, querystring: '', accept: undefined }, unsigned),
@@ -226,29 +235,46 @@ describe('URL contract', () => {
     // Each derived pattern is anchored at both ends: anything around a canonical token is refused,
     // so no two derived URIs name the same image.
     it.each([
-      ['/derived/800x0junk/inside/q80/webp/a.jpg', 'Url.BadSize', 'derived size must be <W>x<H>'],
-      ['/derived/junk800x0/inside/q80/webp/a.jpg', 'Url.BadSize', 'derived size must be <W>x<H>'],
-      ['/derived/800x0/inside/q80x/webp/a.jpg', 'Url.BadQuality', 'derived quality must be q<N>'],
-      ['/derived/800x0/inside/xq80/webp/a.jpg', 'Url.BadQuality', 'derived quality must be q<N>'],
-      ['/derived/800x0/inside/80/webp/a.jpg', 'Url.BadQuality', 'derived quality must be q<N>'],
-      ['/derived/800x0/inside/q080/webp/a.jpg', 'Url.BadQuality', 'derived quality must be q<N>'],
+      // The previous key layout, a variant without a path, a variant with more or fewer parts.
       [
-        '/derived/800x0/inside/q81/webp/a.jpg',
+        '/derived/800x0/inside/q80/webp/a.jpg',
+        'Url.BadVariant',
+        'derived variant must be <W>x<H>-<fit>-q<Q>-<format>',
+      ],
+      ['/derived/800x0-inside-q80-webp', 'Url.BadPath', 'no image path before the variant'],
+      [
+        '/derived/a.jpg/800x0-inside-q80-webp-x',
+        'Url.BadVariant',
+        'derived variant must be <W>x<H>-<fit>-q<Q>-<format>',
+      ],
+      [
+        '/derived/a.jpg/800x0-inside-q80',
+        'Url.BadVariant',
+        'derived variant must be <W>x<H>-<fit>-q<Q>-<format>',
+      ],
+      ['/derived/a.jpg/800x0junk-inside-q80-webp', 'Url.BadSize', 'derived size must be <W>x<H>'],
+      ['/derived/a.jpg/junk800x0-inside-q80-webp', 'Url.BadSize', 'derived size must be <W>x<H>'],
+      ['/derived/a.jpg/800x0-inside-q80x-webp', 'Url.BadQuality', 'derived quality must be q<N>'],
+      ['/derived/a.jpg/800x0-inside-xq80-webp', 'Url.BadQuality', 'derived quality must be q<N>'],
+      ['/derived/a.jpg/800x0-inside-80-webp', 'Url.BadQuality', 'derived quality must be q<N>'],
+      ['/derived/a.jpg/800x0-inside-q080-webp', 'Url.BadQuality', 'derived quality must be q<N>'],
+      [
+        '/derived/a.jpg/800x0-inside-q81-webp',
         'Url.BadQuality',
         'quality 81 is not allowed; allowed: 50, 60, 70, 80, 90',
       ],
       [
-        '/derived/801x0/inside/q80/webp/a.jpg',
+        '/derived/a.jpg/801x0-inside-q80-webp',
         'Url.BadSize',
         'width 801 is not allowed; allowed widths: 80, 160, 320, 400, 640, 800, 1024, 1280, 1600, 1920',
       ],
       [
-        '/derived/0x301/inside/q80/webp/a.jpg',
+        '/derived/a.jpg/0x301-inside-q80-webp',
         'Url.BadSize',
         'height 301 is not allowed; allowed heights: 80, 160, 300, 320, 480, 600, 720, 1080',
       ],
       [
-        '/derived/800x301/cover/q80/webp/a.jpg',
+        '/derived/a.jpg/800x301-cover-q80-webp',
         'Url.BadSize',
         'height 301 is not allowed; allowed heights: 80, 160, 300, 320, 480, 600, 720, 1080',
       ],
@@ -261,7 +287,7 @@ describe('URL contract', () => {
       ['webp', { avif: true, webp: false }],
     ])('refuses a derived URI asking for %s when the config disables it', (format, formats) => {
       const error = errorOf(() =>
-        parseDerivedUri(`/derived/800x0/inside/q80/${format}/a.jpg`, testConfig({ formats })),
+        parseDerivedUri(`/derived/a.jpg/800x0-inside-q80-${format}`, testConfig({ formats })),
       );
 
       expect(error).toMatchObject({
@@ -275,7 +301,7 @@ describe('URL contract', () => {
       ['avif', { avif: false, webp: true }, 'webp'],
       ['webp', { avif: true, webp: false }, 'avif'],
     ])('still serves the other formats when %s is disabled', (_, formats, other) => {
-      const uri = `/derived/800x0/inside/q80/${other}/a.jpg`;
+      const uri = `/derived/a.jpg/800x0-inside-q80-${other}`;
 
       expect(parseDerivedUri(uri, testConfig({ formats })).format).toBe(other);
     });
@@ -283,8 +309,8 @@ describe('URL contract', () => {
     it('accepts a derived quality of one or three digits when the config allows it', () => {
       const wide = testConfig({ qualities: [5, 80, 100] });
 
-      expect(parseDerivedUri('/derived/800x0/inside/q5/webp/a.jpg', wide).quality).toBe(5);
-      expect(parseDerivedUri('/derived/800x0/inside/q100/webp/a.jpg', wide).quality).toBe(100);
+      expect(parseDerivedUri('/derived/a.jpg/800x0-inside-q5-webp', wide).quality).toBe(5);
+      expect(parseDerivedUri('/derived/a.jpg/800x0-inside-q100-webp', wide).quality).toBe(100);
     });
 
     it('lists the allowed sizes in order whatever the order of the config', () => {
@@ -371,6 +397,44 @@ describe('URL contract', () => {
       });
     });
 
+    it('keys every variant of an original directly under one prefix, one segment each', () => {
+      fc.assert(
+        fc.property(spec, fc.constantFrom('avif', 'webp', 'jpeg', 'png', 'auto' as const), (s, format) => {
+          const key = derivedKey({ ...s, format }, config);
+          const prefix = variantsPrefix(s.path, config);
+
+          expect(key.startsWith(prefix)).toBe(true);
+          expect(key.slice(prefix.length)).not.toContain('/');
+        }),
+      );
+    });
+
+    it('keeps the variants of an original nested under another original out of its direct variants', () => {
+      const nested = derivedKey(
+        { width: 800, height: 0, fit: 'inside', quality: 80, format: 'webp', path: 'a.jpg/b.jpg' },
+        config,
+      );
+      const outer = variantsPrefix('a.jpg', config);
+
+      expect(outer).toBe('derived/a.jpg/');
+      // Under the outer prefix, but not directly: listing with the delimiter "/" folds it away.
+      expect(nested).toBe('derived/a.jpg/b.jpg/800x0-inside-q80-webp');
+      expect(nested.slice(outer.length)).toContain('/');
+    });
+
+    it('never ends a key with an image extension, so no key equals an original name or an old-layout key', () => {
+      fc.assert(
+        fc.property(spec, fc.constantFrom('avif', 'webp', 'jpeg', 'png', 'auto' as const), (s, format) => {
+          const last =
+            derivedKey({ ...s, format }, config)
+              .split('/')
+              .pop() ?? '';
+
+          expect(last).not.toContain('.');
+        }),
+      );
+    });
+
     it('refuses to parse a public URL as a derived one', () => {
       expect(errorOf(() => parseDerivedUri('/800x/a.jpg', config))).toMatchObject({
         status: 400,
@@ -436,7 +500,7 @@ describe('URL contract', () => {
         { uri: '/400/a/%62.jpg', querystring: `q=80&fit=cover&sig=${sig}`, accept: undefined },
         signed,
       );
-      expect(a).toBe('/derived/400x0/inside/q80/auto/a/b.jpg');
+      expect(a).toBe('/derived/a/b.jpg/400x0-inside-q80-auto');
       expect(b).toBe(a);
     });
 
@@ -460,7 +524,7 @@ describe('URL contract', () => {
 
       expect(
         rewriteViewerRequest({ uri: '/400x/a/b.jpg', querystring: '', accept: undefined }, optional),
-      ).toBe('/derived/400x0/inside/q80/auto/a/b.jpg');
+      ).toBe('/derived/a/b.jpg/400x0-inside-q80-auto');
       expect(
         errorOf(() =>
           rewriteViewerRequest({ uri: '/400x/a/b.jpg', querystring: 'sig=00', accept: undefined }, optional),
@@ -473,7 +537,7 @@ describe('URL contract', () => {
         ...signed,
         signing: { required: true, secret: TEST_SIGNING_SECRET },
       });
-      const derivedUrl = signUrl('/derived/400x0/inside/q80/webp/a/b.jpg', {
+      const derivedUrl = signUrl('/derived/a/b.jpg/400x0-inside-q80-webp', {
         ...signed,
         signing: { required: true, secret: TEST_SIGNING_SECRET },
       });
@@ -483,10 +547,10 @@ describe('URL contract', () => {
       expect(publicQuery).toBe(`q=80&fit=cover&sig=${sig}`);
       expect(
         rewriteViewerRequest({ uri: publicUri, querystring: publicQuery, accept: undefined }, signed),
-      ).toBe('/derived/400x0/inside/q80/auto/a/b.jpg');
+      ).toBe('/derived/a/b.jpg/400x0-inside-q80-auto');
       expect(
         rewriteViewerRequest({ uri: derivedUri, querystring: derivedQuery, accept: undefined }, signed),
-      ).toBe('/derived/400x0/inside/q80/webp/a/b.jpg');
+      ).toBe('/derived/a/b.jpg/400x0-inside-q80-webp');
     });
 
     it('binds the signature to the size', () => {

@@ -30,8 +30,10 @@ export class SimClock {
   #timers: Timer[] = [];
   #advancing = false;
   readonly #realtime = new Set<() => void>();
-  /** Where the running realtime loop's current tick started, in both times. */
-  #tick: { readonly realMs: number; readonly simulatedMs: number; readonly speed: number } | undefined;
+  /** Where the running realtime loop's current tick started: real time, and nominal time then. */
+  #tick: { readonly realMs: number; readonly nominalMs: number; readonly speed: number } | undefined;
+  /** The latest nominal time handed out: nominal time never runs backwards. */
+  #nominal: number;
   readonly #afterTimer: () => Promise<void>;
 
   /**
@@ -41,6 +43,7 @@ export class SimClock {
    */
   constructor(startMs: number, afterTimer: () => Promise<void> = async () => {}) {
     this.#now = startMs;
+    this.#nominal = startMs;
     this.#afterTimer = afterTimer;
   }
 
@@ -53,12 +56,20 @@ export class SimClock {
    * The simulated time the clock would show had no listener held it: while a tick waits on a
    * listener (a Lambda behind an event), {@link SimClock.now} stands still but real time, and so a
    * realtime clock's nominal time, moves on. For rates and quotas, which must refill while a
-   * throttled caller backs off in real time. Equal to `now()` when no realtime loop runs.
+   * throttled caller backs off in real time. Equal to `now()` when no realtime loop ever ran.
+   *
+   * Monotonic, as a token bucket's time must be: a tick held for longer than it spans carries its
+   * nominal time into the next tick, which would otherwise restart from the held `now()`, up to
+   * (hold × speed) earlier. On a loaded machine that step back (hours of simulated time after a
+   * tick held for seconds) froze Parameter Store's quotas: nothing refilled until nominal time had
+   * caught up again, so every retry in between (the SDK's and the state machine's) was throttled.
    */
   nominalNow(): number {
     const tick = this.#tick;
-    if (tick === undefined) return this.#now;
-    return Math.max(this.#now, tick.simulatedMs + (performance.now() - tick.realMs) * tick.speed);
+    const running =
+      tick === undefined ? this.#now : tick.nominalMs + (performance.now() - tick.realMs) * tick.speed;
+    this.#nominal = Math.max(this.#nominal, this.#now, running);
+    return this.#nominal;
   }
 
   /** Number of timers waiting to fire. */
@@ -115,7 +126,7 @@ export class SimClock {
       // A slow listener must not make ticks overlap: the clock would fire timers out of order.
       if (busy) return;
       busy = true;
-      this.#tick = { realMs: performance.now(), simulatedMs: this.#now, speed };
+      this.#tick = { realMs: performance.now(), nominalMs: this.nominalNow(), speed };
       this.advance(tickMs * speed)
         .catch(onError)
         .finally(() => {

@@ -129,7 +129,10 @@ describe('competing deploys (sandbox)', () => {
     expect(sandbox.release('late', 'prod')?.digest).toBe(newer.digest);
   });
 
-  // Its timeout is a hang guard, not a speed goal: ~5 s alone, several times that on a loaded machine.
+  // Its timeout is a hang guard, not a speed goal: ~20-30 s alone, several times that on a loaded
+  // machine. Load must not change its outcome: the quotas refill on the clock's monotonic nominal
+  // time and the sandbox times Lambda invocations with hang guards only (test/sandbox/clock.test.ts,
+  // runner-context.test.ts).
   it('handles 100 pushes over 10 app/environments: no overlap, newest wins, no stuck lock', async () => {
     // Prepare
     // At Parameter Store's real throughput (the emulator enforces 40 reads/s and 3 writes/s by default).

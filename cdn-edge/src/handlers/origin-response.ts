@@ -1,6 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import type { CloudFrontResponseEvent, CloudFrontResponseResult } from 'aws-lambda';
+import { S3VariantLister } from '../budget.ts';
 import { parseEdgeConfig } from '../config.ts';
 import { bakedConfig } from '../edge-config.ts';
 import { HttpError } from '../errors.ts';
@@ -54,6 +55,7 @@ function defaultDeps(): ResizeServiceDeps {
       retryAfterSeconds: config.limits.retryAfterSeconds,
     }),
     log: logLine,
+    variants: new S3VariantLister(client),
   };
 }
 
