@@ -109,6 +109,10 @@ function permissionsFor(prefix) {
       // Reads any service, tagged or not, so that an unmarked one fails here with a clear error
       // instead of an AccessDeniedException halfway through a deploy.
       allow(['ecs:DescribeServices'], services),
+      // A rollback `to` a release of the history finds it there, and checks its revision still runs
+      // (DescribeTaskDefinition supports no resource-level permissions, as for deployEcs).
+      appEnvItems(['dynamodb:Query']),
+      allow(['ecs:DescribeTaskDefinition'], '*'),
     ],
     // Reads the lock, the waiter and the newest release record; takes the lock; withdraws its own waiter item.
     acquireLock: [
@@ -157,8 +161,9 @@ function permissionsFor(prefix) {
       allow(['cloudwatch:DescribeAlarms'], alarms),
     ],
     // Appends to the release history (the table) and writes the live release (Parameter Store).
+    // GetItem: the waiter, for the Release Status Changed event (functions/src/status.ts).
     recordOutcome: [
-      appEnvItems(['dynamodb:Query', 'dynamodb:PutItem']),
+      appEnvItems(['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:GetItem']),
       allow(['ssm:PutParameter'], appEnv('release')),
       // Announcements only: the source is Gantry's own, on the default bus where users' rules are.
       allow(['events:PutEvents'], defaultBus, { StringEquals: { 'events:source': 'gantry' } }),

@@ -10,6 +10,10 @@ import { endState, scenarios } from './scenarios.ts';
  * state as it happens. Everything AWS-side is SIMULATED on loopback; nothing is deployed.
  */
 const name = process.argv[2] ?? 'demo';
+if (name === 'serve') {
+  await (await import('./serve.ts')).serve(process.argv.slice(3));
+  process.exit(0);
+}
 const scenarioList = Object.entries(scenarios)
   .map(([key, known]) => `  ${key.padEnd(16)} ${known.summary}`)
   .join('\n');

@@ -29,6 +29,8 @@ export interface SandboxOptions {
   speed?: number;
   region?: string;
   accountId?: string;
+  /** Port on 127.0.0.1 (default 0: any free port); `serve` listens on a known one. */
+  port?: number;
   onProgress?: (progress: StateProgress) => void;
   /**
    * Run serverless.yml's scheduled rules (the reconciler) on the simulated clock. Off by default:
@@ -101,7 +103,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const region = options.region ?? 'eu-west-1';
   const accountId = options.accountId ?? '123456789012';
   const parameterPrefix = '/gantry';
-  const emulator = await startEmulator({ region, accountId });
+  const emulator = await startEmulator({
+    region,
+    accountId,
+    ...(options.port !== undefined && { port: options.port }),
+  });
   // The stack serverless.yml would deploy as stage `sandbox`: its names are derived from this one.
   const stage = 'sandbox';
   const stackName = `gantry-${stage}`;
@@ -157,6 +163,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   emulator.sfn.setHandlers({
     startExecution: (input) => stepFunctions.startExecution(input),
     describeExecution: (arn) => stepFunctions.describeExecution(arn),
+    getExecutionHistory: (arn) => stepFunctions.executionHistory(arn),
     sendTaskSuccess: (token, output) => stepFunctions.sendTaskSuccess(token, output),
     sendTaskFailure: (token, error, cause) => stepFunctions.sendTaskFailure(token, error, cause),
     sendTaskHeartbeat: (token) => stepFunctions.sendTaskHeartbeat(token),

@@ -180,6 +180,9 @@ describe('least privilege (sandbox)', () => {
       'onRollbackRequested: dynamodb:PutItem',
       // ecs-gates.test.ts "answers ROLLBACK when tasks of the new revision stopped"
       'decideGate: ecs:DescribeTasks',
+      // deploy-plan.test.ts "goes back to any release of the history it is given \"to\"";
+      // test/cli/cli.test.ts "goes back to any release of the history with --to"
+      'resolveConfig: dynamodb:Query',
     ];
     // The crash loop is settled by whichever looks first, waitForRollout's own look or onEcsEvent
     // (ecs-rollout.test.ts covers both): that depends on real timing, so either set may go unused.

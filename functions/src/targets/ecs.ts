@@ -11,6 +11,7 @@ import {
   followEcsRollback,
   requireManagedService,
 } from '../ecs/deploy.ts';
+import { previewEcsDeploy, requireRunnableTaskDefinition } from '../ecs/preview.ts';
 import { evaluateRollout } from '../ecs/rollout.ts';
 import {
   describeServiceDeployment,
@@ -84,6 +85,8 @@ export function ecsTarget(
         { deadlinePassed: options.deadlinePassed && watch.rechecksLeft <= 0 },
       );
     },
+    preview: (plan) => previewEcsDeploy(clients.ecs, target, plan),
+    requireRunnable: (release) => requireRunnableTaskDefinition(clients.ecs, release.revision, release.image),
     readLive: async (options = {}) => {
       const service = await describeService(clients.ecs, target);
       const primary = service.deployments?.find((deployment) => deployment.status === 'PRIMARY');

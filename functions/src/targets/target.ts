@@ -5,6 +5,7 @@ import type { DeployPlan } from '../deploy-plan.ts';
 import type { DeployState } from '../deploy-state.ts';
 import type { ServiceDeploymentWatch } from '../ecs/service-deployment.ts';
 import type { GantryErrorName } from '../errors.ts';
+import type { DeployedImage } from '../release.ts';
 import { ecsTarget } from './ecs.ts';
 
 /**
@@ -55,6 +56,20 @@ export interface LiveRevision {
   image?: string;
 }
 
+/**
+ * What `gantry plan` shows for a target, computed with reads only: the change, the target's
+ * description before and after it (diffed for people), what the new revision hands to the platform
+ * (roles and secrets, checked by the dry run) and the target's own checks.
+ */
+export interface TargetPreview {
+  /** The calls the deploy would make, for people: "RegisterTaskDefinition web-prod …, then UpdateService …". */
+  change: string;
+  before: unknown;
+  after: unknown;
+  references: { roles: { arn: string; use: 'task' | 'execution' }[]; secrets: string[] };
+  checks: { check: string; status: 'ok' | 'fail' | 'warn' | 'unknown'; detail: string }[];
+}
+
 export interface DeployTarget {
   readonly type: TargetType;
   /** ResolveConfig: refuses, before anything changes, a target Gantry may not deploy. */
@@ -70,6 +85,13 @@ export interface DeployTarget {
   parkedDetails(deployment: TargetDeployment): Record<string, unknown>;
   /** Reads the rollout from the target itself: the first look after parking, and the timeout path. */
   judgeRollout(deployment: TargetDeployment, options: { deadlinePassed: boolean }): Promise<RolloutJudgement>;
+  /** `gantry plan`: what {@link deploy} would change for this plan, with reads only. */
+  preview(plan: DeployPlan): Promise<TargetPreview>;
+  /**
+   * A rollback to a recorded release: refuses, naming why, a revision the target can no longer run
+   * (ECS: a deregistered task definition). The image's presence in ECR is checked by the caller.
+   */
+  requireRunnable(release: DeployedImage): Promise<void>;
   /** What revision runs now (for the CLI and a reconciler); with `withImage`, its image too. */
   readLive(options?: { withImage?: boolean }): Promise<LiveRevision>;
 }
