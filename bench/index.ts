@@ -2,6 +2,7 @@ import { startSandbox } from '../sandbox/sandbox.ts';
 import { measureBundles, type PricedPackage, pricedPackages } from './bundles.ts';
 import { measureLatencies, measureTransitions } from './flows.ts';
 import { printScaleFigures } from './scale-report.ts';
+import { measureStagedReactions, measureStagedTransitions } from './staged.ts';
 
 /**
  * `npm run bench`: figures and ratios side by side, all measured in this run. Not a test: the
@@ -42,7 +43,42 @@ console.log(
   '\n2. Reaction times (goal: resume <= 1 s real after the end event; rollback <= 5 s simulated after the N-th failed task)',
 );
 const latencies = await measureLatencies(sandbox);
+console.log(
+  '\n2b. ECS staged deployments (sandbox strategies model): gated linear deploys by steps and bake; reactions (goal: gate answered <= 1 s real; N-th failed task or alarm -> Rollback <= 5 s simulated)',
+);
+const staged = await measureStagedTransitions(sandbox, [
+  { stepPercent: 20, stepBakeMinutes: 1, bakeMinutes: 5 },
+  { stepPercent: 10, stepBakeMinutes: 1, bakeMinutes: 5 },
+  { stepPercent: 10, stepBakeMinutes: 10, bakeMinutes: 60 },
+]);
+console.table(staged);
+const stagedReactions = await measureStagedReactions(sandbox);
 await sandbox.close();
+console.table(
+  stagedReactions.map((row) => ({
+    scenario: row.scenario,
+    'hook event -> answer sent (real, slowest gate)':
+      row.gateToContinueMs === undefined ? '-' : ms(row.gateToContinueMs),
+    'trigger -> Rollback (simulated)':
+      row.triggerToRollbackSeconds === undefined ? '-' : `${row.triggerToRollbackSeconds.toFixed(1)} s`,
+  })),
+);
+const [, tenShortBake, tenLongBake] = staged;
+goal(
+  'a 10-step linear deploy: same transitions with a 6x longer bake, all succeeded',
+  staged.every((row) => row.status === 'SUCCEEDED') && tenShortBake?.transitions === tenLongBake?.transitions,
+);
+goal(
+  'gate answered <= 1 s after its hook event',
+  stagedReactions.some((row) => row.gateToContinueMs !== undefined) &&
+    stagedReactions.every((row) => row.gateToContinueMs === undefined || row.gateToContinueMs <= 1000),
+);
+goal(
+  'N-th failed task or alarm -> Rollback <= 5 s (both measured)',
+  stagedReactions.every(
+    (row) => row.triggerToRollbackSeconds !== undefined && row.triggerToRollbackSeconds <= 5,
+  ),
+);
 console.table(
   latencies.map((row) => ({
     scenario: row.scenario,

@@ -57,12 +57,23 @@ function permissionsFor(prefix) {
   const repositories = {
     'Fn::Sub': 'arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*',
   };
+  // Blue/green, linear and canary deployments are authorized on the service deployment:
+  // service-deployment/<cluster>/<service>/<id> (Service Authorization Reference,
+  // list_amazonelasticcontainerservice.html, resource type service-deployment). No tag condition:
+  // the deployment is only reachable through a service Gantry already had to be allowed to update.
+  const serviceDeployments = {
+    'Fn::Sub': 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service-deployment/*/*/*',
+  };
+  // DescribeAlarms is authorized on the alarms it names (Service Authorization Reference,
+  // list_amazoncloudwatch.html, resource type alarm).
+  const alarms = { 'Fn::Sub': 'arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*' };
   const defaultBus = {
     'Fn::Sub': 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default',
   };
 
   const readRollout = [
     allow(['ecs:DescribeServices'], services, managedOnly),
+    allow(['ecs:DescribeServiceDeployments'], serviceDeployments),
     // Listing a cluster's tasks by startedBy names no container instance, so AWS authorizes it
     // against "*", scoped by the ecs:cluster condition (cdklabs/construct-hub#1207,
     // fabfuel/ecs-deploy#119); a grant on container-instance/* is refused.
@@ -96,6 +107,11 @@ function permissionsFor(prefix) {
       // A trigger older than the live release starts nothing: it would only stand down.
       allow(['ssm:GetParameter'], appEnv('release')),
       allow(['states:StartExecution'], stateMachine),
+      // A deploy in flight is told to roll back at once: its pointer, its parked token, the resume.
+      appEnvItems(['dynamodb:GetItem']),
+      waitItems(['dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem']),
+      // Only ever fails the parked wait (RollbackRequested), never resumes it with success.
+      allow(['states:SendTaskFailure'], deployMachine),
     ],
     resolveConfig: [
       allow(['ssm:GetParameter'], [appEnv('config'), appEnv('release')]),
@@ -103,6 +119,10 @@ function permissionsFor(prefix) {
       // Reads any service, tagged or not, so that an unmarked one fails here with a clear error
       // instead of an AccessDeniedException halfway through a deploy.
       allow(['ecs:DescribeServices'], services),
+      // A rollback `to` a release of the history finds it there, and checks its revision still runs
+      // (DescribeTaskDefinition supports no resource-level permissions, as for deployEcs).
+      appEnvItems(['dynamodb:Query']),
+      allow(['ecs:DescribeTaskDefinition'], '*'),
     ],
     // Reads the lock, the waiter and the newest release record; takes the lock; withdraws its own waiter item.
     acquireLock: [
@@ -125,8 +145,17 @@ function permissionsFor(prefix) {
         StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
       }),
     ],
-    rollback: [allow(['ecs:DescribeServices', 'ecs:UpdateService'], services, managedOnly)],
-    waitForRollout: [waitItems(['dynamodb:PutItem', 'dynamodb:DeleteItem']), ...readRollout, resume],
+    rollback: [
+      allow(['ecs:DescribeServices', 'ecs:UpdateService'], services, managedOnly),
+      allow(['ecs:DescribeServiceDeployments', 'ecs:StopServiceDeployment'], serviceDeployments),
+    ],
+    // Also notes the deploy's rollout in flight under its app/environment (rollback requests).
+    waitForRollout: [
+      waitItems(['dynamodb:PutItem', 'dynamodb:DeleteItem']),
+      appEnvItems(['dynamodb:PutItem']),
+      ...readRollout,
+      resume,
+    ],
     // PutItem: a resume that failed transiently parks its token again for the redelivery.
     onEcsEvent: [
       waitItems(['dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem']),
@@ -134,9 +163,17 @@ function permissionsFor(prefix) {
       resume,
     ],
     checkRollout: [waitItems(['dynamodb:DeleteItem']), ...readRollout],
+    // Gate checks and the answer to the pause hook.
+    decideGate: [
+      allow(['ecs:ContinueServiceDeployment'], serviceDeployments),
+      allow(['ecs:ListTasks'], '*', { StringLike: { 'ecs:cluster': clusters } }),
+      allow(['ecs:DescribeTasks'], ecsTasks),
+      allow(['cloudwatch:DescribeAlarms'], alarms),
+    ],
     // Appends to the release history (the table) and writes the live release (Parameter Store).
+    // GetItem: the waiter, for the Release Status Changed event (functions/src/status.ts).
     recordOutcome: [
-      appEnvItems(['dynamodb:Query', 'dynamodb:PutItem']),
+      appEnvItems(['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:GetItem']),
       allow(['ssm:PutParameter'], appEnv('release')),
       // Announcements only: the source is Gantry's own, on the default bus where users' rules are.
       allow(['events:PutEvents'], defaultBus, { StringEquals: { 'events:source': 'gantry' } }),

@@ -49,7 +49,20 @@ export const mutationModules = {
   },
   // Rollout judgement (ECS)
   rollout: { mutate: 'functions/src/ecs/rollout.ts', tests: ['test/functions/ecs-rollout.test.ts'] },
-  'ecs-events': { mutate: 'functions/src/ecs/events.ts', tests: ['test/functions/ecs-rollout.test.ts'] },
+  'ecs-events': {
+    mutate: 'functions/src/ecs/events.ts',
+    tests: ['test/functions/ecs-rollout.test.ts', 'test/functions/ecs-hook-events.test.ts'],
+  },
+  // Blue/green, linear and canary (ECS service deployments): the judge, the gates, the rollback delivery
+  'ecs-service-deployment': {
+    mutate: 'functions/src/ecs/service-deployment.ts',
+    tests: ['test/functions/ecs-service-deployment.test.ts', 'test/functions/ecs-hook-events.test.ts'],
+  },
+  'ecs-gates': { mutate: 'functions/src/ecs/gates.ts', tests: ['test/functions/ecs-gates.test.ts'] },
+  'in-flight': {
+    mutate: 'functions/src/coordination/in-flight.ts',
+    tests: ['test/functions/coordination-in-flight.test.ts', 'test/functions/rollback-request.test.ts'],
+  },
   // Deploy and rollback decisions (ECS): circuit-breaker follow-up, controller refusal, unmodelled fields
   'ecs-deploy': {
     mutate: 'functions/src/ecs/deploy.ts',
@@ -63,7 +76,11 @@ export const mutationModules = {
   'pre-seam': { mutate: 'functions/src/targets/pre-seam.ts', tests: ['test/functions/targets.test.ts'] },
   'ecs-target': {
     mutate: 'functions/src/targets/ecs.ts',
-    tests: ['test/functions/ecs-target.test.ts', 'test/functions/targets.test.ts'],
+    tests: [
+      'test/functions/ecs-target.test.ts',
+      'test/functions/targets.test.ts',
+      'test/functions/ecs-staged-target.test.ts',
+    ],
   },
   'task-definition': {
     mutate: 'functions/src/ecs/task-definition.ts',

@@ -55,6 +55,7 @@ const statesPage = reference('list_awsstepfunctions.html');
 const eventsPage = reference('list_amazoneventbridge.html');
 const iamPage = reference('list_awsidentityandaccessmanagementiam.html');
 const dynamodbPage = reference('list_amazondynamodb.html');
+const cloudwatchPage = reference('list_amazoncloudwatch.html');
 
 const text = (input: Input, key: string): string | undefined =>
   typeof input[key] === 'string' ? (input[key] as string) : undefined;
@@ -121,6 +122,19 @@ const arnInInputRow = (action: string, resourceType: string, key: string): Actio
   conditionKeys: [],
   source: statesPage,
   requests: (input) => [{ action, resource: text(input, key) ?? '', context: {} }],
+});
+
+/** An ECS service-deployment action: one authorization per service deployment ARN in `key`. */
+const serviceDeploymentRow = (action: string, key: string): ActionRow => ({
+  resourceType: 'service-deployment',
+  conditionKeys: [],
+  source: ecsPage,
+  requests: (input) =>
+    (text(input, key) !== undefined ? [text(input, key) as string] : texts(input, key)).map((resource) => ({
+      action,
+      resource,
+      context: {},
+    })),
 });
 
 /** Task callbacks: the token names no resource, yet AWS authorizes them against its state machine. */
@@ -211,6 +225,31 @@ export const authorizationTable: Readonly<Record<string, ActionRow>> = {
     // Service-level resources and tags since 2019: aws/containers-roadmap#233.
     source: `${ecsPage}; aws/containers-roadmap#233`,
     requests: onServices('ecs:UpdateService'),
+  },
+  // Blue/green, linear and canary deployments: authorized on the service deployment the call names
+  // (service-deployment/<cluster>/<service>/<id>), one authorization per ARN.
+  'ecs:DescribeServiceDeployments': serviceDeploymentRow(
+    'ecs:DescribeServiceDeployments',
+    'serviceDeploymentArns',
+  ),
+  'ecs:ContinueServiceDeployment': serviceDeploymentRow(
+    'ecs:ContinueServiceDeployment',
+    'serviceDeploymentArn',
+  ),
+  'ecs:StopServiceDeployment': serviceDeploymentRow('ecs:StopServiceDeployment', 'serviceDeploymentArn'),
+  'cloudwatch:DescribeAlarms': {
+    resourceType: 'alarm',
+    conditionKeys: [],
+    source: cloudwatchPage,
+    // One authorization per alarm named (alarm:<name>); a call naming none lists every alarm.
+    requests: (input, scope) => {
+      const names = texts(input, 'AlarmNames');
+      return (names.length > 0 ? names : ['*']).map((name) => ({
+        action: 'cloudwatch:DescribeAlarms',
+        resource: `arn:${scope.partition}:cloudwatch:${scope.region}:${scope.account}:alarm:${name}`,
+        context: {},
+      }));
+    },
   },
   'ecs:ListTasks': {
     resourceType: 'container-instance',
@@ -354,6 +393,7 @@ export const iamServiceOfTarget: Readonly<Record<string, string>> = {
   AWSStepFunctions: 'states',
   AWSEvents: 'events',
   DynamoDB_20120810: 'dynamodb',
+  GraniteServiceVersion20100801: 'cloudwatch',
 };
 
 /** An action the table has no row for: the sandbox denies it rather than guess. */

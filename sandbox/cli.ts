@@ -10,6 +10,10 @@ import { endState, scenarios } from './scenarios.ts';
  * state as it happens. Everything AWS-side is SIMULATED on loopback; nothing is deployed.
  */
 const name = process.argv[2] ?? 'demo';
+if (name === 'serve') {
+  await (await import('./serve.ts')).serve(process.argv.slice(3));
+  process.exit(0);
+}
 const scenarioList = Object.entries(scenarios)
   .map(([key, known]) => `  ${key.padEnd(16)} ${known.summary}`)
   .join('\n');
@@ -41,13 +45,14 @@ const sandbox = await startSandbox({
 const { app, env } = scenario.app;
 sandbox.seedApp(scenario.app);
 const started = Date.now();
-const outcomes: { tag: string; expected: string; execution: ExecutionDescription }[] = [];
+const outcomes: { tag: string; expected: string; execution: ExecutionDescription; gates: string[] }[] = [];
 
 await new Listr(
   scenario.steps.map((step) => ({
     title: `push ${scenario.app.repository}:${step.tag} (${step.note})`,
     task: async (_ctx: unknown, task: { output: string; title: string }) => {
       step.fault?.(sandbox);
+      const callsBefore = sandbox.emulator.calls.length;
       const pushedAt = sandbox.emulator.clock.now();
       const stamp = () =>
         `+${String(Math.round((sandbox.emulator.clock.now() - pushedAt) / 1000)).padStart(4)}s (simulated)`;
@@ -71,7 +76,8 @@ await new Listr(
       const ended = await sandbox.stepFunctions.waitForExecution(execution.executionArn);
       await sandbox.idle();
       listeners.delete(listener);
-      outcomes.push({ tag: step.tag, expected: step.expect, execution: ended });
+      const gates = gateAnswers(sandbox.emulator.calls.slice(callsBefore));
+      outcomes.push({ tag: step.tag, expected: step.expect, execution: ended, gates });
       task.title = `${task.title}: ${endState(ended)}${ended.error ? ` (${ended.error})` : ''}`;
     },
     rendererOptions: { persistentOutput: true, outputBar: Number.POSITIVE_INFINITY },
@@ -81,11 +87,12 @@ await new Listr(
 
 const release = sandbox.release(app, env);
 console.log(`\nSummary after ${((Date.now() - started) / 1000).toFixed(1)} s (real time):`);
-for (const { tag, execution } of outcomes) {
+for (const { tag, execution, gates } of outcomes) {
   const cause = execution.error ? `: ${execution.error}, ${summariseCause(execution.cause)}` : '';
   console.log(
     `  ${tag.padEnd(8)} ${endState(execution)} in ${execution.states.length} state transitions${cause}`,
   );
+  if (gates.length > 0) console.log(`           gates answered: ${gates.join(' → ')}`);
 }
 console.log(`  live release of ${app}/${env}: ${describeRelease(release)}`);
 await sandbox.close();
@@ -95,6 +102,24 @@ for (const { tag, expected, execution } of surprises) {
   console.error(`  UNEXPECTED: ${tag} ended ${endState(execution)}, the scenario expects ${expected}`);
 }
 process.exit(surprises.length === 0 && outcomes.length === scenario.steps.length ? 0 : 1);
+
+/**
+ * What Gantry answered at each pause hook among these calls, with the stage it paused at
+ * (ContinueServiceDeployment calls, matched to the hook events by hookId).
+ */
+function gateAnswers(calls: typeof sandbox.emulator.calls): string[] {
+  const stages = new Map(
+    sandbox.emulator.events.history
+      .filter((event) => event['detail-type'] === 'ECS Hook State Change')
+      .map((event) => {
+        const detail = event.detail as { hookId?: string; lifecycleStage?: string };
+        return [detail.hookId, detail.lifecycleStage] as const;
+      }),
+  );
+  return calls
+    .filter((call) => call.operation === 'ContinueServiceDeployment')
+    .map((call) => `${stages.get(String(call.input.hookId)) ?? '?'} ${String(call.input.action)}`);
+}
 
 function summariseCause(cause: string | undefined): string {
   return causeDetails({ Error: '', ...(cause !== undefined && { Cause: cause }) }).message;

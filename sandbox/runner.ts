@@ -42,6 +42,14 @@ export interface ExecutionDescription {
  */
 export type ServiceIntegration = (request: Record<string, unknown>) => Promise<unknown>;
 
+/** The history event that ends an execution of each status (HistoryEventType, @aws-sdk/client-sfn). */
+const executionEndEvent: Partial<Record<ExecutionStatus, string>> = {
+  SUCCEEDED: 'ExecutionSucceeded',
+  FAILED: 'ExecutionFailed',
+  ABORTED: 'ExecutionAborted',
+  TIMED_OUT: 'ExecutionTimedOut',
+};
+
 /** The Step Functions error prefix of each integrated service (Step Functions developer guide, "Call DynamoDB APIs with Step Functions"). */
 const integrationErrorPrefix: Record<string, string> = { dynamodb: 'DynamoDB' };
 
@@ -52,6 +60,20 @@ const integrationErrorPrefix: Record<string, string> = { dynamodb: 'DynamoDB' };
  * the error as reported in loads/ardere#86).
  */
 export const maxHistoryEvents = 25_000;
+
+/**
+ * One event of an execution's history as GetExecutionHistory lists it (API reference,
+ * "HistoryEvent"). The runner lists the execution's start and end and each state entered and
+ * exited; the Task and Lambda events between them are counted (historyEvents) but not listed.
+ */
+export interface ListedHistoryEvent {
+  id: number;
+  previousEventId: number;
+  timestamp: Date;
+  type: string;
+  /** `stateEnteredEventDetails.name` / `stateExitedEventDetails.name`. */
+  stateName?: string;
+}
 
 export interface StateProgress {
   executionArn: string;
@@ -178,6 +200,7 @@ export class LocalStepFunctions {
   private readonly executions = new Map<string, Execution>();
   private readonly parked = new Map<string, ParkedTask>();
   private readonly expiredTokens = new Set<string>();
+  private readonly listedHistory = new Map<string, ListedHistoryEvent[]>();
   readonly hooks: InvocationHooks = {};
   /** The history quota executions are held to: Step Functions' 25,000 (tests lower it to see one fail). */
   historyQuota = maxHistoryEvents;
@@ -248,6 +271,7 @@ export class LocalStepFunctions {
       done: Promise.resolve(),
     };
     this.executions.set(executionArn, execution);
+    this.list(execution, 'ExecutionStarted');
     this.announce(execution);
     const logs = this.followLogs(execution, run.eventLogs);
     execution.done = run.result
@@ -255,7 +279,10 @@ export class LocalStepFunctions {
         (output) => this.finish(execution, { status: 'SUCCEEDED', output: JSON.stringify(output) }),
         (error: unknown) => this.finish(execution, failureOf(error)),
       )
-      .then(() => logs);
+      .then(() => logs)
+      // The end event closes the history, after the last state's Exited event (the interpreter
+      // settles its result before its event log is drained).
+      .then(() => this.list(execution, executionEndEvent[execution.status] ?? 'ExecutionFailed'));
     return { executionArn, startDate };
   }
 
@@ -264,6 +291,27 @@ export class LocalStepFunctions {
     if (!execution) throw new StepFunctionsApiError('ExecutionDoesNotExist', `no execution ${executionArn}`);
     const { done: _, abort: __, historyExceeded: ___, stopReason: ____, ...description } = execution;
     return { ...description, states: [...execution.states] };
+  }
+
+  /** The listed part of the execution's history, oldest first (GetExecutionHistory). */
+  executionHistory(executionArn: string): ListedHistoryEvent[] {
+    const listed = this.listedHistory.get(executionArn);
+    if (!listed) throw new StepFunctionsApiError('ExecutionDoesNotExist', `no execution ${executionArn}`);
+    return [...listed];
+  }
+
+  private list(execution: Execution, type: string, stateName?: string): void {
+    const listed = this.listedHistory.get(execution.executionArn) ?? [];
+    this.listedHistory.set(execution.executionArn, listed);
+    // Ids count every event recorded, listed or not, as Step Functions numbers them.
+    const id = Math.max(execution.historyEvents, (listed.at(-1)?.id ?? 0) + 1);
+    listed.push({
+      id,
+      previousEventId: listed.at(-1)?.id ?? 0,
+      timestamp: new Date(),
+      type,
+      ...(stateName !== undefined && { stateName }),
+    });
   }
 
   listExecutions(): ExecutionDescription[] {
@@ -454,9 +502,14 @@ export class LocalStepFunctions {
       if (event.type === 'StateEntered') {
         execution.states.push(event.state.name);
         report({ type: 'entered', state: event.state.name });
-        this.record(execution, 1 + this.taskEventsOf(event.state.name));
+        this.record(execution, 1);
+        this.list(execution, `${event.state.type}StateEntered`, event.state.name);
+        this.record(execution, this.taskEventsOf(event.state.name));
       } else if (event.type === 'StateExited') {
         this.record(execution, 1);
+        // Fail states have no Exited event (HistoryEventType, @aws-sdk/client-sfn).
+        if (event.state.type !== 'Fail')
+          this.list(execution, `${event.state.type}StateExited`, event.state.name);
       } else if (event.type === 'StateRetried') {
         report({ type: 'retried', state: event.state.name });
         this.record(execution, this.taskEventsOf(event.state.name));

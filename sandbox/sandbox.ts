@@ -14,7 +14,7 @@ import {
   serverlessConfigPath,
 } from './bus.ts';
 import { asCaller } from './caller.ts';
-import { type Emulator, type Scenario, startEmulator } from './emulator/index.ts';
+import { type CreateServiceInput, type Emulator, type Scenario, startEmulator } from './emulator/index.ts';
 import { enforceStackRoles } from './iam.ts';
 import {
   type ExecutionDescription,
@@ -29,6 +29,8 @@ export interface SandboxOptions {
   speed?: number;
   region?: string;
   accountId?: string;
+  /** Port on 127.0.0.1 (default 0: any free port); `serve` listens on a known one. */
+  port?: number;
   onProgress?: (progress: StateProgress) => void;
   /**
    * Run serverless.yml's scheduled rules (the reconciler) on the simulated clock. Off by default:
@@ -45,6 +47,11 @@ export interface AppSeed {
   initialTag?: string;
   desiredCount?: number;
   circuitBreaker?: { enable: boolean; rollback: boolean };
+  /**
+   * A blue/green, linear or canary strategy with its hooks (ECS `deploymentConfiguration`, as the
+   * emulator's createService takes it); absent: a rolling service.
+   */
+  deploymentConfiguration?: CreateServiceInput['deploymentConfiguration'];
   /** Tag the service `gantry:managed` = `true`, which Gantry's roles require (default true). */
   managed?: boolean;
   config?: Partial<DeployConfig>;
@@ -96,7 +103,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const region = options.region ?? 'eu-west-1';
   const accountId = options.accountId ?? '123456789012';
   const parameterPrefix = '/gantry';
-  const emulator = await startEmulator({ region, accountId });
+  const emulator = await startEmulator({
+    region,
+    accountId,
+    ...(options.port !== undefined && { port: options.port }),
+  });
   // The stack serverless.yml would deploy as stage `sandbox`: its names are derived from this one.
   const stage = 'sandbox';
   const stackName = `gantry-${stage}`;
@@ -152,6 +163,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   emulator.sfn.setHandlers({
     startExecution: (input) => stepFunctions.startExecution(input),
     describeExecution: (arn) => stepFunctions.describeExecution(arn),
+    getExecutionHistory: (arn) => stepFunctions.executionHistory(arn),
     sendTaskSuccess: (token, output) => stepFunctions.sendTaskSuccess(token, output),
     sendTaskFailure: (token, error, cause) => stepFunctions.sendTaskFailure(token, error, cause),
     sendTaskHeartbeat: (token) => stepFunctions.sendTaskHeartbeat(token),
@@ -201,6 +213,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         service,
         desiredCount: seed.desiredCount ?? 2,
         ...(seed.circuitBreaker && { circuitBreaker: seed.circuitBreaker }),
+        ...(seed.deploymentConfiguration && { deploymentConfiguration: seed.deploymentConfiguration }),
         // The tag that marks services Gantry may deploy (managedServiceTag in functions/src/ecs/deploy.ts).
         ...(seed.managed !== false && { tags: [{ key: 'gantry:managed', value: 'true' }] }),
         taskDefinition: {

@@ -1,3 +1,4 @@
+import { gateStages } from '../functions/src/ecs/service-deployment.ts';
 import type { Scenario } from './emulator/index.ts';
 import type { ExecutionDescription } from './runner.ts';
 import type { AppSeed, Sandbox } from './sandbox.ts';
@@ -26,6 +27,31 @@ const app = (extra: Partial<AppSeed> = {}): AppSeed => ({
   repository: 'web',
   ...extra,
 });
+
+/**
+ * The PAUSE hook a gated service carries (README, "Blue/green, linear and canary services"): at
+ * every stage Gantry's gates decide, rolling back if nobody answers within the hour.
+ */
+export const gatedPauseHook = {
+  targetType: 'PAUSE',
+  lifecycleStages: [...gateStages],
+  timeoutConfiguration: { timeoutInMinutes: 60, action: 'ROLLBACK' },
+};
+
+/** A service on a blue/green, linear or canary strategy with {@link gatedPauseHook}. */
+export function stagedConfiguration(
+  configuration: Record<string, unknown>,
+): AppSeed['deploymentConfiguration'] {
+  return { ...configuration, lifecycleHooks: [gatedPauseHook] } as AppSeed['deploymentConfiguration'];
+}
+
+/** A gated service whose gates read the alarm web-5xx. */
+function stagedService(configuration: Record<string, unknown>): Partial<AppSeed> {
+  return {
+    deploymentConfiguration: stagedConfiguration(configuration),
+    config: { gates: { alarms: ['web-5xx'] } },
+  };
+}
 
 /** The sandbox's scenarios; `demo` is what `npm run demo` plays. */
 export const scenarios: Record<string, SandboxScenario> = {
@@ -114,6 +140,69 @@ export const scenarios: Record<string, SandboxScenario> = {
             status: 500,
           });
         },
+      },
+    ],
+  },
+  canary: {
+    summary:
+      'a gated canary: v1.0.0 passes every gate; v1.1.0 meets its gate alarm in ALARM at the first gate and Gantry answers ROLLBACK',
+    speed: 200,
+    app: app(
+      stagedService({
+        strategy: 'CANARY',
+        canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: 5 },
+        bakeTimeInMinutes: 10,
+      }),
+    ),
+    steps: [
+      {
+        tag: 'v1.0.0',
+        rollout: 'healthy',
+        expect: 'Deployed',
+        note: 'alarm web-5xx OK: CONTINUE at each gate',
+        fault: (sandbox) => sandbox.emulator.cloudwatch.setAlarm('web-5xx', 'OK'),
+      },
+      {
+        tag: 'v1.1.0',
+        rollout: 'healthy',
+        expect: 'RolledBack',
+        note: 'alarm web-5xx in ALARM: ROLLBACK at the first gate',
+        fault: (sandbox) =>
+          sandbox.emulator.cloudwatch.setAlarm('web-5xx', 'ALARM', 'Threshold Crossed: 5xx above 1%'),
+      },
+    ],
+  },
+  linear: {
+    summary: 'a gated linear deployment of 10 traffic steps, every gate passed',
+    speed: 500,
+    app: app(
+      stagedService({
+        strategy: 'LINEAR',
+        linearConfiguration: { stepPercent: 10, stepBakeTimeInMinutes: 2 },
+        bakeTimeInMinutes: 5,
+      }),
+    ),
+    steps: [
+      {
+        tag: 'v1.0.0',
+        rollout: 'healthy',
+        expect: 'Deployed',
+        note: '12 gates: after test traffic, before each step, after production traffic',
+        fault: (sandbox) => sandbox.emulator.cloudwatch.setAlarm('web-5xx', 'OK'),
+      },
+    ],
+  },
+  'blue-green': {
+    summary: 'a gated blue/green deployment whose new tasks crash during bake: Gantry stops it with ROLLBACK',
+    speed: 200,
+    app: app(stagedService({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 30 })),
+    steps: [
+      {
+        tag: 'v1.0.0',
+        rollout: { kind: 'healthy', crashFromStage: 'BAKE_TIME' },
+        expect: 'RolledBack',
+        note: 'healthy until the bake, then exits with code 1',
+        fault: (sandbox) => sandbox.emulator.cloudwatch.setAlarm('web-5xx', 'OK'),
       },
     ],
   },

@@ -1,5 +1,11 @@
 import type { DeployConfig } from '../src/config/schema.ts';
-import { failureCause, rolloutCompleted, withdrawRolloutWait } from '../src/coordination/waits.ts';
+import {
+  failureCause,
+  rolloutAtGate,
+  rolloutCompleted,
+  withdrawRolloutWait,
+} from '../src/coordination/waits.ts';
+import { rearm } from '../src/ecs/service-deployment.ts';
 import { GantryError } from '../src/errors.ts';
 import { fromPreSeamWait, type PreSeamRolloutWait } from '../src/targets/pre-seam.ts';
 import { type TargetDeployment, targetFor } from '../src/targets/target.ts';
@@ -30,6 +36,28 @@ export const createCheckRolloutHandler = (deps = awsDefaults()) =>
       outcome: verdict.outcome,
     });
     if (verdict.outcome === 'failed') throw new GantryError(verdict.error, failureCause(verdict));
+    if (verdict.outcome === 'gate') return rolloutAtGate(verdict);
+    if (verdict.outcome === 'pending' && deployment.watch) {
+      // A staged rollout still within its re-checks: wait again until the next step's expected end.
+      const watch = rearm(
+        { ...deployment.watch, rechecksLeft: deployment.watch.rechecksLeft - 1 },
+        verdict.lifecycleStage,
+        config.health.timeoutSeconds,
+      );
+      return { rolloutState: 'PENDING' as const, deployment: { ...deployment, watch } };
+    }
+    if (verdict.outcome === 'pending') {
+      // A rolling target judged with its deadline passed never answers pending.
+      throw new GantryError(
+        'RolloutTimedOut',
+        failureCause({
+          outcome: 'failed',
+          error: 'RolloutTimedOut',
+          message: 'the rollout did not complete in time',
+          deploymentId: deployment.deploymentId,
+        }),
+      );
+    }
     return rolloutCompleted(deployment.deploymentId);
   });
 

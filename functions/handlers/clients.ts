@@ -1,7 +1,9 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { WaitDependencies } from '../src/coordination/waits.ts';
+import type { GateDependencies } from '../src/ecs/gates.ts';
 import type { RolloutDependencies } from '../src/ecs/rollout.ts';
 import type { LockDependencies } from '../src/lock.ts';
 import type { TargetClients } from '../src/targets/target.ts';
@@ -47,4 +49,14 @@ export interface RolloutWaitDependencies extends WaitDependencies {
 
 export function rolloutWaitClients(settings: HandlerSettings): RolloutWaitDependencies {
   return withCoordination(settings, { targets: () => targetClients(settings) });
+}
+
+/** What DecideGate needs: ECS to answer the hook, CloudWatch for the gate alarms, fetch for the probe. */
+export function gateClients(settings: HandlerSettings): GateDependencies {
+  return lazily<GateDependencies>({
+    ecs: () => new ECSClient(settings.client),
+    cloudwatch: () => new CloudWatchClient(settings.client),
+    fetch: () => globalThis.fetch,
+    now: () => () => new Date(),
+  });
 }

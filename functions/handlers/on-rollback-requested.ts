@@ -1,10 +1,26 @@
 import type { EventBridgeEvent } from 'aws-lambda';
-import { parseRollbackTrigger, requestRollbacks } from '../src/rollback-request.ts';
+import {
+  parseRollbackTrigger,
+  type RollbackRequestDependencies,
+  requestRollbacks,
+} from '../src/rollback-request.ts';
 import { isIgnored } from '../src/tracking.ts';
+import { coordinationClients } from './clients.ts';
 import { entryClients } from './config-source.ts';
-import { environmentSettings, logger, wrap } from './runtime.ts';
+import { environmentSettings, lazily, logger, wrap } from './runtime.ts';
 
-export const awsDefaults = (settings = environmentSettings) => entryClients(settings);
+/** The entry clients, and the coordination table where a deploy in flight is found. */
+export const awsDefaults = (settings = environmentSettings): RollbackRequestDependencies => {
+  const entry = entryClients(settings);
+  return lazily<RollbackRequestDependencies>({
+    ssm: () => entry.ssm,
+    sfn: () => entry.sfn,
+    configSource: () => entry.configSource,
+    parameterPrefix: () => entry.parameterPrefix,
+    stateMachineArn: () => entry.stateMachineArn,
+    coordination: () => coordinationClients(settings),
+  });
+};
 
 export const createOnRollbackRequestedHandler = (deps = awsDefaults()) =>
   wrap(async (event: EventBridgeEvent<string, unknown>) => {

@@ -1,7 +1,7 @@
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { type DeployPlan, type PlanDependencies, resolveDeployPlan } from '../src/deploy-plan.ts';
-import { targetClients } from './clients.ts';
+import { coordinationClients, targetClients } from './clients.ts';
 import { environmentSettings, lazily, logger, wrap } from './runtime.ts';
 
 export const awsDefaults = (settings = environmentSettings) =>
@@ -9,6 +9,7 @@ export const awsDefaults = (settings = environmentSettings) =>
     ssm: () => new SSMClient(settings.client),
     ecr: () => new ECRClient(settings.client),
     targets: () => targetClients(settings),
+    table: () => coordinationClients(settings).table,
     parameterPrefix: () => settings.parameterPrefix,
   });
 

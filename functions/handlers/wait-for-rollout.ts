@@ -1,4 +1,5 @@
 import type { DeployConfig } from '../src/config/schema.ts';
+import { noteRolloutInFlight } from '../src/coordination/in-flight.ts';
 import { registerRolloutWait } from '../src/coordination/waits.ts';
 import { fromPreSeamWait, type PreSeamRolloutWait } from '../src/targets/pre-seam.ts';
 import { type TargetDeployment, targetFor } from '../src/targets/target.ts';
@@ -14,6 +15,8 @@ export interface WaitForRolloutEvent {
   config: DeployConfig;
   /** The state's timeout: the parked item expires a day after it. */
   timeoutSeconds?: number;
+  /** A deploy's wait (not a rollback's): where a rollback request for its app/environment is delivered. */
+  inFlight?: { app: string; env: string; mode: 'deploy' | 'rollback' };
 }
 
 /**
@@ -34,9 +37,12 @@ export const createWaitForRolloutHandler = (deps = awsDefaults()) =>
       deploymentId: deployment.deploymentId,
       ...(timeoutSeconds !== undefined && { timeoutSeconds }),
     };
-    const verdict = await registerRolloutWait(deps, wait, () =>
-      target.judgeRollout(deployment, { deadlinePassed: false }),
-    );
+    const verdict = await registerRolloutWait(deps, wait, async () => {
+      if ('inFlight' in event && event.inFlight?.mode === 'deploy') {
+        await noteRolloutInFlight(deps, event.inFlight, wait);
+      }
+      return target.judgeRollout(deployment, { deadlinePassed: false });
+    });
     logger.info('waiting for rollout', { deploymentId: deployment.deploymentId, outcome: verdict.outcome });
     return { outcome: verdict.outcome };
   });

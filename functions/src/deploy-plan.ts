@@ -2,11 +2,13 @@ import { DescribeImagesCommand, type ECRClient } from '@aws-sdk/client-ecr';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { loadDeployConfig } from './config/load-config.ts';
 import { type DeployConfig, describeIssues, nameSchema } from './config/schema.ts';
+import type { CoordinationTable } from './coordination/table.ts';
 import { awsCall, hasErrorName, ImageNotFound, InputInvalid } from './errors.ts';
 import { arnRegionAccount, ecrRegistry, type ImageRef, parseImageRef, pinnedImage } from './image-ref.ts';
 import { withLiveRelease } from './live-release.ts';
 import { appEnvParameters } from './parameters.ts';
-import { type DeployedImage, readRelease } from './release.ts';
+import { type DeployedImage, deployedImageOf, readRelease } from './release.ts';
+import { findRecordedRelease, requireImageInEcr } from './rollback-to.ts';
 import { type TargetClients, targetFor } from './targets/target.ts';
 import * as z from './zod.ts';
 
@@ -17,10 +19,15 @@ export const deployRequestSchema = z
     env: nameSchema,
     /** `repo:tag`, `repo@sha256:…`, optionally behind the ECR registry host. */
     image: z.optional(z.string().check(z.minLength(1), z.maxLength(512))),
-    /** Go back to the release recorded before the live one. */
+    /** Go back to the release recorded before the live one… */
     rollback: z.optional(z.literal(true)),
     /** Put the recorded live release back (the reconciler, when the target drifted from it). */
     restore: z.optional(z.literal(true)),
+    /**
+     * …or, with `rollback`, to this release of the history: a tag, a digest (or its first 12+ hex
+     * digits), or the execution that recorded it (functions/src/rollback-to.ts).
+     */
+    to: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
     reason: z.optional(z.string().check(z.maxLength(500))),
     source: z._default(z.enum(['manual', 'ecr-push', 'alarm', 'rollback-requested', 'reconciler']), 'manual'),
     /** When the push or request happened; orders competing requests for one app/environment. */
@@ -33,6 +40,9 @@ export const deployRequestSchema = z
         1,
       { message: 'give exactly one of "image", "rollback": true or "restore": true' },
     ),
+    z.refine((request) => request.to === undefined || request.rollback === true, {
+      message: '"to" goes with "rollback": true',
+    }),
   );
 
 export type DeployRequest = z.infer<typeof deployRequestSchema>;
@@ -54,12 +64,16 @@ export interface DeployPlan {
   live: DeployedImage | null;
   /** The release before the live one, kept so the next record can name it. */
   livePrevious: DeployedImage | null;
+  /** A rollback to this recorded release (`to`), rather than to the one before the live one. */
+  rollbackTo?: DeployedImage;
 }
 
 export interface PlanDependencies {
   ssm: SSMClient;
   ecr: ECRClient;
   targets: TargetClients;
+  /** The release history, for a rollback `to` a recorded release. */
+  table: CoordinationTable;
   parameterPrefix: string;
 }
 
@@ -82,7 +96,8 @@ export async function resolveDeployPlan(
   const request = parseDeployRequest(input.request);
   const parameters = appEnvParameters(deps.parameterPrefix, request.app, request.env);
   const config = await loadDeployConfig(deps.ssm, parameters.config);
-  await targetFor(config, deps.targets).requireDeployable();
+  const target = targetFor(config, deps.targets);
+  await target.requireDeployable();
   const release = await readRelease(deps.ssm, parameters.release);
   const base = {
     app: request.app,
@@ -94,17 +109,33 @@ export async function resolveDeployPlan(
     config,
   };
 
-  if (request.rollback || request.restore) {
+  if (request.restore) {
     return withLiveRelease(
+      { ...base, mode: 'restore', desired: { image: '', digest: '' }, live: null, livePrevious: null },
+      release,
+    );
+  }
+  if (request.rollback) {
+    const rollbackTo =
+      request.to === undefined
+        ? undefined
+        : deployedImageOf(await findRecordedRelease(deps.table, request, request.to));
+    const plan = withLiveRelease(
       {
         ...base,
-        mode: request.rollback ? 'rollback' : 'restore',
+        mode: 'rollback',
         desired: { image: '', digest: '' },
         live: null,
         livePrevious: null,
+        ...(rollbackTo && { rollbackTo }),
       },
       release,
     );
+    // A release that can no longer run is refused before anything changes, with the reason.
+    await requireImageInEcr(deps.ecr, plan.desired);
+    if (plan.desired.revision)
+      await target.requireRunnable({ ...plan.desired, revision: plan.desired.revision });
+    return plan;
   }
 
   const ref = parseImageRef(request.image ?? '');

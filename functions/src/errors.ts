@@ -30,6 +30,22 @@ export const errorCatalogue = {
   RolloutFailed: { retryable: false },
   /** The rollout did not finish within `health.timeoutSeconds`. */
   RolloutTimedOut: { retryable: false },
+  /**
+   * The service has no PAUSE lifecycle hooks at the stages Gantry's `gates` decide, or no
+   * blue/green, linear or canary strategy: the message names what is missing. Nothing was changed.
+   */
+  GateHooksMissing: { retryable: false },
+  /**
+   * An ECS service deployment ended where Gantry can neither record a release nor roll back by
+   * itself: ROLLBACK_FAILED (e.g. the rollback of a service's first deployment) or STOPPED (another
+   * deployment superseded it). A person must look. Alarming.
+   */
+  RolloutNeedsOperator: { retryable: false },
+  /**
+   * A rollback was requested (`gantry rollback`, Rollback Requested, a rollback alarm) while this
+   * execution's rollout was in flight: the execution rolls back at once instead of finishing it.
+   */
+  RollbackRequested: { retryable: false },
   /** Terminal: the deploy failed and putting the previous release back failed too. Alarming. */
   RollbackFailed: { retryable: false },
   /** Terminal: the outcome could not be written after every retry. */
@@ -203,6 +219,18 @@ export class TaskDefinitionNotCopyable extends GantryError {
 export class CallCapReached extends GantryError {
   constructor(message: string) {
     super('CallCapReached', message);
+  }
+}
+
+export class GateHooksMissing extends GantryError {
+  constructor(message: string) {
+    super('GateHooksMissing', message);
+  }
+}
+
+export class RolloutNeedsOperator extends GantryError {
+  constructor(message: string) {
+    super('RolloutNeedsOperator', message);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { DeployPlan } from './deploy-plan.ts';
-import { NoPreviousRelease } from './errors.ts';
+import { InputInvalid, NoPreviousRelease } from './errors.ts';
 import { liveReleaseOf, type ReleaseRecord } from './release.ts';
 
 /**
@@ -15,6 +15,14 @@ export function withLiveRelease(plan: DeployPlan, release: ReleaseRecord | undef
       throw new NoPreviousRelease(`${plan.app}/${plan.env} has no recorded live release to restore`);
     }
     return { ...plan, live, desired: live, livePrevious: release?.previous ?? null };
+  }
+  if (plan.rollbackTo) {
+    if (live && live.digest === plan.rollbackTo.digest && live.revision === plan.rollbackTo.revision) {
+      throw new InputInvalid(
+        `${plan.app}/${plan.env} runs ${plan.rollbackTo.tag ?? plan.rollbackTo.digest} already: nothing to roll back to`,
+      );
+    }
+    return { ...plan, live, desired: plan.rollbackTo, livePrevious: null };
   }
   if (!release?.previous) {
     throw new NoPreviousRelease(`${plan.app}/${plan.env} has no recorded previous release to roll back to`);

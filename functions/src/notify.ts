@@ -11,7 +11,9 @@ export type GantryEventType =
   /** The reconciler found the target running something else than the recorded live release. */
   | 'Drift Detected'
   /** The recorded live release is running again after a drift (`onDrift: restore`). */
-  | 'Drift Restored';
+  | 'Drift Restored'
+  /** Every change of what is live; the detail is the app/env's status (functions/src/status.ts). */
+  | 'Release Status Changed';
 
 export const gantryEventSource = 'gantry';
 

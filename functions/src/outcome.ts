@@ -7,6 +7,7 @@ import type { StoppedTask } from './ecs/rollout.ts';
 import { type GantryEventType, publishGantryEvent } from './notify.ts';
 import { appEnvParameters } from './parameters.ts';
 import { type ReleaseRecord, recordRelease } from './release.ts';
+import { statusAfterRecord, statusChangedDetailType } from './status.ts';
 
 export type OutcomeKind = 'release' | 'rollback' | 'rollback-failed' | 'superseded';
 
@@ -61,6 +62,14 @@ export async function recordOutcome(
     },
     [plan.executionArn],
   );
+  // Every change of what is live is also announced as `gantry status` shows it (status.ts), so a
+  // Slack or SNS rule needs no lookup. At least once, as the outcome event: a retry puts it again.
+  if (record) {
+    const status = await statusAfterRecord(deps.table, plan, record);
+    await publishGantryEvent(deps.events, deps.eventBusName, statusChangedDetailType, { ...status }, [
+      plan.executionArn,
+    ]);
+  }
   return { kind, ...(version !== undefined && { version }), event };
 }
 
@@ -141,6 +150,7 @@ function causeOf(
     ...(details?.ecsRolledBack === true && { ecsRolledBack: true }),
     ...(stoppedTasks.length > 0 && {
       stoppedTasks: stoppedTasks.length,
+      ...exitCodesOf(stoppedTasks),
       stopReasons: [
         ...new Set(stoppedTasks.map((task) => `${task.stopCode ?? '?'}: ${task.stoppedReason ?? ''}`)),
       ]
@@ -156,4 +166,12 @@ function causeOf(
     message: message.slice(0, 1000),
     ...(Object.keys(summary).length > 0 && { details: summary }),
   };
+}
+
+/** The containers' distinct exit codes, when the stopped tasks name any: "exited with code 1" for people. */
+function exitCodesOf(stoppedTasks: StoppedTask[]): { exitCodes?: number[] } {
+  const codes = new Set(
+    stoppedTasks.flatMap((task) => (task.containers ?? []).flatMap((container) => container.exitCode ?? [])),
+  );
+  return codes.size > 0 ? { exitCodes: [...codes].sort((a, b) => a - b).slice(0, 5) } : {};
 }

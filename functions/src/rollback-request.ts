@@ -1,6 +1,8 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { nameSchema } from './config/schema.ts';
+import { deliverRollbackRequest } from './coordination/in-flight.ts';
+import type { WaitDependencies } from './coordination/waits.ts';
 import { appEnvParameters } from './parameters.ts';
 import { readRelease } from './release.ts';
 import { executionName, startDeploy } from './start-deploy.ts';
@@ -99,14 +101,20 @@ export interface RollbackRequestDependencies {
   configSource: ConfigSource;
   parameterPrefix: string;
   stateMachineArn: string;
+  /** The coordination table: where a deploy in flight is found and its parked token resumed. */
+  coordination: WaitDependencies;
 }
 
 export type RollbackDecision =
   | { app: string; env: string; started: true }
+  /** A deploy of this app/environment was in flight: it was told to roll back at once. */
+  | { app: string; env: string; started: false; delivered: true }
   | { app: string; env: string; started: false; why: string };
 
 /**
- * Starts a rollback execution for every app/environment the trigger names, except where the live
+ * Delivers the rollback to the deploy in flight for each app/environment the trigger names (it
+ * rolls back at once instead of queueing behind its lock), or else starts a rollback execution,
+ * except where the live
  * release was requested after the trigger: that execution would only stand down (AcquireLock
  * supersedes a request older than the recorded release), so it is not started and says why.
  */
@@ -119,13 +127,22 @@ export async function requestRollbacks(
   if (trigger.kind === 'alarm') {
     const { configs, invalid } = await listAppEnvConfigs(deps.configSource, deps.parameterPrefix);
     targets = configs
-      .filter(({ config }) => config.rollbackAlarms.includes(trigger.alarmName))
+      // A gate alarm rolls back too: in ALARM during bake, the deploy in flight stops at once.
+      .filter(
+        ({ config }) =>
+          config.rollbackAlarms.includes(trigger.alarmName) ||
+          (config.gates?.alarms.includes(trigger.alarmName) ?? false),
+      )
       .map(({ app, env }) => ({ app, env }));
     // A broken config may be the one that lists this alarm: say so rather than stay silent.
     invalidConfigs = invalid.map(({ app, env, issues }) => `${app}/${env}: ${issues.join('; ')}`);
   }
   const rollbacks = await Promise.all(
     targets.map(async ({ app, env }): Promise<RollbackDecision> => {
+      // The deploy this request is about must not finish first: it is told to roll back now.
+      if (await deliverRollbackRequest(deps.coordination, { app, env }, trigger.reason)) {
+        return { app, env, started: false, delivered: true };
+      }
       const live = await readRelease(deps.ssm, appEnvParameters(deps.parameterPrefix, app, env).release);
       if (live?.requestedAt !== undefined && Date.parse(live.requestedAt) > Date.parse(trigger.time)) {
         return { app, env, started: false, why: 'ignored: older than the live release' };

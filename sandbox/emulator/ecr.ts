@@ -83,6 +83,18 @@ export class EcrState {
     this.#credentials = { ...credentials };
   }
 
+  /**
+   * Removes an image, as BatchDeleteImage or a lifecycle policy would: DescribeImages then answers
+   * ImageNotFoundException for it. False when it was not there.
+   */
+  removeImage(repository: string, digest: string): boolean {
+    const images = this.#repositories.get(repository) ?? [];
+    const at = images.findIndex((image) => image.digest === digest);
+    if (at < 0) return false;
+    images.splice(at, 1);
+    return true;
+  }
+
   /** The digest a tag points at, if seeded. */
   resolveTag(repository: string, tag: string): string | undefined {
     return this.#repositories.get(repository)?.find((image) => image.tags.includes(tag))?.digest;

@@ -7,6 +7,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { SimClock } from './clock.ts';
+import { CloudWatchState } from './cloudwatch.ts';
 import { DynamoDbState } from './dynamodb.ts';
 import { EcrState } from './ecr.ts';
 import { EcsState } from './ecs/index.ts';
@@ -20,6 +21,7 @@ import { withParameterStoreEvents } from './ssm-events.ts';
 
 export type { RealtimeOptions } from './clock.ts';
 export { SimClock } from './clock.ts';
+export type { CloudWatchState } from './cloudwatch.ts';
 export type { AttributeValue, DynamoDbState, Item, TableDefinition } from './dynamodb.ts';
 export type { EcrState, PushedImage } from './ecr.ts';
 export type { CreateServiceInput, EcsState, Scenario, ScenarioName } from './ecs/index.ts';
@@ -83,6 +85,8 @@ export interface Emulator {
   readonly ecr: EcrState;
   /** Lightsail instances and load balancers: `putInstance`, `setInstanceState`, `putLoadBalancer`, `setInstanceHealth`. */
   readonly lightsail: LightsailState;
+  /** CloudWatch alarms the gates read: `setAlarm`. */
+  readonly cloudwatch: CloudWatchState;
   /** DynamoDB tables: `createTable`, `items`, `getItem`, `putItem` (seeding/assertions without HTTP). */
   readonly dynamodb: DynamoDbState;
   /** SQS standard queues: `createQueue`, `depth`. */
@@ -125,6 +129,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   // Step Functions' API throttling on the simulated clock's nominal time, as Parameter Store's.
   if ((options.quotas ?? 'on') === 'on') sfn.useQuotas(region, () => clock.nominalNow());
   const dynamodb = new DynamoDbState(region, accountId);
+  const cloudwatch = new CloudWatchState(clock, region, accountId);
   const faults = new Faults();
   const calls: CallRecord[] = [];
   const authorization = new Authorization();
@@ -142,6 +147,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       dynamodb.service(),
       eventsService(hub, region, accountId),
       lightsail.service(),
+      cloudwatch.service(),
     ],
     faults,
     calls,
@@ -169,6 +175,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ecs,
     ecr,
     lightsail,
+    cloudwatch,
     sqs,
     sfn,
     dynamodb,

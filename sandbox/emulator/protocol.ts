@@ -37,7 +37,16 @@ export interface Operation {
   readonly handle: (input: Params) => unknown;
 }
 
-export type ServiceName = 'ssm' | 'ecs' | 'ecr' | 'sfn' | 'events' | 'dynamodb' | 'lightsail' | 'sqs';
+export type ServiceName =
+  | 'ssm'
+  | 'ecs'
+  | 'ecr'
+  | 'sfn'
+  | 'events'
+  | 'dynamodb'
+  | 'lightsail'
+  | 'sqs'
+  | 'cloudwatch';
 
 export interface ServiceDefinition {
   readonly name: ServiceName;

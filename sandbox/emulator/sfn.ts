@@ -52,6 +52,16 @@ export interface ExecutionDescription {
   readonly cause?: string;
 }
 
+/** One history event as the runner lists it. */
+export interface HistoryEventDescription {
+  readonly id: number;
+  readonly previousEventId: number;
+  readonly timestamp: Date;
+  readonly type: string;
+  /** The state entered or exited, for `*StateEntered` / `*StateExited` events. */
+  readonly stateName?: string;
+}
+
 /**
  * The local runner's implementation of the Step Functions calls Gantry makes. The emulator runs no
  * state machine itself. A hook rejects with an Error whose `name` is an SFN error name
@@ -73,6 +83,8 @@ export interface SfnHandlers {
   sendTaskHeartbeat(taskToken: string): Promise<void> | void;
   /** Every execution of the state machine, newest first (ListExecutions). */
   listExecutions(stateMachineArn: string): Promise<ExecutionDescription[]> | ExecutionDescription[];
+  /** The execution's history events the runner lists, oldest first (GetExecutionHistory). */
+  getExecutionHistory?(executionArn: string): Promise<HistoryEventDescription[]> | HistoryEventDescription[];
   stopExecution(
     executionArn: string,
     error: string | undefined,
@@ -252,6 +264,43 @@ export class SfnHooks {
               h.stopExecution(arn, p.string('error'), p.string('cause')),
             );
             return { stopDate: epochSeconds(stopDate.getTime()) };
+          },
+        },
+        // API reference, GetExecutionHistory: pages of at most 1000 events (default 100),
+        // `reverseOrder` newest first, state names in `stateEnteredEventDetails` /
+        // `stateExitedEventDetails`. Only the events the runner lists are answered (README).
+        GetExecutionHistory: {
+          keys: ['executionArn', 'maxResults', 'nextToken', 'reverseOrder', 'includeExecutionData'],
+          handle: async (p: Params) => {
+            const arn = p.requiredString('executionArn');
+            const maxResults = p.number('maxResults') ?? 100;
+            if (!Number.isInteger(maxResults) || maxResults < 0 || maxResults > 1000) {
+              throw p.invalid("'maxResults' must be between 0 and 1000");
+            }
+            const listed = await this.#call('GetExecutionHistory', (h) => {
+              if (h.getExecutionHistory === undefined) {
+                throw new Error('the runner lists no execution history');
+              }
+              return h.getExecutionHistory(arn);
+            });
+            const ordered = p.boolean('reverseOrder') === true ? [...listed].reverse() : listed;
+            const start = Number(p.string('nextToken') ?? '0');
+            const size = maxResults === 0 ? 100 : maxResults;
+            return compact({
+              events: ordered.slice(start, start + size).map((event) =>
+                compact({
+                  id: event.id,
+                  previousEventId: event.previousEventId,
+                  timestamp: epochSeconds(event.timestamp.getTime()),
+                  type: event.type,
+                  ...(event.stateName !== undefined &&
+                    (event.type.endsWith('StateEntered')
+                      ? { stateEnteredEventDetails: { name: event.stateName } }
+                      : { stateExitedEventDetails: { name: event.stateName } })),
+                }),
+              ),
+              nextToken: start + size < ordered.length ? String(start + size) : undefined,
+            });
           },
         },
         SendTaskHeartbeat: {

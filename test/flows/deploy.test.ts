@@ -32,6 +32,7 @@ describe('deploy flows (sandbox)', () => {
       'AcquireLock',
       'LockAcquired?',
       'Deploy',
+      'ServiceDeployment?',
       'WaitForRollout',
       'RecordRelease',
       'ReleaseLock',

@@ -1,11 +1,17 @@
 import { DescribeImagesCommand, ECRClient, ImageNotFoundException } from '@aws-sdk/client-ecr';
-import { AccessDeniedException, DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
+import {
+  AccessDeniedException,
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  ECSClient,
+} from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type PlanDependencies, resolveDeployPlan } from '../../functions/src/deploy-plan.ts';
-import type { ReleaseRecord } from '../../functions/src/release.ts';
+import { appendRelease, type ReleaseRecord } from '../../functions/src/release.ts';
 import { describeServicesResponse, loadEvent, serviceOf, story, webConfig } from '../support/aws-fixtures.ts';
 import { fakeParameterStore } from '../support/ssm-fake.ts';
+import { fakeCoordinationTable } from '../support/table-fake.ts';
 
 // Another region and account than the events', so the registry provably comes from the ARN.
 const executionArn = 'arn:aws:states:us-east-2:210987654321:execution:gantry-dev-deploy:manual-web-prod-1';
@@ -39,6 +45,7 @@ const ecrMock = mockClient(ECRClient);
 const ecsMock = mockClient(ECSClient);
 const managed = [{ key: 'gantry:managed', value: 'true' }];
 let ssm: ReturnType<typeof fakeParameterStore>;
+let table: ReturnType<typeof fakeCoordinationTable>;
 let deps: PlanDependencies;
 
 function imageInEcr(tags: string[]) {
@@ -61,18 +68,21 @@ function imageInEcr(tags: string[]) {
 
 beforeEach(() => {
   ssm = fakeParameterStore();
+  table = fakeCoordinationTable();
   ssm.put(configName, webConfig);
   ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf({ tags: managed })));
   deps = {
     ssm: ssm.client,
     ecr: new ECRClient({ region: 'us-east-2' }),
     targets: { ecs: new ECSClient({ region: 'us-east-2' }) },
+    table: table.table,
     parameterPrefix: '/gantry',
   };
 });
 
 afterEach(() => {
   ssm.mock.reset();
+  table.mock.reset();
   ecrMock.reset();
   ecsMock.reset();
 });
@@ -222,6 +232,7 @@ describe('resolveDeployPlan', () => {
         { app: 'web', env: 'prod' },
         /exactly one of "image", "rollback": true or "restore": true/,
       ],
+      ['"to" without rollback', { ...manualStart, to: 'v1.4.1' }, /"to" goes with "rollback": true/],
       ['an app that is not a path segment', { ...manualStart, app: '../web' }, /app: /],
       ['rollback: false', { app: 'web', env: 'prod', rollback: false }, /rollback: /],
       ['a bad requestedAt', { ...manualStart, requestedAt: 'yesterday' }, /requestedAt: /],
@@ -315,9 +326,16 @@ describe('resolveDeployPlan', () => {
   });
 
   describe('a rollback', () => {
+    /** The rollback target's image is in ECR and its revision ACTIVE, unless a test says otherwise. */
+    const runnable = (status: 'ACTIVE' | 'INACTIVE' = 'ACTIVE') => {
+      imageInEcr(['v1.4.1']);
+      ecsMock.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: { status } });
+    };
+
     it('goes back to the recorded previous release and reuses its task definition', async () => {
       // Prepare
       ssm.put(releaseName, liveRelease);
+      runnable();
 
       // Act
       const plan = await resolveDeployPlan(deps, { request: manualRollback, executionArn, startedAt });
@@ -331,7 +349,91 @@ describe('resolveDeployPlan', () => {
         livePrevious: null,
       });
       expect(plan.desired.revision).toBe(story.previousTaskDefinitionArn);
-      expect(ecrMock).not.toHaveReceivedAnyCommand();
+    });
+
+    it('checks first that the release can still run: its image in ECR, its task definition ACTIVE', async () => {
+      ssm.put(releaseName, liveRelease);
+      runnable();
+
+      await resolveDeployPlan(deps, { request: manualRollback, executionArn, startedAt });
+
+      expect(ecrMock).toHaveReceivedCommandWith(DescribeImagesCommand, {
+        repositoryName: 'web',
+        imageIds: [{ imageDigest: story.previousDigest }],
+      });
+      expect(ecsMock).toHaveReceivedCommandWith(DescribeTaskDefinitionCommand, {
+        taskDefinition: story.previousTaskDefinitionArn,
+      });
+    });
+
+    it('refuses a release whose image was deleted from ECR, changing nothing', async () => {
+      ssm.put(releaseName, liveRelease);
+      ecrMock
+        .on(DescribeImagesCommand)
+        .rejects(new ImageNotFoundException({ message: 'gone', $metadata: {} }));
+
+      await expect(
+        resolveDeployPlan(deps, { request: manualRollback, executionArn, startedAt }),
+      ).rejects.toMatchObject({
+        name: 'ImageNotFound',
+        message: expect.stringContaining('is no longer in ECR'),
+      });
+    });
+
+    it('refuses a release whose task definition was deregistered (INACTIVE), saying how to run it again', async () => {
+      ssm.put(releaseName, liveRelease);
+      runnable('INACTIVE');
+
+      await expect(
+        resolveDeployPlan(deps, { request: manualRollback, executionArn, startedAt }),
+      ).rejects.toMatchObject({
+        name: 'DeployFailed',
+        message: expect.stringContaining(
+          'is INACTIVE: ECS does not update a service to a deregistered revision',
+        ),
+      });
+    });
+
+    it('goes back to any release of the history it is given "to"', async () => {
+      const older = {
+        ...previousRelease,
+        tag: 'v1.3.0',
+        digest: `sha256:${'1'.repeat(64)}`,
+        revision: 'arn:aws:ecs:us-east-2:210987654321:task-definition/web:30',
+      };
+      ssm.put(releaseName, liveRelease);
+      await appendRelease(
+        table.table,
+        { app: 'web', env: 'prod' },
+        { ...liveRelease, ...older, at: '2025-06-01T10:00:00.000Z', previous: null },
+      );
+      await appendRelease(table.table, { app: 'web', env: 'prod' }, liveRelease);
+      runnable();
+
+      const plan = await resolveDeployPlan(deps, {
+        request: { ...manualRollback, to: 'v1.3.0' },
+        executionArn,
+        startedAt,
+      });
+
+      expect(plan).toMatchObject({
+        mode: 'rollback',
+        desired: older,
+        rollbackTo: older,
+        live: { tag: 'v1.4.2' },
+      });
+    });
+
+    it('refuses "to" the release that runs already', async () => {
+      ssm.put(releaseName, liveRelease);
+      await appendRelease(table.table, { app: 'web', env: 'prod' }, liveRelease);
+
+      await expect(
+        resolveDeployPlan(deps, { request: { ...manualRollback, to: 'v1.4.2' }, executionArn, startedAt }),
+      ).rejects.toMatchObject({
+        name: 'InputInvalid',
+        message: 'web/prod runs v1.4.2 already: nothing to roll back to',
+      });
     });
 
     it('throws NoPreviousRelease when nothing was recorded', async () => {

@@ -26,8 +26,13 @@ let table: ReturnType<typeof fakeCoordinationTable>;
 let deps: OutcomeDependencies;
 const history = () => releaseHistory(table.table, 'web', 'prod', { limit: 100 });
 
+/** The detail of the last outcome event (the Release Status Changed event that follows it aside). */
 function putEventDetail(): Record<string, unknown> {
-  const entry = eventsMock.commandCalls(PutEventsCommand).at(-1)?.args[0].input.Entries?.[0];
+  const entry = eventsMock
+    .commandCalls(PutEventsCommand)
+    .map((call) => call.args[0].input.Entries?.[0])
+    .filter((candidate) => candidate?.DetailType !== 'Release Status Changed')
+    .at(-1);
   return JSON.parse(entry?.Detail ?? 'null') as Record<string, unknown>;
 }
 
@@ -85,17 +90,21 @@ describe('outcome', () => {
         // Parameter Store keeps 100 versions and refuses a write once the oldest is labelled: no labels.
         expect(ssm.parameters.get(releaseName)).toMatchObject({ version: 2, labels: [], type: 'String' });
         expect(ssm.mock).not.toHaveReceivedCommand(LabelParameterVersionCommand);
-        expect(eventsMock).toHaveReceivedCommandExactlyOnceWith(PutEventsCommand, {
-          Entries: [
-            {
-              Source: 'gantry',
-              DetailType: 'Release Succeeded',
-              EventBusName: 'default',
-              Resources: [story.executionArn],
-              Detail: expect.any(String),
-            },
-          ],
-        });
+        // The outcome, then the status it leaves (test/cli/status-event.test.ts holds it to gantry status).
+        expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 2);
+        for (const detailType of ['Release Succeeded', 'Release Status Changed']) {
+          expect(eventsMock).toHaveReceivedCommandWith(PutEventsCommand, {
+            Entries: [
+              {
+                Source: 'gantry',
+                DetailType: detailType,
+                EventBusName: 'default',
+                Resources: [story.executionArn],
+                Detail: expect.any(String),
+              },
+            ],
+          });
+        }
         expect(putEventDetail()).toMatchObject({
           app: 'web',
           env: 'prod',

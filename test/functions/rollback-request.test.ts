@@ -10,6 +10,7 @@ import {
 import { isIgnored } from '../../functions/src/tracking.ts';
 import { loadEvent, webConfig } from '../support/aws-fixtures.ts';
 import { fakeParameterStore } from '../support/ssm-fake.ts';
+import { fakeCoordinationTable } from '../support/table-fake.ts';
 
 const stateMachineArn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:gantry-dev-deploy';
 const alarmEvent = loadEvent<{ detail: { state: Record<string, unknown> } }>(
@@ -20,14 +21,17 @@ const requestedEvent = loadEvent<{ detail: Record<string, unknown> }>('rollback-
 const sfnMock = mockClient(SFNClient);
 let stored: Record<string, string>;
 let ssm: ReturnType<typeof fakeParameterStore>;
+let table: ReturnType<typeof fakeCoordinationTable>;
 
 function deps(): RollbackRequestDependencies {
+  const sfn = new SFNClient({ region: 'eu-west-1' });
   return {
-    sfn: new SFNClient({ region: 'eu-west-1' }),
+    sfn,
     ssm: ssm.client,
     configSource: async () => stored,
     parameterPrefix: '/gantry',
     stateMachineArn,
+    coordination: { table: table.table, sfn, now: () => new Date('2025-06-03T10:16:00Z') },
   };
 }
 
@@ -61,6 +65,7 @@ function liveRelease(requestedAt: string) {
 
 beforeEach(() => {
   ssm = fakeParameterStore();
+  table = fakeCoordinationTable();
   stored = {
     'web/prod/config': JSON.stringify(webConfig),
     'web/eu/config': JSON.stringify({ ...webConfig, rollbackAlarms: ['web-eu-5xx', 'web-prod-5xx'] }),
@@ -74,6 +79,7 @@ beforeEach(() => {
 afterEach(() => {
   sfnMock.reset();
   ssm.mock.reset();
+  table.mock.reset();
 });
 
 describe('rollback request', () => {

@@ -52,6 +52,8 @@ describe('a restore request', () => {
     ecr: new ECRClient({ region: story.region }),
     targets: { ecs: new ECSClient({ region: story.region }) },
     parameterPrefix: '/gantry',
+    // A restore never reads the history (only a rollback "to" a release does).
+    table: fakeCoordinationTable().table,
   });
 
   it('plans the recorded live release itself, its revision reused, keeping the previous one', async () => {

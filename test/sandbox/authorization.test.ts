@@ -41,6 +41,19 @@ const sampleInputs: Record<string, Record<string, unknown>> = {
     tags: [{ key: 'team', value: 'web' }],
   },
   'ecs:TagResource': { resourceArn: ecs('task-definition/web-prod:4'), tags: [] },
+  'ecs:DescribeServiceDeployments': {
+    serviceDeploymentArns: [ecs('service-deployment/prod/web/r9i43YFjvgF_xlg7m2eJ1r')],
+  },
+  'ecs:ContinueServiceDeployment': {
+    serviceDeploymentArn: ecs('service-deployment/prod/web/r9i43YFjvgF_xlg7m2eJ1r'),
+    hookId: 'ecs-pause-e7tK9G_WRJqNF_EOMjztDXfKenlJuEUVjsNStf4WLKw',
+    action: 'CONTINUE',
+  },
+  'ecs:StopServiceDeployment': {
+    serviceDeploymentArn: ecs('service-deployment/prod/web/r9i43YFjvgF_xlg7m2eJ1r'),
+    stopType: 'ROLLBACK',
+  },
+  'cloudwatch:DescribeAlarms': { AlarmNames: ['web-prod-5xx'], StateValue: 'ALARM' },
   'ecr:DescribeImages': { repositoryName: 'web', imageIds: [{ imageTag: 'v1' }] },
   'states:StartExecution': { stateMachineArn: scope.stateMachineOfToken(''), name: 'x', input: '{}' },
   'states:DescribeExecution': {

@@ -14,7 +14,7 @@ describe('npm run demo', () => {
 
     // Assess
     expect(stdout).toContain('SIMULATION');
-    expect(stdout).toMatch(/v1\.0\.0\s+Deployed in 10 state transitions/);
+    expect(stdout).toMatch(/v1\.0\.0\s+Deployed in 11 state transitions/);
     expect(stdout).toMatch(/v1\.1\.0\s+RolledBack in \d+ state transitions: RolloutFailed/);
     expect(stdout).toContain('live release of web/prod: v1.0.0 (rollback');
   }, 90_000);

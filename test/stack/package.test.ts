@@ -80,6 +80,7 @@ describe('serverless.yml', () => {
       'aws.cloudwatch/CloudWatch Alarm State Change',
       'aws.ecr/ECR Image Action',
       'aws.ecs/ECS Deployment State Change',
+      'aws.ecs/ECS Hook State Change',
       'aws.ecs/ECS Task State Change',
       'aws.ssm/Parameter Store Change',
       'aws.states/Step Functions Execution Status Change',

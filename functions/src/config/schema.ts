@@ -22,6 +22,28 @@ const healthSchema = z.strictObject({
   maxFailedTasks: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(50)), 2),
 });
 
+/**
+ * Gantry's own checks at each pause of an ECS blue/green, linear or canary deployment. The service
+ * carries the PAUSE lifecycle hooks (its own infrastructure code); Gantry answers each with
+ * ContinueServiceDeployment CONTINUE or ROLLBACK. Stopped tasks are judged against
+ * `health.maxFailedTasks`.
+ */
+const gatesSchema = z.strictObject({
+  /** CloudWatch alarms that must not be in ALARM at a gate; in ALARM during bake they roll back at once. */
+  alarms: z._default(z.array(z.string().check(z.minLength(1))), []),
+  /**
+   * An HTTPS URL Gantry requests at each gate; any other status than `expectStatus` rolls back.
+   * Gantry's Lambdas are not in a VPC: the URL must be reachable from the internet.
+   */
+  probe: z.optional(
+    z.strictObject({
+      url: z.url({ protocol: /^https?$/ }),
+      expectStatus: z._default(z.number().check(z.int(), z.minimum(100), z.maximum(599)), 200),
+      timeoutMs: z._default(z.number().check(z.int(), z.minimum(100), z.maximum(10_000)), 3000),
+    }),
+  ),
+});
+
 export const deployConfigSchema = z.strictObject({
   /** ECR repository name (not the URI) this app/environment tracks. */
   repository: z
@@ -48,11 +70,14 @@ export const deployConfigSchema = z.strictObject({
    * recorded release back.
    */
   onDrift: z.optional(z.enum(['report', 'restore'])),
+  /** Present: Gantry decides each pause of the service's blue/green, linear or canary deployment. */
+  gates: z.optional(gatesSchema),
 });
 
 export type DeployConfig = z.infer<typeof deployConfigSchema>;
 export type EcsTarget = z.infer<typeof ecsTargetSchema>;
 export type HealthConfig = z.infer<typeof healthSchema>;
+export type GatesConfig = z.infer<typeof gatesSchema>;
 
 function isValidRegExp(source: string): boolean {
   try {

@@ -38,6 +38,8 @@ export interface WaitDependencies {
 /** A wait's verdict once the deployment ended: what the execution resumes with. */
 export type SettledVerdict =
   | { outcome: 'completed'; deploymentId: string }
+  /** A staged rollout paused at a hook Gantry decides: the execution resumes to decide it. */
+  | { outcome: 'gate'; deploymentId: string; hookId: string; lifecycleStage: string }
   | { outcome: 'failed'; error: string; message: string; deploymentId: string; [detail: string]: unknown };
 
 /** Step Functions limits a failure cause to 32 768 characters (SendTaskFailure `cause`, API reference). */
@@ -109,7 +111,9 @@ export async function settleRollout(
       wait.taskToken,
       verdict.outcome === 'completed'
         ? { output: rolloutCompleted(verdict.deploymentId) }
-        : { error: verdict.error, cause: failureCause(verdict) },
+        : verdict.outcome === 'gate'
+          ? { output: rolloutAtGate(verdict) }
+          : { error: verdict.error, cause: failureCause(verdict) },
     );
   } catch (error) {
     // Not sent: park the token again so the event's redelivery (or the timeout) can resume it.
@@ -121,6 +125,16 @@ export async function settleRollout(
 /** What WaitForRollout and CheckRollout put at `$.rollout` when the rollout completed. */
 export function rolloutCompleted(deploymentId: string): { rolloutState: 'COMPLETED'; deploymentId: string } {
   return { rolloutState: 'COMPLETED', deploymentId };
+}
+
+/** What WaitForServiceDeployment puts at `$.rollout` when a pause hook awaits Gantry's decision. */
+export function rolloutAtGate(verdict: Extract<SettledVerdict, { outcome: 'gate' }>) {
+  return {
+    rolloutState: 'GATE' as const,
+    deploymentId: verdict.deploymentId,
+    hookId: verdict.hookId,
+    lifecycleStage: verdict.lifecycleStage,
+  };
 }
 
 /** The JSON `Cause` the state machine's rollback reads; trimmed to fit Step Functions' limit. */

@@ -14,6 +14,7 @@ import {
   ServiceNotManaged,
   TransientAwsError,
 } from '../errors.ts';
+import { type StagedStrategy, stagedStrategyOf } from './service-deployment.ts';
 import { describeCopyableTaskDefinition, withContainerImage } from './task-definition.ts';
 
 export interface EcsDeployment {
@@ -24,6 +25,15 @@ export interface EcsDeployment {
   previousTaskDefinitionArn: string;
   /** The target container's image in that revision, so even a first deploy's rollback is recorded by image. */
   previousImage?: string;
+  /** Set when the service runs a blue/green, linear or canary strategy: the service deployment to follow. */
+  serviceDeployment?: StartedServiceDeployment;
+}
+
+export interface StartedServiceDeployment {
+  arn: string;
+  strategy: StagedStrategy;
+  /** The service as UpdateService (or DescribeServices, on a retry) answered: its deployment configuration. */
+  service: Service;
 }
 
 export async function describeService(
@@ -117,7 +127,9 @@ export async function deployImageToEcs(
     const primary = service.deployments?.find((deployment) => deployment.status === 'PRIMARY');
     if (tag(executionTag) === executionArn && primary?.id) {
       const previousImage = tag(previousImageTag);
+      const serviceDeployment = startedServiceDeployment(service);
       return {
+        ...(serviceDeployment && { serviceDeployment }),
         deploymentId: primary.id,
         taskDefinitionArn: currentArn,
         previousTaskDefinitionArn: tag(previousTaskDefinitionTag) ?? currentArn,
@@ -142,7 +154,7 @@ export async function deployImageToEcs(
     const taskDefinitionArn = registered.taskDefinition?.taskDefinitionArn;
     if (!taskDefinitionArn) throw new DeployFailed('RegisterTaskDefinition returned no ARN');
     return {
-      deploymentId: await updateService(ecs, target, taskDefinitionArn),
+      ...(await updateService(ecs, target, taskDefinitionArn)),
       taskDefinitionArn,
       previousTaskDefinitionArn: currentArn,
       ...(previousImage !== undefined && { previousImage }),
@@ -160,8 +172,11 @@ export async function deployTaskDefinitionToEcs(
     const service = await describeService(ecs, target);
     requireRollingUpdate(service, target);
     const previousTaskDefinitionArn = requireTaskDefinition(service, target);
-    const deploymentId = await updateService(ecs, target, taskDefinitionArn);
-    return { deploymentId, taskDefinitionArn, previousTaskDefinitionArn };
+    return {
+      ...(await updateService(ecs, target, taskDefinitionArn)),
+      taskDefinitionArn,
+      previousTaskDefinitionArn,
+    };
   });
 }
 
@@ -249,7 +264,23 @@ export async function followEcsRollback(
   }
 }
 
-async function updateService(ecs: ECSClient, target: EcsTarget, taskDefinitionArn: string): Promise<string> {
+/**
+ * The service deployment a staged strategy's UpdateService started: the response's
+ * `service.currentServiceDeployment` (ECS API model, `Service.currentServiceDeployment`). A rolling
+ * service has none to follow, and a staged one without it cannot be followed: undefined for both,
+ * the latter refused by the caller.
+ */
+function startedServiceDeployment(service: Service | undefined): StartedServiceDeployment | undefined {
+  const strategy = service && stagedStrategyOf(service);
+  if (!strategy || !service.currentServiceDeployment) return undefined;
+  return { arn: service.currentServiceDeployment, strategy, service };
+}
+
+async function updateService(
+  ecs: ECSClient,
+  target: EcsTarget,
+  taskDefinitionArn: string,
+): Promise<{ deploymentId: string; serviceDeployment?: StartedServiceDeployment }> {
   const { service } = await awsCall(`updating service ${target.service}`, () =>
     ecs.send(
       new UpdateServiceCommand({
@@ -265,7 +296,13 @@ async function updateService(ecs: ECSClient, target: EcsTarget, taskDefinitionAr
       `UpdateService on ${target.service} returned no PRIMARY deployment`,
     );
   }
-  return primary.id;
+  const serviceDeployment = startedServiceDeployment(service);
+  if (service && stagedStrategyOf(service) && !serviceDeployment) {
+    throw new ServiceChangedWithoutDeployment(
+      `UpdateService on ${target.service} (${service.deploymentConfiguration?.strategy}) named no currentServiceDeployment to follow`,
+    );
+  }
+  return { deploymentId: primary.id, ...(serviceDeployment && { serviceDeployment }) };
 }
 
 function requireTaskDefinition(service: Service, target: EcsTarget): string {

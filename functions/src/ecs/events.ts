@@ -1,6 +1,7 @@
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { readRolloutWait, settleRollout } from '../coordination/waits.ts';
 import { awsCall, InputInvalid } from '../errors.ts';
+import type { RolloutJudgement } from '../targets/target.ts';
 import * as z from '../zod.ts';
 import {
   circuitBreakerRollsBack,
@@ -13,6 +14,7 @@ import {
   stoppedTasksOf,
   toStoppedTask,
 } from './rollout.ts';
+import { judgeServiceDeployment, type ServiceDeploymentWatch } from './service-deployment.ts';
 
 /**
  * Only the fields a decision reads are checked, and a malformed optional one is dropped rather
@@ -57,16 +59,35 @@ const taskStateChangeSchema = z.looseObject({
   }),
 });
 
-export type EcsEvent = z.infer<typeof deploymentStateChangeSchema> | z.infer<typeof taskStateChangeSchema>;
+/**
+ * "Amazon ECS service deployment hook state change events"
+ * (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_hook_events.html): `resources`
+ * may be absent or empty (the pause hooks page's sample has none), so only the detail is read.
+ */
+const hookStateChangeSchema = z.looseObject({
+  'detail-type': z.literal('ECS Hook State Change'),
+  detail: z.looseObject({
+    eventName: z.string(),
+    clusterArn: z.string(),
+    serviceArn: z.string(),
+    serviceDeploymentArn: z.string(),
+  }),
+});
+
+export type EcsEvent =
+  | z.infer<typeof deploymentStateChangeSchema>
+  | z.infer<typeof taskStateChangeSchema>
+  | z.infer<typeof hookStateChangeSchema>;
 
 export type EcsEventOutcome =
   | { action: 'ignored'; why: string }
-  | { action: 'resumed'; deploymentId: string; outcome: 'completed' | 'failed'; error?: string }
+  | { action: 'resumed'; deploymentId: string; outcome: 'completed' | 'failed' | 'gate'; error?: string }
   | { action: 'already-resumed'; deploymentId: string };
 
 const schemas = new Map<string, z.ZodMiniType<EcsEvent>>([
   ['ECS Deployment State Change', deploymentStateChangeSchema],
   ['ECS Task State Change', taskStateChangeSchema],
+  ['ECS Hook State Change', hookStateChangeSchema],
 ]);
 
 /**
@@ -97,6 +118,7 @@ export async function handleEcsEvent(deps: RolloutDependencies, raw: unknown): P
   const read = readEcsEvent(raw);
   if ('ignored' in read) return { action: 'ignored', why: read.ignored };
   const { event } = read;
+  if (event['detail-type'] === 'ECS Hook State Change') return handleHookEvent(deps, event);
   const deploymentId =
     event['detail-type'] === 'ECS Deployment State Change'
       ? event.detail.deploymentId
@@ -124,7 +146,19 @@ export async function handleEcsEvent(deps: RolloutDependencies, raw: unknown): P
   const wait = await readRolloutWait(deps, deploymentId, rolloutWaitSchema);
   if (!wait) return { action: 'ignored', why: 'no execution waits on this deployment' };
 
-  const verdict = await verdictFor(deps, wait, event);
+  const verdict = wait.watch
+    ? await judgeStaged(deps, { ...wait, watch: wait.watch }, event)
+    : await verdictFor(deps, wait, event);
+  return resume(deps, wait, verdict);
+}
+
+/** Resumes the parked execution with a settled verdict, once. */
+async function resume(
+  deps: RolloutDependencies,
+  wait: RolloutWait,
+  verdict: RolloutVerdict | RolloutJudgement,
+): Promise<EcsEventOutcome> {
+  const { deploymentId } = wait;
   if (verdict.outcome === 'pending') return { action: 'ignored', why: 'rollout still in progress' };
   const resumed = await settleRollout(deps, wait, verdict);
   if (!resumed) return { action: 'already-resumed', deploymentId };
@@ -134,6 +168,51 @@ export async function handleEcsEvent(deps: RolloutDependencies, raw: unknown): P
     outcome: verdict.outcome,
     ...(verdict.outcome === 'failed' && { error: verdict.error }),
   };
+}
+
+/**
+ * A staged deployment's event only wakes Gantry up: the verdict is read from
+ * DescribeServiceDeployments (the status is the truth; "ECS Deployment State Change" is documented
+ * only generically for these strategies, issue 12). A stopped task the event describes counts
+ * toward `maxFailedTasks` even before ListTasks shows it.
+ */
+function judgeStaged(
+  deps: RolloutDependencies,
+  wait: RolloutWait & { watch: ServiceDeploymentWatch },
+  event: EcsEvent,
+): Promise<RolloutJudgement> {
+  return judgeServiceDeployment(deps.ecs, wait, {
+    deadlinePassed: false,
+    ...(event['detail-type'] === 'ECS Task State Change' && { observed: [toStoppedTask(event.detail)] }),
+  });
+}
+
+/**
+ * A hook event names the service deployment, not the ECS deployment the wait is parked under:
+ * the service's PRIMARY deployment is that one while the service deployment is current
+ * (DescribeServices `currentServiceDeployment`). A hook of a deployment that is no longer current
+ * (superseded) has nobody waiting on it.
+ */
+async function handleHookEvent(
+  deps: RolloutDependencies,
+  event: z.infer<typeof hookStateChangeSchema>,
+): Promise<EcsEventOutcome> {
+  const { clusterArn, serviceArn, serviceDeploymentArn } = event.detail;
+  const { services } = await awsCall('describing the service', () =>
+    deps.ecs.send(new DescribeServicesCommand({ cluster: clusterArn, services: [serviceArn] })),
+  );
+  const service = services?.[0];
+  if (service?.currentServiceDeployment !== serviceDeploymentArn) {
+    return { action: 'ignored', why: 'the hook belongs to a service deployment that is no longer current' };
+  }
+  const primary = service.deployments?.find((deployment) => deployment.status === 'PRIMARY');
+  if (!primary?.id) return { action: 'ignored', why: 'the service has no PRIMARY deployment' };
+  const wait = await readRolloutWait(deps, primary.id, rolloutWaitSchema);
+  if (wait?.watch?.serviceDeploymentArn !== serviceDeploymentArn) {
+    return { action: 'ignored', why: 'no execution waits on this service deployment' };
+  }
+  const verdict = await judgeStaged(deps, { ...wait, watch: wait.watch }, event);
+  return resume(deps, wait, verdict);
 }
 
 async function verdictFor(

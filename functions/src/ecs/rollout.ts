@@ -8,12 +8,15 @@ import {
 import { parkedWaitSchema, type WaitDependencies } from '../coordination/waits.ts';
 import { awsCall, type GantryErrorName } from '../errors.ts';
 import * as z from '../zod.ts';
+import { watchSchema } from './watch.ts';
 
 /** A paused execution waiting on one ECS deployment (parked by the coordination module). */
 export const rolloutWaitSchema = z.extend(parkedWaitSchema, {
   cluster: z.string(),
   service: z.string(),
   maxFailedTasks: z.number(),
+  /** A staged (blue/green, linear, canary) rollout: its ServiceDeploymentWatch (service-deployment.ts). */
+  watch: z.optional(watchSchema),
 });
 export type RolloutWait = z.infer<typeof rolloutWaitSchema>;
 
@@ -131,7 +134,10 @@ export function isFailedTask(task: StoppedTask): boolean {
 }
 
 /** The tasks events described, then those ListTasks adds: one entry per task. */
-function withObserved(observed: readonly StoppedTask[], listed: readonly StoppedTask[]): StoppedTask[] {
+export function withObserved(
+  observed: readonly StoppedTask[],
+  listed: readonly StoppedTask[],
+): StoppedTask[] {
   const seen = new Set(observed.map((task) => task.taskArn));
   return [...observed, ...listed.filter((task) => !seen.has(task.taskArn))];
 }

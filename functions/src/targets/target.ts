@@ -3,7 +3,9 @@ import type { DeployConfig } from '../config/schema.ts';
 import type { SettledVerdict } from '../coordination/waits.ts';
 import type { DeployPlan } from '../deploy-plan.ts';
 import type { DeployState } from '../deploy-state.ts';
+import type { ServiceDeploymentWatch } from '../ecs/service-deployment.ts';
 import type { GantryErrorName } from '../errors.ts';
+import type { DeployedImage } from '../release.ts';
 import { ecsTarget } from './ecs.ts';
 
 /**
@@ -28,14 +30,21 @@ export interface TargetDeployment {
   previousRevision: string;
   /** The image in that revision, so even a first deploy's rollback is recorded by image. */
   previousImage?: string;
+  /**
+   * A rollout the target runs in stages with its own pauses (ECS blue/green, linear, canary): how
+   * Gantry follows it. The state machine takes the staged path (WaitForServiceDeployment) when set.
+   */
+  watch?: ServiceDeploymentWatch;
 }
 
 /** A rollout's verdict: still going, or settled (what the parked execution resumes with). */
 export type RolloutJudgement =
   | Extract<SettledVerdict, { outcome: 'completed' }>
-  | { outcome: 'pending' }
+  | { outcome: 'pending'; lifecycleStage?: string }
+  /** A staged rollout paused at a hook Gantry decides (config `gates`). */
+  | Extract<SettledVerdict, { outcome: 'gate' }>
   | (Extract<SettledVerdict, { outcome: 'failed' }> & {
-      error: Extract<GantryErrorName, 'RolloutFailed' | 'RolloutTimedOut'>;
+      error: Extract<GantryErrorName, 'RolloutFailed' | 'RolloutTimedOut' | 'RolloutNeedsOperator'>;
     });
 
 /** What the target runs now, read from the target itself (not from Gantry's records). */
@@ -45,6 +54,20 @@ export interface LiveRevision {
   deploymentInProgress?: string;
   /** The tracked container's image in that revision, when asked for (it may cost a call more). */
   image?: string;
+}
+
+/**
+ * What `gantry plan` shows for a target, computed with reads only: the change, the target's
+ * description before and after it (diffed for people), what the new revision hands to the platform
+ * (roles and secrets, checked by the dry run) and the target's own checks.
+ */
+export interface TargetPreview {
+  /** The calls the deploy would make, for people: "RegisterTaskDefinition web-prod …, then UpdateService …". */
+  change: string;
+  before: unknown;
+  after: unknown;
+  references: { roles: { arn: string; use: 'task' | 'execution' }[]; secrets: string[] };
+  checks: { check: string; status: 'ok' | 'fail' | 'warn' | 'unknown'; detail: string }[];
 }
 
 export interface DeployTarget {
@@ -62,6 +85,13 @@ export interface DeployTarget {
   parkedDetails(deployment: TargetDeployment): Record<string, unknown>;
   /** Reads the rollout from the target itself: the first look after parking, and the timeout path. */
   judgeRollout(deployment: TargetDeployment, options: { deadlinePassed: boolean }): Promise<RolloutJudgement>;
+  /** `gantry plan`: what {@link deploy} would change for this plan, with reads only. */
+  preview(plan: DeployPlan): Promise<TargetPreview>;
+  /**
+   * A rollback to a recorded release: refuses, naming why, a revision the target can no longer run
+   * (ECS: a deregistered task definition). The image's presence in ECR is checked by the caller.
+   */
+  requireRunnable(release: DeployedImage): Promise<void>;
   /** What revision runs now (for the CLI and a reconciler); with `withImage`, its image too. */
   readLive(options?: { withImage?: boolean }): Promise<LiveRevision>;
 }
@@ -78,6 +108,6 @@ export interface TargetClients {
 export function targetFor(config: DeployConfig, clients: TargetClients): DeployTarget {
   switch (config.target.type) {
     case 'ecs':
-      return ecsTarget(config.target, config.health, clients);
+      return ecsTarget(config.target, config.health, clients, undefined, config.gates);
   }
 }

@@ -1,0 +1,72 @@
+import { SendTaskFailureCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { deliverRollbackRequest, noteRolloutInFlight } from '../../functions/src/coordination/in-flight.ts';
+import { registerRolloutWait, type WaitDependencies } from '../../functions/src/coordination/waits.ts';
+import { fakeCoordinationTable } from '../support/table-fake.ts';
+
+/*
+ * A rollback request reaches the deploy in flight for its app/environment instead of queueing.
+ */
+
+const sfnMock = mockClient(SFNClient);
+const where = { app: 'web', env: 'prod' };
+let table: ReturnType<typeof fakeCoordinationTable>;
+let deps: WaitDependencies;
+
+async function park(taskToken: string, deploymentId = 'ecs-svc/1234') {
+  await registerRolloutWait(deps, { taskToken, deploymentId, timeoutSeconds: 900 }, async () => ({
+    outcome: 'pending' as const,
+  }));
+}
+
+beforeEach(() => {
+  table = fakeCoordinationTable();
+  deps = {
+    table: table.table,
+    sfn: new SFNClient({ region: 'eu-west-1' }),
+    now: () => new Date('2026-12-03T10:00:00Z'),
+  };
+  sfnMock.on(SendTaskFailureCommand).resolves({});
+});
+afterEach(() => {
+  table.mock.reset();
+  sfnMock.reset();
+});
+
+describe('deliverRollbackRequest', () => {
+  it("fails the deploy's parked wait with RollbackRequested and the reason", async () => {
+    await park('token-deploy');
+    await noteRolloutInFlight(deps, where, { deploymentId: 'ecs-svc/1234', taskToken: 'token-deploy' });
+
+    const delivered = await deliverRollbackRequest(deps, where, 'error rate up');
+
+    expect(delivered).toBe(true);
+    expect(sfnMock).toHaveReceivedCommandExactlyOnceWith(SendTaskFailureCommand, {
+      taskToken: 'token-deploy',
+      error: 'RollbackRequested',
+    });
+    expect(JSON.parse(sfnMock.commandCalls(SendTaskFailureCommand)[0]?.args[0].input.cause ?? '{}')).toEqual({
+      message: 'error rate up',
+      deploymentId: 'ecs-svc/1234',
+    });
+  });
+
+  it('delivers nothing when no deploy of the app/environment is parked', async () => {
+    const delivered = await deliverRollbackRequest(deps, where, 'error rate up');
+
+    expect(delivered).toBe(false);
+    expect(sfnMock).not.toHaveReceivedCommand(SendTaskFailureCommand);
+  });
+
+  it("never fails a rollback's own wait parked later under the same deployment", async () => {
+    await noteRolloutInFlight(deps, where, { deploymentId: 'ecs-svc/1234', taskToken: 'token-deploy' });
+    // The deploy's wait was settled; its rollback now waits on the same ECS deployment.
+    await park('token-rollback');
+
+    const delivered = await deliverRollbackRequest(deps, where, 'error rate up');
+
+    expect(delivered).toBe(false);
+    expect(sfnMock).not.toHaveReceivedCommand(SendTaskFailureCommand);
+  });
+});

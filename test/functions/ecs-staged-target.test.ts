@@ -1,0 +1,111 @@
+import {
+  DescribeServiceDeploymentsCommand,
+  DescribeServicesCommand,
+  ECSClient,
+  type ServiceDeployment,
+  StopServiceDeploymentCommand,
+  UpdateServiceCommand,
+} from '@aws-sdk/client-ecs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DeployState } from '../../functions/src/deploy-state.ts';
+import { watchFor } from '../../functions/src/ecs/service-deployment.ts';
+import { ecsTarget } from '../../functions/src/targets/ecs.ts';
+import { describeServicesResponse, serviceOf, story } from '../support/aws-fixtures.ts';
+import { deployment, live, planOf } from '../support/deploy-states.ts';
+
+/*
+ * The ECS target's rollback of a blue/green, linear or canary deployment.
+ */
+
+const ecsMock = mockClient(ECSClient);
+const ecs = new ECSClient({ region: story.region });
+const arn = 'arn:aws:ecs:eu-west-1:123456789012:service-deployment/prod/web/r9i43YFjvgF_xlg7m2eJ1r';
+const watch = watchFor(
+  { deploymentConfiguration: { strategy: 'BLUE_GREEN', bakeTimeInMinutes: 30 } },
+  'BLUE_GREEN',
+  arn,
+  {
+    gates: undefined,
+    healthSeconds: 900,
+  },
+);
+const state: DeployState = {
+  plan: planOf(),
+  deployment: { ...deployment, watch },
+  failure: { Error: 'RollbackRequested', Cause: '{"message":"error rate up"}' },
+};
+
+function rollBack() {
+  const { target, health } = state.plan.config;
+  return ecsTarget(target, health, { ecs }).rollBack(state);
+}
+
+function deploymentIs(status: ServiceDeployment['status']) {
+  ecsMock
+    .on(DescribeServiceDeploymentsCommand)
+    .resolves({ serviceDeployments: [{ serviceDeploymentArn: arn, status }] });
+}
+
+afterEach(() => {
+  ecsMock.reset();
+});
+
+describe('rolling back a staged deployment', () => {
+  it('stops an unfinished one with ROLLBACK and follows it until ROLLBACK_SUCCESSFUL', async () => {
+    deploymentIs('IN_PROGRESS');
+    ecsMock.on(StopServiceDeploymentCommand).resolves({ serviceDeploymentArn: arn });
+
+    const rollback = await rollBack();
+
+    expect(ecsMock).toHaveReceivedCommandWith(StopServiceDeploymentCommand, { stopType: 'ROLLBACK' });
+    expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+    expect(rollback).toMatchObject({
+      deploymentId: deployment.deploymentId,
+      revision: live.revision,
+      previousRevision: deployment.revision,
+      watch: { expect: 'ROLLBACK_SUCCESSFUL', gated: false, waitSeconds: 30, rechecksLeft: 30 },
+    });
+  });
+
+  it('follows a rollback ECS already runs, without stopping it again', async () => {
+    deploymentIs('ROLLBACK_IN_PROGRESS');
+
+    const rollback = await rollBack();
+
+    expect(ecsMock).not.toHaveReceivedCommand(StopServiceDeploymentCommand);
+    expect(rollback.watch?.expect).toBe('ROLLBACK_SUCCESSFUL');
+  });
+
+  it('deploys the recorded release again when the deployment had already succeeded', async () => {
+    deploymentIs('SUCCESSFUL');
+    const service = serviceOf();
+    ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(service));
+    ecsMock.on(UpdateServiceCommand).resolves({
+      service: {
+        ...service,
+        deploymentConfiguration: { strategy: 'BLUE_GREEN', bakeTimeInMinutes: 30 },
+        currentServiceDeployment: `${arn}-next`,
+        deployments: [{ id: 'ecs-svc/next', status: 'PRIMARY' }],
+      },
+    });
+
+    const rollback = await rollBack();
+
+    expect(ecsMock).toHaveReceivedCommandWith(UpdateServiceCommand, { taskDefinition: live.revision });
+    expect(rollback).toMatchObject({
+      deploymentId: 'ecs-svc/next',
+      watch: { serviceDeploymentArn: `${arn}-next`, expect: 'SUCCESSFUL', gated: false },
+    });
+  });
+
+  it.each(['ROLLBACK_FAILED', 'STOPPED'] as const)(
+    'needs a person when the deployment is %s',
+    async (status) => {
+      deploymentIs(status);
+
+      await expect(rollBack()).rejects.toMatchObject({ name: 'RolloutNeedsOperator' });
+      expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+    },
+  );
+});
