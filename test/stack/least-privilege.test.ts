@@ -45,6 +45,19 @@ const iamPrefix: Record<CallRecord['service'], string> = {
 describe('least privilege (sandbox)', () => {
   let sandbox: Sandbox;
 
+  /** `<app>/qa` written through the API, as `gantry config put` writes it, tracking repository `<app>`. */
+  const putConfigThroughApi = (app: string) =>
+    new SSMClient(sandbox.emulator.clientConfig).send(
+      new PutParameterCommand({
+        Name: `/gantry/${app}/qa/config`,
+        Value: JSON.stringify({
+          ...JSON.parse(sandbox.emulator.ssm.get('/gantry/web/prod/config') ?? '{}'),
+          repository: app,
+        }),
+        Type: 'String',
+      }),
+    );
+
   beforeAll(async () => {
     sandbox = await startSandbox({ speed: 500 });
     // Every path: release, crash-loop rollback, lock contention, manual start by tag, alarm rollback.
@@ -58,16 +71,7 @@ describe('least privilege (sandbox)', () => {
     await sandbox.idle();
     // A config written through the API, as `gantry config put` writes it: its change event puts
     // worker/qa into the repository index (onConfigChanged). No push here names its repository.
-    await new SSMClient(sandbox.emulator.clientConfig).send(
-      new PutParameterCommand({
-        Name: '/gantry/worker/qa/config',
-        Value: JSON.stringify({
-          ...JSON.parse(sandbox.emulator.ssm.get('/gantry/web/prod/config') ?? '{}'),
-          repository: 'worker',
-        }),
-        Type: 'String',
-      }),
-    );
+    await putConfigThroughApi('worker');
     await sandbox.idle();
     // Tasks crash a simulated minute in (not 10 s), so the wait is parked before the first stop
     // at speed 500 even on a loaded machine, and onEcsEvent is the one that resumes it.
@@ -114,16 +118,7 @@ describe('least privilege (sandbox)', () => {
     const dropChanges = sandbox.emulator.events.dropWhen(
       (event) => event['detail-type'] === 'Parameter Store Change',
     );
-    await new SSMClient(sandbox.emulator.clientConfig).send(
-      new PutParameterCommand({
-        Name: '/gantry/cron/qa/config',
-        Value: JSON.stringify({
-          ...JSON.parse(sandbox.emulator.ssm.get('/gantry/web/prod/config') ?? '{}'),
-          repository: 'cron',
-        }),
-        Type: 'String',
-      }),
-    );
+    await putConfigThroughApi('cron');
     // The event is delivered on the clock's next tick: stop dropping only once it has been.
     await sandbox.idle();
     dropChanges();
