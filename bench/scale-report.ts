@@ -93,8 +93,9 @@ export async function printScaleFigures(goal: Goal): Promise<void> {
     'every push request got exactly one execution (none lost, duplicates dropped)',
     figures.started === figures.requested,
   );
+  goal("every app/environment ends on its repository's newest push", figures.notNewest.length === 0);
   goal(
-    'nothing failed above the sustained rate',
+    'no execution failed in the scenario',
     Object.keys(figures.outcomes).every((outcome) => ['Deployed', 'Superseded'].includes(outcome)),
   );
 }
