@@ -32,6 +32,12 @@ export const errorCatalogue = {
   RolloutTimedOut: { retryable: false },
   /** Terminal: the deploy failed and putting the previous release back failed too. Alarming. */
   RollbackFailed: { retryable: false },
+  /**
+   * A swarm rollback's own update paused (`rollback_paused`): the spec may already name last-good
+   * while tasks still fail, and re-ordering the same image is a no-op unless forced, so the state
+   * machine orders it once more with `ForceUpdate`; a forced one that pauses is RollbackFailed.
+   */
+  RollbackPaused: { retryable: false },
   /** Terminal: the outcome could not be written after every retry. */
   RecordFailed: { retryable: false },
   /**

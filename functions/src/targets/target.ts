@@ -1,10 +1,14 @@
 import type { ECSClient } from '@aws-sdk/client-ecs';
+import type { LightsailClient } from '@aws-sdk/client-lightsail';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { DeployConfig } from '../config/schema.ts';
 import type { SettledVerdict } from '../coordination/waits.ts';
 import type { DeployPlan } from '../deploy-plan.ts';
 import type { DeployState } from '../deploy-state.ts';
 import type { GantryErrorName } from '../errors.ts';
 import { ecsTarget } from './ecs.ts';
+import { type AppEnv, swarmTarget } from './swarm.ts';
 
 /**
  * The seam between the state machine and what it deploys to. Every step that touches a target
@@ -28,6 +32,8 @@ export interface TargetDeployment {
   previousRevision: string;
   /** The image in that revision, so even a first deploy's rollback is recorded by image. */
   previousImage?: string;
+  /** The app/environment, for targets that keep their state per app/env (a swarm's order and status). */
+  appEnv?: AppEnv;
 }
 
 /** A rollout's verdict: still going, or settled (what the parked execution resumes with). */
@@ -35,7 +41,11 @@ export type RolloutJudgement =
   | Extract<SettledVerdict, { outcome: 'completed' }>
   | { outcome: 'pending' }
   | (Extract<SettledVerdict, { outcome: 'failed' }> & {
-      error: Extract<GantryErrorName, 'RolloutFailed' | 'RolloutTimedOut'>;
+      /** A rollback's own wait ends RollbackPaused (retried forced, once) or RollbackFailed. */
+      error: Extract<
+        GantryErrorName,
+        'RolloutFailed' | 'RolloutTimedOut' | 'RollbackPaused' | 'RollbackFailed'
+      >;
     });
 
 /** What the target runs now, read from the target itself (not from Gantry's records). */
@@ -70,12 +80,22 @@ export interface DeployTarget {
  */
 export interface TargetClients {
   readonly ecs: ECSClient;
+  readonly ssm: SSMClient;
+  readonly sqs: SQSClient;
+  readonly lightsail: LightsailClient;
+  /** Where the app/env parameters live (a swarm's order and status parameters are beside its config). */
+  readonly parameterPrefix: string;
 }
 
-/** The one lookup: the target the config names, bound to its clients. */
-export function targetFor(config: DeployConfig, clients: TargetClients): DeployTarget {
+/**
+ * The one lookup: the target the config names, bound to its clients. `appEnv` is the plan's
+ * (ResolveConfig, Deploy, Rollback); the wait states pass none, their deployment carries it.
+ */
+export function targetFor(config: DeployConfig, clients: TargetClients, appEnv?: AppEnv): DeployTarget {
   switch (config.target.type) {
     case 'ecs':
       return ecsTarget(config.target, config.health, clients);
+    case 'swarm':
+      return swarmTarget(config.target, clients, appEnv);
   }
 }
