@@ -124,14 +124,12 @@ export function swarmTarget(
     },
     readLive: async () => {
       const report = await readStatus(clients.ssm, clients.parameterPrefix, scopeOf());
-      const images = new Set(report?.services.flatMap((service) => service.runningImages) ?? []);
+      // What actually runs, per the agent's last report: one image when the stack agrees.
+      const images = [...new Set(report?.services.flatMap((service) => service.runningImages) ?? [])];
       return {
-        revision:
-          images.size === 1 ? [...images][0]! : images.size === 0 ? 'unknown' : [...images].join(', '),
+        revision: images.length === 0 ? 'unknown' : images.join(', '),
         ...(report &&
-          ['accepted', 'updating'].includes(report.state) && {
-            deploymentInProgress: report.deploymentId,
-          }),
+          ['accepted', 'updating'].includes(report.state) && { deploymentInProgress: report.deploymentId }),
       };
     },
   };
