@@ -102,6 +102,8 @@ export const catchRules = {
     'InputInvalid',
     'TaskDefinitionNotCopyable',
   ] as const satisfies readonly GantryErrorName[],
+  /** A swarm rollback's own update paused: Rollback orders last-good once more, forced (`$.rollbackPaused`). */
+  rollbackPaused: ['RollbackPaused'] as const satisfies readonly GantryErrorName[],
   /** ReleaseLock's condition failed: this execution never held the lock; go on. */
   lockNotHeld: [dynamodbIntegrationErrors.conditionFailed] as const,
 };

@@ -11,10 +11,10 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { DeployPlan } from '../deploy-plan.ts';
 import { causeDetails, type DeployState, rollbackTarget } from '../deploy-state.ts';
-import { awsCall, hasErrorName } from '../errors.ts';
+import { awsCall, GantryError, hasErrorName } from '../errors.ts';
 import type { SwarmTarget } from '../swarm/config.ts';
 import { swarmParameters, swarmRolloutReportSchema } from '../swarm/contract.ts';
-import { requireRunningInstances } from '../swarm/lightsail.ts';
+import { checkHealthGate, type HealthGateProgress, requireRunningInstances } from '../swarm/lightsail.ts';
 import { buildSwarmOrder, servicesOnImage, signalSwarm } from '../swarm/order.ts';
 import { describeForensics, type FinalSwarmVerdict, planSwarmRollback } from '../swarm/rollback.ts';
 import { type ExpectedRollout, verdictFromStatus } from '../swarm/verdict.ts';
@@ -299,3 +299,44 @@ async function parameterValue(
     throw error;
   }
 }
+
+/** What the health gate carries between two checks (`$.healthGate`). */
+export interface HealthGateState {
+  readonly status?: 'waiting' | 'passed';
+  readonly progress?: HealthGateProgress;
+}
+
+/**
+ * One check of the optional Lightsail load-balancer gate after the swarm converged: every swarm
+ * host (found by tag) behind the load balancer and healthy for `bakeSeconds`. `waiting` names when
+ * to check again (the state machine's Wait state); a failed gate is RolloutFailed, so the
+ * deploy rolls back. At most {@link healthGateChecks} checks, so its transitions are bounded.
+ */
+export async function swarmHealthGate(
+  lightsail: LightsailClient,
+  target: SwarmTarget,
+  gate: HealthGateState,
+  now: Date,
+): Promise<HealthGateState & { nextCheckInSeconds?: number; checks?: number }> {
+  const loadBalancer = target.lightsail.loadBalancer;
+  if (loadBalancer === undefined) return { status: 'passed' };
+  const hosts = await requireRunningInstances(lightsail, target.lightsail.instanceTag);
+  const step = await checkHealthGate(lightsail, {
+    loadBalancer,
+    instanceNames: hosts.map((host) => host.name),
+    ...(gate.progress !== undefined && { progress: gate.progress }),
+    now,
+    maxChecks: healthGateChecks,
+  });
+  if (step.status === 'failed') {
+    throw new GantryError(
+      'RolloutFailed',
+      `the Lightsail load balancer ${loadBalancer.name} gate failed: ${step.reason}`,
+    );
+  }
+  if (step.status === 'passed') return { status: 'passed', checks: step.checks };
+  return { status: 'waiting', nextCheckInSeconds: step.nextCheckInSeconds, progress: step.progress };
+}
+
+/** The gate's checks, whatever `bakeSeconds`: the bound on its state transitions. */
+export const healthGateChecks = 5;
