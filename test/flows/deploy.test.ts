@@ -33,6 +33,8 @@ describe('deploy flows (sandbox)', () => {
       'LockAcquired?',
       'Deploy',
       'WaitForRollout',
+      // The Lightsail health gate's Choice: an ECS target has no load balancer gate.
+      'HealthGate?',
       'RecordRelease',
       'ReleaseLock',
       'WakeWaiter',
