@@ -63,6 +63,8 @@ export interface SwarmAppSeed {
   /** Put a Lightsail load balancer in front of the host: the health gate then runs for `bakeSeconds`. */
   loadBalancer?: { bakeSeconds: number };
   config?: Partial<DeployConfig>;
+  /** Run the host agent (default true); without it a test plays the agent's part itself. */
+  agent?: boolean;
 }
 
 export interface Sandbox {
@@ -289,7 +291,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       if (seed.loadBalancer) {
         emulator.lightsail.putLoadBalancer({ name: loadBalancerName, instances: [{ name: host }] });
       }
-      const initial = emulator.ecr.putImage({ repository: seed.repository, tag: seed.initialTag ?? 'v0.0.0' });
+      const initial = emulator.ecr.putImage({
+        repository: seed.repository,
+        tag: seed.initialTag ?? 'v0.0.0',
+      });
       for (const name of services) {
         await engine.createService({
           Name: name,
@@ -325,6 +330,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         ...seed.config,
       };
       emulator.ssm.put(`${parameterPrefix}/${seed.app}/${seed.env}/config`, JSON.stringify(config));
+      if (seed.agent === false) return { services, queueName };
       const agent = new SwarmAgent(
         parseAgentConfig({
           parameterPrefix,
