@@ -86,7 +86,28 @@ describe('least privilege (sandbox)', () => {
       detail: { alarmName: 'web-prod-5xx', state: { value: 'ALARM', reason: 'threshold crossed' } },
     });
     await sandbox.idle();
-  }, 60_000);
+    // A swarm behind a Lightsail load balancer: a release through the health gate, then one the
+    // gate fails (an instance turns unhealthy), which Gantry rolls back by ordering last-good.
+    await sandbox.seedSwarmApp({
+      app: 'shop',
+      env: 'prod',
+      repository: 'shop',
+      loadBalancer: { bakeSeconds: 60 },
+    });
+    await sandbox.push({ repository: 'shop', tag: 'v1.0.0', swarmScenario: 'healthy' });
+    await sandbox.idle();
+    sandbox.emulator.lightsail.setInstanceHealth('shop-prod-lb', 'shop-prod-manager', 'unhealthy');
+    await sandbox.push({ repository: 'shop', tag: 'v1.1.0', swarmScenario: 'healthy' });
+    await sandbox.idle();
+    // And a crash loop Swarm rolls back itself: the agent's event fails the wait.
+    sandbox.emulator.lightsail.setInstanceHealth('shop-prod-lb', 'shop-prod-manager', 'healthy');
+    await sandbox.push({
+      repository: 'shop',
+      tag: 'v1.2.0',
+      swarmScenario: { kind: 'crashLoop', exitCode: 3 },
+    });
+    await sandbox.idle();
+  }, 90_000);
   afterAll(async () => {
     await sandbox.close();
   });
@@ -131,6 +152,9 @@ describe('least privilege (sandbox)', () => {
       'waitForLock: states:SendTaskSuccess',
       // lock.test.ts "frees the lock of a holder that was aborted and wakes the waiter"
       'onExecutionEnded: states:SendTaskSuccess',
+      // A swarm rollout settled by waitForRollout's first look leaves onSwarmEvent's grants unused
+      // (test/swarm/target.test.ts "onSwarmEvent" covers them).
+      'onSwarmEvent: dynamodb:PutItem',
     ];
     // The crash loop is settled by whichever looks first, waitForRollout's own look or onEcsEvent
     // (ecs-rollout.test.ts covers both): that depends on real timing, so either set may go unused.
@@ -139,6 +163,8 @@ describe('least privilege (sandbox)', () => {
       'waitForRollout: dynamodb:DeleteItem',
       'waitForRollout: ecs:DescribeTasks',
       'waitForRollout: states:SendTaskFailure',
+      // The same race for the swarm's crash loop: the agent's event, or waitForRollout's first look.
+      'onSwarmEvent: states:SendTaskFailure',
     ]);
     // Every grant this run left unused must be one of the paths named above: which of them a run
     // takes depends on timing, so they may be used or not, but no other grant may go unused.
