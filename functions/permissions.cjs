@@ -62,7 +62,9 @@ function permissionsFor(prefix) {
   // A swarm's wake-up queues, by the name pattern of the stack parameter SwarmQueueNames. SQS
   // authorizes GetQueueUrl and SendMessage on the queue ARN (Service Authorization Reference,
   // list_amazonsqs.html, resource type `queue`).
-  const swarmQueues = { 'Fn::Sub': 'arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${SwarmQueueNames}' };
+  const swarmQueues = {
+    'Fn::Sub': 'arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${SwarmQueueNames}',
+  };
   const signalSwarm = [
     allow(['ssm:PutParameter'], appEnv('order')),
     allow(['sqs:GetQueueUrl', 'sqs:SendMessage'], swarmQueues),

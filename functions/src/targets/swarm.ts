@@ -142,11 +142,19 @@ export function swarmTarget(
  */
 export function judgeSwarmVerdict(deploymentId: string, verdict: FinalSwarmVerdict): RolloutJudgement {
   if (verdict.status === 'deployed') return { outcome: 'completed', deploymentId };
+  if (!deploymentId.startsWith('rollback')) {
+    // The agent's reason already names the failed task; the forensics travel whole in `swarm`.
+    const message = `${verdict.status === 'rolled_back_by_swarm' ? 'Swarm rolled the update back: ' : ''}${verdict.reason}`;
+    return {
+      outcome: 'failed',
+      error: 'RolloutFailed',
+      message: message.slice(0, 4_000),
+      deploymentId,
+      swarm: verdict,
+    };
+  }
   const forensics = describeForensics(verdict.forensics);
   const message = `${verdict.reason}${forensics === '' ? '' : `; ${forensics}`}`.slice(0, 4_000);
-  if (!deploymentId.startsWith('rollback')) {
-    return { outcome: 'failed', error: 'RolloutFailed', message, deploymentId, swarm: verdict };
-  }
   // A rollback order's own end: only a paused one that was not forced yet gets a second try.
   const forced = deploymentId.startsWith('rollback-forced-');
   return {
