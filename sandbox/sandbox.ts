@@ -65,6 +65,17 @@ export interface SwarmAppSeed {
   config?: Partial<DeployConfig>;
   /** Run the host agent (default true); without it a test plays the agent's part itself. */
   agent?: boolean;
+  /**
+   * A real Docker Engine (and its registry) instead of the simulator: the services are created
+   * there from `initialImage` (pinned in `registry`, pulled with `auth`) and removed when the
+   * sandbox closes. The emulator's GetAuthorizationToken must return the same credentials.
+   */
+  engine?: {
+    docker: Docker;
+    registry: string;
+    initialImage: string;
+    auth: { username: string; password: string };
+  };
 }
 
 export interface Sandbox {
@@ -202,6 +213,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   let docker: DockerSimulator | undefined;
   const agents: SwarmAgent[] = [];
+  /** Services created on a real engine: removed when the sandbox closes. */
+  const createdOnEngines: { docker: Docker; name: string }[] = [];
   const agentClients = {
     ssm: new SSMClient(emulator.clientConfig),
     sqs: new SQSClient(emulator.clientConfig),
@@ -279,8 +292,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       return { cluster, service };
     },
     async seedSwarmApp(seed) {
-      docker ??= await startDockerSimulator({ clock: emulator.clock });
-      const engine = new Docker(docker.dockerode);
+      const real = seed.engine;
+      if (real === undefined) docker ??= await startDockerSimulator({ clock: emulator.clock });
+      const engine = real?.docker ?? new Docker((docker as DockerSimulator).dockerode);
+      const registry = real?.registry ?? ecrHost;
       const services = seed.services ?? [`${seed.app}_web`, `${seed.app}_worker`];
       const queueName = `gantry-swarm-${seed.app}-${seed.env}`;
       const queueUrl = emulator.sqs.createQueue(queueName);
@@ -294,21 +309,30 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const initial = emulator.ecr.putImage({
         repository: seed.repository,
         tag: seed.initialTag ?? 'v0.0.0',
+        ...(real && { digest: real.initialImage.slice(real.initialImage.indexOf('@') + 1) }),
       });
       for (const name of services) {
-        await engine.createService({
+        const spec = {
           Name: name,
           TaskTemplate: {
-            ContainerSpec: { Image: `${ecrHost}/${seed.repository}@${initial.digest}` },
+            ContainerSpec: {
+              Image: `${registry}/${seed.repository}@${initial.digest}`,
+              StopGracePeriod: 1_000_000_000,
+            },
             RestartPolicy: { Condition: 'on-failure', Delay: 1_000_000_000 },
           },
-          Mode: { Replicated: { Replicas: 2 } },
-        });
+          Mode: { Replicated: { Replicas: real ? 1 : 2 } },
+        };
+        // The real engine pulls from the lab's registry, which wants a password.
+        if (real) await engine.createService({ ...real.auth, serveraddress: registry }, spec);
+        else await engine.createService(spec);
+        if (real) createdOnEngines.push({ docker: engine, name });
       }
       const target: SwarmTarget = {
         type: 'swarm',
         queueName,
         services: services.map((name) => ({ name })),
+        ...(real && { registry }),
         lightsail: {
           instanceTag: tag,
           ...(seed.loadBalancer && {
@@ -338,7 +362,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           // On AWS too the agent reports on the Gantry bus, whose rule starts onSwarmEvent.
           eventBusName: stackName,
           targets: [{ app: seed.app, env: seed.env, services }],
-          registries: [{ registry: ecrHost, repositories: [seed.repository], auth: 'ecr' }],
+          registries: [{ registry, repositories: [seed.repository], auth: 'ecr' }],
           watchIntervalMs: 100,
         }),
         {
@@ -396,6 +420,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     async close() {
       await Promise.all(agents.map((agent) => agent.stop()));
+      for (const { docker: engine, name } of createdOnEngines) {
+        await engine
+          .getService(name)
+          .remove()
+          .catch(() => {});
+      }
       for (const client of Object.values(agentClients)) client.destroy();
       await docker?.close();
       await emulator.close();
