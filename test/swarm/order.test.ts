@@ -238,6 +238,98 @@ describe('swarm order', () => {
     });
   });
 
+  describe('signalSwarm: the tier boundary and the queue lookup (mocked clients)', () => {
+    let ssm: AwsClientStub<SSMClient>;
+    let sqs: AwsClientStub<SQSClient>;
+    const queueUrl = 'https://sqs.eu-west-1.amazonaws.com/123456789012/gantry-swarm-shop-prod';
+    const clients = () => ({ ssm: new SSMClient({}), sqs: new SQSClient({}) });
+
+    beforeEach(() => {
+      ssm = mockClient(SSMClient);
+      sqs = mockClient(SQSClient);
+      ssm.on(PutParameterCommand).resolves({ Version: 1 });
+      sqs.on(GetQueueUrlCommand).resolves({ QueueUrl: queueUrl });
+      sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
+    });
+    afterEach(() => {
+      ssm.restore();
+      sqs.restore();
+    });
+
+    /** An order whose JSON is `bytes` long in UTF-8, grown through its execution ARN (`filler` each). */
+    function orderOfBytes(bytes: number, filler = 'x') {
+      const base = buildSwarmOrder({ ...orderInput, executionArn: `${executionArn}-` });
+      const missing = bytes - Buffer.byteLength(JSON.stringify(base), 'utf8');
+      const fill = filler.repeat(Math.floor(missing / Buffer.byteLength(filler, 'utf8')));
+      const order = { ...base, executionArn: `${base.executionArn}${fill}` };
+      expect(Buffer.byteLength(JSON.stringify(order), 'utf8')).toBe(bytes);
+      return order;
+    }
+
+    it('keeps an order of exactly 4 096 bytes in the standard tier, and moves one of 4 097 to advanced', async () => {
+      // Act
+      await signalSwarm(clients(), '/gantry', target.queueName, orderOfBytes(4_096));
+      await signalSwarm(clients(), '/gantry', target.queueName, orderOfBytes(4_097));
+
+      // Assess
+      const tiers = ssm.commandCalls(PutParameterCommand).map((call) => call.args[0].input.Tier);
+      expect(tiers).toEqual([undefined, 'Advanced']);
+    });
+
+    it('counts bytes, not characters: a 4 098-byte order of fewer characters is advanced', async () => {
+      // Prepare: 'é' is two bytes in UTF-8.
+      const order = orderOfBytes(4_098, 'é');
+
+      // Act
+      await signalSwarm(clients(), '/gantry', target.queueName, order);
+
+      // Assess
+      expect(JSON.stringify(order).length).toBeLessThanOrEqual(4_096);
+      expect(ssm).toHaveReceivedCommandWith(PutParameterCommand, { Tier: 'Advanced' });
+    });
+
+    it('fails with DeployFailed, writing nothing, when SQS answers without a queue URL', async () => {
+      // Prepare
+      sqs.on(GetQueueUrlCommand).resolves({});
+
+      // Act / Assess
+      await expect(signalSwarm(clients(), '/gantry', target.queueName, deployOrder)).rejects.toMatchObject({
+        name: 'DeployFailed',
+      });
+      expect(ssm).not.toHaveReceivedCommand(PutParameterCommand);
+    });
+
+    it('lets a throttled queue lookup be retried (TransientAwsError), writing nothing', async () => {
+      // Prepare
+      sqs
+        .on(GetQueueUrlCommand)
+        .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: {} }));
+
+      // Act / Assess
+      await expect(signalSwarm(clients(), '/gantry', target.queueName, deployOrder)).rejects.toMatchObject({
+        name: 'TransientAwsError',
+      });
+      expect(ssm).not.toHaveReceivedCommand(PutParameterCommand);
+    });
+
+    it('reports version 0 and no message id when the answers leave them out', async () => {
+      // Prepare
+      ssm.on(PutParameterCommand).resolves({});
+      sqs.on(SendMessageCommand).resolves({});
+
+      // Act
+      const signal = await signalSwarm(clients(), '/gantry', target.queueName, deployOrder);
+
+      // Assess
+      expect(signal).toEqual({ orderParameter: '/gantry/shop/prod/order', orderVersion: 0, messageId: '' });
+      expect(JSON.parse(String(sqs.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageBody))).toEqual({
+        app: 'shop',
+        env: 'prod',
+        deploymentId: deployOrder.deploymentId,
+      });
+    });
+  });
+
   describe('signalSwarm (against the sandbox emulator, a simulation)', () => {
     let emulator: Emulator;
     let ssm: SSMClient;
