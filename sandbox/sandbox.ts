@@ -65,6 +65,8 @@ export interface SwarmAppSeed {
   config?: Partial<DeployConfig>;
   /** Run the host agent (default true); without it a test plays the agent's part itself. */
   agent?: boolean;
+  /** The agent's backstop pass interval in real seconds (default its own, 300). */
+  agentBackstopSeconds?: number;
   /**
    * A real Docker Engine (and its registry) instead of the simulator: the services are created
    * there from `initialImage` (pinned in `registry`, pulled with `auth`) and removed when the
@@ -364,6 +366,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           targets: [{ app: seed.app, env: seed.env, services }],
           registries: [{ registry, repositories: [seed.repository], auth: 'ecr' }],
           watchIntervalMs: 100,
+          ...(seed.agentBackstopSeconds !== undefined && { backstopSeconds: seed.agentBackstopSeconds }),
         }),
         {
           ...agentClients,
