@@ -40,6 +40,15 @@ const app = (extra: Partial<AppSeed> = {}): AppSeed => ({
   ...extra,
 });
 
+/** The first push of the two-target scenarios: healthy on ECS and on the swarm. */
+const healthyOnBoth: ScenarioStep = {
+  tag: 'v1.0.0',
+  rollout: 'healthy',
+  expect: 'Deployed',
+  swarm: { rollout: 'healthy', expect: 'Deployed' },
+  note: 'healthy after 30 s',
+};
+
 /** The sandbox's scenarios; `demo` is what `npm run demo` plays. */
 export const scenarios: Record<string, SandboxScenario> = {
   demo: {
@@ -48,13 +57,7 @@ export const scenarios: Record<string, SandboxScenario> = {
     app: app(),
     swarm: swarmEdge,
     steps: [
-      {
-        tag: 'v1.0.0',
-        rollout: 'healthy',
-        expect: 'Deployed',
-        swarm: { rollout: 'healthy', expect: 'Deployed' },
-        note: 'healthy after 30 s',
-      },
+      healthyOnBoth,
       {
         tag: 'v1.1.0',
         rollout: 'crashLoop',
@@ -70,13 +73,7 @@ export const scenarios: Record<string, SandboxScenario> = {
     app: app(),
     swarm: swarmEdge,
     steps: [
-      {
-        tag: 'v1.0.0',
-        rollout: 'healthy',
-        expect: 'Deployed',
-        swarm: { rollout: 'healthy', expect: 'Deployed' },
-        note: 'healthy',
-      },
+      healthyOnBoth,
       {
         tag: 'v1.1.0',
         rollout: 'healthy',
