@@ -48,6 +48,17 @@ describe('swarm order', () => {
     });
   });
 
+  describe('swarmDeploymentId is stable across Gantry versions', () => {
+    it('gives the very ids an agent may already have recorded for this execution', () => {
+      // The agent keeps the id it finished in its status and in each service's label: an upgraded
+      // Gantry resuming the same execution must compute the same ones.
+      expect(swarmDeploymentId(executionArn, 'deploy')).toBe('deploy-e7f3ee6640c4699a65636a2d76b4e786');
+      expect(swarmDeploymentId(executionArn, 'rollback', true)).toBe(
+        'rollback-forced-1be8340911e5978176ef2e6cecc5f706',
+      );
+    });
+  });
+
   describe('servicesOnImage', () => {
     it('puts every service on the app image in ECR, or in the registry the target names', () => {
       // Prepare
@@ -128,6 +139,38 @@ describe('swarm order', () => {
       // Assess
       expect(order.environmentVersion).toBe(4);
       expect(buildSwarmOrder(orderInput)).not.toHaveProperty('environmentVersion');
+    });
+
+    it('names every missing and foreign service in its refusal', () => {
+      // Act / Assess
+      expect(() =>
+        buildSwarmOrder({ ...orderInput, services: [{ name: 'shop_other', image: newImage }] }),
+      ).toThrow(
+        "the order must name exactly the target's services (missing: shop_web, shop_worker; not in the target: shop_other)",
+      );
+      expect(() => buildSwarmOrder({ ...orderInput, services: orderInput.services.slice(0, 1) })).toThrow(
+        "the order must name exactly the target's services (missing: shop_worker; not in the target: none)",
+      );
+    });
+
+    it('lists each contract violation, separated, in its refusal', () => {
+      // Act / Assess
+      expect(() =>
+        buildSwarmOrder({
+          ...orderInput,
+          orderedAt: 'yesterday',
+          services: orderInput.services.map((s) => ({ ...s, image: 'shop:latest' })),
+        }),
+      ).toThrow(/^the swarm order is invalid: [^;]+; [^;]+; [^;]+$/);
+    });
+
+    it('carries force when asked, for the forced rollback', () => {
+      // Act
+      const order = buildSwarmOrder({ ...orderInput, kind: 'rollback', force: true });
+
+      // Assess
+      expect(order.force).toBe(true);
+      expect(order.deploymentId).toBe(swarmDeploymentId(executionArn, 'rollback', true));
     });
 
     it('refuses an image not pinned by digest', () => {
@@ -310,6 +353,21 @@ describe('swarm order', () => {
         name: 'TransientAwsError',
       });
       expect(ssm).not.toHaveReceivedCommand(PutParameterCommand);
+    });
+
+    it('names what it was doing when a call is throttled: finding the queue, writing the order, waking the agent', async () => {
+      // Prepare
+      const throttled = () =>
+        Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: {} });
+      const attempt = () => signalSwarm(clients(), '/gantry', target.queueName, deployOrder);
+
+      // Act / Assess
+      sqs.on(GetQueueUrlCommand).rejectsOnce(throttled()).resolves({ QueueUrl: queueUrl });
+      await expect(attempt()).rejects.toThrow(`finding the queue ${target.queueName}`);
+      ssm.on(PutParameterCommand).rejectsOnce(throttled()).resolves({ Version: 1 });
+      await expect(attempt()).rejects.toThrow('writing the order /gantry/shop/prod/order');
+      sqs.on(SendMessageCommand).rejectsOnce(throttled()).resolves({ MessageId: 'm-1' });
+      await expect(attempt()).rejects.toThrow(`waking the swarm on ${target.queueName}`);
     });
 
     it('reports version 0 and no message id when the answers leave them out', async () => {
