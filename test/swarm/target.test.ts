@@ -78,6 +78,48 @@ function writtenOrder(): { deploymentId: string; kind: string; force: boolean; s
 }
 
 describe('the swarm target', () => {
+  describe('revision', () => {
+    it('names the pinned image and the environment version, and reads back what it wrote', () => {
+      // Act / Assess
+      expect(swarmRevision(newImage)).toBe(newImage);
+      expect(parseSwarmRevision(swarmRevision(newImage, 12))).toEqual({
+        image: newImage,
+        environmentVersion: 12,
+      });
+      expect(parseSwarmRevision(newImage)).toEqual({ image: newImage });
+    });
+
+    it('keeps a revision whose version is not a positive integer whole, as an image', () => {
+      // Act / Assess
+      for (const version of ['0', 'x', '1.5', '']) {
+        expect(parseSwarmRevision(`${newImage}+env.${version}`)).toEqual({
+          image: `${newImage}+env.${version}`,
+        });
+      }
+    });
+  });
+
+  describe('readLive', () => {
+    it('says what the agent last saw running, and the rollout in progress', async () => {
+      // Prepare
+      ssm.put(names.status, reportOf('updating', { deploymentId: 'deploy-in-flight' }));
+      // Act
+      const live = await swarm().readLive();
+      // Assess
+      expect(live).toEqual({ revision: newImage, deploymentInProgress: 'deploy-in-flight' });
+    });
+
+    it('says unknown when the agent never reported, and names no rollout once it ended', async () => {
+      // Act
+      const before = await swarm().readLive();
+      ssm.put(names.status, reportOf('completed', {}, goodImage));
+      const after = await swarm().readLive();
+      // Assess
+      expect(before).toEqual({ revision: 'unknown' });
+      expect(after).toEqual({ revision: goodImage });
+    });
+  });
+
   describe('requireDeployable', () => {
     it('refuses with SwarmInstancesNotRunning when a tagged host is stopped', async () => {
       // Prepare

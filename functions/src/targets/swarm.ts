@@ -106,7 +106,7 @@ export function swarmTarget(
     // What onSwarmEvent reads back (swarmRolloutWaitSchema) to judge a report on its own.
     parkedDetails: (deployment) => {
       const { deploymentId: _, ...expected } = expectedOf(deployment);
-      return { ...expected, revision: deployment.revision };
+      return expected;
     },
     judgeRollout: async (deployment, options) => {
       if (deployment.deploymentId.startsWith(followedPrefix)) {
