@@ -10,7 +10,7 @@ import { registerRolloutWait } from '../../functions/src/coordination/waits.ts';
 import type { DeployPlan } from '../../functions/src/deploy-plan.ts';
 import type { DeployState } from '../../functions/src/deploy-state.ts';
 import { swarmParameters } from '../../functions/src/swarm/contract.ts';
-import { parseSwarmRevision, swarmRevision } from '../../functions/src/targets/swarm.ts';
+import { judgeSwarmVerdict, parseSwarmRevision, swarmRevision } from '../../functions/src/targets/swarm.ts';
 import { type TargetClients, type TargetDeployment, targetFor } from '../../functions/src/targets/target.ts';
 import { lambdaContext } from '../../sandbox/runner.ts';
 import { fakeParameterStore } from '../support/ssm-fake.ts';
@@ -299,6 +299,142 @@ describe('the swarm target', () => {
         force: true,
         deploymentId: forced.deploymentId,
       });
+    });
+  });
+});
+
+describe('the swarm target, in detail', () => {
+  it('is of type swarm, and a deploy without an environment parameter pins no environment version', async () => {
+    // Act
+    const deployment = await swarm().deploy(planOf());
+    // Assess
+    expect(swarm().type).toBe('swarm');
+    expect(deployment.target).toBe('swarm');
+    expect(writtenOrder()).not.toHaveProperty('environmentVersion');
+    expect(deployment.revision).toBe(newImage);
+  });
+
+  it('takes a first deploy’s rollback target from what the agent saw running, when every service runs one image', async () => {
+    // Prepare
+    ssm.put(names.status, reportOf('completed', { deploymentId: 'deploy-earlier' }, goodImage));
+    // Act
+    const deployment = await swarm().deploy(planOf({ live: null }));
+    // Assess
+    expect(deployment).toMatchObject({ previousRevision: goodImage, previousImage: goodImage });
+  });
+
+  it('names no previous image when the services run different images or nothing was reported', async () => {
+    // Prepare
+    const mixed = reportOf('completed', {
+      deploymentId: 'deploy-earlier',
+      services: [serviceReport('shop_web', goodImage), serviceReport('shop_worker', newImage)],
+    });
+    // Act
+    const unreported = await swarm().deploy(planOf({ live: null }));
+    ssm.put(names.status, mixed);
+    const disagreeing = await swarm().deploy(planOf({ live: null }));
+    ssm.put(names.status, 'not json');
+    const unreadable = await swarm().deploy(planOf({ live: null }));
+    // Assess
+    for (const deployment of [unreported, disagreeing, unreadable]) {
+      expect(deployment.previousRevision).toBe('none');
+      expect(deployment).not.toHaveProperty('previousImage');
+    }
+  });
+
+  it('follows Swarm’s rollback under an id of its own, naming the deployment it follows', async () => {
+    // Prepare
+    const deployment = await swarm().deploy(planOf());
+    ssm.put(
+      names.status,
+      reportOf(
+        'rollback_completed',
+        { deploymentId: deployment.deploymentId, reason: 'task exited 1' },
+        goodImage,
+      ),
+    );
+    const verdict = await swarm().judgeRollout(deployment, { deadlinePassed: false });
+    if (verdict.outcome !== 'failed') throw new Error('expected a failed verdict');
+    const { outcome: _, error, ...details } = verdict;
+    // Act
+    const rollback = await swarm().rollBack({
+      plan: planOf(),
+      deployment,
+      failure: { Error: error, Cause: JSON.stringify(details) },
+    });
+    // Assess
+    expect(verdict.message).toBe('Swarm rolled the update back: task exited 1');
+    expect(rollback).toEqual({
+      target: 'swarm',
+      deploymentId: `followed-${deployment.deploymentId}`,
+      revision: live.revision,
+      previousRevision: deployment.revision,
+      appEnv: { app: 'shop', env: 'prod' },
+    });
+  });
+
+  it('orders last-good after a timeout, whose failure carries no verdict', async () => {
+    // Prepare
+    const deployment = await swarm().deploy(planOf());
+    // Act
+    const rollback = await swarm().rollBack({
+      plan: planOf(),
+      deployment,
+      failure: { Error: 'RolloutTimedOut', Cause: JSON.stringify({ message: 'no end in time' }) },
+    });
+    // Assess
+    expect(rollback).toMatchObject({
+      target: 'swarm',
+      revision: live.revision,
+      previousRevision: deployment.revision,
+    });
+    expect(writtenOrder()).toMatchObject({ kind: 'rollback', deploymentId: rollback.deploymentId });
+  });
+
+  it('refuses to roll back with NoPreviousRelease when neither a release nor a running image is known', async () => {
+    // Prepare
+    const deployment = await swarm().deploy(planOf({ live: null }));
+    // Act / Assess
+    await expect(
+      swarm().rollBack({ plan: planOf({ live: null }), deployment, failure: { Error: 'RolloutTimedOut' } }),
+    ).rejects.toMatchObject({ name: 'NoPreviousRelease' });
+  });
+
+  it('words a failed deploy from the agent’s reason, and a failed rollback with every service’s tasks', () => {
+    // Prepare
+    const forensics = [
+      serviceReport('shop_web', goodImage, {
+        updateState: 'rollback_paused',
+        failedTasks: [{ taskId: 't1', state: 'failed', exitCode: 4 }],
+      }),
+    ];
+    // Act
+    const deploy = judgeSwarmVerdict('deploy-1', {
+      status: 'failed',
+      state: 'paused',
+      changed: true,
+      reason: 'paused',
+      forensics,
+    });
+    const plain = judgeSwarmVerdict('rollback-1', {
+      status: 'rollback_paused',
+      reason: 'stuck',
+      forensics: [],
+    });
+    const forced = judgeSwarmVerdict('rollback-forced-1', {
+      status: 'rollback_paused',
+      reason: 'stuck',
+      forensics,
+    });
+    // Assess
+    expect(deploy).toMatchObject({ error: 'RolloutFailed', message: 'paused' });
+    expect(plain).toMatchObject({
+      error: 'RollbackPaused',
+      message: 'putting the last good release back ended rollback_paused: stuck',
+    });
+    expect(forced).toMatchObject({
+      error: 'RollbackFailed',
+      message: `putting the last good release back ended rollback_paused (forced): stuck; shop_web: rollback_paused, runs ${goodImage}; failed tasks t1 failed exit 4`,
     });
   });
 });

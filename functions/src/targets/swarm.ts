@@ -144,7 +144,12 @@ export function judgeSwarmVerdict(deploymentId: string, verdict: FinalSwarmVerdi
   if (verdict.status === 'deployed') return { outcome: 'completed', deploymentId };
   if (!deploymentId.startsWith('rollback')) {
     // The agent's reason already names the failed task; the forensics travel whole in `swarm`.
-    const message = `${verdict.status === 'rolled_back_by_swarm' ? 'Swarm rolled the update back: ' : ''}${verdict.reason}`;
+    // (verdict.ts words a rollback the agent gave no reason for "Swarm rolled the update back".)
+    const byItself = 'Swarm rolled the update back';
+    const message =
+      verdict.status === 'rolled_back_by_swarm' && !verdict.reason.startsWith(byItself)
+        ? `${byItself}: ${verdict.reason}`
+        : verdict.reason;
     return {
       outcome: 'failed',
       error: 'RolloutFailed',
