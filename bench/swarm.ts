@@ -61,14 +61,11 @@ export async function measureSwarm(sandbox: Sandbox): Promise<SwarmFigures> {
     agentBackstopSeconds: backstopSeconds,
   });
   const names = swarmParameters(sandbox.parameterPrefix, app, 'prod');
-  const specImage = () =>
-    String(
-      (
-        sandbox.docker?.swarm.inspectService(`${app}_web`) as {
-          Spec?: { TaskTemplate?: { ContainerSpec?: { Image?: string } } };
-        }
-      ).Spec?.TaskTemplate?.ContainerSpec?.Image ?? '',
-    );
+  type Inspected = { Spec?: { TaskTemplate?: { ContainerSpec?: { Image?: string } } } };
+  const specImage = () => {
+    const service = sandbox.docker?.swarm.inspectService(`${app}_web`) as Inspected | undefined;
+    return service?.Spec?.TaskTemplate?.ContainerSpec?.Image ?? '';
+  };
   let finalEventAt: number | undefined;
   sandbox.emulator.onEvent((event) => {
     const detail = event.detail as { app?: string; state?: string };

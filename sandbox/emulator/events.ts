@@ -155,7 +155,7 @@ export function isoSeconds(ms: number): string {
 const ENTRY_KEYS = ['Source', 'DetailType', 'Detail', 'Resources', 'EventBusName', 'Time'] as const;
 
 /** EventBridge PutEvents onto the default bus or a custom bus created with {@link EventHub.createBus}. */
-export function eventsService(hub: EventHub, region: string, account: string): ServiceDefinition {
+export function eventsService(hub: EventHub): ServiceDefinition {
   const putEvents: Operation = {
     keys: ['Entries'],
     handle(params: Params) {

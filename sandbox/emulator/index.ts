@@ -132,7 +132,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       sqs.service(),
       sfn.service(),
       dynamodb.service(),
-      eventsService(hub, region, accountId),
+      eventsService(hub),
       lightsail.service(),
     ],
     faults,
