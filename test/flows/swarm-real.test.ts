@@ -20,10 +20,13 @@ describe('swarm target on a real Docker Engine', () => {
   beforeAll(async () => {
     const tag = (name: string) => `${name}-${process.pid}`;
     const forever = 'while true; do sleep 1; done';
+    // The same content pushed to another repository of the lab (the agent tests build identical
+    // images) may come back under that repository's name: keep the digest, name this repository.
+    const pinned = (image: string) => `${lab.registry}/${repository}@${image.slice(image.indexOf('@') + 1)}`;
     images = {
-      good: await pushTestImage(lab, repository, tag('good'), { script: forever }),
-      good2: await pushTestImage(lab, repository, tag('good2'), { script: `echo v2; ${forever}` }),
-      crash: await pushTestImage(lab, repository, tag('crash'), { script: 'echo boom; exit 3' }),
+      good: pinned(await pushTestImage(lab, repository, tag('good'), { script: forever })),
+      good2: pinned(await pushTestImage(lab, repository, tag('good2'), { script: `echo v2; ${forever}` })),
+      crash: pinned(await pushTestImage(lab, repository, tag('crash'), { script: 'echo boom; exit 3' })),
     };
     // Simulated time runs 5x: the agent's own waits follow it, the engine's run in real time.
     sandbox = await startSandbox({ speed: 5 });
