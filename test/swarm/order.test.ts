@@ -151,6 +151,14 @@ describe('swarm order', () => {
       expect(() => buildSwarmOrder({ ...orderInput, services: orderInput.services.slice(0, 1) })).toThrow(
         "the order must name exactly the target's services (missing: shop_worker; not in the target: none)",
       );
+      expect(() =>
+        buildSwarmOrder({
+          ...orderInput,
+          services: [...orderInput.services, { name: 'shop_other', image: newImage }],
+        }),
+      ).toThrow(
+        "the order must name exactly the target's services (missing: none; not in the target: shop_other)",
+      );
     });
 
     it('lists each contract violation, separated, in its refusal', () => {
