@@ -109,6 +109,23 @@ describe('the swarm target', () => {
       expect(live).toEqual({ revision: newImage, deploymentInProgress: 'deploy-in-flight' });
     });
 
+    it('lists every image when the services disagree, and needs the app/env to know where to look', async () => {
+      // Prepare
+      ssm.put(
+        names.status,
+        reportOf('completed', {
+          services: [serviceReport('shop_web', goodImage), serviceReport('shop_worker', newImage)],
+        }),
+      );
+      // Act
+      const live = await swarm().readLive();
+      // Assess
+      expect(live).toEqual({ revision: `${goodImage}, ${newImage}` });
+      await expect(targetFor(config, clients).readLive()).rejects.toThrow(
+        'a swarm target needs the app and environment',
+      );
+    });
+
     it('says unknown when the agent never reported, and names no rollout once it ended', async () => {
       // Act
       const before = await swarm().readLive();
@@ -206,7 +223,12 @@ describe('the swarm target', () => {
       const after = await swarm().judgeRollout(deployment, { deadlinePassed: true });
       // Assess
       expect(before).toEqual({ outcome: 'pending' });
-      expect(after).toMatchObject({ outcome: 'failed', error: 'RolloutTimedOut' });
+      expect(after).toMatchObject({
+        outcome: 'failed',
+        error: 'RolloutTimedOut',
+        message:
+          'the swarm rollout did not end within the health timeout: still updating when the deploy timed out',
+      });
     });
 
     it('completes from the status parameter when the event was lost', async () => {
