@@ -86,6 +86,17 @@ export const mutationModules = {
     mutate: 'functions/src/ecs/task-definition.ts',
     tests: ['test/functions/task-definition.test.ts', 'test/functions/ecs-deploy.test.ts'],
   },
+  // The swarm target: the order and its signal, the verdict from the agent's reports, rollback,
+  // the Lightsail checks, the target behind the seam and the agent events' handler
+  'swarm-order': { mutate: 'functions/src/swarm/order.ts', tests: ['test/swarm/order.test.ts'] },
+  'swarm-verdict': { mutate: 'functions/src/swarm/verdict.ts', tests: ['test/swarm/verdict.test.ts'] },
+  'swarm-rollback': { mutate: 'functions/src/swarm/rollback.ts', tests: ['test/swarm/rollback.test.ts'] },
+  'swarm-lightsail': { mutate: 'functions/src/swarm/lightsail.ts', tests: ['test/swarm/lightsail.test.ts'] },
+  'swarm-target': {
+    mutate: 'functions/src/targets/swarm.ts',
+    tests: ['test/swarm/target.test.ts', 'test/swarm/health-gate.test.ts'],
+  },
+  'swarm-events': { mutate: 'functions/src/swarm/events.ts', tests: ['test/swarm/target.test.ts'] },
   // Release records
   release: {
     mutate: 'functions/src/release.ts',

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DeployState } from '../../functions/src/deploy-state.ts';
 import { watchFor } from '../../functions/src/ecs/service-deployment.ts';
 import { ecsTarget } from '../../functions/src/targets/ecs.ts';
-import { describeServicesResponse, serviceOf, story } from '../support/aws-fixtures.ts';
+import { describeServicesResponse, ecsTargetClients, serviceOf, story } from '../support/aws-fixtures.ts';
 import { deployment, live, planOf } from '../support/deploy-states.ts';
 
 /*
@@ -38,7 +38,8 @@ const state: DeployState = {
 
 function rollBack() {
   const { target, health } = state.plan.config;
-  return ecsTarget(target, health, { ecs }).rollBack(state);
+  if (target.type !== 'ecs') throw new Error('an ECS plan');
+  return ecsTarget(target, health, ecsTargetClients(ecs)).rollBack(state);
 }
 
 function deploymentIs(status: ServiceDeployment['status']) {

@@ -16,6 +16,7 @@ import { targetFor } from '../../functions/src/targets/target.ts';
 import {
   describeServicesResponse,
   describeTaskDefinitionResponse,
+  ecsTargetClients,
   serviceOf,
   serviceRollingOut,
   story,
@@ -38,11 +39,12 @@ afterEach(() => {
 });
 
 function deploy(client: ECSClient, plan: DeployPlan) {
-  return targetFor(plan.config, { ecs: client }).deploy(plan);
+  return targetFor(plan.config, ecsTargetClients(client)).deploy(plan);
 }
 
 function rollBack(client: ECSClient, state: DeployState, patience?: EcsRollbackPatience) {
   const { target, health } = state.plan.config;
+  if (target.type !== 'ecs') throw new TypeError('an ECS plan is expected');
   return ecsTarget(target, health, { ecs: client }, patience).rollBack(state);
 }
 
