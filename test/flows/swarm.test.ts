@@ -62,6 +62,7 @@ describe('swarm flows (sandbox)', () => {
       'AcquireLock',
       'LockAcquired?',
       'Deploy',
+      'ServiceDeployment?',
       'WaitForRollout',
       'HealthGate?',
       'RecordRelease',

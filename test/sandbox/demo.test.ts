@@ -14,8 +14,8 @@ describe('npm run demo', () => {
 
     // Assess
     expect(stdout).toContain('SIMULATION');
-    expect(stdout).toMatch(/v1\.0\.0\s+web\/prod \(ecs\)\s+Deployed in 11 state transitions/);
-    expect(stdout).toMatch(/v1\.0\.0\s+web\/edge \(swarm\)\s+Deployed in 11 state transitions/);
+    expect(stdout).toMatch(/v1\.0\.0\s+web\/prod \(ecs\)\s+Deployed in 12 state transitions/);
+    expect(stdout).toMatch(/v1\.0\.0\s+web\/edge \(swarm\)\s+Deployed in 12 state transitions/);
     expect(stdout).toMatch(
       /v1\.1\.0\s+web\/prod \(ecs\)\s+RolledBack in \d+ state transitions: RolloutFailed/,
     );
