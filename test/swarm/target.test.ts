@@ -99,6 +99,55 @@ describe('the swarm target', () => {
     });
   });
 
+  describe('preview (gantry plan)', () => {
+    it("diffs the services' images now against the order's, with reads only", async () => {
+      // Prepare: the agent last reported every service on the good image, and nothing is running.
+      ssm.put(names.status, reportOf('completed', {}, goodImage));
+
+      // Act
+      const preview = await swarm().preview(planOf());
+
+      // Assess
+      expect(preview.before).toEqual([
+        { name: 'shop_web', image: goodImage },
+        { name: 'shop_worker', image: goodImage },
+      ]);
+      expect(preview.after).toEqual([
+        { name: 'shop_web', image: newImage },
+        { name: 'shop_worker', image: newImage },
+      ]);
+      expect(preview.change).toBe(
+        `PutParameter ${names.order} (the order), then SendMessage to gantry-swarm-shop-prod (the wake-up)`,
+      );
+      expect(preview.checks.map((check) => check.status)).toEqual(['ok', 'ok']);
+      expect(ssm.parameters.has(names.order)).toBe(false);
+      expect(sqsMock.calls()).toHaveLength(0);
+    });
+
+    it('warns when the agent never reported, or a rollout is still running', async () => {
+      // Act
+      const silent = await swarm().preview(planOf());
+      ssm.put(names.status, reportOf('updating', { deploymentId: 'deploy-in-flight' }));
+      const busy = await swarm().preview(planOf());
+
+      // Assess
+      expect(silent.before).toEqual([
+        { name: 'shop_web', image: 'unknown' },
+        { name: 'shop_worker', image: 'unknown' },
+      ]);
+      expect(silent.checks[0]).toEqual({
+        check: 'agent report',
+        status: 'warn',
+        detail: 'no status parameter yet: the agent never reported',
+      });
+      expect(busy.checks[1]).toEqual({
+        check: 'swarm idle',
+        status: 'warn',
+        detail: 'deployment deploy-in-flight is still updating',
+      });
+    });
+  });
+
   describe('readLive', () => {
     it('says what the agent last saw running, and the rollout in progress', async () => {
       // Prepare
