@@ -171,7 +171,7 @@ describe('readForensics', () => {
     const forensics = await read('push-web-prod-2');
 
     // Assess
-    expect(forensics?.request).toEqual({ source: 'cli', reason: 'errors up', rollback: true });
+    expect(forensics?.request).toStrictEqual({ source: 'cli', reason: 'errors up', rollback: true });
     expect(forensics).not.toHaveProperty('record');
   });
 
@@ -186,7 +186,7 @@ describe('readForensics', () => {
     const forensics = await read('push-web-prod-2');
 
     // Assess
-    expect(forensics).toEqual({
+    expect(forensics).toStrictEqual({
       app: 'web',
       env: 'prod',
       executionArn: executionOf('push-web-prod-2'),
@@ -309,6 +309,7 @@ describe('readForensics', () => {
 
     // Assess
     await expect(reading).rejects.toMatchObject({ name: 'TransientAwsError' });
+    await expect(reading).rejects.toThrow(/^describing the execution: ThrottlingException/);
   });
 
   it.each([
