@@ -271,6 +271,7 @@ describe('dryRun', () => {
     ['one character for ?', 'web-prod?-task', 'web-prod1-task', 'ok'],
     ['no character for ? is no match', 'web-prod?-task', 'web-prod-task', 'fail'],
     ['a dot as a dot, not as any character', 'web-prod.task', 'web-prodXtask', 'fail'],
+    ['the dots and pluses IAM allows in a name, as themselves', 'web.prod+task', 'web.prod+task', 'ok'],
     ['the whole name, not a part of it', 'web-prod-task', 'my-web-prod-task-2', 'fail'],
   ])('matches IAM wildcards: %s', async (_, pattern, role, status) => {
     // Prepare
