@@ -265,6 +265,7 @@ describe('dryRun', () => {
     ]);
   });
 
+  // Role names may hold `+=,.@_-` besides letters and digits (IAM API Reference, CreateRole `RoleName`).
   it.each([
     ['a role under a path, by its name', 'web-*-task', 'service/web-prod-task', 'ok'],
     ['any run of characters for *, even none', 'web-*-task', 'web--task', 'ok'],
