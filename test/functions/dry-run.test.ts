@@ -336,7 +336,7 @@ describe('dryRun', () => {
     ssm.mock
       .on(GetParameterCommand, { Name: databaseUrl })
       .rejectsOnce(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }))
-      .rejectsOnce(Object.assign(new Error('boom'), { name: 'InternalServerError' }));
+      .rejectsOnce(Object.assign(new Error('the KMS key is disabled'), { name: 'InvalidKeyId' }));
 
     // Act
     const checks = await checkNamed('secret exists');
@@ -346,7 +346,7 @@ describe('dryRun', () => {
     expect(checks).toEqual([
       { check: 'secret exists', status: 'unknown', detail: `${databaseUrl}: you may not read it` },
     ]);
-    await expect(failing).rejects.toThrow();
+    await expect(failing).rejects.toMatchObject({ name: 'InvalidKeyId' });
   });
 
   it('warns that a deploy would wait for the execution holding the lock', async () => {
