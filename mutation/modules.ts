@@ -116,6 +116,14 @@ export const mutationModules = {
     tests: ['test/reconcile/decisions.test.ts'],
   },
   drift: { mutate: 'functions/src/reconcile/drift.ts', tests: ['test/reconcile/drift.test.ts'] },
+  // The CLI's domain: what gantry status, why, rollback --to and plan read and decide
+  status: { mutate: 'functions/src/status.ts', tests: ['test/cli/status.test.ts'] },
+  'status-forensics': {
+    mutate: 'functions/src/status-forensics.ts',
+    tests: ['test/functions/status-forensics.test.ts'],
+  },
+  'rollback-to': { mutate: 'functions/src/rollback-to.ts', tests: ['test/cli/rollback-to.test.ts'] },
+  'dry-run': { mutate: 'functions/src/dry-run.ts', tests: ['test/functions/dry-run.test.ts'] },
   // Edge resizer
   // url.test.ts alone: resize.test.ts (real images, seconds per test) only builds and parses
   // canonical derived URIs, which url.test.ts covers; leaving it out keeps a run to minutes.
