@@ -14,6 +14,7 @@ import type { ReleaseRecord } from '../../functions/src/release.ts';
 import {
   describeServicesResponse,
   describeTaskDefinitionResponse,
+  ecsTargetClients,
   serviceOf,
   story,
   webConfig,
@@ -85,7 +86,7 @@ beforeEach(() => {
   deps = {
     ssm: ssm.client,
     ecr: new ECRClient({ region: 'eu-west-1' }),
-    targets: { ecs: new ECSClient({ region: 'eu-west-1' }) },
+    targets: ecsTargetClients(new ECSClient({ region: 'eu-west-1' })),
     table: table.table,
     parameterPrefix: '/gantry',
     stateMachineArn,
