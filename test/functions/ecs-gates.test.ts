@@ -196,6 +196,9 @@ describe('decideGate', () => {
 
   it.each([
     ['TimeoutError', new DOMException('The operation timed out.', 'TimeoutError')],
+    // Node's fetch rejects a refused connection with TypeError "fetch failed" (undici).
+    ['TypeError', new TypeError('fetch failed')],
+    // An injected stand-in may throw anything.
     ['error', 'connection reset'],
   ])('answers ROLLBACK when the probe does not answer, naming why (%s)', async (why, thrown) => {
     // Prepare
