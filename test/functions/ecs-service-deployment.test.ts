@@ -287,3 +287,245 @@ describe('requireGateHooks', () => {
     );
   });
 });
+
+describe('a staged deployment watch, by strategy', () => {
+  it('takes ten linear steps when the service names no step percent (the ECS default)', () => {
+    expect(trafficSteps('LINEAR', undefined)).toBe(10);
+  });
+
+  it("arms a canary's first wait for its canary bake, ungated without gates in the config", () => {
+    // Act
+    const canary = watchFor(
+      {
+        deploymentConfiguration: {
+          strategy: 'CANARY',
+          canaryConfiguration: { canaryBakeTimeInMinutes: 1.5 },
+        },
+      },
+      'CANARY',
+      arn,
+      { gates: undefined, healthSeconds: 300 },
+    );
+
+    // Assess
+    expect(canary).toEqual({
+      serviceDeploymentArn: arn,
+      strategy: 'CANARY',
+      expect: 'SUCCESSFUL',
+      gated: false,
+      stepBakeSeconds: 90,
+      bakeSeconds: 0,
+      waitSeconds: 90 + 300,
+      rechecksLeft: 2 + 2,
+      gates: [],
+    });
+  });
+
+  it("arms a blue/green's first wait for the whole bake: it has no steps", () => {
+    // Act
+    const blueGreen = watchFor(
+      { deploymentConfiguration: { strategy: 'BLUE_GREEN', bakeTimeInMinutes: 5 } },
+      'BLUE_GREEN',
+      arn,
+      { gates: { alarms: [] }, healthSeconds: 300 },
+    );
+
+    // Assess
+    expect(blueGreen).toMatchObject({
+      gated: true,
+      stepBakeSeconds: 0,
+      bakeSeconds: 300,
+      waitSeconds: 600,
+      rechecksLeft: 3,
+    });
+  });
+
+  it('never arms a timer below one second, the least Step Functions waits', () => {
+    // Act
+    const instant = watchFor({}, 'LINEAR', arn, { gates: undefined, healthSeconds: 0 });
+
+    // Assess
+    expect(instant.waitSeconds).toBe(1);
+  });
+});
+
+describe('judgeServiceDeployment, how it says what happened', () => {
+  it.each([
+    [{ statusReason: 'Lifecycle hook failed' }, 'ECS rolled the deployment back: Lifecycle hook failed'],
+    [{}, 'ECS rolled the deployment back: no reason given'],
+  ])('names why ECS rolled back, or that it gave no reason (%j)', async (reason, message) => {
+    // Prepare
+    deploymentIs({ status: 'ROLLBACK_SUCCESSFUL', ...reason });
+
+    // Act
+    const judgement = await judgeServiceDeployment(ecs, where, { deadlinePassed: false });
+
+    // Assess
+    expect(judgement).toEqual({
+      outcome: 'failed',
+      error: 'RolloutFailed',
+      message,
+      deploymentId: 'ecs-svc/1234',
+      serviceDeploymentArn: arn,
+      status: 'ROLLBACK_SUCCESSFUL',
+      ecsRolledBack: true,
+      stoppedTasks: [],
+    });
+  });
+
+  it.each([
+    [{ statusReason: 'Lifecycle hook failed' }, 'ECS is rolling the deployment back: Lifecycle hook failed'],
+    [{}, 'ECS is rolling the deployment back: no reason given'],
+  ])('names why ECS is rolling back, or that it gave no reason (%j)', async (reason, message) => {
+    // Prepare
+    deploymentIs({ status: 'ROLLBACK_REQUESTED', ...reason });
+
+    // Act
+    const judgement = await judgeServiceDeployment(ecs, where, { deadlinePassed: false });
+
+    // Assess
+    expect(judgement).toMatchObject({
+      outcome: 'failed',
+      error: 'RolloutFailed',
+      message,
+      ecsRolledBack: true,
+    });
+  });
+
+  it('says a stopped deployment needs a person, with ECS’s reason, and that ECS did not roll it back', async () => {
+    // Prepare
+    deploymentIs({ status: 'STOPPED', statusReason: 'stopped by a user' });
+
+    // Act
+    const judgement = await judgeServiceDeployment(ecs, where, { deadlinePassed: false });
+
+    // Assess
+    expect(judgement).toMatchObject({
+      error: 'RolloutNeedsOperator',
+      message: 'service deployment ended STOPPED: stopped by a user; a person must check what runs',
+      ecsRolledBack: false,
+    });
+  });
+
+  it('says a rollback ECS finished forward instead needs a person', async () => {
+    // Prepare: Gantry asked for a rollback, ECS completed the deployment.
+    deploymentIs({ status: 'SUCCESSFUL' });
+    const rollingBack = { ...where, watch: { ...watch, expect: 'ROLLBACK_SUCCESSFUL' as const } };
+
+    // Act
+    const judgement = await judgeServiceDeployment(ecs, rollingBack, { deadlinePassed: false });
+
+    // Assess
+    expect(judgement).toMatchObject({
+      error: 'RolloutNeedsOperator',
+      message: 'service deployment ended SUCCESSFUL; a person must check what runs',
+    });
+  });
+
+  it('counts the stopped tasks an event described before ListTasks lists them', async () => {
+    // Prepare
+    deploymentIs({ status: 'PENDING' });
+    const observed = [
+      { taskArn: 't1', stopCode: 'TaskFailedToStart' },
+      { taskArn: 't2', stopCode: 'TaskFailedToStart' },
+    ];
+
+    // Act
+    const judgement = await judgeServiceDeployment(ecs, where, { deadlinePassed: false, observed });
+
+    // Assess
+    expect(judgement).toMatchObject({
+      error: 'RolloutFailed',
+      message: '2 task(s) of the new revision stopped (limit 2) at an unknown stage',
+      stoppedTasks: observed,
+    });
+  });
+
+  it('judges no stopped tasks while following a rollback it requested', async () => {
+    // Prepare
+    deploymentIs({ status: 'IN_PROGRESS' });
+    const rollingBack = { ...where, watch: { ...watch, expect: 'ROLLBACK_SUCCESSFUL' as const } };
+    const observed = [
+      { taskArn: 't1', stopCode: 'TaskFailedToStart' },
+      { taskArn: 't2', stopCode: 'TaskFailedToStart' },
+    ];
+
+    // Act
+    const judgement = await judgeServiceDeployment(ecs, rollingBack, { deadlinePassed: false, observed });
+
+    // Assess
+    expect(judgement).toEqual({ outcome: 'pending' });
+    expect(ecsMock).not.toHaveReceivedCommand(ListTasksCommand);
+  });
+
+  it('stops at no hook while the deployment is PENDING, nor at one that is not a PAUSE hook', async () => {
+    // Prepare
+    const awaiting = {
+      hookId: 'ecs-pause-new',
+      targetType: 'PAUSE' as const,
+      status: 'AWAITING_ACTION' as const,
+    };
+    const lambdaHook = {
+      hookId: 'lambda-hook',
+      targetType: 'LAMBDA' as const,
+      status: 'AWAITING_ACTION' as const,
+    };
+
+    // Act
+    deploymentIs({ status: 'PENDING', lifecycleHookDetails: [awaiting] });
+    const pending = await judgeServiceDeployment(ecs, where, { deadlinePassed: false });
+    deploymentIs({ status: 'IN_PROGRESS', lifecycleHookDetails: [lambdaHook] });
+    const lambda = await judgeServiceDeployment(ecs, where, { deadlinePassed: false });
+
+    // Assess
+    expect(pending).toEqual({ outcome: 'pending' });
+    expect(lambda).toEqual({ outcome: 'pending' });
+  });
+
+  it('names the stage UNKNOWN at a gate ECS gave no stage for', async () => {
+    // Prepare
+    deploymentIs({
+      status: 'IN_PROGRESS',
+      lifecycleHookDetails: [{ hookId: 'ecs-pause-new', targetType: 'PAUSE', status: 'AWAITING_ACTION' }],
+    });
+
+    // Act
+    const judgement = await judgeServiceDeployment(ecs, where, { deadlinePassed: false });
+
+    // Assess
+    expect(judgement).toMatchObject({ outcome: 'gate', lifecycleStage: 'UNKNOWN' });
+  });
+
+  it('says where a deployment stood when it timed out', async () => {
+    // Prepare
+    deploymentIs({ status: 'IN_PROGRESS', lifecycleStage: 'BAKE_TIME' });
+
+    // Act
+    const judgement = await judgeServiceDeployment(ecs, where, { deadlinePassed: true });
+
+    // Assess
+    expect(judgement).toMatchObject({
+      error: 'RolloutTimedOut',
+      message: 'the service deployment is still IN_PROGRESS at BAKE_TIME after its expected end',
+      ecsRolledBack: false,
+    });
+  });
+
+  it('says which service deployment ECS does not know, with its reason', async () => {
+    // Prepare
+    ecsMock.on(DescribeServiceDeploymentsCommand).resolves({
+      serviceDeployments: [],
+      failures: [{ arn, reason: 'MISSING' }],
+    });
+
+    // Act / Assess
+    await expect(judgeServiceDeployment(ecs, where, { deadlinePassed: false })).rejects.toMatchObject({
+      name: 'RolloutNeedsOperator',
+      message: `ECS does not know service deployment ${arn}: MISSING`,
+    });
+    ecsMock.on(DescribeServiceDeploymentsCommand).resolves({});
+    await expect(judgeServiceDeployment(ecs, where, { deadlinePassed: false })).rejects.toMatchObject({
+      message: `ECS does not know service deployment ${arn}: not found`,
+    });
+  });
+});
