@@ -512,7 +512,8 @@ describe('judgeServiceDeployment, how it says what happened', () => {
   });
 
   it('says which service deployment ECS does not know, with its reason', async () => {
-    // Prepare
+    // Prepare: a failure names the ARN and the reason MISSING (ECS API model,
+    // DescribeServiceDeploymentsResponse.failures in @aws-sdk/client-ecs).
     ecsMock.on(DescribeServiceDeploymentsCommand).resolves({
       serviceDeployments: [],
       failures: [{ arn, reason: 'MISSING' }],
