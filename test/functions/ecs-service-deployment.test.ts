@@ -530,3 +530,64 @@ describe('judgeServiceDeployment, how it says what happened', () => {
     });
   });
 });
+
+describe('stopWithRollback, when ECS refuses the stop', () => {
+  it('stops a PENDING deployment too, and accepts an InvalidParameterException: it began rolling back meanwhile', async () => {
+    // Prepare
+    deploymentIs({ status: 'PENDING' });
+    ecsMock
+      .on(StopServiceDeploymentCommand)
+      .rejects(
+        Object.assign(new Error('rolling back'), { name: 'InvalidParameterException', $metadata: {} }),
+      );
+
+    // Act / Assess
+    await expect(stopWithRollback(ecs, arn)).resolves.toBe('PENDING');
+    expect(ecsMock).toHaveReceivedCommand(StopServiceDeploymentCommand);
+  });
+
+  it('fails with the error ECS gave for any other refusal', async () => {
+    // Prepare
+    deploymentIs({ status: 'IN_PROGRESS' });
+    ecsMock
+      .on(StopServiceDeploymentCommand)
+      .rejects(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException', $metadata: {} }));
+
+    // Act / Assess
+    await expect(stopWithRollback(ecs, arn)).rejects.toMatchObject({ name: 'AccessDeniedException' });
+  });
+});
+
+describe('requireGateHooks, what it tells the person', () => {
+  it('names the service, its strategy and what gates need', () => {
+    // Prepare
+    const rolling: Service = { deploymentConfiguration: { strategy: 'ROLLING' } };
+
+    // Act / Assess
+    expect(() => requireGateHooks(rolling, target)).toThrow(
+      'ECS service prod/web uses the ROLLING strategy: gates need BLUE_GREEN, LINEAR or CANARY with PAUSE hooks at POST_TEST_TRAFFIC_SHIFT, PRE_PRODUCTION_TRAFFIC_SHIFT, POST_PRODUCTION_TRAFFIC_SHIFT',
+    );
+  });
+
+  it('counts only PAUSE hooks, and names every stage without one', () => {
+    // Prepare: a Lambda hook at the gate stages answers by itself; it is no pause for Gantry.
+    const lambdaHooked = {
+      deploymentConfiguration: {
+        strategy: 'LINEAR',
+        lifecycleHooks: [{ targetType: 'LAMBDA', lifecycleStages: [...gateStages] }, { targetType: 'PAUSE' }],
+      },
+    } as Service;
+
+    // Act / Assess
+    expect(() => requireGateHooks(lambdaHooked, target)).toThrow(
+      `ECS service prod/web has no PAUSE lifecycle hook at POST_TEST_TRAFFIC_SHIFT, PRE_PRODUCTION_TRAFFIC_SHIFT, POST_PRODUCTION_TRAFFIC_SHIFT: add them to the service's deploymentConfiguration.lifecycleHooks (README, "Gates") or remove gates from the config`,
+    );
+  });
+
+  it('refuses a staged service without any lifecycle hook', () => {
+    // Act / Assess
+    expect(() => requireGateHooks({ deploymentConfiguration: { strategy: 'BLUE_GREEN' } }, target)).toThrow(
+      expect.objectContaining({ name: 'GateHooksMissing' }),
+    );
+  });
+});
