@@ -81,6 +81,7 @@ export const mutationModules = {
     mutate: 'functions/src/targets/ecs.ts',
     tests: [
       'test/functions/ecs-target.test.ts',
+      'test/functions/ecs-target-seam.test.ts',
       'test/functions/targets.test.ts',
       'test/functions/ecs-staged-target.test.ts',
     ],
