@@ -20,6 +20,7 @@ import {
   trafficSteps,
   watchFor,
 } from '../../functions/src/ecs/service-deployment.ts';
+import { throttled, transientWhile } from '../support/throttling.ts';
 
 /*
  * Following an ECS blue/green, linear or canary deployment: DescribeServiceDeployments is the truth.
@@ -73,6 +74,7 @@ describe('a staged deployment watch', () => {
 
   it('sets the timer at the final bake once production traffic has shifted', () => {
     expect(rearm(watch, 'BAKE_TIME', 600).waitSeconds).toBe(900 + 600);
+    expect(rearm(watch, 'POST_PRODUCTION_TRAFFIC_SHIFT', 600).waitSeconds).toBe(900 + 600);
   });
 });
 
@@ -283,7 +285,10 @@ describe('requireGateHooks', () => {
 
   it('refuses a rolling service', () => {
     expect(() => requireGateHooks({}, target)).toThrow(
-      expect.objectContaining({ name: 'GateHooksMissing', message: expect.stringContaining('ROLLING') }),
+      expect.objectContaining({
+        name: 'GateHooksMissing',
+        message: expect.stringContaining('uses the ROLLING strategy'),
+      }),
     );
   });
 });
@@ -291,6 +296,7 @@ describe('requireGateHooks', () => {
 describe('a staged deployment watch, by strategy', () => {
   it('takes ten linear steps when the service names no step percent (the ECS default)', () => {
     expect(trafficSteps('LINEAR', undefined)).toBe(10);
+    expect(trafficSteps('LINEAR', {})).toBe(10);
   });
 
   it("arms a canary's first wait for its canary bake, ungated without gates in the config", () => {
@@ -343,9 +349,14 @@ describe('a staged deployment watch, by strategy', () => {
   it('never arms a timer below one second, the least Step Functions waits', () => {
     // Act
     const instant = watchFor({}, 'LINEAR', arn, { gates: undefined, healthSeconds: 0 });
+    const unconfigured = watchFor({ deploymentConfiguration: {} }, 'LINEAR', arn, {
+      gates: undefined,
+      healthSeconds: 0,
+    });
 
     // Assess
     expect(instant.waitSeconds).toBe(1);
+    expect(unconfigured.waitSeconds).toBe(1);
   });
 });
 
@@ -590,4 +601,111 @@ describe('requireGateHooks, what it tells the person', () => {
       expect.objectContaining({ name: 'GateHooksMissing' }),
     );
   });
+});
+
+describe('judgeServiceDeployment, more of what it says', () => {
+  it("names ECS's reason, not an earlier CONTINUE of Gantry's, when ECS rolled back by itself", async () => {
+    // Prepare: Gantry let the first gate pass; a hook timed out later.
+    deploymentIs({ status: 'ROLLBACK_SUCCESSFUL', rollback: { reason: 'Lifecycle hook timed out' } });
+    const passed = {
+      ...watch,
+      gates: [
+        {
+          hookId: 'h',
+          lifecycleStage: 'POST_TEST_TRAFFIC_SHIFT',
+          action: 'CONTINUE' as const,
+          reasons: ['no alarm in ALARM (web-5xx)'],
+          decidedAt: '2026-12-03T10:00:00.000Z',
+          sent: true,
+        },
+      ],
+    };
+
+    // Act
+    const judgement = await judgeServiceDeployment(
+      ecs,
+      { ...where, watch: passed },
+      { deadlinePassed: false },
+    );
+
+    // Assess
+    expect(judgement).toMatchObject({ message: 'ECS rolled the deployment back: Lifecycle hook timed out' });
+  });
+
+  it("joins every reason of Gantry's ROLLBACK", async () => {
+    // Prepare
+    deploymentIs({ status: 'ROLLBACK_IN_PROGRESS' });
+    const refused = {
+      ...watch,
+      gates: [
+        {
+          hookId: 'h',
+          lifecycleStage: 'POST_TEST_TRAFFIC_SHIFT',
+          action: 'ROLLBACK' as const,
+          reasons: ['alarm web-5xx is in ALARM', '2 task(s) of the new revision stopped (limit 2)'],
+          decidedAt: '2026-12-03T10:00:00.000Z',
+          sent: true,
+        },
+      ],
+    };
+
+    // Act
+    const judgement = await judgeServiceDeployment(
+      ecs,
+      { ...where, watch: refused },
+      { deadlinePassed: false },
+    );
+
+    // Assess
+    expect(judgement).toMatchObject({
+      message:
+        "Gantry's gate at POST_TEST_TRAFFIC_SHIFT answered ROLLBACK: alarm web-5xx is in ALARM; 2 task(s) of the new revision stopped (limit 2)",
+    });
+  });
+
+  it('says the stage is unknown, and the status UNKNOWN, when ECS names neither at the deadline', async () => {
+    // Prepare: status and lifecycleStage are optional in the ECS API model (ServiceDeployment).
+    deploymentIs({});
+
+    // Act
+    const judgement = await judgeServiceDeployment(ecs, where, { deadlinePassed: true });
+
+    // Assess
+    expect(judgement).toMatchObject({
+      error: 'RolloutTimedOut',
+      message: 'the service deployment is still UNKNOWN at an unknown stage after its expected end',
+    });
+  });
+
+  it('asks DescribeServiceDeployments for the watched deployment', async () => {
+    // Prepare
+    deploymentIs({ status: 'SUCCESSFUL' });
+
+    // Act
+    await judgeServiceDeployment(ecs, where, { deadlinePassed: false });
+
+    // Assess
+    expect(ecsMock).toHaveReceivedCommandWith(DescribeServiceDeploymentsCommand, {
+      serviceDeploymentArns: [arn],
+    });
+  });
+
+  it.each([
+    [
+      'describing the service deployment',
+      DescribeServiceDeploymentsCommand,
+      () => stopWithRollback(ecs, arn),
+    ],
+    ['stopping the service deployment', StopServiceDeploymentCommand, () => stopWithRollback(ecs, arn)],
+  ] as const)(
+    'fails with TransientAwsError saying it was %s when ECS throttles',
+    async (doing, command, act) => {
+      // Prepare
+      deploymentIs({ status: 'IN_PROGRESS' });
+      ecsMock.on(command as typeof StopServiceDeploymentCommand).rejects(throttled());
+
+      // Act / Assess
+      await expect(act()).rejects.toMatchObject(transientWhile(doing));
+    },
+  );
 });
