@@ -11,6 +11,7 @@ import type { DeployConfig } from '../../functions/src/config/schema.ts';
 import { decideGate, type GateDependencies } from '../../functions/src/ecs/gates.ts';
 import { watchFor } from '../../functions/src/ecs/service-deployment.ts';
 import type { TargetDeployment } from '../../functions/src/targets/target.ts';
+import { throttled, transientWhile } from '../support/throttling.ts';
 
 /*
  * DecideGate: Gantry's checks at a pause hook, and its answer.
@@ -328,5 +329,30 @@ describe('decideGate', () => {
     await expect(decideGate(deps(), { deployment, config, gate })).rejects.toMatchObject({
       name: 'AccessDeniedException',
     });
+  });
+
+  it('names every gate alarm it found quiet', async () => {
+    // Act
+    const decided = await decideGate(deps(), {
+      deployment,
+      config: { ...config, gates: { alarms: ['web-5xx', 'web-slo'] } },
+      gate,
+    });
+
+    // Assess
+    expect(decided.watch?.gates.at(-1)?.reasons[0]).toBe('no alarm in ALARM (web-5xx, web-slo)');
+  });
+
+  it.each([
+    ['describing the gate alarms', () => cloudwatchMock.on(DescribeAlarmsCommand).rejects(throttled())],
+    ['answering the pause hook', () => ecsMock.on(ContinueServiceDeploymentCommand).rejects(throttled())],
+  ])('fails with TransientAwsError saying it was %s when AWS throttles', async (doing, throttle) => {
+    // Prepare
+    throttle();
+
+    // Act / Assess
+    await expect(decideGate(deps(), { deployment, config, gate })).rejects.toMatchObject(
+      transientWhile(doing),
+    );
   });
 });

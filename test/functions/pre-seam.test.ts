@@ -47,8 +47,8 @@ describe('withNeutralState', () => {
     const current = { plan: planOf() };
 
     // Act / Assess
-    expect(withNeutralState(firstDeploy)).toEqual(firstDeploy);
-    expect(withNeutralState(current)).toEqual(current);
+    expect(withNeutralState(firstDeploy)).toStrictEqual(firstDeploy);
+    expect(withNeutralState(current)).toStrictEqual(current);
   });
 
   it('keeps the revision a plan image names over a stray task definition ARN', () => {
