@@ -437,8 +437,8 @@ describe('judgeServiceDeployment, how it says what happened', () => {
     // Prepare
     deploymentIs({ status: 'PENDING' });
     const observed = [
-      { taskArn: 't1', stopCode: 'TaskFailedToStart' },
-      { taskArn: 't2', stopCode: 'TaskFailedToStart' },
+      { taskArn: 't1', stopCode: 'TaskFailedToStart', containers: [] },
+      { taskArn: 't2', stopCode: 'TaskFailedToStart', containers: [] },
     ];
 
     // Act
@@ -457,8 +457,8 @@ describe('judgeServiceDeployment, how it says what happened', () => {
     deploymentIs({ status: 'IN_PROGRESS' });
     const rollingBack = { ...where, watch: { ...watch, expect: 'ROLLBACK_SUCCESSFUL' as const } };
     const observed = [
-      { taskArn: 't1', stopCode: 'TaskFailedToStart' },
-      { taskArn: 't2', stopCode: 'TaskFailedToStart' },
+      { taskArn: 't1', stopCode: 'TaskFailedToStart', containers: [] },
+      { taskArn: 't2', stopCode: 'TaskFailedToStart', containers: [] },
     ];
 
     // Act
@@ -478,7 +478,7 @@ describe('judgeServiceDeployment, how it says what happened', () => {
     };
     const lambdaHook = {
       hookId: 'lambda-hook',
-      targetType: 'LAMBDA' as const,
+      targetType: 'AWS_LAMBDA' as const,
       status: 'AWAITING_ACTION' as const,
     };
 
@@ -585,7 +585,10 @@ describe('requireGateHooks, what it tells the person', () => {
     const lambdaHooked = {
       deploymentConfiguration: {
         strategy: 'LINEAR',
-        lifecycleHooks: [{ targetType: 'LAMBDA', lifecycleStages: [...gateStages] }, { targetType: 'PAUSE' }],
+        lifecycleHooks: [
+          { targetType: 'AWS_LAMBDA', lifecycleStages: [...gateStages] },
+          { targetType: 'PAUSE' },
+        ],
       },
     } as Service;
 
