@@ -4,7 +4,6 @@ import {
   DescribeTaskDefinitionCommand,
   ECSClient,
   ListTasksCommand,
-  RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -206,50 +205,6 @@ describe('rollBack, the failure it reads', () => {
       target: 'ecs',
       deploymentId: rollbackDeploymentId,
       revision: live.revision,
-    });
-  });
-});
-
-describe('deploy, what it hands the wait states', () => {
-  function rollingService() {
-    ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf()));
-    ecsMock.on(DescribeTaskDefinitionCommand).resolves(describeTaskDefinitionResponse());
-    ecsMock.on(RegisterTaskDefinitionCommand).resolves({
-      taskDefinition: { taskDefinitionArn: story.taskDefinitionArn, family: 'web', revision: 42 },
-    });
-    ecsMock.on(UpdateServiceCommand).resolves({ service: serviceRollingOut('IN_PROGRESS') });
-  }
-
-  it('names the image the service ran before, so even a first deploy rolls back by image', async () => {
-    // Prepare
-    rollingService();
-
-    // Act
-    const started = await target().deploy(planOf());
-
-    // Assess
-    expect(started).toStrictEqual({
-      target: 'ecs',
-      deploymentId: story.deploymentId,
-      revision: story.taskDefinitionArn,
-      previousRevision: story.previousTaskDefinitionArn,
-      previousImage: live.image,
-    });
-  });
-
-  it('names no previous image for a requested rollback to a recorded revision', async () => {
-    // Prepare
-    rollingService();
-
-    // Act
-    const started = await target().deploy(planOf({ mode: 'rollback', desired: live }));
-
-    // Assess
-    expect(started).toStrictEqual({
-      target: 'ecs',
-      deploymentId: story.deploymentId,
-      revision: live.revision,
-      previousRevision: story.previousTaskDefinitionArn,
     });
   });
 });
