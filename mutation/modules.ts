@@ -73,11 +73,15 @@ export const mutationModules = {
     mutate: 'functions/src/targets/target.ts',
     tests: ['test/functions/targets.test.ts', 'test/functions/ecs-target.test.ts'],
   },
-  'pre-seam': { mutate: 'functions/src/targets/pre-seam.ts', tests: ['test/functions/targets.test.ts'] },
+  'pre-seam': {
+    mutate: 'functions/src/targets/pre-seam.ts',
+    tests: ['test/functions/pre-seam.test.ts', 'test/functions/targets.test.ts'],
+  },
   'ecs-target': {
     mutate: 'functions/src/targets/ecs.ts',
     tests: [
       'test/functions/ecs-target.test.ts',
+      'test/functions/ecs-target-seam.test.ts',
       'test/functions/targets.test.ts',
       'test/functions/ecs-staged-target.test.ts',
     ],

@@ -73,6 +73,33 @@ describe('deploy', () => {
     });
   });
 
+  it('names the image the service ran before, so even a first deploy rolls back by image', async () => {
+    // Act
+    const started = await deploy(ecs, planOf());
+
+    // Assess
+    expect(started).toStrictEqual({
+      target: 'ecs',
+      deploymentId: story.deploymentId,
+      revision: story.taskDefinitionArn,
+      previousRevision: story.previousTaskDefinitionArn,
+      previousImage: live.image,
+    });
+  });
+
+  it('names no previous image for a requested rollback to a recorded revision', async () => {
+    // Act
+    const started = await deploy(ecs, planOf({ mode: 'rollback', desired: live }));
+
+    // Assess
+    expect(started).toStrictEqual({
+      target: 'ecs',
+      deploymentId: story.deploymentId,
+      revision: live.revision,
+      previousRevision: story.previousTaskDefinitionArn,
+    });
+  });
+
   it('reuses the recorded revision for a requested rollback, registering nothing', async () => {
     await deploy(ecs, planOf({ mode: 'rollback', desired: live }));
 
