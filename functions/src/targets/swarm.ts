@@ -183,14 +183,7 @@ async function deployToSwarm(
 ): Promise<TargetDeployment> {
   const appEnv = { app: plan.app, env: plan.env };
   const parameters = swarmParameters(clients.parameterPrefix, plan.app, plan.env);
-  // A requested rollback reuses the recorded revision: the very image and environment it ran.
-  const recorded =
-    plan.desired.revision === undefined ? undefined : parseSwarmRevision(plan.desired.revision);
-  const ecrHost = plan.desired.image.split('/')[0] ?? '';
-  const services =
-    recorded === undefined
-      ? servicesOnImage(target, { repository: plan.config.repository, digest: plan.desired.digest }, ecrHost)
-      : target.services.map((service) => ({ name: service.name, image: recorded.image }));
+  const { recorded, services } = orderedServices(target, plan);
   const environmentVersion =
     recorded === undefined
       ? await parameterVersion(clients.ssm, parameters.environment)
@@ -360,19 +353,28 @@ export async function swarmHealthGate(
 /** The gate's checks, whatever `bakeSeconds`: the bound on its state transitions. */
 export const healthGateChecks = 5;
 
+/**
+ * The services an order for this plan names, each with its image. A requested rollback reuses the
+ * recorded revision: the very image (and environment version) it ran.
+ */
+function orderedServices(target: SwarmTarget, plan: DeployPlan) {
+  const recorded =
+    plan.desired.revision === undefined ? undefined : parseSwarmRevision(plan.desired.revision);
+  const ecrHost = plan.desired.image.split('/')[0] ?? '';
+  const services =
+    recorded === undefined
+      ? servicesOnImage(target, { repository: plan.config.repository, digest: plan.desired.digest }, ecrHost)
+      : target.services.map((service) => ({ name: service.name, image: recorded.image }));
+  return { recorded, services };
+}
+
 async function previewSwarmDeploy(
   target: SwarmTarget,
   clients: SwarmTargetClients,
   plan: DeployPlan,
 ): Promise<TargetPreview> {
   const appEnv = { app: plan.app, env: plan.env };
-  const recorded =
-    plan.desired.revision === undefined ? undefined : parseSwarmRevision(plan.desired.revision);
-  const ecrHost = plan.desired.image.split('/')[0] ?? '';
-  const after =
-    recorded === undefined
-      ? servicesOnImage(target, { repository: plan.config.repository, digest: plan.desired.digest }, ecrHost)
-      : target.services.map((service) => ({ name: service.name, image: recorded.image }));
+  const after = orderedServices(target, plan).services;
   const report = await readStatus(clients.ssm, clients.parameterPrefix, appEnv);
   const before = target.services.map((service) => ({
     name: service.name,
