@@ -3,6 +3,7 @@ import { measureBundles, type PricedPackage, pricedPackages } from './bundles.ts
 import { measureLatencies, measureTransitions } from './flows.ts';
 import { printScaleFigures } from './scale-report.ts';
 import { measureStagedReactions, measureStagedTransitions } from './staged.ts';
+import { measureSwarm } from './swarm.ts';
 
 /**
  * `npm run bench`: figures and ratios side by side, all measured in this run. Not a test: the
@@ -53,6 +54,7 @@ const staged = await measureStagedTransitions(sandbox, [
 ]);
 console.table(staged);
 const stagedReactions = await measureStagedReactions(sandbox);
+const swarm = await measureSwarm(sandbox);
 await sandbox.close();
 console.table(
   stagedReactions.map((row) => ({
@@ -100,6 +102,38 @@ goal(
   'rollback starts <= 5 s after the N-th failure (both crash cases measured)',
   rollbacks.length === 2 && rollbacks.every((value) => value <= 5),
 );
+
+console.log('\n2c. The swarm target (the real agent in process on the Docker Engine API simulator)');
+console.table(
+  swarm.transitions.map((row) => ({
+    'tasks start after (simulated s)': row.startSeconds,
+    transitions: row.transitions,
+    status: row.status,
+  })),
+);
+console.table([
+  { figure: 'order written -> agent updates the service (wake-up)', value: ms(swarm.orderToUpdateMs) },
+  {
+    figure: `order written -> agent updates the service (no wake-up, backstop ${swarm.backstopSeconds} s)`,
+    value: ms(swarm.orderToUpdateWithoutWakeUpMs),
+  },
+  { figure: 'agent final event -> execution resumed', value: ms(swarm.endToResumedMs) },
+]);
+console.log(
+  '(agent idle RSS and AWS calls per hour: `node --import tsx agent/bench.ts`, on a real Docker Engine; see agent/README.md, "Figures")',
+);
+const [swarmShort, swarmLong] = swarm.transitions;
+goal('swarm: transitions equal for a 10x longer rollout', swarmShort?.transitions === swarmLong?.transitions);
+goal(
+  'swarm: transitions <= 20',
+  swarm.transitions.every((row) => row.transitions > 0 && row.transitions <= 20),
+);
+goal('swarm: order -> update <= 1 s with the wake-up', swarm.orderToUpdateMs <= 1000);
+goal(
+  'swarm: order -> update <= the backstop interval without it',
+  swarm.orderToUpdateWithoutWakeUpMs <= swarm.backstopSeconds * 1000 + 1000,
+);
+goal('swarm: agent end event -> resumed <= 1 s', swarm.endToResumedMs <= 1000);
 
 console.log(
   '\n3. Function bundles (as serverless.yml builds them) vs two bundles of the same SDK clients: whole clients minified, and the bare ESM floor',

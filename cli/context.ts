@@ -1,7 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { LightsailClient } from '@aws-sdk/client-lightsail';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { CoordinationTable } from '../functions/src/coordination/table.ts';
 import type { TargetClients } from '../functions/src/targets/target.ts';
@@ -25,7 +27,7 @@ export interface ContextHooks {
   onCall?: (call: { client: string; command: string }) => void;
 }
 
-type AwsClient = SSMClient | ECRClient | ECSClient | SFNClient | DynamoDBClient;
+type AwsClient = SSMClient | ECRClient | ECSClient | SFNClient | DynamoDBClient | SQSClient | LightsailClient;
 
 /** Counts each command sent, at the first middleware step: before, and so apart from, retries. */
 function countCalls(client: AwsClient, onCall: NonNullable<ContextHooks['onCall']>): void {
@@ -104,6 +106,8 @@ export function createContext(
   const ecs = lazy(() => new ECSClient(config));
   const sfn = lazy(() => new SFNClient(config));
   const dynamodb = lazy(() => new DynamoDBClient(config));
+  const sqs = lazy(() => new SQSClient(config));
+  const lightsail = lazy(() => new LightsailClient(config));
   const clients: Clients = {
     get ssm() {
       return ssm();
@@ -126,14 +130,25 @@ export function createContext(
     if (!found) throw new UsageError(`give ${flag} or set ${variable} (the stack's output)`);
     return found;
   };
+  const parameterPrefix = options.prefix ?? env.GANTRY_PARAMETER_PREFIX ?? sandboxDefaults.parameterPrefix;
   return {
     clients,
     targets: {
       get ecs() {
         return ecs();
       },
+      get ssm() {
+        return ssm();
+      },
+      get sqs() {
+        return sqs();
+      },
+      get lightsail() {
+        return lightsail();
+      },
+      parameterPrefix,
     },
-    parameterPrefix: options.prefix ?? env.GANTRY_PARAMETER_PREFIX ?? sandboxDefaults.parameterPrefix,
+    parameterPrefix,
     table: () => ({
       dynamodb: clients.dynamodb,
       tableName: named(

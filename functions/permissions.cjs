@@ -71,6 +71,22 @@ function permissionsFor(prefix) {
     'Fn::Sub': 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default',
   };
 
+  // A swarm's wake-up queues, by the name pattern of the stack parameter SwarmQueueNames. SQS
+  // authorizes GetQueueUrl and SendMessage on the queue ARN (Service Authorization Reference,
+  // list_amazonsqs.html, resource type `queue`).
+  const swarmQueues = {
+    'Fn::Sub': 'arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${SwarmQueueNames}',
+  };
+  const signalSwarm = [
+    allow(['ssm:PutParameter'], appEnv('order')),
+    allow(['sqs:GetQueueUrl', 'sqs:SendMessage'], swarmQueues),
+  ];
+  // Lightsail: GetInstances lists the region (no filter, no resource) and GetLoadBalancer is granted
+  // on "*" as in the Lightsail User Guide's own resource-level example (security_iam_resource-based-
+  // policy-examples.html: read actions on "*"); the Service Authorization Reference
+  // (list_amazonlightsail.html) lists no condition Gantry could narrow them with. Read-only.
+  const lightsailReads = (actions) => allow(actions, '*');
+
   const readRollout = [
     allow(['ecs:DescribeServices'], services, managedOnly),
     allow(['ecs:DescribeServiceDeployments'], serviceDeployments),
@@ -115,6 +131,8 @@ function permissionsFor(prefix) {
     ],
     resolveConfig: [
       allow(['ssm:GetParameter'], [appEnv('config'), appEnv('release')]),
+      // A swarm target's hosts must be there and running before an order is written.
+      lightsailReads(['lightsail:GetInstances']),
       allow(['ecr:DescribeImages'], repositories),
       // Reads any service, tagged or not, so that an unmarked one fails here with a clear error
       // instead of an AccessDeniedException halfway through a deploy.
@@ -144,25 +162,40 @@ function permissionsFor(prefix) {
       allow(['iam:PassRole'], passableRoles, {
         StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
       }),
+      // Swarm: the environment's version (not its value: no decryption, no kms:Decrypt) and what
+      // the agent last reported run, then the order and the wake-up.
+      allow(['ssm:GetParameter'], [appEnv('environment'), appEnv('status')]),
+      ...signalSwarm,
     ],
     rollback: [
       allow(['ecs:DescribeServices', 'ecs:UpdateService'], services, managedOnly),
       allow(['ecs:DescribeServiceDeployments', 'ecs:StopServiceDeployment'], serviceDeployments),
+      ...signalSwarm,
     ],
     // Also notes the deploy's rollout in flight under its app/environment (rollback requests).
     waitForRollout: [
       waitItems(['dynamodb:PutItem', 'dynamodb:DeleteItem']),
       appEnvItems(['dynamodb:PutItem']),
       ...readRollout,
+      // A swarm rollout's first look reads the agent's status parameter.
+      allow(['ssm:GetParameter'], appEnv('status')),
       resume,
     ],
+    // The agent's reports: judged from the event and the parked item alone.
+    onSwarmEvent: [waitItems(['dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem']), resume],
+    checkHealthGate: [lightsailReads(['lightsail:GetInstances', 'lightsail:GetLoadBalancer'])],
     // PutItem: a resume that failed transiently parks its token again for the redelivery.
     onEcsEvent: [
       waitItems(['dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem']),
       ...readRollout,
       resume,
     ],
-    checkRollout: [waitItems(['dynamodb:DeleteItem']), ...readRollout],
+    checkRollout: [
+      waitItems(['dynamodb:DeleteItem']),
+      ...readRollout,
+      // The timeout path of a swarm rollout: the agent's status parameter.
+      allow(['ssm:GetParameter'], appEnv('status')),
+    ],
     // Gate checks and the answer to the pause hook.
     decideGate: [
       allow(['ecs:ContinueServiceDeployment'], serviceDeployments),

@@ -73,11 +73,15 @@ export const mutationModules = {
     mutate: 'functions/src/targets/target.ts',
     tests: ['test/functions/targets.test.ts', 'test/functions/ecs-target.test.ts'],
   },
-  'pre-seam': { mutate: 'functions/src/targets/pre-seam.ts', tests: ['test/functions/targets.test.ts'] },
+  'pre-seam': {
+    mutate: 'functions/src/targets/pre-seam.ts',
+    tests: ['test/functions/pre-seam.test.ts', 'test/functions/targets.test.ts'],
+  },
   'ecs-target': {
     mutate: 'functions/src/targets/ecs.ts',
     tests: [
       'test/functions/ecs-target.test.ts',
+      'test/functions/ecs-target-seam.test.ts',
       'test/functions/targets.test.ts',
       'test/functions/ecs-staged-target.test.ts',
     ],
@@ -86,6 +90,17 @@ export const mutationModules = {
     mutate: 'functions/src/ecs/task-definition.ts',
     tests: ['test/functions/task-definition.test.ts', 'test/functions/ecs-deploy.test.ts'],
   },
+  // The swarm target: the order and its signal, the verdict from the agent's reports, rollback,
+  // the Lightsail checks, the target behind the seam and the agent events' handler
+  'swarm-order': { mutate: 'functions/src/swarm/order.ts', tests: ['test/swarm/order.test.ts'] },
+  'swarm-verdict': { mutate: 'functions/src/swarm/verdict.ts', tests: ['test/swarm/verdict.test.ts'] },
+  'swarm-rollback': { mutate: 'functions/src/swarm/rollback.ts', tests: ['test/swarm/rollback.test.ts'] },
+  'swarm-lightsail': { mutate: 'functions/src/swarm/lightsail.ts', tests: ['test/swarm/lightsail.test.ts'] },
+  'swarm-target': {
+    mutate: 'functions/src/targets/swarm.ts',
+    tests: ['test/swarm/target.test.ts', 'test/swarm/health-gate.test.ts'],
+  },
+  'swarm-events': { mutate: 'functions/src/swarm/events.ts', tests: ['test/swarm/target.test.ts'] },
   // Release records
   release: {
     mutate: 'functions/src/release.ts',
@@ -105,6 +120,14 @@ export const mutationModules = {
     tests: ['test/reconcile/decisions.test.ts'],
   },
   drift: { mutate: 'functions/src/reconcile/drift.ts', tests: ['test/reconcile/drift.test.ts'] },
+  // The CLI's domain: what gantry status, why, rollback --to and plan read and decide
+  status: { mutate: 'functions/src/status.ts', tests: ['test/cli/status.test.ts'] },
+  'status-forensics': {
+    mutate: 'functions/src/status-forensics.ts',
+    tests: ['test/functions/status-forensics.test.ts'],
+  },
+  'rollback-to': { mutate: 'functions/src/rollback-to.ts', tests: ['test/cli/rollback-to.test.ts'] },
+  'dry-run': { mutate: 'functions/src/dry-run.ts', tests: ['test/functions/dry-run.test.ts'] },
   // Edge resizer
   // url.test.ts alone: resize.test.ts (real images, seconds per test) only builds and parses
   // canonical derived URIs, which url.test.ts covers; leaving it out keeps a run to minutes.

@@ -56,6 +56,8 @@ const eventsPage = reference('list_amazoneventbridge.html');
 const iamPage = reference('list_awsidentityandaccessmanagementiam.html');
 const dynamodbPage = reference('list_amazondynamodb.html');
 const cloudwatchPage = reference('list_amazoncloudwatch.html');
+const sqsPage = reference('list_amazonsqs.html');
+const lightsailPage = reference('list_amazonlightsail.html');
 
 const text = (input: Input, key: string): string | undefined =>
   typeof input[key] === 'string' ? (input[key] as string) : undefined;
@@ -115,6 +117,21 @@ const onServices =
       context: { 'ecs:cluster': cluster },
     }));
   };
+
+/** An SQS call on one queue, named by `QueueName` (GetQueueUrl) or by its `QueueUrl`. */
+const queueRow = (action: string): ActionRow => ({
+  resourceType: 'queue',
+  conditionKeys: [],
+  source: sqsPage,
+  requests: (input, scope) => {
+    const url = text(input, 'QueueUrl');
+    const name = text(input, 'QueueName') ?? url?.slice(url.lastIndexOf('/') + 1) ?? '';
+    const account = text(input, 'QueueOwnerAWSAccountId') ?? url?.split('/').at(-2) ?? scope.account;
+    return [
+      { action, resource: `arn:${scope.partition}:sqs:${scope.region}:${account}:${name}`, context: {} },
+    ];
+  },
+});
 
 /** Step Functions actions authorized on the ARN the call names. */
 const arnInInputRow = (action: string, resourceType: string, key: string): ActionRow => ({
@@ -378,6 +395,25 @@ export const authorizationTable: Readonly<Record<string, ActionRow>> = {
         };
       }),
   },
+  // SQS actions are authorized on the queue (resource type `queue`): by its name for GetQueueUrl,
+  // by the name in the QueueUrl (`https://sqs.<region>.amazonaws.com/<account>/<name>`) otherwise.
+  'sqs:GetQueueUrl': queueRow('sqs:GetQueueUrl'),
+  'sqs:SendMessage': queueRow('sqs:SendMessage'),
+  // GetInstances names no instance: it lists the region, so only "*" can grant it.
+  'lightsail:GetInstances': {
+    resourceType: '*',
+    conditionKeys: [],
+    source: `${lightsailPage}; Lightsail User Guide, security_iam_resource-based-policy-examples.html (read actions on "*")`,
+    requests: () => [{ action: 'lightsail:GetInstances', resource: '*', context: {} }],
+  },
+  'lightsail:GetLoadBalancer': {
+    resourceType: '*',
+    conditionKeys: [],
+    source: `${lightsailPage}; Lightsail User Guide, security_iam_resource-based-policy-examples.html (read actions on "*")`,
+    exception:
+      'A Lightsail load balancer ARN carries an id (LoadBalancer/<uuid>) that the call, which names the balancer, does not: the sandbox cannot derive it and authorizes against "*", so only a "*" grant (the one Gantry uses) passes here.',
+    requests: () => [{ action: 'lightsail:GetLoadBalancer', resource: '*', context: {} }],
+  },
   'dynamodb:GetItem': tableRow('dynamodb:GetItem'),
   'dynamodb:PutItem': tableRow('dynamodb:PutItem'),
   'dynamodb:UpdateItem': tableRow('dynamodb:UpdateItem'),
@@ -394,6 +430,8 @@ export const iamServiceOfTarget: Readonly<Record<string, string>> = {
   AWSEvents: 'events',
   DynamoDB_20120810: 'dynamodb',
   GraniteServiceVersion20100801: 'cloudwatch',
+  AmazonSQS: 'sqs',
+  Lightsail_20161128: 'lightsail',
 };
 
 /** An action the table has no row for: the sandbox denies it rather than guess. */

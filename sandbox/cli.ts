@@ -29,7 +29,7 @@ if (!scenario) {
 
 const speed = Number(process.env.GANTRY_SANDBOX_SPEED ?? scenario.speed ?? 20);
 console.log(
-  `Gantry sandbox: a local SIMULATION of ECR, ECS, Parameter Store, EventBridge and Step Functions.`,
+  `Gantry sandbox: a local SIMULATION of ECR, ECS, Parameter Store, EventBridge, SQS, Lightsail, Step Functions and a Docker Engine.`,
 );
 console.log(`Real deploy ASL, real Lambda handlers, real AWS SDK clients, pointed at a loopback emulator.`);
 console.log(`Nothing is deployed anywhere. Simulated time runs ${speed}x faster than real time.\n`);
@@ -44,8 +44,21 @@ const sandbox = await startSandbox({
 });
 const { app, env } = scenario.app;
 sandbox.seedApp(scenario.app);
+if (scenario.swarm) await sandbox.seedSwarmApp(scenario.swarm);
 const started = Date.now();
-const outcomes: { tag: string; expected: string; execution: ExecutionDescription; gates: string[] }[] = [];
+const outcomes: {
+  tag: string;
+  where: string;
+  expected: string;
+  execution: ExecutionDescription;
+  gates: string[];
+}[] = [];
+/** `app/env (target)` of an execution, from its input and the scenario. */
+const whereOf = (execution: ExecutionDescription): string => {
+  const input = JSON.parse(execution.input) as { app: string; env: string };
+  const target = input.env === scenario.swarm?.env && input.app === scenario.swarm.app ? 'swarm' : 'ecs';
+  return `${input.app}/${input.env} (${target})`;
+};
 
 await new Listr(
   scenario.steps.map((step) => ({
@@ -56,29 +69,39 @@ await new Listr(
       const pushedAt = sandbox.emulator.clock.now();
       const stamp = () =>
         `+${String(Math.round((sandbox.emulator.clock.now() - pushedAt) / 1000)).padStart(4)}s (simulated)`;
-      let executionArn: string | undefined;
+      const watched = new Map<string, string>();
       const listener = (progress: StateProgress) => {
-        if (progress.executionArn !== executionArn || !progress.state) return;
-        if (progress.type === 'entered') task.output = `${stamp()}  ${progress.state}`;
+        const where = watched.get(progress.executionArn ?? '');
+        if (where === undefined || !progress.state) return;
+        if (progress.type === 'entered') task.output = `${stamp()}  ${where}  ${progress.state}`;
         if (progress.type === 'caught')
-          task.output = `${stamp()}  ${progress.state} failed: caught, handled by the state machine`;
+          task.output = `${stamp()}  ${where}  ${progress.state} failed: caught, handled by the state machine`;
       };
       listeners.add(listener);
       const { digest } = await sandbox.push({
         repository: scenario.app.repository,
         tag: step.tag,
         scenario: step.rollout,
+        ...(step.swarm && { swarmScenario: step.swarm.rollout }),
       });
-      const execution = sandbox.executionFor(digest);
-      if (!execution) throw new Error(`no execution started for ${step.tag}`);
-      executionArn = execution.executionArn;
-      for (const state of execution.states) task.output = `${stamp()}  ${state}`;
-      const ended = await sandbox.stepFunctions.waitForExecution(execution.executionArn);
+      // One execution per app/env tracking the repository: ECS, and the swarm when there is one.
+      const executions = sandbox.stepFunctions.listExecutions().filter((e) => e.input.includes(digest));
+      if (executions.length === 0) throw new Error(`no execution started for ${step.tag}`);
+      for (const execution of executions) watched.set(execution.executionArn, whereOf(execution));
+      const ended = await Promise.all(
+        executions.map((execution) => sandbox.stepFunctions.waitForExecution(execution.executionArn)),
+      );
       await sandbox.idle();
       listeners.delete(listener);
+      // Gates are the ECS strategies' (one staged service per scenario): answered during this step.
       const gates = gateAnswers(sandbox.emulator.calls.slice(callsBefore));
-      outcomes.push({ tag: step.tag, expected: step.expect, execution: ended, gates });
-      task.title = `${task.title}: ${endState(ended)}${ended.error ? ` (${ended.error})` : ''}`;
+      for (const execution of ended) {
+        const where = whereOf(execution);
+        const swarmSide = where.endsWith('(swarm)');
+        const expected = swarmSide ? (step.swarm?.expect ?? step.expect) : step.expect;
+        outcomes.push({ tag: step.tag, where, expected, execution, gates: swarmSide ? [] : gates });
+      }
+      task.title = `${task.title}: ${ended.map((e) => `${whereOf(e)} ${endState(e)}${e.error ? ` (${e.error})` : ''}`).join(', ')}`;
     },
     rendererOptions: { persistentOutput: true, outputBar: Number.POSITIVE_INFINITY },
   })),
@@ -87,21 +110,30 @@ await new Listr(
 
 const release = sandbox.release(app, env);
 console.log(`\nSummary after ${((Date.now() - started) / 1000).toFixed(1)} s (real time):`);
-for (const { tag, execution, gates } of outcomes) {
+for (const { tag, where, execution, gates } of outcomes) {
   const cause = execution.error ? `: ${execution.error}, ${summariseCause(execution.cause)}` : '';
   console.log(
-    `  ${tag.padEnd(8)} ${endState(execution)} in ${execution.states.length} state transitions${cause}`,
+    `  ${tag.padEnd(8)} ${where.padEnd(20)} ${endState(execution)} in ${execution.states.length} state transitions${cause}`,
   );
   if (gates.length > 0) console.log(`           gates answered: ${gates.join(' → ')}`);
 }
 console.log(`  live release of ${app}/${env}: ${describeRelease(release)}`);
+if (scenario.swarm) {
+  const { app: swarmApp, env: swarmEnv } = scenario.swarm;
+  console.log(
+    `  live release of ${swarmApp}/${swarmEnv}: ${describeRelease(sandbox.release(swarmApp, swarmEnv))}`,
+  );
+}
 await sandbox.close();
 
 const surprises = outcomes.filter(({ execution, expected }) => endState(execution) !== expected);
-for (const { tag, expected, execution } of surprises) {
-  console.error(`  UNEXPECTED: ${tag} ended ${endState(execution)}, the scenario expects ${expected}`);
+for (const { tag, where, expected, execution } of surprises) {
+  console.error(
+    `  UNEXPECTED: ${tag} on ${where} ended ${endState(execution)}, the scenario expects ${expected}`,
+  );
 }
-process.exit(surprises.length === 0 && outcomes.length === scenario.steps.length ? 0 : 1);
+const expectedRuns = scenario.steps.length * (scenario.swarm ? 2 : 1);
+process.exit(surprises.length === 0 && outcomes.length === expectedRuns ? 0 : 1);
 
 /**
  * What Gantry answered at each pause hook among these calls, with the stage it paused at

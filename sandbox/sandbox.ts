@@ -1,11 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ECRClient } from '@aws-sdk/client-ecr';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import Docker from 'dockerode';
 import { parse } from 'yaml';
+import { SwarmAgent } from '../agent/src/agent.ts';
+import { parseAgentConfig } from '../agent/src/config.ts';
 import type { HandlerSettings } from '../functions/handlers/runtime.ts';
 import type { DeployConfig } from '../functions/src/config/schema.ts';
 import { partitionKey, sortKey, ttlAttribute } from '../functions/src/coordination/table.ts';
 import type { ReleaseRecord } from '../functions/src/release.ts';
+import type { SwarmTarget } from '../functions/src/swarm/config.ts';
+import { swarmPolicySchema } from '../functions/src/swarm/contract.ts';
 import {
   type Delivery,
   LocalEventBus,
@@ -14,6 +23,7 @@ import {
   serverlessConfigPath,
 } from './bus.ts';
 import { asCaller } from './caller.ts';
+import { type DockerSimulator, type ImageScenario, startDockerSimulator } from './docker/index.ts';
 import { type CreateServiceInput, type Emulator, type Scenario, startEmulator } from './emulator/index.ts';
 import { enforceStackRoles } from './iam.ts';
 import {
@@ -59,6 +69,35 @@ export interface AppSeed {
   rawConfig?: string;
 }
 
+/** A swarm app/env: services on the Docker Engine API simulator, run by an in-process agent. */
+export interface SwarmAppSeed {
+  app: string;
+  env: string;
+  repository: string;
+  /** The image the services run before Gantry touches them. */
+  initialTag?: string;
+  /** The stack's services (default `<app>_web`, `<app>_worker`). */
+  services?: string[];
+  /** Put a Lightsail load balancer in front of the host: the health gate then runs for `bakeSeconds`. */
+  loadBalancer?: { bakeSeconds: number };
+  config?: Partial<DeployConfig>;
+  /** Run the host agent (default true); without it a test plays the agent's part itself. */
+  agent?: boolean;
+  /** The agent's backstop pass interval in real seconds (default its own, 300). */
+  agentBackstopSeconds?: number;
+  /**
+   * A real Docker Engine (and its registry) instead of the simulator: the services are created
+   * there from `initialImage` (pinned in `registry`, pulled with `auth`) and removed when the
+   * sandbox closes. The emulator's GetAuthorizationToken must return the same credentials.
+   */
+  engine?: {
+    docker: Docker;
+    registry: string;
+    initialImage: string;
+    auth: { username: string; password: string };
+  };
+}
+
 export interface Sandbox {
   readonly emulator: Emulator;
   readonly stepFunctions: LocalStepFunctions;
@@ -69,11 +108,20 @@ export interface Sandbox {
   /** The coordination table's name in the emulator. */
   readonly coordinationTable: string;
   seedApp(seed: AppSeed): { cluster: string; service: string };
+  /**
+   * Seeds a swarm target: its Lightsail host (tagged), wake-up queue, services on the Docker Engine
+   * API SIMULATOR, and the host agent, in process, on the emulator's SSM, SQS, ECR and EventBridge.
+   */
+  seedSwarmApp(seed: SwarmAppSeed): Promise<{ services: string[]; queueName: string }>;
+  /** The Docker Engine API simulator the swarm apps run on (started by the first seedSwarmApp). */
+  readonly docker: DockerSimulator | undefined;
   /** Pushes an image to the emulated ECR and delivers the ECR push event, as EventBridge would. */
   push(input: {
     repository: string;
     tag: string;
     scenario?: Scenario;
+    /** How the image behaves on the swarm (the Docker Engine API simulator's scenario). */
+    swarmScenario?: ImageScenario;
     digest?: string;
   }): Promise<{ digest: string }>;
   /** The execution that deploys `digest` (its input names the digest), if one started. */
@@ -185,7 +233,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     ),
     (ms) => new Promise<void>((resolve) => emulator.clock.schedule(ms, resolve)),
   );
-  emulator.onEvent((event) => bus.publish(event).then(() => undefined));
+  // The Gantry bus (serverless.yml GantryEventBus): the swarm agent reports there.
+  emulator.events.createBus(stackName);
+  emulator.onEvent((event, onBus) => bus.publish(event, onBus).then(() => undefined));
   const scheduleRules = readScheduleRules(serverlessConfigPath, stage);
   const where = { account: accountId, region };
   const stopSchedules = options.schedules
@@ -193,10 +243,25 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     : () => {};
   emulator.clock.startRealtime({ speed, tickMs: 10 });
 
+  let docker: DockerSimulator | undefined;
+  const agents: SwarmAgent[] = [];
+  /** Services created on a real engine: removed when the sandbox closes. */
+  const createdOnEngines: { docker: Docker; name: string }[] = [];
+  const agentClients = {
+    ssm: new SSMClient(emulator.clientConfig),
+    sqs: new SQSClient(emulator.clientConfig),
+    ecr: new ECRClient(emulator.clientConfig),
+    events: new EventBridgeClient(emulator.clientConfig),
+  };
+  const ecrHost = `${accountId}.dkr.ecr.${region}.amazonaws.com`;
+
   return {
     emulator,
     stepFunctions,
     bus,
+    get docker() {
+      return docker;
+    },
     // serverless.yml names the Gantry bus after the stack.
     gantryBus: stackName,
     parameterPrefix,
@@ -259,9 +324,101 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       );
       return { cluster, service };
     },
-    async push({ repository, tag, scenario, digest }) {
+    async seedSwarmApp(seed) {
+      const real = seed.engine;
+      if (real === undefined) docker ??= await startDockerSimulator({ clock: emulator.clock });
+      const engine = real?.docker ?? new Docker((docker as DockerSimulator).dockerode);
+      const registry = real?.registry ?? ecrHost;
+      const services = seed.services ?? [`${seed.app}_web`, `${seed.app}_worker`];
+      const queueName = `gantry-swarm-${seed.app}-${seed.env}`;
+      const queueUrl = emulator.sqs.createQueue(queueName);
+      const host = `${seed.app}-${seed.env}-manager`;
+      const tag = { key: 'gantry:swarm', value: `${seed.app}-${seed.env}` };
+      emulator.lightsail.putInstance({ name: host, tags: { [tag.key]: tag.value } });
+      const loadBalancerName = `${seed.app}-${seed.env}-lb`;
+      if (seed.loadBalancer) {
+        emulator.lightsail.putLoadBalancer({ name: loadBalancerName, instances: [{ name: host }] });
+      }
+      const initial = emulator.ecr.putImage({
+        repository: seed.repository,
+        tag: seed.initialTag ?? 'v0.0.0',
+        ...(real && { digest: real.initialImage.slice(real.initialImage.indexOf('@') + 1) }),
+      });
+      for (const name of services) {
+        const spec = {
+          Name: name,
+          TaskTemplate: {
+            ContainerSpec: {
+              Image: `${registry}/${seed.repository}@${initial.digest}`,
+              StopGracePeriod: 1_000_000_000,
+            },
+            RestartPolicy: { Condition: 'on-failure', Delay: 1_000_000_000 },
+          },
+          Mode: { Replicated: { Replicas: real ? 1 : 2 } },
+        };
+        // The real engine pulls from the lab's registry, which wants a password.
+        if (real) await engine.createService({ ...real.auth, serveraddress: registry }, spec);
+        else await engine.createService(spec);
+        if (real) createdOnEngines.push({ docker: engine, name });
+      }
+      const target: SwarmTarget = {
+        type: 'swarm',
+        queueName,
+        services: services.map((name) => ({ name })),
+        ...(real && { registry }),
+        lightsail: {
+          instanceTag: tag,
+          ...(seed.loadBalancer && {
+            loadBalancer: { name: loadBalancerName, bakeSeconds: seed.loadBalancer.bakeSeconds },
+          }),
+        },
+        // Seconds, so Swarm's own rollback shows within a demo; rollback failures `continue`.
+        policy: swarmPolicySchema.parse({
+          update: { monitorSeconds: 5, failureAction: 'rollback' },
+          rollback: { monitorSeconds: 5, failureAction: 'continue' },
+        }),
+      };
+      const config: DeployConfig = {
+        repository: seed.repository,
+        tagPattern: '^v\\d+\\.\\d+\\.\\d+$',
+        target,
+        health: { timeoutSeconds: 600, maxFailedTasks: 2 },
+        rollbackAlarms: [],
+        ...seed.config,
+      };
+      emulator.ssm.put(`${parameterPrefix}/${seed.app}/${seed.env}/config`, JSON.stringify(config));
+      if (seed.agent === false) return { services, queueName };
+      const agent = new SwarmAgent(
+        parseAgentConfig({
+          parameterPrefix,
+          queueUrl,
+          // On AWS too the agent reports on the Gantry bus, whose rule starts onSwarmEvent.
+          eventBusName: stackName,
+          targets: [{ app: seed.app, env: seed.env, services }],
+          registries: [{ registry, repositories: [seed.repository], auth: 'ecr' }],
+          watchIntervalMs: 100,
+          ...(seed.agentBackstopSeconds !== undefined && { backstopSeconds: seed.agentBackstopSeconds }),
+        }),
+        {
+          ...agentClients,
+          docker: engine,
+          agentName: host,
+          // The agent's own deadlines (its settle wait after a rollback) follow the simulated clock.
+          now: () => emulator.clock.now(),
+          log: () => {},
+        },
+      );
+      agents.push(agent);
+      agent.start();
+      return { services, queueName };
+    },
+    async push({ repository, tag, scenario, swarmScenario, digest }) {
       const image = emulator.ecr.putImage({ repository, tag, ...(digest && { digest }) });
       if (scenario) emulator.ecs.setScenario(image.digest, scenario);
+      if (swarmScenario) {
+        docker ??= await startDockerSimulator({ clock: emulator.clock });
+        docker.swarm.setScenario(image.digest, swarmScenario);
+      }
       await bus.publish(
         ecrPushEvent({
           region,
@@ -300,9 +457,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const stored = emulator.ssm.get(`${parameterPrefix}/${app}/${env}/release`);
       return stored ? (JSON.parse(stored) as ReleaseRecord) : undefined;
     },
-    close: () => {
+    async close() {
       stopSchedules();
-      return emulator.close();
+      await Promise.all(agents.map((agent) => agent.stop()));
+      for (const { docker: engine, name } of createdOnEngines) {
+        await engine
+          .getService(name)
+          .remove()
+          .catch(() => {});
+      }
+      for (const client of Object.values(agentClients)) client.destroy();
+      await docker?.close();
+      await emulator.close();
     },
   };
 }

@@ -1,13 +1,16 @@
 import { gateStages } from '../functions/src/ecs/service-deployment.ts';
+import type { ImageScenario } from './docker/index.ts';
 import type { Scenario } from './emulator/index.ts';
 import type { ExecutionDescription } from './runner.ts';
-import type { AppSeed, Sandbox } from './sandbox.ts';
+import type { AppSeed, Sandbox, SwarmAppSeed } from './sandbox.ts';
 
 /** One image pushed in a scenario, with how its rollout behaves and what Gantry should make of it. */
 export interface ScenarioStep {
   tag: string;
   rollout: Scenario;
   expect: 'Deployed' | 'RolledBack' | 'Superseded';
+  /** How the image behaves on the scenario's swarm, and what Gantry should make of it there. */
+  swarm?: { rollout: ImageScenario; expect: 'Deployed' | 'RolledBack' };
   /** Injected before the push: what goes wrong around it. */
   fault?: (sandbox: Sandbox) => void;
   note: string;
@@ -18,8 +21,18 @@ export interface SandboxScenario {
   /** Simulated seconds per real second; long scenarios run faster so they stay short to watch. */
   speed?: number;
   app: AppSeed;
+  /** A swarm app/env tracking the same repository: one push deploys to both targets. */
+  swarm?: SwarmAppSeed;
   steps: ScenarioStep[];
 }
+
+/** The swarm environment of the two-target scenarios: the same repository, on the Docker Engine API simulator. */
+const swarmEdge: SwarmAppSeed = {
+  app: 'web',
+  env: 'edge',
+  repository: 'web',
+  services: ['web_http', 'web_worker'],
+};
 
 const app = (extra: Partial<AppSeed> = {}): AppSeed => ({
   app: 'web',
@@ -53,14 +66,47 @@ function stagedService(configuration: Record<string, unknown>): Partial<AppSeed>
   };
 }
 
+/** The first push of the two-target scenarios: healthy on ECS and on the swarm. */
+const healthyOnBoth: ScenarioStep = {
+  tag: 'v1.0.0',
+  rollout: 'healthy',
+  expect: 'Deployed',
+  swarm: { rollout: 'healthy', expect: 'Deployed' },
+  note: 'healthy after 30 s',
+};
+
 /** The sandbox's scenarios; `demo` is what `npm run demo` plays. */
 export const scenarios: Record<string, SandboxScenario> = {
   demo: {
-    summary: 'v1.0.0 rolls out healthy; v1.1.0 crash-loops and Gantry puts v1.0.0 back',
+    summary:
+      'each push goes to ECS (web/prod) and to a Docker Swarm (web/edge); v1.0.0 rolls out healthy on both, v1.1.0 crash-loops on ECS and Gantry puts v1.0.0 back there',
     app: app(),
+    swarm: swarmEdge,
     steps: [
-      { tag: 'v1.0.0', rollout: 'healthy', expect: 'Deployed', note: 'healthy after 30 s' },
-      { tag: 'v1.1.0', rollout: 'crashLoop', expect: 'RolledBack', note: 'exits with code 1 after start' },
+      healthyOnBoth,
+      {
+        tag: 'v1.1.0',
+        rollout: 'crashLoop',
+        expect: 'RolledBack',
+        swarm: { rollout: 'healthy', expect: 'Deployed' },
+        note: 'exits with code 1 after start on ECS',
+      },
+    ],
+  },
+  swarm: {
+    summary:
+      'a Docker Swarm target: v1.0.0 rolls out; v1.1.0 crash-loops, Swarm rolls it back itself and Gantry records it without a second rollback',
+    app: app(),
+    swarm: swarmEdge,
+    steps: [
+      healthyOnBoth,
+      {
+        tag: 'v1.1.0',
+        rollout: 'healthy',
+        expect: 'Deployed',
+        swarm: { rollout: { kind: 'crashLoop', exitCode: 3 }, expect: 'RolledBack' },
+        note: 'exits with code 3 on the swarm',
+      },
     ],
   },
   healthy: {

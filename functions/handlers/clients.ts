@@ -1,7 +1,10 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { LightsailClient } from '@aws-sdk/client-lightsail';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import type { WaitDependencies } from '../src/coordination/waits.ts';
 import type { GateDependencies } from '../src/ecs/gates.ts';
 import type { RolloutDependencies } from '../src/ecs/rollout.ts';
@@ -20,7 +23,13 @@ export function coordinationClients(settings: HandlerSettings): LockDependencies
 
 /** The targets' clients, each built on first use: a function never builds a target's it does not meet. */
 export function targetClients(settings: HandlerSettings): TargetClients {
-  return lazily<TargetClients>({ ecs: () => new ECSClient(settings.client) });
+  return lazily<TargetClients>({
+    ecs: () => new ECSClient(settings.client),
+    ssm: () => new SSMClient(settings.client),
+    sqs: () => new SQSClient(settings.client),
+    lightsail: () => new LightsailClient(settings.client),
+    parameterPrefix: () => settings.parameterPrefix,
+  });
 }
 
 /** The coordination clients and, built on first use too, what else a handler needs beside them. */

@@ -24,6 +24,8 @@ export interface DeployState {
   /** Why the deploy is being rolled back. */
   failure?: CaughtError;
   rollback?: TargetDeployment;
+  /** A swarm rollback whose own update paused: Rollback orders last-good again, forced, once. */
+  rollbackPaused?: CaughtError;
   /** Why the rollback itself failed. */
   rollbackFailure?: CaughtError;
 }

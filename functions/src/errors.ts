@@ -48,6 +48,12 @@ export const errorCatalogue = {
   RollbackRequested: { retryable: false },
   /** Terminal: the deploy failed and putting the previous release back failed too. Alarming. */
   RollbackFailed: { retryable: false },
+  /**
+   * A swarm rollback's own update paused (`rollback_paused`): the spec may already name last-good
+   * while tasks still fail, and re-ordering the same image is a no-op unless forced, so the state
+   * machine orders it once more with `ForceUpdate`; a forced one that pauses is RollbackFailed.
+   */
+  RollbackPaused: { retryable: false },
   /** Terminal: the outcome could not be written after every retry. */
   RecordFailed: { retryable: false },
   /**
@@ -124,6 +130,8 @@ export const catchRules = {
     'InputInvalid',
     'TaskDefinitionNotCopyable',
   ] as const satisfies readonly GantryErrorName[],
+  /** A swarm rollback's own update paused: Rollback orders last-good once more, forced (`$.rollbackPaused`). */
+  rollbackPaused: ['RollbackPaused'] as const satisfies readonly GantryErrorName[],
   /** ReleaseLock's condition failed: this execution never held the lock; go on. */
   lockNotHeld: [dynamodbIntegrationErrors.conditionFailed] as const,
 };

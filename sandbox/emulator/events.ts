@@ -23,8 +23,12 @@ export interface AwsEvent<Detail = unknown> {
   readonly detail: Detail;
 }
 
-/** Receives every event: PutEvents entries and the simulated ECS events. May be async. */
-export type EventListener = (event: AwsEvent) => void | Promise<void>;
+/**
+ * Receives every event: PutEvents entries and the simulated ECS events, with the bus it was put on
+ * (`default` for AWS services' own events, which EventBridge delivers to the default bus only).
+ * May be async.
+ */
+export type EventListener = (event: AwsEvent, bus: string) => void | Promise<void>;
 
 /**
  * Delivers events to listeners on the simulated clock, never inside the API call that caused them
@@ -40,6 +44,8 @@ export class EventHub {
   readonly dropped: AwsEvent[] = [];
   /** Every event delivered (or dropped), oldest first. */
   readonly history: AwsEvent[] = [];
+  /** Custom buses created in this account (the default bus always exists). */
+  readonly #buses = new Set<string>();
   readonly #clock: SimClock;
   readonly #region: string;
   readonly #account: string;
@@ -60,6 +66,24 @@ export class EventHub {
     return () => this.#dropRules.delete(predicate);
   }
 
+  /** Creates a custom event bus (CreateEventBus, as the stack would), so PutEvents can name it. */
+  createBus(name: string): void {
+    // Custom bus names: 1-256 of [/\.\-_A-Za-z0-9], not `default` (API_CreateEventBus, `Name`).
+    if (!/^[/.\-_A-Za-z0-9]{1,256}$/.test(name) || name === 'default') {
+      throw new Error(`EventBridge emulator: '${name}' is not a custom event bus name`);
+    }
+    this.#buses.add(name);
+  }
+
+  /** The bus a PutEvents entry names (name or ARN), if it exists: `default` when none is named. */
+  busOf(named: unknown): string | undefined {
+    if (named === undefined) return 'default';
+    if (typeof named !== 'string') return undefined;
+    const prefix = `arn:aws:events:${this.#region}:${this.#account}:event-bus/`;
+    const name = named.startsWith(prefix) ? named.slice(prefix.length) : named;
+    return name === 'default' || this.#buses.has(name) ? name : undefined;
+  }
+
   /** Builds the envelope and queues delivery at the current simulated time (next clock step). */
   emit(input: {
     source: string;
@@ -67,6 +91,8 @@ export class EventHub {
     detail: unknown;
     resources?: readonly string[];
     time?: number;
+    /** The bus it was put on (default: the default bus). */
+    bus?: string;
   }): AwsEvent {
     const event: AwsEvent = {
       version: '0',
@@ -79,7 +105,8 @@ export class EventHub {
       resources: [...(input.resources ?? [])],
       detail: input.detail,
     };
-    this.#clock.schedule(0, () => this.#deliver(event));
+    const bus = input.bus ?? 'default';
+    this.#clock.schedule(0, () => this.#deliver(event, bus));
     return event;
   }
 
@@ -94,7 +121,7 @@ export class EventHub {
     }
   }
 
-  #deliver(event: AwsEvent): void {
+  #deliver(event: AwsEvent, bus: string): void {
     this.history.push(event);
     for (const rule of this.#dropRules) {
       if (rule(event)) {
@@ -104,7 +131,7 @@ export class EventHub {
     }
     for (const listener of this.#listeners) {
       try {
-        const result = listener(event);
+        const result = listener(event, bus);
         if (result instanceof Promise) {
           const tracked: Promise<void> = result
             .catch((error: unknown) => {
@@ -127,9 +154,8 @@ export function isoSeconds(ms: number): string {
 
 const ENTRY_KEYS = ['Source', 'DetailType', 'Detail', 'Resources', 'EventBusName', 'Time'] as const;
 
-/** EventBridge PutEvents onto the default bus. */
-export function eventsService(hub: EventHub, region: string, account: string): ServiceDefinition {
-  const defaultBusArn = `arn:aws:events:${region}:${account}:event-bus/default`;
+/** EventBridge PutEvents onto the default bus or a custom bus created with {@link EventHub.createBus}. */
+export function eventsService(hub: EventHub): ServiceDefinition {
   const putEvents: Operation = {
     keys: ['Entries'],
     handle(params: Params) {
@@ -146,10 +172,10 @@ export function eventsService(hub: EventHub, region: string, account: string): S
   };
 
   function putOne(entry: JsonObject): { EventId?: string; ErrorCode?: string; ErrorMessage?: string } {
-    const bus = entry.EventBusName;
-    if (bus !== undefined && bus !== 'default' && bus !== defaultBusArn) {
+    const bus = hub.busOf(entry.EventBusName);
+    if (bus === undefined) {
       throw new UnsupportedParameter(
-        `PutEvents: only the default event bus is emulated, got EventBusName '${String(bus)}'`,
+        `PutEvents: EventBusName '${String(entry.EventBusName)}' is neither the default bus nor a bus created in the emulator`,
       );
     }
     for (const key of ['Source', 'DetailType', 'Detail'] as const) {
@@ -181,6 +207,7 @@ export function eventsService(hub: EventHub, region: string, account: string): S
       detail,
       resources: (resources ?? []) as string[],
       ...(time === undefined ? {} : { time }),
+      bus,
     });
     return { EventId: event.id };
   }

@@ -94,7 +94,7 @@ export interface Emulator {
   /** Step Functions calls are delegated to the local runner's hooks: `setHandlers`. */
   readonly sfn: SfnHooks;
   /** Every event delivered or dropped, and the dropped ones; `emit` puts an AWS service's own event (Step Functions' status changes, from the runner). */
-  readonly events: Pick<EventHub, 'history' | 'dropped' | 'emit' | 'dropWhen'>;
+  readonly events: Pick<EventHub, 'history' | 'dropped' | 'emit' | 'dropWhen' | 'createBus'>;
   /** Inject errors into the next matching calls. */
   readonly faults: Faults;
   /** Log of every API call, oldest first, secrets and task tokens redacted. */
@@ -145,7 +145,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       sqs.service(),
       sfn.service(),
       dynamodb.service(),
-      eventsService(hub, region, accountId),
+      eventsService(hub),
       lightsail.service(),
       cloudwatch.service(),
     ],

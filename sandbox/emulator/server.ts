@@ -109,10 +109,6 @@ export class Authorization {
   }
 }
 
-const NOT_EMULATED_PREFIXES: Readonly<Record<string, string>> = {
-  Lightsail_20161128: 'Lightsail is not emulated by the Gantry sandbox',
-};
-
 export interface ServerParts {
   readonly services: readonly ServiceDefinition[];
   readonly faults: Faults;
@@ -152,9 +148,7 @@ export function createEmulatorServer(parts: ServerParts): Server {
     const service = byPrefix.get(prefix);
     if (service === undefined) {
       throw new UnsupportedOperation(
-        NOT_EMULATED_PREFIXES[prefix] !== undefined
-          ? `${NOT_EMULATED_PREFIXES[prefix]} (X-Amz-Target ${target})`
-          : `X-Amz-Target '${target}' names a service the Gantry sandbox does not emulate`,
+        `X-Amz-Target '${target}' names a service the Gantry sandbox does not emulate`,
       );
     }
     let input: unknown;

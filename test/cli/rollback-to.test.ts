@@ -1,7 +1,13 @@
-import { DescribeImagesCommand, ECRClient, ImageNotFoundException } from '@aws-sdk/client-ecr';
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeImagesCommand,
+  ECRClient,
+  ImageNotFoundException,
+  RepositoryNotFoundException,
+} from '@aws-sdk/client-ecr';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ImageNotFound, NoPreviousRelease } from '../../functions/src/errors.ts';
+import { ImageNotFound, NoPreviousRelease, TransientAwsError } from '../../functions/src/errors.ts';
 import { appendRelease, type ReleaseRecord } from '../../functions/src/release.ts';
 import {
   findRecordedRelease,
@@ -28,6 +34,9 @@ const recordOf = (
   executionArn: executionOf(`push-web-prod-${n}`),
   previous: null,
 });
+
+/** A throttled call, as the SDK throws it. */
+const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
 
 let table: ReturnType<typeof fakeCoordinationTable>;
 const ecr = mockClient(ECRClient);
@@ -59,6 +68,7 @@ describe('matchesRelease', () => {
     ['another tag', 'v1.4'],
     ['fewer than 12 hex digits', live.digest.slice(7, 18)],
     ['another execution', 'push-web-prod-11'],
+    ["the first 12 hex digits of another release's digest", older.digest.slice(7, 19)],
   ])('does not match %s', (_what, selector) => {
     expect(matchesRelease(record, selector)).toBe(false);
   });
@@ -91,6 +101,31 @@ describe('findRecordedRelease', () => {
   });
 });
 
+describe('findRecordedRelease on DynamoDB', () => {
+  it('reads the history strongly consistent, so a release recorded a moment ago is found', async () => {
+    // Prepare
+    await appendRelease(table.table, where, recordOf(live, 1));
+
+    // Act
+    await findRecordedRelease(table.table, where, 'v1.4.1');
+
+    // Assess
+    expect(table.mock.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({ ConsistentRead: true });
+  });
+
+  it('says what it was doing when DynamoDB throttles the read', async () => {
+    // Prepare
+    table.mock.on(QueryCommand).rejects(throttled());
+
+    // Act
+    const finding = findRecordedRelease(table.table, where, 'v1.4.1');
+
+    // Assess
+    await expect(finding).rejects.toThrow(TransientAwsError);
+    await expect(finding).rejects.toThrow(/^reading the release history: ThrottlingException/);
+  });
+});
+
 describe('requireImageInEcr', () => {
   it('asks ECR for the digest', async () => {
     ecr.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: live.digest }] });
@@ -108,5 +143,56 @@ describe('requireImageInEcr', () => {
 
     await expect(requireImageInEcr(new ECRClient({}), live)).rejects.toThrow(ImageNotFound);
     await expect(requireImageInEcr(new ECRClient({}), live)).rejects.toThrow(/is no longer in ECR/);
+  });
+
+  it('refuses an image whose repository was deleted, naming the image and what ECR said', async () => {
+    // Prepare
+    const deleted = new RepositoryNotFoundException({ message: 'no repository web', $metadata: {} });
+    ecr.on(DescribeImagesCommand).rejects(deleted);
+
+    // Act
+    const requiring = requireImageInEcr(new ECRClient({}), live);
+
+    // Assess
+    await expect(requiring).rejects.toThrow(ImageNotFound);
+    await expect(requiring).rejects.toThrow(
+      `web@${live.digest} is no longer in ECR (RepositoryNotFoundException): a release of it cannot run again`,
+    );
+    await expect(requiring).rejects.toMatchObject({ cause: deleted });
+  });
+
+  it('refuses a release that names no digest without asking ECR: it cannot be pinned', async () => {
+    // Act
+    const requiring = requireImageInEcr(new ECRClient({}), { image: `${live.image}`, digest: 'latest' });
+
+    // Assess
+    await expect(requiring).rejects.toThrow(ImageNotFound);
+    await expect(requiring).rejects.toThrow('the release names no digest (latest): it cannot be pinned');
+    expect(ecr.commandCalls(DescribeImagesCommand)).toHaveLength(0);
+  });
+
+  it('passes on an error that does not say the image is gone', async () => {
+    // Prepare
+    ecr
+      .on(DescribeImagesCommand)
+      .rejects(Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' }));
+
+    // Act
+    const requiring = requireImageInEcr(new ECRClient({}), live);
+
+    // Assess
+    await expect(requiring).rejects.toMatchObject({ name: 'AccessDeniedException' });
+  });
+
+  it('says which image it was looking up when ECR throttles', async () => {
+    // Prepare
+    ecr.on(DescribeImagesCommand).rejects(throttled());
+
+    // Act
+    const requiring = requireImageInEcr(new ECRClient({}), live);
+
+    // Assess
+    await expect(requiring).rejects.toThrow(TransientAwsError);
+    await expect(requiring).rejects.toThrow(`looking up web@${live.digest} in ECR: ThrottlingException`);
   });
 });

@@ -1,3 +1,4 @@
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   appEnvPartition,
@@ -5,8 +6,15 @@ import {
   lockSortKey,
   waiterSortKey,
 } from '../../functions/src/coordination/table.ts';
+import { TransientAwsError } from '../../functions/src/errors.ts';
 import { type ReleaseRecord, recordRelease } from '../../functions/src/release.ts';
-import { readAppEnvStatus, statusAfterRecord } from '../../functions/src/status.ts';
+import {
+  appEnvStatus,
+  readAppEnvStatus,
+  shortDigest,
+  statusAfterRecord,
+  statusChangedDetailType,
+} from '../../functions/src/status.ts';
 import { story } from '../support/aws-fixtures.ts';
 import { desired, live, older } from '../support/deploy-states.ts';
 import { fakeParameterStore } from '../support/ssm-fake.ts';
@@ -165,5 +173,230 @@ describe('statusAfterRecord', () => {
     const announced = await statusAfterRecord(table.table, where, rolledBack);
 
     expect(announced).toEqual(await read());
+  });
+});
+
+describe('the status people read', () => {
+  const nothingHeld = { app: 'web', env: 'prod', lock: undefined, waiter: undefined };
+  const withCause = (details: unknown): ReleaseRecord => ({
+    ...rolledBack,
+    cause: { error: 'RolloutFailed', message: 'the new deployment failed', details },
+  });
+  const summaryOf = (latest: ReleaseRecord) => appEnvStatus({ ...nothingHeld, live: latest, latest }).summary;
+
+  it('names a release without a tag by its short digest, with no tag at all', () => {
+    // Prepare
+    const { tag: _, ...untagged } = released;
+
+    // Act
+    const status = appEnvStatus({ ...nothingHeld, live: untagged, latest: untagged });
+
+    // Assess
+    expect(status.live).not.toHaveProperty('tag');
+    expect(status.lastAttempt?.release).not.toHaveProperty('tag');
+    expect(status.summary).toBe(`web/prod is on ${live.digest.slice(0, 19)} since 2025-06-03T10:00:00Z`);
+  });
+
+  it('keeps a digest of another algorithm whole rather than cutting it as sha256', () => {
+    // Act
+    const short = shortDigest(`sha512:${'e'.repeat(128)}`);
+
+    // Assess
+    expect(short).toBe(`sha512:${'e'.repeat(128)}`);
+  });
+
+  it('names the release rolled away from by its short digest when it had no tag', () => {
+    // Prepare
+    const { tag: _, ...untaggedFrom } = desired;
+
+    // Act
+    const status = appEnvStatus({
+      ...nothingHeld,
+      live: rolledBack,
+      latest: { ...rolledBack, rolledBackFrom: untaggedFrom },
+    });
+
+    // Assess
+    expect(status.lastAttempt?.rolledBackFrom).toStrictEqual({
+      digest: desired.digest,
+      shortDigest: desired.digest.slice(0, 19),
+      image: desired.image,
+    });
+    expect(status.summary).toMatch(`, rolled back from ${desired.digest.slice(0, 19)} because`);
+  });
+
+  it('gives no reason and no cause details a record does not hold', () => {
+    // Act
+    const status = appEnvStatus({ ...nothingHeld, live: released, latest: withCause(undefined) });
+
+    // Assess
+    expect(status.lastAttempt).not.toHaveProperty('reason');
+    expect(status.lastAttempt?.cause).toStrictEqual({
+      error: 'RolloutFailed',
+      message: 'the new deployment failed',
+    });
+  });
+
+  it('drops cause details of the wrong type', () => {
+    // Act
+    const status = appEnvStatus({
+      ...nothingHeld,
+      live: released,
+      latest: withCause({ stoppedTasks: '2', exitCodes: 137, stopReasons: 'exited' }),
+    });
+
+    // Assess
+    expect(status.lastAttempt?.cause).toStrictEqual({
+      error: 'RolloutFailed',
+      message: 'the new deployment failed',
+    });
+  });
+
+  it('says why by the error and its message when no task stopped', () => {
+    // Act
+    const summary = summaryOf(withCause(undefined));
+
+    // Assess
+    expect(summary).toBe(
+      'web/prod is on v1.4.1, rolled back from v1.4.2 because RolloutFailed: the new deployment failed',
+    );
+  });
+
+  it('counts one stopped task and its exit code in the singular', () => {
+    // Act
+    const summary = summaryOf(withCause({ stoppedTasks: 1, exitCodes: [137] }));
+
+    // Assess
+    expect(summary).toBe(
+      'web/prod is on v1.4.1, rolled back from v1.4.2 because 1 task stopped, exit code 137',
+    );
+  });
+
+  it('lists the exit codes as numbers and the stop reasons, each set apart', () => {
+    // Act
+    const status = appEnvStatus({
+      ...nothingHeld,
+      live: rolledBack,
+      latest: withCause({
+        stoppedTasks: 2,
+        exitCodes: [137, '1'],
+        stopReasons: ['OutOfMemoryError', 'exited'],
+      }),
+    });
+
+    // Assess
+    expect(status.lastAttempt?.cause?.exitCodes).toEqual([137, 1]);
+    expect(status.summary).toBe(
+      'web/prod is on v1.4.1, rolled back from v1.4.2 because 2 tasks stopped, exit codes 137, 1 (OutOfMemoryError; exited)',
+    );
+  });
+
+  it('says rolled back, and nothing more, when the record names neither what from nor why', () => {
+    // Prepare
+    const { cause: _, rolledBackFrom: __, ...bare } = rolledBack;
+
+    // Act
+    const summary = summaryOf(bare);
+
+    // Assess
+    expect(summary).toBe('web/prod is on v1.4.1, rolled back');
+  });
+
+  it('says since when, not rolled back, when the live release is not the one the rollback recorded', () => {
+    // Act
+    const status = appEnvStatus({ ...nothingHeld, live: released, latest: rolledBack });
+
+    // Assess
+    expect(status.summary).toBe('web/prod is on v1.4.1 since 2025-06-03T10:00:00Z');
+  });
+
+  it('says since when for a live release with no history read', () => {
+    // Act
+    const status = appEnvStatus({ ...nothingHeld, live: released, latest: undefined });
+
+    // Assess
+    expect(status.summary).toBe('web/prod is on v1.4.1 since 2025-06-03T10:00:00Z');
+  });
+
+  it('says a rollback failed when Parameter Store says so, even with no history read', () => {
+    // Act
+    const status = appEnvStatus({
+      ...nothingHeld,
+      live: { ...rolledBack, kind: 'rollback-failed' },
+      latest: undefined,
+    });
+
+    // Assess
+    expect(status.summary).toBe('web/prod: a rollback failed; what runs is unknown, look at the service');
+  });
+
+  it('says a rollback failed when the history says so, whatever Parameter Store last held', () => {
+    // Act
+    const status = appEnvStatus({
+      ...nothingHeld,
+      live: released,
+      latest: { ...withCause(undefined), kind: 'rollback-failed' },
+    });
+
+    // Assess
+    expect(status.summary).toBe(
+      'web/prod: a rollback failed because RolloutFailed: the new deployment failed; what runs is unknown, look at the service',
+    );
+  });
+
+  it('shows a lock or waiter item missing fields as empty rather than failing', () => {
+    // Act
+    const status = appEnvStatus({
+      app: 'web',
+      env: 'prod',
+      live: undefined,
+      latest: undefined,
+      lock: { holder: { S: executionOf('push-web-prod-3') } },
+      waiter: { executionArn: { S: executionOf('push-web-prod-4') } },
+    });
+
+    // Assess
+    expect(status.lock).toEqual({
+      holder: executionOf('push-web-prod-3'),
+      image: '',
+      requestedAt: '',
+      acquiredAt: '',
+    });
+    expect(status.waiting).toEqual({
+      executionArn: executionOf('push-web-prod-4'),
+      image: '',
+      requestedAt: '',
+    });
+  });
+
+  it('is announced under the detail-type rules match on', () => {
+    // Assess
+    expect(statusChangedDetailType).toBe('Release Status Changed');
+  });
+});
+
+describe('readAppEnvStatus on DynamoDB', () => {
+  it('reads the lock and the waiter strongly consistent, so a lock taken a moment ago shows', async () => {
+    // Act
+    await read();
+
+    // Assess
+    const reads = table.mock.commandCalls(GetItemCommand).map((call) => call.args[0].input);
+    expect(reads).toHaveLength(2);
+    for (const input of reads) expect(input.ConsistentRead).toBe(true);
+  });
+
+  it('says what it was reading when DynamoDB throttles', async () => {
+    // Prepare
+    table.mock
+      .on(GetItemCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+
+    // Act
+    const reading = read();
+
+    // Assess
+    await expect(reading).rejects.toThrow(TransientAwsError);
+    await expect(reading).rejects.toThrow(/^reading the (lock|waiter) of web\/prod: ThrottlingException/);
   });
 });

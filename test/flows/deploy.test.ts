@@ -34,6 +34,8 @@ describe('deploy flows (sandbox)', () => {
       'Deploy',
       'ServiceDeployment?',
       'WaitForRollout',
+      // The Lightsail health gate's Choice: an ECS target has no load balancer gate.
+      'HealthGate?',
       'RecordRelease',
       'ReleaseLock',
       'WakeWaiter',

@@ -97,11 +97,25 @@ describe('config', () => {
       );
     });
 
-    it('rejects a target of another type', () => {
+    it('rejects a target of a type Gantry does not know', () => {
+      const nomad = { ...minimal, target: { ...minimal.target, type: 'nomad' } };
+
+      expect(() => parseDeployConfig(name, JSON.stringify(nomad))).toThrow(
+        expect.objectContaining({ issues: [expect.stringMatching(/^target\.type: /)] }),
+      );
+    });
+
+    it("checks a swarm target against the swarm's own schema, naming each missing field", () => {
       const swarm = { ...minimal, target: { ...minimal.target, type: 'swarm' } };
 
       expect(() => parseDeployConfig(name, JSON.stringify(swarm))).toThrow(
-        expect.objectContaining({ issues: [expect.stringMatching(/^target\.type: /)] }),
+        expect.objectContaining({
+          name: 'ConfigInvalid',
+          issues: expect.arrayContaining([
+            expect.stringMatching(/^target\.queueName: /),
+            'target: unknown key(s) cluster, service, container',
+          ]),
+        }),
       );
     });
 

@@ -124,7 +124,38 @@ describe('state-machines/deploy.asl.json', () => {
     expect(state?.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
     expect(state?.TimeoutSecondsPath).toBe('$.lock.retryAfterSeconds');
     expect(state?.Parameters?.Payload).toMatchObject({ 'timeoutSeconds.$': '$.lock.retryAfterSeconds' });
-    expect(states.filter(([, candidate]) => candidate.Type === 'Wait')).toEqual([]);
+    // The one Wait state is the Lightsail health gate's, bounded by its number of checks.
+    expect(states.filter(([, candidate]) => candidate.Type === 'Wait').map(([name]) => name)).toEqual([
+      'WaitForHealthGate',
+    ]);
+  });
+
+  it("orders a swarm rollback that paused once more, forced, from the rollback's wait and its timeout path", () => {
+    for (const name of ['WaitForRollback', 'CheckRollback']) {
+      const catchers =
+        (raw.States[name]?.Catch as { ErrorEquals: string[]; Next: string; ResultPath: string }[]) ?? [];
+      expect(catchers[catchers.length - 2]).toEqual({
+        ErrorEquals: [...catchRules.rollbackPaused],
+        ResultPath: '$.rollbackPaused',
+        Next: 'Rollback',
+      });
+    }
+  });
+
+  it('loops the Lightsail health gate only through its check, bounded by the check count', () => {
+    expect(raw.States['HealthGate?']).toMatchObject({
+      Choices: [
+        { Variable: '$.plan.config.target.lightsail.loadBalancer', IsPresent: true, Next: 'StartHealthGate' },
+      ],
+      Default: 'RecordRelease',
+    });
+    expect(raw.States.WaitForHealthGate).toMatchObject({
+      SecondsPath: '$.healthGate.nextCheckInSeconds',
+      Next: 'CheckHealthGate',
+    });
+    expect(raw.States.CheckHealthGate?.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Rollback' },
+    ]);
   });
 
   it('uses a serverless.yml function key for every Lambda Task state', () => {

@@ -9,7 +9,14 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type PlanDependencies, resolveDeployPlan } from '../../functions/src/deploy-plan.ts';
 import { appendRelease, type ReleaseRecord } from '../../functions/src/release.ts';
-import { describeServicesResponse, loadEvent, serviceOf, story, webConfig } from '../support/aws-fixtures.ts';
+import {
+  describeServicesResponse,
+  ecsTargetClients,
+  loadEvent,
+  serviceOf,
+  story,
+  webConfig,
+} from '../support/aws-fixtures.ts';
 import { fakeParameterStore } from '../support/ssm-fake.ts';
 import { fakeCoordinationTable } from '../support/table-fake.ts';
 
@@ -74,7 +81,7 @@ beforeEach(() => {
   deps = {
     ssm: ssm.client,
     ecr: new ECRClient({ region: 'us-east-2' }),
-    targets: { ecs: new ECSClient({ region: 'us-east-2' }) },
+    targets: ecsTargetClients(new ECSClient({ region: 'us-east-2' })),
     table: table.table,
     parameterPrefix: '/gantry',
   };

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DeployState } from '../../functions/src/deploy-state.ts';
 import { watchFor } from '../../functions/src/ecs/service-deployment.ts';
 import { ecsTarget } from '../../functions/src/targets/ecs.ts';
-import { describeServicesResponse, serviceOf, story } from '../support/aws-fixtures.ts';
+import { describeServicesResponse, ecsTargetClients, serviceOf, story } from '../support/aws-fixtures.ts';
 import { deployment, live, planOf } from '../support/deploy-states.ts';
 
 /*
@@ -38,7 +38,8 @@ const state: DeployState = {
 
 function rollBack() {
   const { target, health } = state.plan.config;
-  return ecsTarget(target, health, { ecs }).rollBack(state);
+  if (target.type !== 'ecs') throw new Error('an ECS plan');
+  return ecsTarget(target, health, ecsTargetClients(ecs)).rollBack(state);
 }
 
 function deploymentIs(status: ServiceDeployment['status']) {
@@ -95,7 +96,13 @@ describe('rolling back a staged deployment', () => {
     expect(ecsMock).toHaveReceivedCommandWith(UpdateServiceCommand, { taskDefinition: live.revision });
     expect(rollback).toMatchObject({
       deploymentId: 'ecs-svc/next',
-      watch: { serviceDeploymentArn: `${arn}-next`, expect: 'SUCCESSFUL', gated: false },
+      // Armed for its 30-minute bake plus the 900-second health budget.
+      watch: {
+        serviceDeploymentArn: `${arn}-next`,
+        expect: 'SUCCESSFUL',
+        gated: false,
+        waitSeconds: 30 * 60 + 900,
+      },
     });
   });
 
@@ -108,4 +115,36 @@ describe('rolling back a staged deployment', () => {
       expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
     },
   );
+});
+
+describe('rolling back a staged deployment, by status', () => {
+  it.each(['PENDING', 'ROLLBACK_REQUESTED', 'ROLLBACK_SUCCESSFUL'] as const)(
+    'rolls back in place when the deployment is %s, deploying nothing',
+    async (status) => {
+      // Prepare
+      deploymentIs(status);
+      ecsMock.on(StopServiceDeploymentCommand).resolves({ serviceDeploymentArn: arn });
+
+      // Act
+      const rollback = await rollBack();
+
+      // Assess
+      expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+      expect(rollback).toMatchObject({ revision: live.revision, watch: { expect: 'ROLLBACK_SUCCESSFUL' } });
+    },
+  );
+
+  it('names the status ECS reports now when a person must step in', async () => {
+    // Prepare: STOPPED when first read, ROLLBACK_FAILED by the time Gantry says so.
+    ecsMock
+      .on(DescribeServiceDeploymentsCommand)
+      .resolvesOnce({ serviceDeployments: [{ serviceDeploymentArn: arn, status: 'STOPPED' }] })
+      .resolves({ serviceDeployments: [{ serviceDeploymentArn: arn, status: 'ROLLBACK_FAILED' }] });
+
+    // Act / Assess
+    await expect(rollBack()).rejects.toMatchObject({
+      name: 'RolloutNeedsOperator',
+      message: `service deployment ${arn} is ROLLBACK_FAILED: Gantry cannot roll it back; a person must check what runs`,
+    });
+  });
 });

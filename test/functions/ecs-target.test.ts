@@ -16,6 +16,7 @@ import { targetFor } from '../../functions/src/targets/target.ts';
 import {
   describeServicesResponse,
   describeTaskDefinitionResponse,
+  ecsTargetClients,
   serviceOf,
   serviceRollingOut,
   story,
@@ -38,11 +39,12 @@ afterEach(() => {
 });
 
 function deploy(client: ECSClient, plan: DeployPlan) {
-  return targetFor(plan.config, { ecs: client }).deploy(plan);
+  return targetFor(plan.config, ecsTargetClients(client)).deploy(plan);
 }
 
 function rollBack(client: ECSClient, state: DeployState, patience?: EcsRollbackPatience) {
   const { target, health } = state.plan.config;
+  if (target.type !== 'ecs') throw new TypeError('an ECS plan is expected');
   return ecsTarget(target, health, { ecs: client }, patience).rollBack(state);
 }
 
@@ -68,6 +70,33 @@ describe('deploy', () => {
     expect(result).toMatchObject({
       deploymentId: story.deploymentId,
       revision: story.taskDefinitionArn,
+    });
+  });
+
+  it('names the image the service ran before, so even a first deploy rolls back by image', async () => {
+    // Act
+    const started = await deploy(ecs, planOf());
+
+    // Assess
+    expect(started).toStrictEqual({
+      target: 'ecs',
+      deploymentId: story.deploymentId,
+      revision: story.taskDefinitionArn,
+      previousRevision: story.previousTaskDefinitionArn,
+      previousImage: live.image,
+    });
+  });
+
+  it('names no previous image for a requested rollback to a recorded revision', async () => {
+    // Act
+    const started = await deploy(ecs, planOf({ mode: 'rollback', desired: live }));
+
+    // Assess
+    expect(started).toStrictEqual({
+      target: 'ecs',
+      deploymentId: story.deploymentId,
+      revision: live.revision,
+      previousRevision: story.previousTaskDefinitionArn,
     });
   });
 

@@ -19,6 +19,7 @@ import { targetFor } from '../../functions/src/targets/target.ts';
 import { lambdaContext } from '../../sandbox/runner.ts';
 import {
   describeServicesResponse,
+  ecsTargetClients,
   serviceOf,
   serviceRollingOut,
   story,
@@ -43,7 +44,7 @@ beforeEach(() => {
     table: table.table,
     sfn: new SFNClient({ region: story.region }),
     now: () => new Date('2025-06-03T10:16:00Z'),
-    targets: { ecs: new ECSClient({ region: story.region }) },
+    targets: ecsTargetClients(new ECSClient({ region: story.region })),
   };
   ecsMock.on(ListTasksCommand).resolves({ taskArns: [] });
   sfnMock.on(SendTaskSuccessCommand).resolves({});

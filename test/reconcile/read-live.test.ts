@@ -5,6 +5,7 @@ import { targetFor } from '../../functions/src/targets/target.ts';
 import {
   describeServicesResponse,
   describeTaskDefinitionResponse,
+  ecsTargetClients,
   serviceOf,
   story,
   webConfig,
@@ -12,7 +13,7 @@ import {
 
 /** What the reconciler asks an ECS target: "what runs", and once a drift is confirmed, which image. */
 const ecsMock = mockClient(ECSClient);
-const target = () => targetFor(webConfig, { ecs: new ECSClient({ region: story.region }) });
+const target = () => targetFor(webConfig, ecsTargetClients(new ECSClient({ region: story.region })));
 
 beforeEach(() => {
   ecsMock.on(DescribeServicesCommand).resolves(describeServicesResponse(serviceOf()));

@@ -7,7 +7,13 @@ import { resolveDeployPlan } from '../../functions/src/deploy-plan.ts';
 import { NoPreviousRelease } from '../../functions/src/errors.ts';
 import { recordOutcome } from '../../functions/src/outcome.ts';
 import type { ReleaseRecord } from '../../functions/src/release.ts';
-import { describeServicesResponse, serviceOf, story, webConfig } from '../support/aws-fixtures.ts';
+import {
+  describeServicesResponse,
+  ecsTargetClients,
+  serviceOf,
+  story,
+  webConfig,
+} from '../support/aws-fixtures.ts';
 import { deployment, live, older, planOf } from '../support/deploy-states.ts';
 import { fakeParameterStore } from '../support/ssm-fake.ts';
 import { fakeCoordinationTable } from '../support/table-fake.ts';
@@ -50,7 +56,7 @@ describe('a restore request', () => {
   const deps = () => ({
     ssm: ssm.client,
     ecr: new ECRClient({ region: story.region }),
-    targets: { ecs: new ECSClient({ region: story.region }) },
+    targets: ecsTargetClients(new ECSClient({ region: story.region })),
     parameterPrefix: '/gantry',
     // A restore never reads the history (only a rollback "to" a release does).
     table: fakeCoordinationTable().table,

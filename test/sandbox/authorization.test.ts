@@ -25,6 +25,11 @@ const prodCluster = ecs('cluster/prod');
 /** One call per row, shaped as Gantry makes it. */
 const sampleInputs: Record<string, Record<string, unknown>> = {
   'ssm:GetParameter': { Name: '/gantry/web/prod/release' },
+  'sqs:GetQueueUrl': { QueueName: 'gantry-swarm-shop-prod' },
+  'sqs:SendMessage': {
+    QueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/gantry-swarm-shop-prod',
+    MessageBody: '{}',
+  },
   'ssm:GetParametersByPath': { Path: '/gantry', Recursive: true },
   'ssm:PutParameter': { Name: '/gantry/web/prod/lock', Value: '{}', Overwrite: false },
   'ssm:DeleteParameter': { Name: '/gantry/web/prod/lock' },
@@ -94,7 +99,10 @@ describe('the authorization table', () => {
         const row = authorizationTable[request.action];
         expect(row, request.action).toBeDefined();
         for (const key of Object.keys(request.context)) expect(row?.conditionKeys).toContain(key);
-        if (row?.resourceType !== '*' && row?.exception === undefined) {
+        if (row?.resourceType === 'queue') {
+          // An SQS queue's ARN names the queue without its type: arn:aws:sqs:<region>:<account>:<name>.
+          expect(request.resource).toMatch(/^arn:aws:sqs:[a-z0-9-]+:\d{12}:[\w-]{1,80}$/);
+        } else if (row?.resourceType !== '*' && row?.exception === undefined) {
           expect(request.resource).toMatch(new RegExp(`:${row?.resourceType}[/:]`));
         }
       }

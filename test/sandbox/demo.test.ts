@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 const run = promisify(execFile);
 
 describe('npm run demo', () => {
-  it('deploys v1.0.0, rolls v1.1.0 back with its cause, says it is a simulation, and exits 0', async () => {
+  it('deploys v1.0.0 to ECS and a swarm, rolls v1.1.0 back on ECS with its cause, says it is a simulation, and exits 0', async () => {
     // Act: the very command the README gives, minus npm's own output.
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'sandbox/cli.ts', 'demo'], {
       env: { ...process.env, GANTRY_SANDBOX_SPEED: '200', CI: 'true' },
@@ -14,9 +14,14 @@ describe('npm run demo', () => {
 
     // Assess
     expect(stdout).toContain('SIMULATION');
-    expect(stdout).toMatch(/v1\.0\.0\s+Deployed in 11 state transitions/);
-    expect(stdout).toMatch(/v1\.1\.0\s+RolledBack in \d+ state transitions: RolloutFailed/);
+    expect(stdout).toMatch(/v1\.0\.0\s+web\/prod \(ecs\)\s+Deployed in 12 state transitions/);
+    expect(stdout).toMatch(/v1\.0\.0\s+web\/edge \(swarm\)\s+Deployed in 12 state transitions/);
+    expect(stdout).toMatch(
+      /v1\.1\.0\s+web\/prod \(ecs\)\s+RolledBack in \d+ state transitions: RolloutFailed/,
+    );
+    expect(stdout).toMatch(/v1\.1\.0\s+web\/edge \(swarm\)\s+Deployed/);
     expect(stdout).toContain('live release of web/prod: v1.0.0 (rollback');
+    expect(stdout).toContain('live release of web/edge: v1.1.0 (release');
   }, 90_000);
 
   it('refuses an unknown scenario with the list of known ones', async () => {

@@ -155,7 +155,28 @@ describe('least privilege (sandbox)', () => {
       sandbox.gantryBus,
     );
     await sandbox.idle();
-  }, 60_000);
+    // A swarm behind a Lightsail load balancer: a release through the health gate, then one the
+    // gate fails (an instance turns unhealthy), which Gantry rolls back by ordering last-good.
+    await sandbox.seedSwarmApp({
+      app: 'kiosk',
+      env: 'prod',
+      repository: 'kiosk',
+      loadBalancer: { bakeSeconds: 60 },
+    });
+    await sandbox.push({ repository: 'kiosk', tag: 'v1.0.0', swarmScenario: 'healthy' });
+    await sandbox.idle();
+    sandbox.emulator.lightsail.setInstanceHealth('kiosk-prod-lb', 'kiosk-prod-manager', 'unhealthy');
+    await sandbox.push({ repository: 'kiosk', tag: 'v1.1.0', swarmScenario: 'healthy' });
+    await sandbox.idle();
+    // And a crash loop Swarm rolls back itself: the agent's event fails the wait.
+    sandbox.emulator.lightsail.setInstanceHealth('kiosk-prod-lb', 'kiosk-prod-manager', 'healthy');
+    await sandbox.push({
+      repository: 'kiosk',
+      tag: 'v1.2.0',
+      swarmScenario: { kind: 'crashLoop', exitCode: 3 },
+    });
+    await sandbox.idle();
+  }, 150_000);
   afterAll(async () => {
     await sandbox.close();
   });
@@ -208,6 +229,9 @@ describe('least privilege (sandbox)', () => {
       // deploy-plan.test.ts "goes back to any release of the history it is given \"to\"";
       // test/cli/cli.test.ts "goes back to any release of the history with --to"
       'resolveConfig: dynamodb:Query',
+      // A swarm rollout settled by waitForRollout's first look leaves onSwarmEvent's grants unused
+      // (test/swarm/target.test.ts "onSwarmEvent" covers them).
+      'onSwarmEvent: dynamodb:PutItem',
     ];
     // The crash loop is settled by whichever looks first, waitForRollout's own look or onEcsEvent
     // (ecs-rollout.test.ts covers both): that depends on real timing, so either set may go unused.
@@ -216,6 +240,8 @@ describe('least privilege (sandbox)', () => {
       'waitForRollout: dynamodb:DeleteItem',
       'waitForRollout: ecs:DescribeTasks',
       'waitForRollout: states:SendTaskFailure',
+      // The same race for the swarm's crash loop: the agent's event, or waitForRollout's first look.
+      'onSwarmEvent: states:SendTaskFailure',
     ]);
     // Every grant this run left unused must be one of the paths named above: which of them a run
     // takes depends on timing, so they may be used or not, but no other grant may go unused.

@@ -72,7 +72,7 @@ describe('serverless.yml', () => {
     }
   });
 
-  it('routes ECR pushes, ECS state changes, config changes and rollback requests through EventBridge rules', () => {
+  it('routes ECR pushes, ECS state changes, config changes, rollback requests and agent reports through EventBridge rules', () => {
     const patterns = Object.values(template.Resources)
       .filter((resource) => resource.Type === 'AWS::Events::Rule' && resource.Properties.EventPattern)
       .map((rule) => rule.Properties.EventPattern as { source: string[]; 'detail-type': string[] });
@@ -84,6 +84,7 @@ describe('serverless.yml', () => {
       'aws.ecs/ECS Task State Change',
       'aws.ssm/Parameter Store Change',
       'aws.states/Step Functions Execution Status Change',
+      'gantry.agent/Swarm Rollout State Change',
       'gantry/Rollback Requested',
     ]);
   });
@@ -118,6 +119,7 @@ describe('serverless.yml', () => {
           (rule.Properties.EventPattern as { 'detail-type': string[] })['detail-type'][0] === detailType,
       )?.Properties.EventBusName;
     expect(busOf('Rollback Requested')).toEqual({ 'Fn::GetAtt': ['GantryEventBus', 'Name'] });
+    expect(busOf('Swarm Rollout State Change')).toEqual({ 'Fn::GetAtt': ['GantryEventBus', 'Name'] });
     // AWS's own events (alarms, ECR, ECS) only ever arrive on the default bus.
     expect(busOf('CloudWatch Alarm State Change')).toBeUndefined();
     const bus = template.Resources.GantryEventBus;
@@ -130,7 +132,36 @@ describe('serverless.yml', () => {
           Action: 'events:PutEvents',
           Condition: { ArnNotLike: { 'aws:PrincipalArn': expect.anything() } },
         },
+        {
+          // Only the swarm agent's role may put the agent's source.
+          Sid: 'OnlyTheAgentReports',
+          Effect: 'Deny',
+          Condition: {
+            StringEquals: { 'events:source': 'gantry.agent' },
+            ArnNotLike: { 'aws:PrincipalArn': expect.anything() },
+          },
+        },
       ],
+    });
+  });
+
+  it("creates the swarm agent's role only when the stack names the app/envs it serves, trusting SSM", () => {
+    const role = template.Resources.SwarmAgentRole as unknown as {
+      Condition: string;
+      Properties: {
+        AssumeRolePolicyDocument: { Statement: { Principal: unknown }[] };
+        Policies: { PolicyDocument: { Statement: { Action: string | string[]; Condition?: unknown }[] } }[];
+      };
+    };
+    expect(role.Condition).toBe('HasSwarmAgent');
+    expect(role.Properties.AssumeRolePolicyDocument.Statement[0]?.Principal).toEqual({
+      Service: 'ssm.amazonaws.com',
+    });
+    const statements = role.Properties.Policies[0]?.PolicyDocument.Statement ?? [];
+    const actions = statements.flatMap((statement) => statement.Action);
+    expect(actions.filter((action) => action.startsWith('states:'))).toEqual([]);
+    expect(statements.find((statement) => statement.Action === 'events:PutEvents')?.Condition).toEqual({
+      StringEquals: { 'events:source': 'gantry.agent' },
     });
   });
 

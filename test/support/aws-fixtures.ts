@@ -3,10 +3,15 @@ import type {
   DescribeServicesCommandOutput,
   DescribeTaskDefinitionCommandOutput,
   DescribeTasksCommandOutput,
+  ECSClient,
   Service,
   Task,
 } from '@aws-sdk/client-ecs';
-import type { DeployConfig } from '../../functions/src/config/schema.ts';
+import { LightsailClient } from '@aws-sdk/client-lightsail';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import type { DeployConfig, EcsTarget } from '../../functions/src/config/schema.ts';
+import type { TargetClients } from '../../functions/src/targets/target.ts';
 
 /** The sample events in `events/`, shaped as AWS delivers them. */
 export function loadEvent<T = Record<string, unknown>>(name: string): T {
@@ -32,7 +37,8 @@ export const story = {
   executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:gantry-dev-deploy:push-web-prod-1',
 } as const;
 
-export const webConfig: DeployConfig = {
+/** An ECS app's config (typed as such, so tests read its ECS fields without narrowing). */
+export const webConfig: DeployConfig & { target: EcsTarget } = {
   repository: 'web',
   tagPattern: '^v\\d+\\.\\d+\\.\\d+$',
   target: { type: 'ecs', cluster: story.cluster, service: story.service, container: story.container },
@@ -291,4 +297,19 @@ export function thrownBy(act: () => unknown): unknown {
     return error;
   }
   throw new Error('expected the call to throw');
+}
+
+/**
+ * The targets' clients for a test that meets only ECS: the other targets' clients exist but point
+ * nowhere (a call would fail loudly), as `targetClients` builds them lazily on AWS.
+ */
+export function ecsTargetClients(ecs: ECSClient): TargetClients {
+  const unused = { region: 'eu-west-1', endpoint: 'http://127.0.0.1:9', maxAttempts: 1 };
+  return {
+    ecs,
+    ssm: new SSMClient(unused),
+    sqs: new SQSClient(unused),
+    lightsail: new LightsailClient(unused),
+    parameterPrefix: '/gantry',
+  };
 }

@@ -111,6 +111,52 @@ describe('swarm Lightsail checks (against the sandbox emulator, a simulation)', 
       }
     }
 
+    it('refuses a bound that is not a whole number of checks, and progress without a valid start, with InputInvalid', async () => {
+      // Prepare
+      seedBalancer('healthy');
+      const input = { loadBalancer, instanceNames: hosts, now: at(0) };
+
+      // Act / Assess
+      for (const maxChecks of [0, 1.5]) {
+        await expect(checkHealthGate(lightsail, { ...input, maxChecks })).rejects.toMatchObject({
+          name: 'InputInvalid',
+          message: 'maxChecks must be an integer >= 1',
+        });
+      }
+      await expect(
+        checkHealthGate(lightsail, { ...input, progress: { startedAt: 'soon', checks: 1 } }),
+      ).rejects.toMatchObject({
+        name: 'InputInvalid',
+        message: 'the health gate progress has no valid startedAt',
+      });
+    });
+
+    it('spreads the checks left over what is left of the bake', async () => {
+      // Prepare
+      seedBalancer('healthy');
+
+      // Act
+      const first = await checkHealthGate(lightsail, { loadBalancer, instanceNames: hosts, now: at(0) });
+      const second = await checkHealthGate(lightsail, {
+        loadBalancer,
+        instanceNames: hosts,
+        now: at(20),
+        progress: { startedAt: at(0).toISOString(), checks: 1 },
+      });
+
+      // Assess: 60 s over 4 checks left, then 40 s over 3.
+      expect(first).toMatchObject({
+        status: 'waiting',
+        nextCheckInSeconds: 15,
+        progress: { checks: 1, startedAt: at(0).toISOString() },
+      });
+      expect(second).toMatchObject({
+        status: 'waiting',
+        nextCheckInSeconds: 14,
+        progress: { checks: 2, startedAt: at(0).toISOString() },
+      });
+    });
+
     it('passes after bakeSeconds of healthy checks, in a bounded number of checks', async () => {
       // Prepare
       seedBalancer('healthy');

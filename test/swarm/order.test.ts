@@ -48,6 +48,17 @@ describe('swarm order', () => {
     });
   });
 
+  describe('swarmDeploymentId is stable across Gantry versions', () => {
+    it('gives the very ids an agent may already have recorded for this execution', () => {
+      // The agent keeps the id it finished in its status and in each service's label: an upgraded
+      // Gantry resuming the same execution must compute the same ones.
+      expect(swarmDeploymentId(executionArn, 'deploy')).toBe('deploy-e7f3ee6640c4699a65636a2d76b4e786');
+      expect(swarmDeploymentId(executionArn, 'rollback', true)).toBe(
+        'rollback-forced-1be8340911e5978176ef2e6cecc5f706',
+      );
+    });
+  });
+
   describe('servicesOnImage', () => {
     it('puts every service on the app image in ECR, or in the registry the target names', () => {
       // Prepare
@@ -128,6 +139,46 @@ describe('swarm order', () => {
       // Assess
       expect(order.environmentVersion).toBe(4);
       expect(buildSwarmOrder(orderInput)).not.toHaveProperty('environmentVersion');
+    });
+
+    it('names every missing and foreign service in its refusal', () => {
+      // Act / Assess
+      expect(() =>
+        buildSwarmOrder({ ...orderInput, services: [{ name: 'shop_other', image: newImage }] }),
+      ).toThrow(
+        "the order must name exactly the target's services (missing: shop_web, shop_worker; not in the target: shop_other)",
+      );
+      expect(() => buildSwarmOrder({ ...orderInput, services: orderInput.services.slice(0, 1) })).toThrow(
+        "the order must name exactly the target's services (missing: shop_worker; not in the target: none)",
+      );
+      expect(() =>
+        buildSwarmOrder({
+          ...orderInput,
+          services: [...orderInput.services, { name: 'shop_other', image: newImage }],
+        }),
+      ).toThrow(
+        "the order must name exactly the target's services (missing: none; not in the target: shop_other)",
+      );
+    });
+
+    it('lists each contract violation, separated, in its refusal', () => {
+      // Act / Assess
+      expect(() =>
+        buildSwarmOrder({
+          ...orderInput,
+          orderedAt: 'yesterday',
+          services: orderInput.services.map((s) => ({ ...s, image: 'shop:latest' })),
+        }),
+      ).toThrow(/^the swarm order is invalid: [^;]+; [^;]+; [^;]+$/);
+    });
+
+    it('carries force when asked, for the forced rollback', () => {
+      // Act
+      const order = buildSwarmOrder({ ...orderInput, kind: 'rollback', force: true });
+
+      // Assess
+      expect(order.force).toBe(true);
+      expect(order.deploymentId).toBe(swarmDeploymentId(executionArn, 'rollback', true));
     });
 
     it('refuses an image not pinned by digest', () => {
@@ -235,6 +286,113 @@ describe('swarm order', () => {
       // Assess
       expect(JSON.stringify(big).length).toBeGreaterThan(4_096);
       expect(ssm).toHaveReceivedCommandWith(PutParameterCommand, { Tier: 'Advanced' });
+    });
+  });
+
+  describe('signalSwarm: the tier boundary and the queue lookup (mocked clients)', () => {
+    let ssm: AwsClientStub<SSMClient>;
+    let sqs: AwsClientStub<SQSClient>;
+    const queueUrl = 'https://sqs.eu-west-1.amazonaws.com/123456789012/gantry-swarm-shop-prod';
+    const clients = () => ({ ssm: new SSMClient({}), sqs: new SQSClient({}) });
+
+    beforeEach(() => {
+      ssm = mockClient(SSMClient);
+      sqs = mockClient(SQSClient);
+      ssm.on(PutParameterCommand).resolves({ Version: 1 });
+      sqs.on(GetQueueUrlCommand).resolves({ QueueUrl: queueUrl });
+      sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
+    });
+    afterEach(() => {
+      ssm.restore();
+      sqs.restore();
+    });
+
+    /** An order whose JSON is `bytes` long in UTF-8, grown through its execution ARN (`filler` each). */
+    function orderOfBytes(bytes: number, filler = 'x') {
+      const base = buildSwarmOrder({ ...orderInput, executionArn: `${executionArn}-` });
+      const missing = bytes - Buffer.byteLength(JSON.stringify(base), 'utf8');
+      const fill = filler.repeat(Math.floor(missing / Buffer.byteLength(filler, 'utf8')));
+      const order = { ...base, executionArn: `${base.executionArn}${fill}` };
+      expect(Buffer.byteLength(JSON.stringify(order), 'utf8')).toBe(bytes);
+      return order;
+    }
+
+    it('keeps an order of exactly 4 096 bytes in the standard tier, and moves one of 4 097 to advanced', async () => {
+      // Act
+      await signalSwarm(clients(), '/gantry', target.queueName, orderOfBytes(4_096));
+      await signalSwarm(clients(), '/gantry', target.queueName, orderOfBytes(4_097));
+
+      // Assess
+      const tiers = ssm.commandCalls(PutParameterCommand).map((call) => call.args[0].input.Tier);
+      expect(tiers).toEqual([undefined, 'Advanced']);
+    });
+
+    it('counts bytes, not characters: a 4 098-byte order of fewer characters is advanced', async () => {
+      // Prepare: 'é' is two bytes in UTF-8.
+      const order = orderOfBytes(4_098, 'é');
+
+      // Act
+      await signalSwarm(clients(), '/gantry', target.queueName, order);
+
+      // Assess
+      expect(JSON.stringify(order).length).toBeLessThanOrEqual(4_096);
+      expect(ssm).toHaveReceivedCommandWith(PutParameterCommand, { Tier: 'Advanced' });
+    });
+
+    it('fails with DeployFailed, writing nothing, when SQS answers without a queue URL', async () => {
+      // Prepare
+      sqs.on(GetQueueUrlCommand).resolves({});
+
+      // Act / Assess
+      await expect(signalSwarm(clients(), '/gantry', target.queueName, deployOrder)).rejects.toMatchObject({
+        name: 'DeployFailed',
+      });
+      expect(ssm).not.toHaveReceivedCommand(PutParameterCommand);
+    });
+
+    it('lets a throttled queue lookup be retried (TransientAwsError), writing nothing', async () => {
+      // Prepare
+      sqs
+        .on(GetQueueUrlCommand)
+        .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: {} }));
+
+      // Act / Assess
+      await expect(signalSwarm(clients(), '/gantry', target.queueName, deployOrder)).rejects.toMatchObject({
+        name: 'TransientAwsError',
+      });
+      expect(ssm).not.toHaveReceivedCommand(PutParameterCommand);
+    });
+
+    it('names what it was doing when a call is throttled: finding the queue, writing the order, waking the agent', async () => {
+      // Prepare
+      const throttled = () =>
+        Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: {} });
+      const attempt = () => signalSwarm(clients(), '/gantry', target.queueName, deployOrder);
+
+      // Act / Assess
+      sqs.on(GetQueueUrlCommand).rejectsOnce(throttled()).resolves({ QueueUrl: queueUrl });
+      await expect(attempt()).rejects.toThrow(`finding the queue ${target.queueName}`);
+      ssm.on(PutParameterCommand).rejectsOnce(throttled()).resolves({ Version: 1 });
+      await expect(attempt()).rejects.toThrow('writing the order /gantry/shop/prod/order');
+      sqs.on(SendMessageCommand).rejectsOnce(throttled()).resolves({ MessageId: 'm-1' });
+      await expect(attempt()).rejects.toThrow(`waking the swarm on ${target.queueName}`);
+    });
+
+    it('reports version 0 and no message id when the answers leave them out', async () => {
+      // Prepare
+      ssm.on(PutParameterCommand).resolves({});
+      sqs.on(SendMessageCommand).resolves({});
+
+      // Act
+      const signal = await signalSwarm(clients(), '/gantry', target.queueName, deployOrder);
+
+      // Assess
+      expect(signal).toEqual({ orderParameter: '/gantry/shop/prod/order', orderVersion: 0, messageId: '' });
+      expect(JSON.parse(String(sqs.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageBody))).toEqual({
+        app: 'shop',
+        env: 'prod',
+        deploymentId: deployOrder.deploymentId,
+      });
     });
   });
 

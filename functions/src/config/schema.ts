@@ -1,11 +1,8 @@
+import { swarmTargetSchema } from '../swarm/config.ts';
 import * as z from '../zod.ts';
+import { nameSchema } from './names.ts';
 
-/** App and environment names become parameter path segments and execution-name parts. */
-export const nameSchema = z
-  .string()
-  .check(
-    z.regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lower-case letters, digits and dashes, at most 40 characters'),
-  );
+export { nameSchema };
 
 const ecsTargetSchema = z.strictObject({
   type: z.literal('ecs'),
@@ -60,7 +57,7 @@ export const deployConfigSchema = z.strictObject({
    * What Gantry deploys to, told apart by `type`. A new target adds its schema here and its case in
    * targets/target.ts's targetFor.
    */
-  target: z.discriminatedUnion('type', [ecsTargetSchema]),
+  target: z.discriminatedUnion('type', [ecsTargetSchema, swarmTargetSchema]),
   health: z._default(healthSchema, { timeoutSeconds: 900, maxFailedTasks: 2 }),
   /** CloudWatch alarm names whose ALARM state rolls this app/environment back. */
   rollbackAlarms: z._default(z.array(z.string().check(z.minLength(1))), []),
@@ -76,6 +73,7 @@ export const deployConfigSchema = z.strictObject({
 
 export type DeployConfig = z.infer<typeof deployConfigSchema>;
 export type EcsTarget = z.infer<typeof ecsTargetSchema>;
+export type { SwarmTarget } from '../swarm/config.ts';
 export type HealthConfig = z.infer<typeof healthSchema>;
 export type GatesConfig = z.infer<typeof gatesSchema>;
 

@@ -8,7 +8,7 @@ import type { CoordinationTable } from '../coordination/table.ts';
 import { awsCall, CallCapReached, hasErrorName } from '../errors.ts';
 import { ecrRegistry } from '../image-ref.ts';
 import { executionArnOf, executionName, startDeploy } from '../start-deploy.ts';
-import { targetFor } from '../targets/target.ts';
+import { type TargetClients, targetFor } from '../targets/target.ts';
 import { budgeted, CallBudget } from './budget.ts';
 import { checkDrift, type DriftOutcome } from './drift.ts';
 import { type AppEnvState, readFleet } from './fleet.ts';
@@ -97,7 +97,10 @@ export async function reconcile(deps: ReconcileDependencies, run: ReconcileRun):
     ...clients,
     // The target's own "read what is live", through this run's counted clients.
     readRunning: (appEnv: AppEnvState, options?: { withImage?: boolean }) =>
-      targetFor(appEnv.config, { ecs: clients.ecs }).readLive(options),
+      targetFor(appEnv.config, readingTargetClients(clients, deps.parameterPrefix), {
+        app: appEnv.app,
+        env: appEnv.env,
+      }).readLive(options),
   };
   const summary: ReconcileSummary = {
     runAt: run.time,
@@ -247,4 +250,29 @@ async function describeExecution(sfn: SFNClient, executionArn: string): Promise<
     if (hasErrorName(error, 'ExecutionDoesNotExist')) return undefined;
     throw error;
   }
+}
+
+/**
+ * The clients a target reads what is live with, this run's counted ones: ECS (a service), Parameter
+ * Store (a swarm agent's status). The reconciler never signals a swarm nor asks Lightsail, so those
+ * clients are absent and asking for one is a bug, said as such.
+ */
+function readingTargetClients(
+  clients: { ecs: ECSClient; ssm: SSMClient },
+  parameterPrefix: string,
+): TargetClients {
+  const notForReading = (client: string) => (): never => {
+    throw new Error(`the reconciler only reads what is live: it has no ${client} client`);
+  };
+  return {
+    ecs: clients.ecs,
+    ssm: clients.ssm,
+    parameterPrefix,
+    get sqs() {
+      return notForReading('SQS')();
+    },
+    get lightsail() {
+      return notForReading('Lightsail')();
+    },
+  };
 }

@@ -1,7 +1,8 @@
 /**
  * The `swarm` deploy target in an app/env's config: which swarm to wake, which of its services run
  * the app's image, where the app's hosts are in Lightsail, and the update/rollback policy the agent
- * applies. The lead adds {@link swarmTargetSchema} to the config's target union at wiring time.
+ * applies. {@link swarmTargetSchema} is one member of the config's target union
+ * (config/schema.ts).
  */
 import * as z from '../zod.ts';
 import { swarmPolicySchema, swarmServiceNameSchema } from './contract.ts';

@@ -12,7 +12,7 @@
  * schemas too, and classic zod would add its cold-import cost to each of them.
  */
 
-import { nameSchema } from '../config/schema.ts';
+import { nameSchema } from '../config/names.ts';
 import * as z from '../zod.ts';
 
 /** EventBridge `source` of every agent event; the Gantry bus's policy lets only agents put it. */

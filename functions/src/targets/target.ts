@@ -1,4 +1,7 @@
 import type { ECSClient } from '@aws-sdk/client-ecs';
+import type { LightsailClient } from '@aws-sdk/client-lightsail';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { DeployConfig } from '../config/schema.ts';
 import type { SettledVerdict } from '../coordination/waits.ts';
 import type { DeployPlan } from '../deploy-plan.ts';
@@ -7,6 +10,7 @@ import type { ServiceDeploymentWatch } from '../ecs/service-deployment.ts';
 import type { GantryErrorName } from '../errors.ts';
 import type { DeployedImage } from '../release.ts';
 import { ecsTarget } from './ecs.ts';
+import { type AppEnv, swarmTarget } from './swarm.ts';
 
 /**
  * The seam between the state machine and what it deploys to. Every step that touches a target
@@ -35,6 +39,8 @@ export interface TargetDeployment {
    * Gantry follows it. The state machine takes the staged path (WaitForServiceDeployment) when set.
    */
   watch?: ServiceDeploymentWatch;
+  /** The app/environment, for targets that keep their state per app/env (a swarm's order and status). */
+  appEnv?: AppEnv;
 }
 
 /** A rollout's verdict: still going, or settled (what the parked execution resumes with). */
@@ -44,7 +50,11 @@ export type RolloutJudgement =
   /** A staged rollout paused at a hook Gantry decides (config `gates`). */
   | Extract<SettledVerdict, { outcome: 'gate' }>
   | (Extract<SettledVerdict, { outcome: 'failed' }> & {
-      error: Extract<GantryErrorName, 'RolloutFailed' | 'RolloutTimedOut' | 'RolloutNeedsOperator'>;
+      /** A rollback's own wait ends RollbackPaused (retried forced, once) or RollbackFailed. */
+      error: Extract<
+        GantryErrorName,
+        'RolloutFailed' | 'RolloutTimedOut' | 'RolloutNeedsOperator' | 'RollbackPaused' | 'RollbackFailed'
+      >;
     });
 
 /** What the target runs now, read from the target itself (not from Gantry's records). */
@@ -102,12 +112,22 @@ export interface DeployTarget {
  */
 export interface TargetClients {
   readonly ecs: ECSClient;
+  readonly ssm: SSMClient;
+  readonly sqs: SQSClient;
+  readonly lightsail: LightsailClient;
+  /** Where the app/env parameters live (a swarm's order and status parameters are beside its config). */
+  readonly parameterPrefix: string;
 }
 
-/** The one lookup: the target the config names, bound to its clients. */
-export function targetFor(config: DeployConfig, clients: TargetClients): DeployTarget {
+/**
+ * The one lookup: the target the config names, bound to its clients. `appEnv` is the plan's
+ * (ResolveConfig, Deploy, Rollback); the wait states pass none, their deployment carries it.
+ */
+export function targetFor(config: DeployConfig, clients: TargetClients, appEnv?: AppEnv): DeployTarget {
   switch (config.target.type) {
     case 'ecs':
       return ecsTarget(config.target, config.health, clients, undefined, config.gates);
+    case 'swarm':
+      return swarmTarget(config.target, clients, appEnv);
   }
 }
