@@ -75,6 +75,37 @@ describe('state-machines/deploy.asl.json', () => {
     }
   });
 
+  it('gives the record states a retry budget that outlasts a fleet-wide queue of Parameter Store writes', () => {
+    // Each deploy writes its live release once; PutParameter's default is 3 a second, and the lock
+    // lets each app/environment have one execution recording at a time, so at 1,000
+    // app/environments the longest queue is 1,000 writes: 333 s. With full jitter a wait is uniform
+    // between 0 and the backoff (Step Functions' error-handling page), so the expected budget is
+    // half the sum of the capped backoffs; it must cover that queue twice over.
+    const queueSeconds = 1000 / 3;
+    for (const name of ['RecordRelease', 'RecordRollback', 'RecordRollbackFailed', 'RecordSuperseded']) {
+      const retrier = (
+        raw.States[name]?.Retry as {
+          ErrorEquals: string[];
+          IntervalSeconds: number;
+          BackoffRate: number;
+          MaxDelaySeconds: number;
+          MaxAttempts: number;
+          JitterStrategy?: string;
+        }[]
+      ).find((candidate) => candidate.ErrorEquals.includes('TransientAwsError'));
+      if (retrier === undefined) throw new Error(`${name} does not retry TransientAwsError`);
+      let expectedSeconds = 0;
+      for (let attempt = 0; attempt < retrier.MaxAttempts; attempt++) {
+        const backoff = Math.min(
+          retrier.IntervalSeconds * retrier.BackoffRate ** attempt,
+          retrier.MaxDelaySeconds,
+        );
+        expectedSeconds += retrier.JitterStrategy === 'FULL' ? backoff / 2 : backoff;
+      }
+      expect(expectedSeconds, name).toBeGreaterThanOrEqual(2 * queueSeconds);
+    }
+  });
+
   it('catches every error on every Task state, so no failure skips the lock release or rollback', () => {
     for (const [name, state] of taskStates) {
       const caught = ((state.Catch as { ErrorEquals: string[] }[]) ?? []).flatMap(
