@@ -84,7 +84,7 @@ describe('state-machines/deploy.asl.json', () => {
     const queueSeconds = 1000 / 3;
     for (const name of ['RecordRelease', 'RecordRollback', 'RecordRollbackFailed', 'RecordSuperseded']) {
       const retrier = (
-        raw.States[name]?.Retry as {
+        (raw.States[name]?.Retry ?? []) as {
           ErrorEquals: string[];
           IntervalSeconds: number;
           BackoffRate: number;
