@@ -23,8 +23,11 @@ function permissionsFor(prefix) {
     allow(actions, table, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeys } });
   const appEnvItems = (actions) => onPartitions(actions, ['app#*']);
   const waitItems = (actions) => onPartitions(actions, ['wait#*']);
-  // The repository index: one partition (functions/src/repository-index/index-table.ts).
-  const indexItems = (actions) => onPartitions(actions, ['repository-index']);
+  // The config indexes, one partition each (functions/src/repository-index/index-table.ts): the
+  // repository index routes pushes, the alarm index routes CloudWatch alarms.
+  const repositoryIndexItems = (actions) => onPartitions(actions, ['repository-index']);
+  const alarmIndexItems = (actions) => onPartitions(actions, ['alarm-index']);
+  const indexItems = (actions) => onPartitions(actions, ['repository-index', 'alarm-index']);
   const prefixTree = [parameter(prefix), parameter(`${prefix}/*`)];
   const stateMachine = { Ref: 'DeployStateMachine' };
   // By name, not by reference: the state machine depends on acquireLock, so a reference would be a cycle.
@@ -108,20 +111,23 @@ function permissionsFor(prefix) {
     // Reads the repository's index entry, then the configs and live releases it names; scans the
     // configs and writes the entry for a repository the index has never seen.
     onImagePushed: [
-      indexItems(['dynamodb:GetItem', 'dynamodb:PutItem']),
+      repositoryIndexItems(['dynamodb:GetItem', 'dynamodb:PutItem']),
       allow(['ssm:GetParameters'], [appEnv('config'), appEnv('release')]),
       allow(['ssm:GetParametersByPath'], prefixTree),
       allow(['states:StartExecution'], stateMachine),
     ],
-    // Reads the changed config and moves its app/environment between index entries.
+    // Reads the changed config and moves its app/environment between the entries of both indexes.
     onConfigChanged: [
       allow(['ssm:GetParameter'], appEnv('config')),
       indexItems(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']),
     ],
+    // Reads the alarm's index entry (an alarm: scans the configs and writes the entry when the index
+    // has never seen it), then the configs and live releases it names, or the requested
+    // app/environment's, by name. A trigger older than the live release starts nothing.
     onRollbackRequested: [
+      alarmIndexItems(['dynamodb:GetItem', 'dynamodb:PutItem']),
+      allow(['ssm:GetParameters'], [appEnv('config'), appEnv('release')]),
       allow(['ssm:GetParametersByPath'], prefixTree),
-      // A trigger older than the live release starts nothing: it would only stand down.
-      allow(['ssm:GetParameter'], appEnv('release')),
       allow(['states:StartExecution'], stateMachine),
       // A deploy in flight is told to roll back at once: its pointer, its parked token, the resume.
       appEnvItems(['dynamodb:GetItem']),
@@ -225,7 +231,7 @@ function permissionsFor(prefix) {
       allow(['ecs:DescribeServices'], services, managedOnly),
       allow(['ecs:DescribeTaskDefinition'], '*'),
       allow(['events:PutEvents'], defaultBus, { StringEquals: { 'events:source': 'gantry' } }),
-      // Rebuilds the repository index each run (functions/src/repository-index/config-change.ts).
+      // Rebuilds both config indexes each run (functions/src/repository-index/config-change.ts).
       indexItems(['dynamodb:Query', 'dynamodb:PutItem']),
     ],
   };

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { parseDeployConfig } from '../../functions/src/config/load-config.ts';
 import { ConfigInvalid } from '../../functions/src/errors.ts';
 import { appEnvParameters, readParameter, writeParameter } from '../../functions/src/parameters.ts';
-import { indexConfigChange } from '../../functions/src/repository-index/config-change.ts';
+import { configChangeOf, indexConfigChange } from '../../functions/src/repository-index/config-change.ts';
 import type { CliContext } from '../context.ts';
 import { lineDiff } from '../diff.ts';
 import { appEnvArguments } from '../names.ts';
@@ -153,13 +153,12 @@ export async function configPutCommand(
     }
   }
   const version = await writeParameter(context.clients.ssm, name, next.stored, { overwrite: true });
-  // The repository index follows at once. Parameter Store's change event does the same through
-  // onConfigChanged, and the reconciler repairs the index should both be lost, so without a table
-  // named here the write stands on its own.
+  // The repository and alarm indexes follow at once. Parameter Store's change event does the same
+  // through onConfigChanged, and the reconciler repairs the indexes should both be lost, so without
+  // a table named here the write stands on its own.
   const table = tableIfNamed(context);
   if (table) {
-    const { repository } = parseDeployConfig(name, next.stored);
-    await indexConfigChange(table, { app, env, repository });
+    await indexConfigChange(table, configChangeOf({ app, env }, next.stored));
   }
   output.out(
     context.json ? JSON.stringify({ written: true, name, version }) : `${name}: written, version ${version}`,

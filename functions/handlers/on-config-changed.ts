@@ -10,7 +10,7 @@ import { environmentSettings, logger, wrap } from './runtime.ts';
 
 export const awsDefaults = (settings = environmentSettings) => entryClients(settings);
 
-/** A config parameter was created, changed or deleted: the repository index follows it. */
+/** A config parameter was created, changed or deleted: the repository and alarm indexes follow it. */
 export const createOnConfigChangedHandler = (deps = awsDefaults()) =>
   wrap(async (event: EventBridgeEvent<'Parameter Store Change', unknown>) => {
     const changed = parseConfigChangeEvent(event, deps.parameterPrefix);
@@ -20,7 +20,7 @@ export const createOnConfigChangedHandler = (deps = awsDefaults()) =>
     }
     const change = await readConfigChange(deps.ssm, deps.parameterPrefix, changed);
     await indexConfigChange(deps.table, change);
-    logger.info('repository index updated', { ...change, operation: changed.operation });
+    logger.info('config indexes updated', { ...change, operation: changed.operation });
     return change;
   });
 

@@ -3,7 +3,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { type ReconcileDependencies, reconcile } from '../src/reconcile/reconcile.ts';
 import { parseReconcileRun, reconcileMetrics, summaryLine } from '../src/reconcile/report.ts';
-import { rebuildRepositoryIndex } from '../src/repository-index/config-change.ts';
+import { rebuildConfigIndexes } from '../src/repository-index/config-change.ts';
 import { isIgnored } from '../src/tracking.ts';
 import { coordinationClients } from './clients.ts';
 import { cachedConfigSource, entrySsmClient } from './config-source.ts';
@@ -52,18 +52,19 @@ export const createReconcileHandler = (deps = awsDefaults(), now: () => number =
     }
     const summary = await reconcile(deps, run);
     logger.info('reconciled', { ...summaryLine(summary), ...reconcileMetrics(summary, now()) });
-    // The repository index, rebuilt each period: an entry a lost Parameter Store Change event left
-    // stale is right again within one period (the push it missed is the lost-push pass's). A failure
-    // here waits for the next period rather than running the whole reconcile again.
+    // The repository and alarm indexes, rebuilt each period: an entry a lost Parameter Store Change
+    // event left stale is right again within one period (the push it missed is the lost-push
+    // pass's). A failure here waits for the next period rather than running the whole reconcile again.
     try {
-      const index = await rebuildRepositoryIndex({
+      const { repositories, alarms } = await rebuildConfigIndexes({
         table: deps.table,
         configSource: cachedConfigSource(deps.ssm, 0),
         parameterPrefix: deps.parameterPrefix,
       });
-      if (index.repaired.length > 0) logger.info('repository index repaired', { ...index });
+      if (repositories.repaired.length > 0) logger.info('repository index repaired', { ...repositories });
+      if (alarms.repaired.length > 0) logger.info('alarm index repaired', { ...alarms });
     } catch (error) {
-      logger.warn('repository index not rebuilt', { error: (error as Error).name });
+      logger.warn('config indexes not rebuilt', { error: (error as Error).name });
     }
     return summary;
   });

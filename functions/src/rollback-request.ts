@@ -4,9 +4,10 @@ import { nameSchema } from './config/schema.ts';
 import { deliverRollbackRequest } from './coordination/in-flight.ts';
 import type { WaitDependencies } from './coordination/waits.ts';
 import { appEnvParameters } from './parameters.ts';
-import { readRelease } from './release.ts';
+import { alarmIndex } from './repository-index/indexes.ts';
+import { appEnvsNaming, readAppEnvs, type TrackingAppEnv } from './repository-index/tracking.ts';
 import { executionName, startDeploy } from './start-deploy.ts';
-import { type ConfigSource, type Ignored, ignore, listAppEnvConfigs } from './tracking.ts';
+import { type ConfigSource, type Ignored, ignore, type TrackedConfigs } from './tracking.ts';
 import * as z from './zod.ts';
 
 /**
@@ -98,10 +99,14 @@ export function parseRollbackTrigger(event: unknown): RollbackTrigger | Ignored 
 export interface RollbackRequestDependencies {
   sfn: SFNClient;
   ssm: SSMClient;
+  /** Every config: read only for an alarm the alarm index has never seen. */
   configSource: ConfigSource;
   parameterPrefix: string;
   stateMachineArn: string;
-  /** The coordination table: where a deploy in flight is found and its parked token resumed. */
+  /**
+   * The coordination table: where a deploy in flight is found and its parked token resumed, and
+   * where the alarm index lives.
+   */
   coordination: WaitDependencies;
 }
 
@@ -110,6 +115,39 @@ export type RollbackDecision =
   /** A deploy of this app/environment was in flight: it was told to roll back at once. */
   | { app: string; env: string; started: false; delivered: true }
   | { app: string; env: string; started: false; why: string };
+
+/** An app/environment to roll back; `cannotStart` says why no rollback execution could run. */
+type Target = Pick<TrackingAppEnv, 'app' | 'env' | 'release'> & { cannotStart?: string };
+
+/**
+ * The app/environments a trigger names, with their live release, read at a cost that does not grow
+ * with the fleet. An alarm: one read of the alarm index, then GetParameters for the configs and
+ * live releases of the app/environments it names (an alarm the index has never seen costs one scan
+ * of the configs, once). A request: its app/environment's config and live release, read by name in
+ * one GetParameters call. Without a valid config a rollback execution would fail at ResolveConfig,
+ * so none is started; a deploy in flight (which read its config when it began) is still told.
+ */
+async function targetsOf(
+  deps: RollbackRequestDependencies,
+  trigger: RollbackTrigger,
+): Promise<{ targets: Target[]; invalid: TrackedConfigs['invalid'] }> {
+  if (trigger.kind === 'alarm') {
+    const { naming, invalid } = await appEnvsNaming(
+      { ...deps, table: deps.coordination.table },
+      alarmIndex,
+      trigger.alarmName,
+    );
+    return { targets: naming, invalid };
+  }
+  const { app, env } = trigger;
+  const { appEnvs, invalid } = await readAppEnvs(deps.ssm, deps.parameterPrefix, [{ app, env }]);
+  if (appEnvs.length > 0) return { targets: appEnvs, invalid };
+  const cannotStart =
+    invalid.length > 0
+      ? `ignored: the config of ${app}/${env} is invalid`
+      : `ignored: ${appEnvParameters(deps.parameterPrefix, app, env).config} does not exist`;
+  return { targets: [{ app, env, release: undefined, cannotStart }], invalid };
+}
 
 /**
  * Delivers the rollback to the deploy in flight for each app/environment the trigger names (it
@@ -122,28 +160,16 @@ export async function requestRollbacks(
   deps: RollbackRequestDependencies,
   trigger: RollbackTrigger,
 ): Promise<{ rollbacks: RollbackDecision[]; invalidConfigs: string[] }> {
-  let targets = trigger.kind === 'request' ? [{ app: trigger.app, env: trigger.env }] : [];
-  let invalidConfigs: string[] = [];
-  if (trigger.kind === 'alarm') {
-    const { configs, invalid } = await listAppEnvConfigs(deps.configSource, deps.parameterPrefix);
-    targets = configs
-      // A gate alarm rolls back too: in ALARM during bake, the deploy in flight stops at once.
-      .filter(
-        ({ config }) =>
-          config.rollbackAlarms.includes(trigger.alarmName) ||
-          (config.gates?.alarms.includes(trigger.alarmName) ?? false),
-      )
-      .map(({ app, env }) => ({ app, env }));
-    // A broken config may be the one that lists this alarm: say so rather than stay silent.
-    invalidConfigs = invalid.map(({ app, env, issues }) => `${app}/${env}: ${issues.join('; ')}`);
-  }
+  const { targets, invalid } = await targetsOf(deps, trigger);
+  // A broken config may be the one that lists this alarm: say so rather than stay silent.
+  const invalidConfigs = invalid.map(({ app, env, issues }) => `${app}/${env}: ${issues.join('; ')}`);
   const rollbacks = await Promise.all(
-    targets.map(async ({ app, env }): Promise<RollbackDecision> => {
+    targets.map(async ({ app, env, release: live, cannotStart }): Promise<RollbackDecision> => {
       // The deploy this request is about must not finish first: it is told to roll back now.
       if (await deliverRollbackRequest(deps.coordination, { app, env }, trigger.reason)) {
         return { app, env, started: false, delivered: true };
       }
-      const live = await readRelease(deps.ssm, appEnvParameters(deps.parameterPrefix, app, env).release);
+      if (cannotStart !== undefined) return { app, env, started: false, why: cannotStart };
       if (live?.requestedAt !== undefined && Date.parse(live.requestedAt) > Date.parse(trigger.time)) {
         return { app, env, started: false, why: 'ignored: older than the live release' };
       }

@@ -225,7 +225,7 @@ describe('repository index', () => {
       );
 
       // Act
-      await indexConfigChange(table.table, { app: 'web', env: 'prod', repository: 'web-next' });
+      await indexConfigChange(table.table, { app: 'web', env: 'prod', repository: 'web-next', alarms: [] });
 
       // Assess
       expect((await readIndexEntry(table.table, 'web'))?.appEnvs.map(appEnvKey)).toEqual(['web/qa']);
@@ -237,11 +237,11 @@ describe('repository index', () => {
       await writeIndexEntry(table.table, 'web', [{ app: 'web', env: 'prod' }], 'absent');
 
       // Act
-      await indexConfigChange(table.table, { app: 'web', env: 'prod', repository: undefined });
+      await indexConfigChange(table.table, { app: 'web', env: 'prod', repository: undefined, alarms: [] });
 
       // Assess
       expect(await readIndexEntry(table.table, 'web')).toEqual(
-        expect.objectContaining({ repository: 'web', appEnvs: [] }),
+        expect.objectContaining({ key: 'web', appEnvs: [] }),
       );
     });
 
@@ -299,7 +299,7 @@ describe('repository index', () => {
       });
 
       // Assess
-      expect(outcome).toEqual({ repositories: 3, repaired: ['repo-1', 'repo-2'], raced: [] });
+      expect(outcome).toEqual({ entries: 3, repaired: ['repo-1', 'repo-2'], raced: [] });
       expect((await readIndexEntry(table.table, 'repo-1'))?.appEnvs.map(appEnvKey)).toEqual([
         'app-2/prod',
         'app-3/prod',

@@ -12,33 +12,48 @@ import {
 import { awsCall, IndexUpdateConflict } from '../errors.ts';
 
 /**
- * The repository index: which app/environments track each ECR repository, so that routing a push
+ * The config indexes: which app/environments name a key in their config, so that routing an event
  * reads one item instead of every config in Parameter Store (whose read quota the account shares).
+ * The repository index answers a push (which app/environments track an ECR repository); the alarm
+ * index answers a CloudWatch alarm (which app/environments list it as a rollback or gate alarm).
  *
- * One partition holds every repository's item (sort key: the repository name), so the reconciler
- * lists the whole index with one paginated Query instead of a table Scan. That partition is read
- * once per push and written once per config change: DynamoDB serves up to 3,000 read units and
+ * Both share one item design. One partition per index holds every key's item (sort key: the
+ * repository or alarm name), so the reconciler lists a whole index with one paginated Query
+ * instead of a table Scan. Each partition is read once per event routed and written once per
+ * config change: DynamoDB serves up to 3,000 read units and
  * 1,000 write units a second per partition (DynamoDB developer guide, "Best practices for designing
  * and using partition keys effectively",
  * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html),
- * and an eventually consistent read of an item under 4 KB costs half a unit: some 6,000 pushes a
- * second, far above anything ECR or Step Functions' StartExecution quota lets through.
+ * and an eventually consistent read of an item under 4 KB costs half a unit: some 6,000 events a
+ * second, far above anything ECR, CloudWatch or Step Functions' StartExecution quota lets through.
  *
  * An item lists `app/env` names, each at most 81 bytes (app and env are at most 40 characters,
  * config/schema.ts): under DynamoDB's 400 KB item limit (DynamoDB developer guide, "Service,
  * account, and table quotas", https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html)
- * that is some 4,800 app/environments on one repository, more than any fleet tracks.
+ * that is some 4,800 app/environments on one key, more than any fleet names.
  */
-export const repositoryIndexPartition = 'repository-index';
+export interface IndexPartition {
+  /** The partition key of every item of this index. */
+  readonly partition: string;
+  /** What its sort keys name, for messages. */
+  readonly keyKind: 'repository' | 'alarm';
+}
+
+export const repositoryIndexPartition: IndexPartition = {
+  partition: 'repository-index',
+  keyKind: 'repository',
+};
+export const alarmIndexPartition: IndexPartition = { partition: 'alarm-index', keyKind: 'alarm' };
 
 export interface AppEnvName {
   app: string;
   env: string;
 }
 
-/** One repository's entry. `version` guards read-modify-write updates (conditional put). */
+/** One key's entry. `version` guards read-modify-write updates (conditional put). */
 export interface IndexEntry {
-  repository: string;
+  /** The repository or alarm name. */
+  key: string;
   appEnvs: AppEnvName[];
   version: number;
 }
@@ -54,12 +69,12 @@ function parseAppEnvKey(key: string): AppEnvName | undefined {
 }
 
 function entryOf(item: Item): IndexEntry | undefined {
-  const repository = stringOf(item, 'sk');
-  if (repository === undefined) return undefined;
+  const key = stringOf(item, 'sk');
+  if (key === undefined) return undefined;
   const list = item[appEnvsAttribute];
   const names = list && 'L' in list ? (list.L ?? []) : [];
   return {
-    repository,
+    key,
     appEnvs: names.flatMap((value) => {
       const parsed = 'S' in value && value.S !== undefined ? parseAppEnvKey(value.S) : undefined;
       return parsed ? [parsed] : [];
@@ -69,19 +84,21 @@ function entryOf(item: Item): IndexEntry | undefined {
 }
 
 /**
- * The repository's entry, or undefined when the index has never seen it. Eventually consistent:
- * a push may route on an entry a moment old, which the reconciler's next period makes good.
+ * The key's entry in `options.index` (the repository index unless named), or undefined when that
+ * index has never seen it. Eventually consistent: an event may route on an entry a moment old,
+ * which the reconciler's next period makes good.
  */
 export async function readIndexEntry(
   table: CoordinationTable,
-  repository: string,
-  options: { consistent?: boolean } = {},
+  key: string,
+  options: { consistent?: boolean; index?: IndexPartition } = {},
 ): Promise<IndexEntry | undefined> {
-  const { Item: item } = await awsCall(`reading the index entry of ${repository}`, () =>
+  const index = options.index ?? repositoryIndexPartition;
+  const { Item: item } = await awsCall(`reading the index entry of ${index.keyKind} ${key}`, () =>
     table.dynamodb.send(
       new GetItemCommand({
         TableName: table.tableName,
-        Key: keyOf(repositoryIndexPartition, repository),
+        Key: keyOf(index.partition, key),
         ConsistentRead: options.consistent ?? false,
       }),
     ),
@@ -90,16 +107,19 @@ export async function readIndexEntry(
 }
 
 /** Every entry of the index, one Query page after another. */
-export async function listIndexEntries(table: CoordinationTable): Promise<IndexEntry[]> {
+export async function listIndexEntries(
+  table: CoordinationTable,
+  index: IndexPartition = repositoryIndexPartition,
+): Promise<IndexEntry[]> {
   const entries: IndexEntry[] = [];
   let startKey: Item | undefined;
   do {
-    const page = await awsCall('listing the repository index', () =>
+    const page = await awsCall(`listing the ${index.keyKind} index`, () =>
       table.dynamodb.send(
         new QueryCommand({
           TableName: table.tableName,
           KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': s(repositoryIndexPartition) },
+          ExpressionAttributeValues: { ':pk': s(index.partition) },
           ConsistentRead: true,
           ...(startKey && { ExclusiveStartKey: startKey }),
         }),
@@ -120,17 +140,18 @@ export async function listIndexEntries(table: CoordinationTable): Promise<IndexE
  */
 export async function writeIndexEntry(
   table: CoordinationTable,
-  repository: string,
+  key: string,
   appEnvs: readonly AppEnvName[],
   expected: { version: number } | 'absent',
+  index: IndexPartition = repositoryIndexPartition,
 ): Promise<boolean> {
   const names = [...new Set(appEnvs.map(appEnvKey))].sort();
-  return conditionalWrite(`writing the index entry of ${repository}`, () =>
+  return conditionalWrite(`writing the index entry of ${index.keyKind} ${key}`, () =>
     table.dynamodb.send(
       new PutItemCommand({
         TableName: table.tableName,
         Item: {
-          ...keyOf(repositoryIndexPartition, repository),
+          ...keyOf(index.partition, key),
           [appEnvsAttribute]: { L: names.map(s) },
           [versionAttribute]: n(expected === 'absent' ? 1 : expected.version + 1),
         },
@@ -150,16 +171,17 @@ export async function writeIndexEntry(
 const updateAttempts = 5;
 
 /**
- * Adds or removes one app/environment in a repository's entry, re-reading after a lost race.
+ * Adds or removes one app/environment in a key's entry, re-reading after a lost race.
  * Throws IndexUpdateConflict after `updateAttempts` lost races (the event is then retried).
  */
 export async function updateIndexEntry(
   table: CoordinationTable,
-  repository: string,
+  key: string,
   change: { add?: AppEnvName; remove?: AppEnvName },
+  index: IndexPartition = repositoryIndexPartition,
 ): Promise<void> {
   for (let attempt = 0; attempt < updateAttempts; attempt++) {
-    const current = await readIndexEntry(table, repository, { consistent: true });
+    const current = await readIndexEntry(table, key, { consistent: true, index });
     const names = new Map((current?.appEnvs ?? []).map((name) => [appEnvKey(name), name]));
     if (change.remove) names.delete(appEnvKey(change.remove));
     if (change.add) names.set(appEnvKey(change.add), change.add);
@@ -168,7 +190,7 @@ export async function updateIndexEntry(
       names.size === current.appEnvs.length &&
       current.appEnvs.every((name) => names.has(appEnvKey(name)));
     if (unchanged) return;
-    if (await writeIndexEntry(table, repository, [...names.values()], current ?? 'absent')) return;
+    if (await writeIndexEntry(table, key, [...names.values()], current ?? 'absent', index)) return;
   }
-  throw new IndexUpdateConflict(repository, updateAttempts);
+  throw new IndexUpdateConflict(`${index.keyKind} ${key}`, updateAttempts);
 }

@@ -7,6 +7,7 @@ import { appEnvParameters } from '../parameters.ts';
 import { parseReleaseRecord, type ReleaseRecord, safeJson } from '../release.ts';
 import { type ConfigSource, listAppEnvConfigs } from '../tracking.ts';
 import { type AppEnvName, appEnvKey, readIndexEntry, writeIndexEntry } from './index-table.ts';
+import { type ConfigIndex, repositoryIndex } from './indexes.ts';
 
 /** GetParameters takes at most 10 names a call (GetParameters API reference, `Names`: 1 to 10 items,
  * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameters.html). */
@@ -31,16 +32,6 @@ export async function readParameters(ssm: SSMClient, names: readonly string[]): 
   return values;
 }
 
-/** The repository a config's text names, valid or not: an invalid config is still reported at push. */
-export function repositoryNamedBy(configText: string): string | undefined {
-  const json = safeJson(configText);
-  const repository =
-    json && typeof json === 'object' && !Array.isArray(json)
-      ? (json as Record<string, unknown>).repository
-      : undefined;
-  return typeof repository === 'string' && repository !== '' ? repository : undefined;
-}
-
 export interface TrackingAppEnv extends AppEnvName {
   config: DeployConfig;
   release: ReleaseRecord | undefined;
@@ -53,64 +44,112 @@ export interface TrackingDependencies {
   parameterPrefix: string;
 }
 
-export interface RepositoryTracking {
-  /** App/environments whose valid config names the repository, with their live release. */
-  tracking: TrackingAppEnv[];
-  invalid: { app: string; env: string; issues: readonly string[] }[];
-  /** `index`: one index read; `scan`: the index had never seen the repository (and now has). */
-  via: 'index' | 'scan';
+type InvalidConfig = { app: string; env: string; issues: readonly string[] };
+
+export interface AppEnvsRead {
+  /** App/environments whose config is there and valid, with their live release. */
+  appEnvs: TrackingAppEnv[];
+  invalid: InvalidConfig[];
+  /** App/environments that have no config (deleted since they were named). */
+  missing: AppEnvName[];
 }
 
 /**
- * Who tracks `repository`, at a cost that does not grow with the fleet: one index read, then
- * GetParameters for those app/environments' configs and live releases (two names each, ten a
- * call). A repository the index has never seen costs one full scan of the configs, which writes its
- * entry (if nobody wrote one meanwhile). An entry that misses an app/environment (a change event
- * lost) is made good by the reconciler's rebuild and its lost-push pass; an entry that names one
- * no longer tracking the repository costs two names and is filtered out here, by its config.
+ * The configs and live releases of `names`, read by name: two names each, ten a call
+ * (GetParameters), never a scan.
  */
-export async function appEnvsTracking(
-  deps: TrackingDependencies,
-  repository: string,
-): Promise<RepositoryTracking> {
-  const entry = await readIndexEntry(deps.table, repository);
-  let names: AppEnvName[];
-  let invalid: RepositoryTracking['invalid'] = [];
-  if (entry) {
-    names = entry.appEnvs;
-  } else {
-    const scanned = await listAppEnvConfigs(deps.configSource, deps.parameterPrefix);
-    names = scanned.configs.filter(({ config }) => config.repository === repository);
-    invalid = scanned.invalid;
-    await writeIndexEntry(deps.table, repository, names, 'absent');
-  }
+export async function readAppEnvs(
+  ssm: SSMClient,
+  parameterPrefix: string,
+  names: readonly AppEnvName[],
+): Promise<AppEnvsRead> {
   const parameters = names.map((name) => ({
     name,
-    ...appEnvParameters(deps.parameterPrefix, name.app, name.env),
+    ...appEnvParameters(parameterPrefix, name.app, name.env),
   }));
   const values = await readParameters(
-    deps.ssm,
+    ssm,
     parameters.flatMap(({ config, release }) => [config, release]),
   );
-  const tracking: TrackingAppEnv[] = [];
+  const read: AppEnvsRead = { appEnvs: [], invalid: [], missing: [] };
   for (const { name, config, release } of parameters) {
     const text = values.get(config);
-    if (text === undefined) continue;
+    if (text === undefined) {
+      read.missing.push(name);
+      continue;
+    }
     try {
-      const parsed = parseDeployConfig(config, text);
-      if (parsed.repository !== repository) continue;
       const releaseText = values.get(release);
-      tracking.push({
+      read.appEnvs.push({
         ...name,
-        config: parsed,
+        config: parseDeployConfig(config, text),
         release: releaseText === undefined ? undefined : parseReleaseRecord(safeJson(releaseText)),
       });
     } catch (error) {
       if (!(error instanceof ConfigInvalid)) throw error;
-      if (!invalid.some((known) => appEnvKey(known) === appEnvKey(name))) {
-        invalid = [...invalid, { ...name, issues: error.issues }];
-      }
+      read.invalid.push({ ...name, issues: error.issues });
     }
   }
-  return { tracking, invalid, via: entry ? 'index' : 'scan' };
+  return read;
+}
+
+export interface IndexedAppEnvs {
+  /** App/environments whose valid config names the key, with their live release. */
+  naming: TrackingAppEnv[];
+  invalid: InvalidConfig[];
+  /** `index`: one index read; `scan`: the index had never seen the key (and now has). */
+  via: 'index' | 'scan';
+}
+
+/**
+ * Who names `key` in `index`, at a cost that does not grow with the fleet: one index read, then
+ * GetParameters for those app/environments' configs and live releases (two names each, ten a
+ * call). A key the index has never seen costs one full scan of the configs, which writes its entry
+ * (if nobody wrote one meanwhile). An entry that misses an app/environment (a change event lost)
+ * is made good by the reconciler's rebuild (and, for a push, its lost-push pass); an entry that
+ * names one whose config no longer names the key costs two names and is filtered out here.
+ */
+export async function appEnvsNaming(
+  deps: TrackingDependencies,
+  index: ConfigIndex,
+  key: string,
+): Promise<IndexedAppEnvs> {
+  const entry = await readIndexEntry(deps.table, key, { index });
+  let names: AppEnvName[];
+  let invalid: InvalidConfig[] = [];
+  if (entry) {
+    names = entry.appEnvs;
+  } else {
+    const scanned = await listAppEnvConfigs(deps.configSource, deps.parameterPrefix);
+    names = scanned.configs
+      .filter(({ config }) => index.keysNamedBy(config).includes(key))
+      .map(({ app, env }) => ({ app, env }));
+    invalid = scanned.invalid;
+    await writeIndexEntry(deps.table, key, names, 'absent', index);
+  }
+  const read = await readAppEnvs(deps.ssm, deps.parameterPrefix, names);
+  for (const broken of read.invalid) {
+    if (!invalid.some((known) => appEnvKey(known) === appEnvKey(broken))) invalid = [...invalid, broken];
+  }
+  return {
+    naming: read.appEnvs.filter(({ config }) => index.keysNamedBy(config).includes(key)),
+    invalid,
+    via: entry ? 'index' : 'scan',
+  };
+}
+
+export interface RepositoryTracking {
+  /** App/environments whose valid config names the repository, with their live release. */
+  tracking: TrackingAppEnv[];
+  invalid: InvalidConfig[];
+  via: IndexedAppEnvs['via'];
+}
+
+/** Who tracks `repository`: the repository index's answer (appEnvsNaming). */
+export async function appEnvsTracking(
+  deps: TrackingDependencies,
+  repository: string,
+): Promise<RepositoryTracking> {
+  const { naming, invalid, via } = await appEnvsNaming(deps, repositoryIndex, repository);
+  return { tracking: naming, invalid, via };
 }
