@@ -67,9 +67,13 @@ function onConfigChanged() {
     stateMachineArn,
   };
   const handler = createOnConfigChangedHandler(deps);
+  type ChangeEvent = Parameters<typeof handler>[0];
   return (operation: 'Create' | 'Update' | 'Delete', app: string, env: string) =>
     handler(
-      { ...changeEvent, detail: { ...changeEvent.detail, operation, name: `/gantry/${app}/${env}/config` } },
+      {
+        ...changeEvent,
+        detail: { ...changeEvent.detail, operation, name: `/gantry/${app}/${env}/config` },
+      } as ChangeEvent,
       lambdaContext('onConfigChanged'),
     );
 }
