@@ -45,7 +45,12 @@ const iamPrefix: Record<CallRecord['service'], string> = {
 describe('least privilege (sandbox)', () => {
   let sandbox: Sandbox;
 
-  /** `<app>/qa` written through the API, as `gantry config put` writes it, tracking repository `<app>`. */
+  /**
+   * `<app>/qa` written through the API, as `gantry config put` writes it, tracking repository
+   * `<app>` and listing no alarm: a copy of web/prod's alarm would put web-prod-5xx in the alarm
+   * index with this app/environment alone (web/prod is seeded without a change event), and the
+   * alarm below would route through that entry instead of the never-seen alarm's scan.
+   */
   const putConfigThroughApi = (app: string) =>
     new SSMClient(sandbox.emulator.clientConfig).send(
       new PutParameterCommand({
@@ -53,6 +58,7 @@ describe('least privilege (sandbox)', () => {
         Value: JSON.stringify({
           ...JSON.parse(sandbox.emulator.ssm.get('/gantry/web/prod/config') ?? '{}'),
           repository: app,
+          rollbackAlarms: [],
         }),
         Type: 'String',
       }),
