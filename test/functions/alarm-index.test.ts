@@ -34,14 +34,10 @@ let ssm: ReturnType<typeof fakeParameterStore>;
 let table: ReturnType<typeof fakeCoordinationTable>;
 let scans: number;
 
-/** Every config under the prefix, as Powertools' getMultiple returns them (relative names). */
+/** Every config under the prefix, each scan counted. */
 const configSource = async (prefix: string) => {
   scans++;
-  return Object.fromEntries(
-    [...ssm.parameters]
-      .filter(([name]) => name.startsWith(`${prefix}/`) && name.endsWith('/config'))
-      .map(([name, { value }]) => [name.slice(prefix.length + 1), value]),
-  );
+  return ssm.configsUnder(prefix);
 };
 
 function rollbackDeps(): RollbackRequestDependencies {

@@ -22,20 +22,12 @@ const sfnMock = mockClient(SFNClient);
 let ssm: ReturnType<typeof fakeParameterStore>;
 let table: ReturnType<typeof fakeCoordinationTable>;
 
-/** Every config under the prefix, as Powertools' getMultiple returns them (relative names). */
-const configSource = async (prefix: string) =>
-  Object.fromEntries(
-    [...ssm.parameters]
-      .filter(([name]) => name.startsWith(`${prefix}/`) && name.endsWith('/config'))
-      .map(([name, { value }]) => [name.slice(prefix.length + 1), value]),
-  );
-
 function deps(): RollbackRequestDependencies {
   const sfn = new SFNClient({ region: 'eu-west-1' });
   return {
     sfn,
     ssm: ssm.client,
-    configSource,
+    configSource: async (prefix) => ssm.configsUnder(prefix),
     parameterPrefix: '/gantry',
     stateMachineArn,
     coordination: { table: table.table, sfn, now: () => new Date('2025-06-03T10:16:00Z') },

@@ -71,6 +71,14 @@ export function fakeParameterStore() {
         labels: [],
       });
     },
+    /** Every config under `prefix`, as Powertools' getMultiple returns them (relative names). */
+    configsUnder(prefix: string): Record<string, string> {
+      return Object.fromEntries(
+        [...parameters]
+          .filter(([name]) => name.startsWith(`${prefix}/`) && name.endsWith('/config'))
+          .map(([name, { value }]) => [name.slice(prefix.length + 1), value]),
+      );
+    },
     json(name: string): unknown {
       const stored = parameters.get(name);
       return stored ? JSON.parse(stored.value) : undefined;
