@@ -47,6 +47,3 @@ export const alarmIndex: ConfigIndex = {
     return [...new Set([...stringsIn(rollbackAlarms), ...stringsIn(fieldsOf(gates).alarms)])];
   },
 };
-
-/** Every index onConfigChanged keeps and the reconciler rebuilds. */
-export const configIndexes: readonly ConfigIndex[] = [repositoryIndex, alarmIndex];

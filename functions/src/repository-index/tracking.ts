@@ -49,9 +49,8 @@ type InvalidConfig = { app: string; env: string; issues: readonly string[] };
 export interface AppEnvsRead {
   /** App/environments whose config is there and valid, with their live release. */
   appEnvs: TrackingAppEnv[];
+  /** App/environments whose config is there but invalid: skipped, and reported. */
   invalid: InvalidConfig[];
-  /** App/environments that have no config (deleted since they were named). */
-  missing: AppEnvName[];
 }
 
 /**
@@ -71,13 +70,11 @@ export async function readAppEnvs(
     ssm,
     parameters.flatMap(({ config, release }) => [config, release]),
   );
-  const read: AppEnvsRead = { appEnvs: [], invalid: [], missing: [] };
+  // A name without a config (deleted since it was indexed) is in neither list.
+  const read: AppEnvsRead = { appEnvs: [], invalid: [] };
   for (const { name, config, release } of parameters) {
     const text = values.get(config);
-    if (text === undefined) {
-      read.missing.push(name);
-      continue;
-    }
+    if (text === undefined) continue;
     try {
       const releaseText = values.get(release);
       read.appEnvs.push({
