@@ -204,9 +204,10 @@ function permissionsFor(prefix) {
       allow(['cloudwatch:DescribeAlarms'], alarms),
     ],
     // Appends to the release history (the table) and writes the live release (Parameter Store).
-    // GetItem: the waiter, for the Release Status Changed event (functions/src/status.ts).
+    // Query: the newest record and the waiter, for the Release Status Changed event, in one read
+    // (functions/src/release.ts readPartitionHead).
     recordOutcome: [
-      appEnvItems(['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:GetItem']),
+      appEnvItems(['dynamodb:Query', 'dynamodb:PutItem']),
       allow(['ssm:PutParameter'], appEnv('release')),
       // Announcements only: the source is Gantry's own, on the default bus where users' rules are.
       allow(['events:PutEvents'], defaultBus, { StringEquals: { 'events:source': 'gantry' } }),

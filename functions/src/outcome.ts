@@ -4,9 +4,9 @@ import type { CoordinationTable } from './coordination/table.ts';
 import type { DeployPlan } from './deploy-plan.ts';
 import { type CaughtError, causeDetails, type DeployState, rollbackTarget } from './deploy-state.ts';
 import type { StoppedTask } from './ecs/rollout.ts';
-import { type GantryEventType, publishGantryEvent } from './notify.ts';
+import { type GantryEvent, type GantryEventType, publishGantryEvents } from './notify.ts';
 import { appEnvParameters } from './parameters.ts';
-import { type ReleaseRecord, recordRelease } from './release.ts';
+import { type ReleaseRecord, readPartitionHead, recordRelease } from './release.ts';
 import { statusAfterRecord, statusChangedDetailType } from './status.ts';
 
 export type OutcomeKind = 'release' | 'rollback' | 'rollback-failed' | 'superseded';
@@ -32,6 +32,8 @@ export async function recordOutcome(
   const { plan } = state;
   const event = eventTypeOf(kind, plan);
   const record = kind === 'superseded' ? undefined : releaseRecordFor(kind, state, deps.now());
+  // One read serves both the append's retry check (the newest record) and the status event (the waiter).
+  const head = record ? await readPartitionHead(deps.table, plan.app, plan.env) : undefined;
   const version = record
     ? await recordRelease(
         deps,
@@ -41,13 +43,12 @@ export async function recordOutcome(
           parameterName: appEnvParameters(deps.parameterPrefix, plan.app, plan.env).release,
         },
         record,
+        head,
       )
     : undefined;
-  await publishGantryEvent(
-    deps.events,
-    deps.eventBusName,
-    event,
-    {
+  const outcome: GantryEvent = {
+    detailType: event,
+    detail: {
       app: plan.app,
       env: plan.env,
       executionArn: plan.executionArn,
@@ -60,16 +61,21 @@ export async function recordOutcome(
       // Only RecordSuperseded runs with a superseded lock: the state machine goes nowhere else from it.
       ...(state.lock?.status === 'superseded' && { supersededBy: state.lock.by }),
     },
-    [plan.executionArn],
-  );
+    resources: [plan.executionArn],
+  };
   // Every change of what is live is also announced as `gantry status` shows it (status.ts), so a
   // Slack or SNS rule needs no lookup. At least once, as the outcome event: a retry puts it again.
-  if (record) {
-    const status = await statusAfterRecord(deps.table, plan, record);
-    await publishGantryEvent(deps.events, deps.eventBusName, statusChangedDetailType, { ...status }, [
-      plan.executionArn,
-    ]);
-  }
+  // Both go in one PutEvents call, the outcome first.
+  const statusChanged: GantryEvent[] = record
+    ? [
+        {
+          detailType: statusChangedDetailType,
+          detail: { ...statusAfterRecord(plan, record, head?.waiter) },
+          resources: [plan.executionArn],
+        },
+      ]
+    : [];
+  await publishGantryEvents(deps.events, deps.eventBusName, [outcome, ...statusChanged]);
   return { kind, ...(version !== undefined && { version }), event };
 }
 

@@ -7,7 +7,7 @@ import {
   waiterSortKey,
 } from '../../functions/src/coordination/table.ts';
 import { TransientAwsError } from '../../functions/src/errors.ts';
-import { type ReleaseRecord, recordRelease } from '../../functions/src/release.ts';
+import { type ReleaseRecord, readPartitionHead, recordRelease } from '../../functions/src/release.ts';
 import {
   appEnvStatus,
   readAppEnvStatus,
@@ -167,11 +167,23 @@ describe('readAppEnvStatus', () => {
 
 describe('statusAfterRecord', () => {
   it('is exactly what gantry status reads once the recording execution lets go of the lock', async () => {
+    // Prepare: a request waits for the lock the recording execution still holds.
     await record(released);
     await record(rolledBack);
+    table.put({
+      ...keyOf(appEnvPartition('web', 'prod'), waiterSortKey),
+      executionArn: { S: executionOf('push-web-prod-4') },
+      image: { S: older.image },
+      requestedAtText: { S: '2025-06-03T11:01:00Z' },
+      taskToken: { S: 'token' },
+    } as never);
+    const { waiter } = await readPartitionHead(table.table, 'web', 'prod');
 
-    const announced = await statusAfterRecord(table.table, where, rolledBack);
+    // Act
+    const announced = statusAfterRecord(where, rolledBack, waiter);
 
+    // Assess
+    expect(announced.waiting).toMatchObject({ executionArn: executionOf('push-web-prod-4') });
     expect(announced).toEqual(await read());
   });
 });
