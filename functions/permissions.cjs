@@ -130,7 +130,9 @@ function permissionsFor(prefix) {
       allow(['states:SendTaskFailure'], deployMachine),
     ],
     resolveConfig: [
-      allow(['ssm:GetParameter'], [appEnv('config'), appEnv('release')]),
+      // The config and the live release in one call, authorized on each parameter it names (Service
+      // Authorization Reference, list_awssystemsmanager.html: GetParameters on resource type `parameter`).
+      allow(['ssm:GetParameters'], [appEnv('config'), appEnv('release')]),
       // A swarm target's hosts must be there and running before an order is written.
       lightsailReads(['lightsail:GetInstances']),
       allow(['ecr:DescribeImages'], repositories),

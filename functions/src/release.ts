@@ -84,11 +84,14 @@ export function liveReleaseOf(record: ReleaseRecord | undefined): DeployedImage 
 }
 
 export async function readRelease(ssm: SSMClient, name: string): Promise<ReleaseRecord | undefined> {
-  const stored = await readParameter(ssm, name);
-  if (!stored) return undefined;
+  return releaseFrom((await readParameter(ssm, name))?.value);
+}
+
+/** The live release a parameter's text records; undefined when there is none. */
+export function releaseFrom(text: string | undefined): ReleaseRecord | undefined {
   // A hand-edited, unreadable record must not block deploys; treating it as absent only
   // loses the option of a requested rollback, which then fails with NoPreviousRelease.
-  return parseReleaseRecord(safeJson(stored.value));
+  return parseReleaseRecord(safeJson(text));
 }
 
 export interface ReleaseStores {
