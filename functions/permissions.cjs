@@ -144,10 +144,13 @@ function permissionsFor(prefix) {
       appEnvItems(['dynamodb:Query']),
       allow(['ecs:DescribeTaskDefinition'], '*'),
     ],
-    // Reads the lock, the waiter and the newest release record; takes the lock; withdraws its own waiter item.
+    // Takes the lock, then reads the waiter and the newest release record (reads the lock when it is
+    // held); withdraws its own waiter item. A request that took the lock and then finds a newer one
+    // lets go and wakes the waiter, as ReleaseLock and WakeWaiter would (functions/src/lock.ts).
     acquireLock: [
       appEnvItems(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query']),
       allow(['states:DescribeExecution'], executions),
+      wake,
     ],
     // Parks its token in the waiter slot, resumes the waiter it replaces (or itself).
     waitForLock: [appEnvItems(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']), wake],
