@@ -43,6 +43,16 @@ const read = () =>
   readAppEnvStatus({ ssm: ssm.client, table: table.table, parameterPrefix: '/gantry' }, 'web', 'prod');
 const record = (value: ReleaseRecord) => recordRelease({ table: table.table, ssm: ssm.client }, where, value);
 
+/** A request waiting for the lock, as WaitForLock parks it. */
+const waiterParked = () =>
+  table.put({
+    ...keyOf(appEnvPartition('web', 'prod'), waiterSortKey),
+    executionArn: { S: executionOf('push-web-prod-4') },
+    image: { S: older.image },
+    requestedAtText: { S: '2025-06-03T11:01:00Z' },
+    taskToken: { S: 'token' },
+  } as never);
+
 const released: ReleaseRecord = {
   kind: 'release',
   ...live,
@@ -137,13 +147,7 @@ describe('readAppEnvStatus', () => {
       requestedAtText: { S: '2025-06-03T11:00:00Z' },
       acquiredAt: { S: '2025-06-03T11:00:01.000Z' },
     } as never);
-    table.put({
-      ...keyOf(appEnvPartition('web', 'prod'), waiterSortKey),
-      executionArn: { S: executionOf('push-web-prod-4') },
-      image: { S: older.image },
-      requestedAtText: { S: '2025-06-03T11:01:00Z' },
-      taskToken: { S: 'token' },
-    } as never);
+    waiterParked();
 
     const status = await read();
 
@@ -170,13 +174,7 @@ describe('statusAfterRecord', () => {
     // Prepare: a request waits for the lock the recording execution still holds.
     await record(released);
     await record(rolledBack);
-    table.put({
-      ...keyOf(appEnvPartition('web', 'prod'), waiterSortKey),
-      executionArn: { S: executionOf('push-web-prod-4') },
-      image: { S: older.image },
-      requestedAtText: { S: '2025-06-03T11:01:00Z' },
-      taskToken: { S: 'token' },
-    } as never);
+    waiterParked();
     const { waiter } = await readPartitionHead(table.table, 'web', 'prod');
 
     // Act
