@@ -22,6 +22,7 @@ import {
   type LockDependencies,
   parkWaiter,
   releaseLock,
+  runningLockHolder,
   waiterFallbackSeconds,
   wakeWaiter,
   withdrawWaiter,
@@ -554,6 +555,31 @@ describe('lock', () => {
         message: 'checking the lock holder: ThrottlingException: slow down',
       });
       expect(lockItem()).toMatchObject({ holder: { S: holder.executionArn } });
+    });
+  });
+
+  describe('runningLockHolder', () => {
+    it('names the execution holding the lock while it runs', async () => {
+      // Prepare
+      lockTakenBy(holder);
+      running(holder);
+
+      // Act / Assess
+      await expect(runningLockHolder(deps, where)).resolves.toBe(holder.executionArn);
+    });
+
+    it('names nobody when the holder ended without letting go', async () => {
+      // Prepare: the holder is no longer known to Step Functions (default mock).
+      lockTakenBy(holder);
+
+      // Act / Assess
+      await expect(runningLockHolder(deps, where)).resolves.toBeUndefined();
+    });
+
+    it('names nobody, and asks Step Functions nothing, when the lock is free', async () => {
+      // Act / Assess
+      await expect(runningLockHolder(deps, where)).resolves.toBeUndefined();
+      expect(sfnMock).not.toHaveReceivedCommand(DescribeExecutionCommand);
     });
   });
 

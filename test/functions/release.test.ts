@@ -188,6 +188,18 @@ describe('release records', () => {
       expect(table.mock).toHaveReceivedCommandWith(QueryCommand, { ConsistentRead: true });
     });
 
+    it('finds no waiter when none is parked, whatever else the partition holds', async () => {
+      // Prepare
+      await appendRelease(table.table, where, recordOf());
+      put(rolloutSortKey, { deploymentId: { S: story.deploymentId } });
+
+      // Act
+      const head = await readPartitionHead(table.table, 'web', 'prod');
+
+      // Assess
+      expect(head).toEqual({ waiter: undefined, latest: recordOf() });
+    });
+
     it('finds neither in an empty partition', async () => {
       await expect(readPartitionHead(table.table, 'web', 'prod')).resolves.toEqual({
         waiter: undefined,
