@@ -1,6 +1,6 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import type { CoordinationTable } from './coordination/table.ts';
+import type { CoordinationTable, Item } from './coordination/table.ts';
 import type { DeployPlan } from './deploy-plan.ts';
 import { type CaughtError, causeDetails, type DeployState, rollbackTarget } from './deploy-state.ts';
 import type { StoppedTask } from './ecs/rollout.ts';
@@ -31,21 +31,10 @@ export async function recordOutcome(
 ): Promise<{ kind: OutcomeKind; version?: number; event: GantryEventType }> {
   const { plan } = state;
   const event = eventTypeOf(kind, plan);
-  const record = kind === 'superseded' ? undefined : releaseRecordFor(kind, state, deps.now());
-  // One read serves both the append's retry check (the newest record) and the status event (the waiter).
-  const head = record ? await readPartitionHead(deps.table, plan.app, plan.env) : undefined;
-  const version = record
-    ? await recordRelease(
-        deps,
-        {
-          app: plan.app,
-          env: plan.env,
-          parameterName: appEnvParameters(deps.parameterPrefix, plan.app, plan.env).release,
-        },
-        record,
-        head,
-      )
-    : undefined;
+  const recorded =
+    kind === 'superseded'
+      ? undefined
+      : await writeRecord(deps, plan, releaseRecordFor(kind, state, deps.now()));
   const outcome: GantryEvent = {
     detailType: event,
     detail: {
@@ -54,7 +43,7 @@ export async function recordOutcome(
       executionArn: plan.executionArn,
       source: plan.source,
       requested: plan.desired,
-      ...(record && { record }),
+      ...(recorded && { record: recorded.record }),
       // Everything gathered when it failed: stopped tasks, exit codes, the ECS event.
       ...(state.failure && { failure: causeDetails(state.failure) }),
       ...(state.rollbackFailure && { rollbackFailure: causeDetails(state.rollbackFailure) }),
@@ -66,17 +55,40 @@ export async function recordOutcome(
   // Every change of what is live is also announced as `gantry status` shows it (status.ts), so a
   // Slack or SNS rule needs no lookup. At least once, as the outcome event: a retry puts it again.
   // Both go in one PutEvents call, the outcome first.
-  const statusChanged: GantryEvent[] = record
+  const statusChanged: GantryEvent[] = recorded
     ? [
         {
           detailType: statusChangedDetailType,
-          detail: { ...statusAfterRecord(plan, record, head?.waiter) },
+          detail: { ...statusAfterRecord(plan, recorded.record, recorded.waiter) },
           resources: [plan.executionArn],
         },
       ]
     : [];
   await publishGantryEvents(deps.events, deps.eventBusName, [outcome, ...statusChanged]);
-  return { kind, ...(version !== undefined && { version }), event };
+  return { kind, ...(recorded && { version: recorded.version }), event };
+}
+
+/**
+ * Appends the record to the history and writes it live. One read serves both the append's retry
+ * check (the newest record) and the status event (the waiter).
+ */
+async function writeRecord(
+  deps: OutcomeDependencies,
+  plan: DeployPlan,
+  record: ReleaseRecord,
+): Promise<{ record: ReleaseRecord; version: number; waiter: Item | undefined }> {
+  const head = await readPartitionHead(deps.table, plan.app, plan.env);
+  const version = await recordRelease(
+    deps,
+    {
+      app: plan.app,
+      env: plan.env,
+      parameterName: appEnvParameters(deps.parameterPrefix, plan.app, plan.env).release,
+    },
+    record,
+    head,
+  );
+  return { record, version, waiter: head.waiter };
 }
 
 function eventTypeOf(kind: OutcomeKind, plan: DeployPlan): GantryEventType {

@@ -122,6 +122,34 @@ describe('outcome', () => {
         expect(await history()).toHaveLength(1);
       });
 
+      it('announces the status it leaves: the new release live, and the request waiting for the lock', async () => {
+        // Prepare: a newer push waits for the lock this execution still holds.
+        const waiting = 'arn:aws:states:eu-west-1:123456789012:execution:gantry-dev-deploy:push-web-prod-2';
+        table.put({
+          pk: { S: 'app#web#prod' },
+          sk: { S: 'waiter' },
+          executionArn: { S: waiting },
+          image: { S: older.image },
+          requestedAtText: { S: '2025-06-03T10:20:00Z' },
+          taskToken: { S: 'token-waiting' },
+        });
+
+        // Act
+        await recordOutcome(deps, 'release', { plan: planOf(), deployment });
+
+        // Assess
+        const entries = eventsMock.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries ?? [];
+        const status = JSON.parse(entries[1]?.Detail ?? 'null') as Record<string, unknown>;
+        expect(status).toMatchObject({
+          app: 'web',
+          env: 'prod',
+          live: { digest: desired.digest, byExecution: story.executionArn },
+          lock: null,
+          waiting: { executionArn: waiting, image: older.image },
+        });
+        expect(JSON.stringify(status)).not.toContain('token-waiting');
+      });
+
       it("keeps every record of a long history, past Parameter Store's 100 versions", async () => {
         // Prepare: 120 releases by 120 executions.
         for (let index = 0; index < 120; index++) {
