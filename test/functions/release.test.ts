@@ -103,6 +103,8 @@ describe('release records', () => {
     it.each([
       ['no parameter', undefined],
       ['a value that is not JSON', '{"kind":'],
+      ['JSON null', 'null'],
+      ['a JSON list', '[]'],
       ['a value that is no release record', { kind: 'release', image: 'web:latest' }],
     ])('treats %s as no live release, so deploys go on', async (_what, value) => {
       if (value !== undefined) ssm.put(where.parameterName, value);
