@@ -136,7 +136,9 @@ function permissionsFor(prefix) {
       allow(['states:SendTaskFailure'], deployMachine),
     ],
     resolveConfig: [
-      allow(['ssm:GetParameter'], [appEnv('config'), appEnv('release')]),
+      // The config and the live release in one call, authorized on each parameter it names (Service
+      // Authorization Reference, list_awssystemsmanager.html: GetParameters on resource type `parameter`).
+      allow(['ssm:GetParameters'], [appEnv('config'), appEnv('release')]),
       // A swarm target's hosts must be there and running before an order is written.
       lightsailReads(['lightsail:GetInstances']),
       allow(['ecr:DescribeImages'], repositories),
@@ -148,10 +150,13 @@ function permissionsFor(prefix) {
       appEnvItems(['dynamodb:Query']),
       allow(['ecs:DescribeTaskDefinition'], '*'),
     ],
-    // Reads the lock, the waiter and the newest release record; takes the lock; withdraws its own waiter item.
+    // Takes the lock, then reads the waiter and the newest release record (reads the lock when it is
+    // held); withdraws its own waiter item. A request that took the lock and then finds a newer one
+    // lets go and wakes the waiter, as ReleaseLock and WakeWaiter would (functions/src/lock.ts).
     acquireLock: [
       appEnvItems(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query']),
       allow(['states:DescribeExecution'], executions),
+      wake,
     ],
     // Parks its token in the waiter slot, resumes the waiter it replaces (or itself).
     waitForLock: [appEnvItems(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']), wake],
@@ -210,9 +215,10 @@ function permissionsFor(prefix) {
       allow(['cloudwatch:DescribeAlarms'], alarms),
     ],
     // Appends to the release history (the table) and writes the live release (Parameter Store).
-    // GetItem: the waiter, for the Release Status Changed event (functions/src/status.ts).
+    // Query: the newest record and the waiter, for the Release Status Changed event, in one read
+    // (functions/src/release.ts readPartitionHead).
     recordOutcome: [
-      appEnvItems(['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:GetItem']),
+      appEnvItems(['dynamodb:Query', 'dynamodb:PutItem']),
       allow(['ssm:PutParameter'], appEnv('release')),
       // Announcements only: the source is Gantry's own, on the default bus where users' rules are.
       allow(['events:PutEvents'], defaultBus, { StringEquals: { 'events:source': 'gantry' } }),

@@ -1,13 +1,14 @@
 import { DescribeImagesCommand, type ECRClient } from '@aws-sdk/client-ecr';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { loadDeployConfig } from './config/load-config.ts';
+import { deployConfigFrom } from './config/load-config.ts';
 import { type DeployConfig, describeIssues, nameSchema } from './config/schema.ts';
 import type { CoordinationTable } from './coordination/table.ts';
 import { awsCall, hasErrorName, ImageNotFound, InputInvalid } from './errors.ts';
 import { arnRegionAccount, ecrRegistry, type ImageRef, parseImageRef, pinnedImage } from './image-ref.ts';
 import { withLiveRelease } from './live-release.ts';
 import { appEnvParameters } from './parameters.ts';
-import { type DeployedImage, deployedImageOf, readRelease } from './release.ts';
+import { type DeployedImage, deployedImageOf, releaseFrom } from './release.ts';
+import { readParameters } from './repository-index/tracking.ts';
 import { findRecordedRelease, requireImageInEcr } from './rollback-to.ts';
 import { type TargetClients, targetFor } from './targets/target.ts';
 import * as z from './zod.ts';
@@ -95,10 +96,14 @@ export async function resolveDeployPlan(
 ): Promise<DeployPlan> {
   const request = parseDeployRequest(input.request);
   const parameters = appEnvParameters(deps.parameterPrefix, request.app, request.env);
-  const config = await loadDeployConfig(deps.ssm, parameters.config);
+  // The config and the live release in one GetParameters call: a name that does not exist comes
+  // back among its InvalidParameters, not as an error (SDK model, @aws-sdk/client-ssm
+  // GetParametersResult), so a first deploy, with no release yet, costs no failed call either.
+  const stored = await readParameters(deps.ssm, [parameters.config, parameters.release]);
+  const config = deployConfigFrom(parameters.config, stored.get(parameters.config));
   const target = targetFor(config, deps.targets);
   await target.requireDeployable();
-  const release = await readRelease(deps.ssm, parameters.release);
+  const release = releaseFrom(stored.get(parameters.release));
   const base = {
     app: request.app,
     env: request.env,

@@ -17,7 +17,7 @@ import {
 } from './coordination/table.ts';
 import { resumeTask } from './coordination/task-tokens.ts';
 import { awsCall, hasErrorName } from './errors.ts';
-import { latestRelease } from './release.ts';
+import { type ReleaseRecord, readPartitionHead } from './release.ts';
 
 /** Who holds, or waits for, one app/environment. */
 export interface LockClaim {
@@ -30,6 +30,14 @@ export type LockOutcome =
   | { status: 'acquired' }
   | { status: 'waiting'; holder: string; retryAfterSeconds?: number }
   | { status: 'superseded'; by: string };
+
+/**
+ * What acquireLock found: once the lock is ours, also the newest release record, read after it was
+ * taken (a holder may have recorded one and let go just before).
+ */
+export type AcquireOutcome =
+  | Exclude<LockOutcome, { status: 'acquired' }>
+  | { status: 'acquired'; latest: ReleaseRecord | undefined };
 
 /** What a parked waiter is resumed with: go and try again, or stand down. */
 export type WakeUp = { status: 'woken' } | { status: 'superseded'; by: string };
@@ -64,49 +72,78 @@ const waiterGraceSeconds = 24 * 3600;
  * holds the lock, waits for it, or is already the recorded release: so a burst of pushes deploys
  * the first and the last, never the ones between, and never an older one after a newer. A request
  * that cannot take the lock returns `waiting`; the state machine then parks it ({@link parkWaiter}).
+ *
+ * The write comes first: on a free lock, the common case, a deploy costs that write and one read
+ * of the waiter and the newest record (two calls; reading first cost five). The read comes once the
+ * lock is ours, so the record it returns is the one live for this deploy (`latest`, which refreshes
+ * the plan). A request that finds itself superseded then lets go and wakes the waiter, as
+ * ReleaseLock and WakeWaiter would: it may have kept a newer request from taking the lock meanwhile.
  */
 export async function acquireLock(
   deps: LockDependencies,
   where: AppEnv,
   claim: LockClaim,
-): Promise<LockOutcome> {
-  const [holder, waiter, release] = await Promise.all([
-    readClaim(deps.table, where, lockSortKey),
-    readClaim(deps.table, where, waiterSortKey),
-    latestRelease(deps.table, where.app, where.env),
-  ]);
-  // A retried step may already hold the lock; it must not then stand down and strand it.
-  if (holder?.executionArn === claim.executionArn) return { status: 'acquired' };
-  if (release && isNewerThan(release, claim)) return { status: 'superseded', by: release.executionArn };
-  // A newer request that died (aborted, timed out) supersedes nobody: its intent is gone.
-  for (const other of [holder, waiter]) {
-    if (other && isNewerThan(other, claim) && (await isRunning(deps.sfn, other.executionArn))) {
-      return { status: 'superseded', by: other.executionArn };
-    }
+): Promise<AcquireOutcome> {
+  const contended = await takeLock(deps, where, claim);
+  if (contended) return contended;
+  const head = await readPartitionHead(deps.table, where.app, where.env);
+  const waiter = claimOf(head.waiter, 'executionArn');
+  const by = await newerRequest(deps, head.latest, waiter, claim);
+  // Our own item in the slot: parked earlier, its wait ended by the fallback timeout.
+  if (waiter?.executionArn === claim.executionArn)
+    await withdrawWaiter(deps.table, where, claim.executionArn);
+  if (by) {
+    if (await releaseLock(deps, where, claim.executionArn)) await wakeWaiter(deps, where);
+    return { status: 'superseded', by };
   }
+  return { status: 'acquired', latest: head.latest };
+}
 
-  let current = holder;
+/**
+ * Writes the lock: absent, or (after a look) held by an execution that has ended. Undefined once
+ * the lock is ours (also when a retried step finds it took it already); otherwise why not.
+ */
+async function takeLock(
+  deps: LockDependencies,
+  where: AppEnv,
+  claim: LockClaim,
+): Promise<Exclude<LockOutcome, { status: 'acquired' }> | undefined> {
+  let dead: string | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
+    if (await writeLock(deps, where, claim, dead)) return undefined;
+    const current = await readClaim(deps.table, where, lockSortKey);
+    // A retried step may already hold the lock; it must not then wait for itself.
+    if (current?.executionArn === claim.executionArn) return undefined;
+    if (current && (await isRunning(deps.sfn, current.executionArn))) {
+      // A newer request that took the lock, even between our read and our write, supersedes us.
+      if (isNewerThan(current, claim)) return { status: 'superseded', by: current.executionArn };
+      const head = await readPartitionHead(deps.table, where.app, where.env);
+      const by = await newerRequest(deps, head.latest, claimOf(head.waiter, 'executionArn'), claim);
+      return by ? { status: 'superseded', by } : { status: 'waiting', holder: current.executionArn };
+    }
     // A holder that ended without releasing (crashed, aborted, timed out) is taken over, in the
     // same conditional write: only if the lock still names that holder.
-    const dead =
-      current && !(await isRunning(deps.sfn, current.executionArn)) ? current.executionArn : undefined;
-    // A newer request that took the lock between our read and our write supersedes us, as it
-    // would have had it held the lock before we looked.
-    if (current && !dead) {
-      return isNewerThan(current, claim)
-        ? { status: 'superseded', by: current.executionArn }
-        : { status: 'waiting', holder: current.executionArn };
-    }
-    if (await writeLock(deps, where, claim, dead)) {
-      if (waiter?.executionArn === claim.executionArn)
-        await withdrawWaiter(deps.table, where, claim.executionArn);
-      return { status: 'acquired' };
-    }
-    current = await readClaim(deps.table, where, lockSortKey);
-    if (current?.executionArn === claim.executionArn) return { status: 'acquired' };
+    dead = current?.executionArn;
   }
-  return { status: 'waiting', holder: current?.executionArn ?? 'unknown' };
+  return { status: 'waiting', holder: dead ?? 'unknown' };
+}
+
+/**
+ * The execution of a request newer than `claim` that should deploy instead: the newest record's,
+ * or the waiter's while it runs (a newer request that died, aborted or timed out, supersedes
+ * nobody: its intent is gone).
+ */
+async function newerRequest(
+  deps: LockDependencies,
+  latest: ReleaseRecord | undefined,
+  waiter: Claim | undefined,
+  claim: LockClaim,
+): Promise<string | undefined> {
+  if (latest && isNewerThan(latest, claim)) return latest.executionArn;
+  if (waiter && isNewerThan(waiter, claim) && (await isRunning(deps.sfn, waiter.executionArn))) {
+    return waiter.executionArn;
+  }
+  return undefined;
 }
 
 /**
@@ -293,11 +330,12 @@ export async function runningLockHolder(
 }
 
 /** Who holds the lock, or waits in the waiter slot, and when their request was made (epoch ms). */
-async function readClaim(
-  table: CoordinationTable,
-  where: AppEnv,
-  sk: string,
-): Promise<{ executionArn: string; requestedAt: number | undefined } | undefined> {
+interface Claim {
+  executionArn: string;
+  requestedAt: number | undefined;
+}
+
+async function readClaim(table: CoordinationTable, where: AppEnv, sk: string): Promise<Claim | undefined> {
   const { Item } = await awsCall('reading the lock', () =>
     table.dynamodb.send(
       new GetItemCommand({
@@ -307,10 +345,15 @@ async function readClaim(
       }),
     ),
   );
-  const executionArn = stringOf(Item, sk === lockSortKey ? 'holder' : 'executionArn');
+  return claimOf(Item, sk === lockSortKey ? 'holder' : 'executionArn');
+}
+
+/** The claim a lock item (`holder`) or a waiter item (`executionArn`) makes. */
+function claimOf(item: Item | undefined, named: 'holder' | 'executionArn'): Claim | undefined {
+  const executionArn = stringOf(item, named);
   return executionArn === undefined
     ? undefined
-    : { executionArn, requestedAt: numberOf(Item, 'requestedAt') };
+    : { executionArn, requestedAt: numberOf(item, 'requestedAt') };
 }
 
 async function isRunning(sfn: SFNClient, executionArn: string): Promise<boolean> {

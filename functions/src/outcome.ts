@@ -1,12 +1,12 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import type { CoordinationTable } from './coordination/table.ts';
+import type { CoordinationTable, Item } from './coordination/table.ts';
 import type { DeployPlan } from './deploy-plan.ts';
 import { type CaughtError, causeDetails, type DeployState, rollbackTarget } from './deploy-state.ts';
 import type { StoppedTask } from './ecs/rollout.ts';
-import { type GantryEventType, publishGantryEvent } from './notify.ts';
+import { type GantryEvent, type GantryEventType, publishGantryEvents } from './notify.ts';
 import { appEnvParameters } from './parameters.ts';
-import { type ReleaseRecord, recordRelease } from './release.ts';
+import { type ReleaseRecord, readPartitionHead, recordRelease } from './release.ts';
 import { statusAfterRecord, statusChangedDetailType } from './status.ts';
 
 export type OutcomeKind = 'release' | 'rollback' | 'rollback-failed' | 'superseded';
@@ -31,46 +31,64 @@ export async function recordOutcome(
 ): Promise<{ kind: OutcomeKind; version?: number; event: GantryEventType }> {
   const { plan } = state;
   const event = eventTypeOf(kind, plan);
-  const record = kind === 'superseded' ? undefined : releaseRecordFor(kind, state, deps.now());
-  const version = record
-    ? await recordRelease(
-        deps,
-        {
-          app: plan.app,
-          env: plan.env,
-          parameterName: appEnvParameters(deps.parameterPrefix, plan.app, plan.env).release,
-        },
-        record,
-      )
-    : undefined;
-  await publishGantryEvent(
-    deps.events,
-    deps.eventBusName,
-    event,
-    {
+  const recorded =
+    kind === 'superseded'
+      ? undefined
+      : await writeRecord(deps, plan, releaseRecordFor(kind, state, deps.now()));
+  const outcome: GantryEvent = {
+    detailType: event,
+    detail: {
       app: plan.app,
       env: plan.env,
       executionArn: plan.executionArn,
       source: plan.source,
       requested: plan.desired,
-      ...(record && { record }),
+      ...(recorded && { record: recorded.record }),
       // Everything gathered when it failed: stopped tasks, exit codes, the ECS event.
       ...(state.failure && { failure: causeDetails(state.failure) }),
       ...(state.rollbackFailure && { rollbackFailure: causeDetails(state.rollbackFailure) }),
       // Only RecordSuperseded runs with a superseded lock: the state machine goes nowhere else from it.
       ...(state.lock?.status === 'superseded' && { supersededBy: state.lock.by }),
     },
-    [plan.executionArn],
-  );
+    resources: [plan.executionArn],
+  };
   // Every change of what is live is also announced as `gantry status` shows it (status.ts), so a
   // Slack or SNS rule needs no lookup. At least once, as the outcome event: a retry puts it again.
-  if (record) {
-    const status = await statusAfterRecord(deps.table, plan, record);
-    await publishGantryEvent(deps.events, deps.eventBusName, statusChangedDetailType, { ...status }, [
-      plan.executionArn,
-    ]);
-  }
-  return { kind, ...(version !== undefined && { version }), event };
+  // Both go in one PutEvents call, the outcome first.
+  const statusChanged: GantryEvent[] = recorded
+    ? [
+        {
+          detailType: statusChangedDetailType,
+          detail: { ...statusAfterRecord(plan, recorded.record, recorded.waiter) },
+          resources: [plan.executionArn],
+        },
+      ]
+    : [];
+  await publishGantryEvents(deps.events, deps.eventBusName, [outcome, ...statusChanged]);
+  return { kind, ...(recorded && { version: recorded.version }), event };
+}
+
+/**
+ * Appends the record to the history and writes it live. One read serves both the append's retry
+ * check (the newest record) and the status event (the waiter).
+ */
+async function writeRecord(
+  deps: OutcomeDependencies,
+  plan: DeployPlan,
+  record: ReleaseRecord,
+): Promise<{ record: ReleaseRecord; version: number; waiter: Item | undefined }> {
+  const head = await readPartitionHead(deps.table, plan.app, plan.env);
+  const version = await recordRelease(
+    deps,
+    {
+      app: plan.app,
+      env: plan.env,
+      parameterName: appEnvParameters(deps.parameterPrefix, plan.app, plan.env).release,
+    },
+    record,
+    head,
+  );
+  return { record, version, waiter: head.waiter };
 }
 
 function eventTypeOf(kind: OutcomeKind, plan: DeployPlan): GantryEventType {

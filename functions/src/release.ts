@@ -8,7 +8,10 @@ import {
   keyOf,
   releaseSortKeyPrefix,
   s,
+  sortKey,
+  sortKeysAfterReleases,
   stringOf,
+  waiterSortKey,
 } from './coordination/table.ts';
 import { awsCall } from './errors.ts';
 import { readParameter, writeParameter } from './parameters.ts';
@@ -81,11 +84,14 @@ export function liveReleaseOf(record: ReleaseRecord | undefined): DeployedImage 
 }
 
 export async function readRelease(ssm: SSMClient, name: string): Promise<ReleaseRecord | undefined> {
-  const stored = await readParameter(ssm, name);
-  if (!stored) return undefined;
+  return releaseFrom((await readParameter(ssm, name))?.value);
+}
+
+/** The live release a parameter's text records; undefined when there is none. */
+export function releaseFrom(text: string | undefined): ReleaseRecord | undefined {
   // A hand-edited, unreadable record must not block deploys; treating it as absent only
   // loses the option of a requested rollback, which then fails with NoPreviousRelease.
-  return parseReleaseRecord(safeJson(stored.value));
+  return parseReleaseRecord(safeJson(text));
 }
 
 export interface ReleaseStores {
@@ -104,8 +110,10 @@ export async function recordRelease(
   stores: ReleaseStores,
   where: { app: string; env: string; parameterName: string },
   record: ReleaseRecord,
+  /** The newest record, when the caller read it already ({@link readPartitionHead}). */
+  read?: { latest: ReleaseRecord | undefined },
 ): Promise<number> {
-  const latest = await latestRelease(stores.table, where.app, where.env);
+  const latest = read ? read.latest : await latestRelease(stores.table, where.app, where.env);
   if (latest?.executionArn !== record.executionArn || latest.kind !== record.kind) {
     await appendRelease(stores.table, where, record);
   }
@@ -120,6 +128,48 @@ export async function latestRelease(
 ): Promise<ReleaseRecord | undefined> {
   const [newest] = await releaseHistory(table, app, env, { limit: 1 });
   return newest;
+}
+
+/** What the top of an app/environment partition holds: the waiting request and the newest record. */
+export interface PartitionHead {
+  /** The waiter slot's item, if a request waits for the lock. */
+  waiter: Item | undefined;
+  latest: ReleaseRecord | undefined;
+}
+
+/**
+ * The waiter and the newest release record in one strongly consistent Query: read from the top of
+ * the partition down, the few items that sort after the history (sortKeysAfterReleases) come
+ * first, then the newest record. AcquireLock and RecordRelease need both; two reads cost one more
+ * call per deploy.
+ */
+export async function readPartitionHead(
+  table: CoordinationTable,
+  app: string,
+  env: string,
+): Promise<PartitionHead> {
+  const { Items, LastEvaluatedKey } = await awsCall('reading the waiter and the newest release', () =>
+    table.dynamodb.send(
+      new QueryCommand({
+        TableName: table.tableName,
+        KeyConditionExpression: 'pk = :pk AND sk >= :release',
+        ExpressionAttributeValues: {
+          ':pk': s(appEnvPartition(app, env)),
+          ':release': s(releaseSortKeyPrefix),
+        },
+        ScanIndexForward: false,
+        Limit: sortKeysAfterReleases.length + 1,
+        ConsistentRead: true,
+      }),
+    ),
+  );
+  const items = Items ?? [];
+  const waiter = items.find((item) => stringOf(item, sortKey) === waiterSortKey);
+  const newest = items.find((item) => stringOf(item, sortKey)?.startsWith(releaseSortKeyPrefix));
+  // A page with no record but more to read would mean an item this layout does not know sorts
+  // above the history: read the history itself rather than report none.
+  if (!newest && LastEvaluatedKey) return { waiter, latest: await latestRelease(table, app, env) };
+  return { waiter, latest: newest && parseReleaseRecord(safeJson(stringOf(newest, 'record'))) };
 }
 
 /** The history, newest first: one Query page of at most `limit` records. */

@@ -91,14 +91,14 @@ export const statusChangedDetailType = 'Release Status Changed' satisfies Gantry
 /**
  * The status right after `record` was written, as `gantry status` shows it once the recording
  * execution lets go of the lock (its next step): the record is both the live release and the
- * newest history entry, so only the waiter is read (1 GetItem).
+ * newest history entry, and `waiter` is the waiter slot as RecordRelease read it with the newest
+ * record (release.ts readPartitionHead), so announcing costs no read of its own.
  */
-export async function statusAfterRecord(
-  table: CoordinationTable,
+export function statusAfterRecord(
   where: { app: string; env: string },
   record: ReleaseRecord,
-): Promise<AppEnvStatus> {
-  const waiter = await readCoordinationItem(table, where.app, where.env, waiterSortKey);
+  waiter: Item | undefined,
+): AppEnvStatus {
   return appEnvStatus({ ...where, live: record, latest: record, lock: undefined, waiter });
 }
 

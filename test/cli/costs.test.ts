@@ -95,34 +95,36 @@ describe('what each command costs in AWS calls', { timeout: 120_000 }, () => {
   it('plan: the config and the target checked on their own, ResolveConfig as the state machine runs it, the preview, one read per secret, the 4 of status', async () => {
     expect(await costOf('plan', 'web', 'prod', 'web:v1.3.0')).toEqual({
       code: 0,
-      // GetParameter: config twice (its own check, then ResolveConfig), the live release, the task
-      // definition's one secret, status's release. DescribeServices: the tag twice, the preview.
+      // GetParameter: the config (its own check), the task definition's one secret, status's
+      // release; GetParameters: ResolveConfig's config and live release in one call.
+      // DescribeServices: the tag twice, the preview.
       counts: {
-        GetParameter: 5,
+        GetParameter: 3,
+        GetParameters: 1,
         DescribeServices: 3,
         DescribeImages: 1,
         DescribeTaskDefinition: 1,
         Query: 1,
         GetItem: 2,
       },
-      total: 13,
+      total: 12,
     });
   });
 
   it('rollback --to: the reads of ResolveConfig, 1 StartExecution', async () => {
     expect(await costOf('rollback', 'shop', 'prod', '--to', 'v3.1.0', '--reason', 'costs')).toEqual({
       code: 0,
-      // GetParameter: config, live release; Query: one page of history; DescribeImages and
-      // DescribeTaskDefinition: the release can still run.
+      // GetParameters: config and live release in one call; Query: one page of history;
+      // DescribeImages and DescribeTaskDefinition: the release can still run.
       counts: {
-        GetParameter: 2,
+        GetParameters: 1,
         DescribeServices: 1,
         Query: 1,
         DescribeImages: 1,
         DescribeTaskDefinition: 1,
         StartExecution: 1,
       },
-      total: 7,
+      total: 6,
     });
   });
 

@@ -7,7 +7,7 @@ import {
   waiterSortKey,
 } from '../../functions/src/coordination/table.ts';
 import { TransientAwsError } from '../../functions/src/errors.ts';
-import { type ReleaseRecord, recordRelease } from '../../functions/src/release.ts';
+import { type ReleaseRecord, readPartitionHead, recordRelease } from '../../functions/src/release.ts';
 import {
   appEnvStatus,
   readAppEnvStatus,
@@ -42,6 +42,16 @@ afterEach(() => {
 const read = () =>
   readAppEnvStatus({ ssm: ssm.client, table: table.table, parameterPrefix: '/gantry' }, 'web', 'prod');
 const record = (value: ReleaseRecord) => recordRelease({ table: table.table, ssm: ssm.client }, where, value);
+
+/** A request waiting for the lock, as WaitForLock parks it. */
+const waiterParked = () =>
+  table.put({
+    ...keyOf(appEnvPartition('web', 'prod'), waiterSortKey),
+    executionArn: { S: executionOf('push-web-prod-4') },
+    image: { S: older.image },
+    requestedAtText: { S: '2025-06-03T11:01:00Z' },
+    taskToken: { S: 'token' },
+  } as never);
 
 const released: ReleaseRecord = {
   kind: 'release',
@@ -137,13 +147,7 @@ describe('readAppEnvStatus', () => {
       requestedAtText: { S: '2025-06-03T11:00:00Z' },
       acquiredAt: { S: '2025-06-03T11:00:01.000Z' },
     } as never);
-    table.put({
-      ...keyOf(appEnvPartition('web', 'prod'), waiterSortKey),
-      executionArn: { S: executionOf('push-web-prod-4') },
-      image: { S: older.image },
-      requestedAtText: { S: '2025-06-03T11:01:00Z' },
-      taskToken: { S: 'token' },
-    } as never);
+    waiterParked();
 
     const status = await read();
 
@@ -167,11 +171,17 @@ describe('readAppEnvStatus', () => {
 
 describe('statusAfterRecord', () => {
   it('is exactly what gantry status reads once the recording execution lets go of the lock', async () => {
+    // Prepare: a request waits for the lock the recording execution still holds.
     await record(released);
     await record(rolledBack);
+    waiterParked();
+    const { waiter } = await readPartitionHead(table.table, 'web', 'prod');
 
-    const announced = await statusAfterRecord(table.table, where, rolledBack);
+    // Act
+    const announced = statusAfterRecord(where, rolledBack, waiter);
 
+    // Assess
+    expect(announced.waiting).toMatchObject({ executionArn: executionOf('push-web-prod-4') });
     expect(announced).toEqual(await read());
   });
 });

@@ -84,6 +84,27 @@ describe('deliverRollbackRequest', () => {
     expect(sfnMock).not.toHaveReceivedCommand(SendTaskFailureCommand);
   });
 
+  it.each([
+    ['its deployment id', { deploymentId: undefined, taskToken: { S: 'token-deploy' } }],
+    ['its token', { deploymentId: { S: 'ecs-svc/1234' }, taskToken: undefined }],
+  ])('delivers nothing, and reads no parked wait, from a pointer without %s', async (_what, pointer) => {
+    // Prepare: a pointer item as a hand edit (or an older version) could leave it.
+    table.put({
+      pk: { S: 'app#web#prod' },
+      sk: { S: 'rollout' },
+      ...(pointer.deploymentId && { deploymentId: pointer.deploymentId }),
+      ...(pointer.taskToken && { taskToken: pointer.taskToken }),
+    });
+
+    // Act
+    const delivered = await deliverRollbackRequest(deps, where, 'error rate up');
+
+    // Assess
+    expect(delivered).toBe(false);
+    expect(table.mock).toHaveReceivedCommandTimes(GetItemCommand, 1);
+    expect(sfnMock).not.toHaveReceivedCommand(SendTaskFailureCommand);
+  });
+
   it('reads the pointer strongly consistent, so a deploy parked a moment ago is not missed', async () => {
     // Act
     await deliverRollbackRequest(deps, where, 'error rate up');

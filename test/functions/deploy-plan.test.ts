@@ -5,6 +5,7 @@ import {
   DescribeTaskDefinitionCommand,
   ECSClient,
 } from '@aws-sdk/client-ecs';
+import { GetParametersCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type PlanDependencies, resolveDeployPlan } from '../../functions/src/deploy-plan.ts';
@@ -135,6 +136,25 @@ describe('resolveDeployPlan', () => {
         revision: story.taskDefinitionArn,
       });
       expect(plan.livePrevious).toEqual(previousRelease);
+    });
+
+    it.each([
+      ['a first deploy, with no live release yet', false],
+      ['a deploy over a live release', true],
+    ])('reads the config and the live release in one GetParameters call: %s', async (_what, released) => {
+      // Prepare
+      imageInEcr(['v1.4.2']);
+      if (released) ssm.put(releaseName, liveRelease);
+
+      // Act
+      const plan = await resolveDeployPlan(deps, { request: manualStart, executionArn, startedAt });
+
+      // Assess
+      expect(ssm.mock.calls().map(({ args: [command] }) => command.constructor.name)).toEqual([
+        'GetParametersCommand',
+      ]);
+      expect(ssm.mock).toHaveReceivedCommandWith(GetParametersCommand, { Names: [configName, releaseName] });
+      expect(plan.live?.digest).toBe(released ? liveRelease.digest : undefined);
     });
 
     it('throws ImageNotFound when ECR has no such tag', async () => {

@@ -22,6 +22,7 @@ import {
   type LockDependencies,
   parkWaiter,
   releaseLock,
+  runningLockHolder,
   waiterFallbackSeconds,
   wakeWaiter,
   withdrawWaiter,
@@ -163,6 +164,77 @@ describe('lock', () => {
       expect(sfnMock).not.toHaveReceivedCommand(DescribeExecutionCommand);
     });
 
+    it('takes a free lock in two calls: the write, then one read of the waiter and the newest record', async () => {
+      // Prepare: a history and a rollout pointer in the partition, as after earlier deploys.
+      await appendRelease(table.table, where, {
+        kind: 'release',
+        ...live,
+        at: '2025-06-03T10:00:00.000Z',
+        executionArn: holder.executionArn,
+        requestedAt: holder.requestedAt,
+        previous: null,
+      });
+      table.put({
+        ...(keyOf(appEnvPartition('web', 'prod'), 'rollout') as Item),
+        deploymentId: { S: 'ecs-svc/1' },
+        taskToken: { S: 'token-holder' },
+      });
+      table.mock.resetHistory();
+
+      // Act
+      const outcome = await acquireLock(deps, where, ours);
+
+      // Assess
+      expect(outcome).toEqual({
+        status: 'acquired',
+        latest: expect.objectContaining({ executionArn: holder.executionArn }),
+      });
+      expect(table.mock.calls().map(({ args: [command] }) => command.constructor.name)).toEqual([
+        'PutItemCommand',
+        'QueryCommand',
+      ]);
+    });
+
+    it('returns the record a holder wrote just before letting go, read once the lock was its own', async () => {
+      // Prepare: the holder records its release and lets go just before our write.
+      const recorded: ReleaseRecord = {
+        kind: 'release',
+        ...live,
+        at: '2025-06-03T10:15:30.000Z',
+        executionArn: holder.executionArn,
+        requestedAt: holder.requestedAt,
+        previous: null,
+      };
+      await held(holder);
+      running(holder);
+      beforeReaching(PutItemCommand, 'lock', async () => {
+        await appendRelease(table.table, where, recorded);
+        await releaseLock(deps, where, holder.executionArn);
+      });
+
+      // Act
+      const outcome = await acquireLock(deps, where, ours);
+
+      // Assess
+      expect(outcome).toEqual({ status: 'acquired', latest: recorded });
+    });
+
+    it('lets go of a free lock it took and wakes the newer request parked for it', async () => {
+      // Prepare: the holder let go; the newer request it kept waiting is about to be woken.
+      await held(holder);
+      running(newer);
+      await parked(newer, 'token-newer');
+      await releaseLock(deps, where, holder.executionArn);
+
+      // Act
+      const outcome = await acquireLock(deps, where, ours);
+
+      // Assess
+      expect(outcome).toEqual({ status: 'superseded', by: newer.executionArn });
+      expect(lockItem()).toBeUndefined();
+      expect(resumed()).toEqual([{ token: 'token-newer', output: { status: 'woken' } }]);
+    });
+
     it('waits while a RUNNING execution holds it, and leaves the lock alone', async () => {
       // Prepare
       await held(holder);
@@ -225,8 +297,8 @@ describe('lock', () => {
       await expect(acquireLock(deps, where, ours)).resolves.toEqual({ status: 'acquired' });
     });
 
-    it('reports acquired to a retried acquire by the holder, even when a newer request waits', async () => {
-      // Prepare
+    it('stands down on a retried acquire when a newer request waits, letting go of the lock and waking it', async () => {
+      // Prepare: the first try took the lock and failed before it could look; a newer request parked.
       await held(ours);
       running(ours, newer);
       await parked(newer, 'token-newer');
@@ -234,8 +306,10 @@ describe('lock', () => {
       // Act
       const outcome = await acquireLock(deps, where, ours);
 
-      // Assess
-      expect(outcome).toEqual({ status: 'acquired' });
+      // Assess: never stranded, the lock goes to the newest request.
+      expect(outcome).toEqual({ status: 'superseded', by: newer.executionArn });
+      expect(lockItem()).toBeUndefined();
+      expect(resumed()).toEqual([{ token: 'token-newer', output: { status: 'woken' } }]);
     });
 
     it('takes over the lock of a holder that ended, in the same conditional write', async () => {
@@ -318,38 +392,40 @@ describe('lock', () => {
 
       it('deploys rather than standing down for the recorded release', async () => {
         // Prepare
-        await appendRelease(table.table, where, {
+        const recorded: ReleaseRecord = {
           kind: 'release',
           ...live,
           at: '2025-06-03T10:15:30.000Z',
           executionArn: twin.executionArn,
           requestedAt: twin.requestedAt,
           previous: null,
-        });
+        };
+        await appendRelease(table.table, where, recorded);
 
         // Act
         const outcome = await acquireLock(deps, where, ours);
 
         // Assess
-        expect(outcome).toEqual({ status: 'acquired' });
+        expect(outcome).toEqual({ status: 'acquired', latest: recorded });
       });
     });
 
     it('is never superseded by a release recorded before requests carried a time', async () => {
       // Prepare: a record as the first versions wrote it, without requestedAt.
-      await appendRelease(table.table, where, {
+      const untimed: ReleaseRecord = {
         kind: 'release',
         ...live,
         at: '2025-06-03T10:21:00.000Z',
         executionArn: newer.executionArn,
         previous: null,
-      });
+      };
+      await appendRelease(table.table, where, untimed);
 
       // Act
       const outcome = await acquireLock(deps, where, ours);
 
       // Assess
-      expect(outcome).toEqual({ status: 'acquired' });
+      expect(outcome).toEqual({ status: 'acquired', latest: untimed });
     });
 
     it.each(['FAILED', 'TIMED_OUT', 'ABORTED', 'SUCCEEDED'] as const)(
@@ -371,20 +447,28 @@ describe('lock', () => {
     it('reads the lock, the waiter and the history with strongly consistent reads', async () => {
       // A just-written lock must be seen: an eventually consistent read may return the item as it
       // was before the last write (DynamoDB developer guide, "Read consistency").
+      await held(holder);
+      running(holder);
+
       await acquireLock(deps, where, ours);
 
       expect(
         table.mock.commandCalls(GetItemCommand).map(({ args: [{ input }] }) => input.ConsistentRead),
+      ).toEqual([true]);
+      expect(
+        table.mock.commandCalls(QueryCommand).map(({ args: [{ input }] }) => input.ConsistentRead),
       ).toEqual([true, true]);
-      expect(table.mock).toHaveReceivedCommandWith(QueryCommand, { ConsistentRead: true });
     });
 
     describe('when its conditional write fails', () => {
       it('takes the lock when the ended holder it meant to replace let go in between', async () => {
-        // Prepare: the holder ended; its release lands between our read and our write.
+        // Prepare: the holder ended; its release lands between our read and our takeover write.
         await held(holder);
         table.mock.resetHistory();
-        beforeReaching(PutItemCommand, 'lock', () => releaseLock(deps, where, holder.executionArn));
+        let writes = 0;
+        beforeReaching(PutItemCommand, 'lock', () =>
+          ++writes === 2 ? releaseLock(deps, where, holder.executionArn) : undefined,
+        );
 
         // Act
         const outcome = await acquireLock(deps, where, ours);
@@ -393,6 +477,7 @@ describe('lock', () => {
         expect(outcome).toEqual({ status: 'acquired' });
         expect(lockItem()).toMatchObject({ holder: { S: ours.executionArn } });
         expect(lockWrites().map(({ args: [{ input }] }) => input.ConditionExpression)).toEqual([
+          'attribute_not_exists(pk)',
           'holder = :dead',
           'attribute_not_exists(pk)',
         ]);
@@ -470,6 +555,31 @@ describe('lock', () => {
         message: 'checking the lock holder: ThrottlingException: slow down',
       });
       expect(lockItem()).toMatchObject({ holder: { S: holder.executionArn } });
+    });
+  });
+
+  describe('runningLockHolder', () => {
+    it('names the execution holding the lock while it runs', async () => {
+      // Prepare
+      lockTakenBy(holder);
+      running(holder);
+
+      // Act / Assess
+      await expect(runningLockHolder(deps, where)).resolves.toBe(holder.executionArn);
+    });
+
+    it('names nobody when the holder ended without letting go', async () => {
+      // Prepare: the holder is no longer known to Step Functions (default mock).
+      lockTakenBy(holder);
+
+      // Act / Assess
+      await expect(runningLockHolder(deps, where)).resolves.toBeUndefined();
+    });
+
+    it('names nobody, and asks Step Functions nothing, when the lock is free', async () => {
+      // Act / Assess
+      await expect(runningLockHolder(deps, where)).resolves.toBeUndefined();
+      expect(sfnMock).not.toHaveReceivedCommand(DescribeExecutionCommand);
     });
   });
 
@@ -675,7 +785,15 @@ describe('lock', () => {
         DeleteItemCommand,
         () => withdrawWaiter(table.table, where, ours.executionArn),
       ],
-      ['reading the lock', GetItemCommand, () => acquireLock(deps, where, ours)],
+      [
+        'reading the lock',
+        GetItemCommand,
+        () => {
+          lockTakenBy(holder);
+          return acquireLock(deps, where, ours);
+        },
+      ],
+      ['reading the waiter and the newest release', QueryCommand, () => acquireLock(deps, where, ours)],
       ['taking the lock', PutItemCommand, () => acquireLock(deps, where, ours)],
     ] as const)(
       'fails with TransientAwsError saying it was %s when DynamoDB throttles',

@@ -90,21 +90,19 @@ describe('outcome', () => {
         // Parameter Store keeps 100 versions and refuses a write once the oldest is labelled: no labels.
         expect(ssm.parameters.get(releaseName)).toMatchObject({ version: 2, labels: [], type: 'String' });
         expect(ssm.mock).not.toHaveReceivedCommand(LabelParameterVersionCommand);
-        // The outcome, then the status it leaves (test/cli/status-event.test.ts holds it to gantry status).
-        expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 2);
-        for (const detailType of ['Release Succeeded', 'Release Status Changed']) {
-          expect(eventsMock).toHaveReceivedCommandWith(PutEventsCommand, {
-            Entries: [
-              {
-                Source: 'gantry',
-                DetailType: detailType,
-                EventBusName: 'default',
-                Resources: [story.executionArn],
-                Detail: expect.any(String),
-              },
-            ],
-          });
-        }
+        // The outcome, then the status it leaves (test/cli/status-event.test.ts holds it to gantry
+        // status), in one PutEvents call.
+        const entry = (detailType: string) => ({
+          Source: 'gantry',
+          DetailType: detailType,
+          EventBusName: 'default',
+          Resources: [story.executionArn],
+          Detail: expect.any(String),
+        });
+        expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 1);
+        expect(eventsMock).toHaveReceivedCommandWith(PutEventsCommand, {
+          Entries: [entry('Release Succeeded'), entry('Release Status Changed')],
+        });
         expect(putEventDetail()).toMatchObject({
           app: 'web',
           env: 'prod',
@@ -122,6 +120,34 @@ describe('outcome', () => {
         await recordOutcome(deps, 'release', state);
 
         expect(await history()).toHaveLength(1);
+      });
+
+      it('announces the status it leaves: the new release live, and the request waiting for the lock', async () => {
+        // Prepare: a newer push waits for the lock this execution still holds.
+        const waiting = 'arn:aws:states:eu-west-1:123456789012:execution:gantry-dev-deploy:push-web-prod-2';
+        table.put({
+          pk: { S: 'app#web#prod' },
+          sk: { S: 'waiter' },
+          executionArn: { S: waiting },
+          image: { S: older.image },
+          requestedAtText: { S: '2025-06-03T10:20:00Z' },
+          taskToken: { S: 'token-waiting' },
+        });
+
+        // Act
+        await recordOutcome(deps, 'release', { plan: planOf(), deployment });
+
+        // Assess
+        const entries = eventsMock.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries ?? [];
+        const status = JSON.parse(entries[1]?.Detail ?? 'null') as Record<string, unknown>;
+        expect(status).toMatchObject({
+          app: 'web',
+          env: 'prod',
+          live: { digest: desired.digest, byExecution: story.executionArn },
+          lock: null,
+          waiting: { executionArn: waiting, image: older.image },
+        });
+        expect(JSON.stringify(status)).not.toContain('token-waiting');
       });
 
       it("keeps every record of a long history, past Parameter Store's 100 versions", async () => {
@@ -412,15 +438,46 @@ describe('outcome', () => {
       });
     });
 
-    it('throws TransientAwsError when EventBridge refuses the entry', async () => {
-      eventsMock.on(PutEventsCommand).resolves({
-        FailedEntryCount: 1,
-        Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'Internal service error' }],
+    describe('when EventBridge refuses an entry', () => {
+      const refused = { ErrorCode: 'InternalFailure', ErrorMessage: 'Internal service error' };
+      const accepted = { EventId: '11710aed-b79e-4468-a20b-bb3c0c3b4860' };
+      const sentTypes = () =>
+        eventsMock
+          .commandCalls(PutEventsCommand)
+          .map(({ args: [{ input }] }) => input.Entries?.map((entry) => entry.DetailType));
+
+      it('puts only the refused entry again, so the accepted one is not announced twice', async () => {
+        // Prepare: the status event is refused once; the outcome event went through.
+        eventsMock
+          .on(PutEventsCommand)
+          .resolvesOnce({ FailedEntryCount: 1, Entries: [accepted, refused] })
+          .resolves({ FailedEntryCount: 0, Entries: [accepted] });
+
+        // Act
+        await recordOutcome(deps, 'release', { plan: planOf(), deployment });
+
+        // Assess
+        expect(sentTypes()).toEqual([
+          ['Release Succeeded', 'Release Status Changed'],
+          ['Release Status Changed'],
+        ]);
       });
 
-      await expect(recordOutcome(deps, 'release', { plan: planOf(), deployment })).rejects.toMatchObject({
-        name: 'TransientAwsError',
-        message: 'EventBridge refused the event: InternalFailure Internal service error',
+      it('throws TransientAwsError naming the event after three refusals, so the step is retried', async () => {
+        // Prepare
+        eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [refused] });
+
+        // Act / Assess
+        await expect(recordOutcome(deps, 'release', { plan: planOf(), deployment })).rejects.toMatchObject({
+          name: 'TransientAwsError',
+          message:
+            'EventBridge refused 1 event(s): Release Succeeded: InternalFailure Internal service error',
+        });
+        expect(sentTypes()).toEqual([
+          ['Release Succeeded', 'Release Status Changed'],
+          ['Release Succeeded'],
+          ['Release Succeeded'],
+        ]);
       });
     });
   });

@@ -1,12 +1,20 @@
 import { PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appEnvPartition } from '../../functions/src/coordination/table.ts';
+import {
+  appEnvPartition,
+  lockSortKey,
+  releaseSortKeyPrefix,
+  rolloutSortKey,
+  sortKeysAfterReleases,
+  waiterSortKey,
+} from '../../functions/src/coordination/table.ts';
 import {
   appendRelease,
   deployedImageOf,
   latestRelease,
   liveReleaseOf,
   type ReleaseRecord,
+  readPartitionHead,
   readRelease,
   recordRelease,
   releaseHistory,
@@ -95,6 +103,8 @@ describe('release records', () => {
     it.each([
       ['no parameter', undefined],
       ['a value that is not JSON', '{"kind":'],
+      ['JSON null', 'null'],
+      ['a JSON list', '[]'],
       ['a value that is no release record', { kind: 'release', image: 'web:latest' }],
     ])('treats %s as no live release, so deploys go on', async (_what, value) => {
       if (value !== undefined) ssm.put(where.parameterName, value);
@@ -151,6 +161,74 @@ describe('release records', () => {
     await latestRelease(table.table, 'web', 'prod');
 
     expect(table.mock).toHaveReceivedCommandWith(QueryCommand, { Limit: 1, ScanIndexForward: false });
+  });
+
+  describe('readPartitionHead', () => {
+    const put = (sk: string, attributes: Record<string, { S: string }> = {}) =>
+      table.put({ pk: { S: appEnvPartition('web', 'prod') }, sk: { S: sk }, ...attributes });
+
+    it('reads the waiter and the newest record in one Query, past the lock, the rollout pointer and older records', async () => {
+      // Prepare: every kind of item an app/environment partition holds.
+      await appendRelease(table.table, where, recordOf({ at: '2025-06-03T10:00:00.000Z' }));
+      const newest = recordOf({
+        at: '2025-06-03T10:19:31.000Z',
+        executionArn: executionOf('push-web-prod-2'),
+      });
+      await appendRelease(table.table, where, newest);
+      put(lockSortKey, { holder: { S: executionOf('push-web-prod-3') } });
+      put(rolloutSortKey, { deploymentId: { S: story.deploymentId } });
+      put(waiterSortKey, { executionArn: { S: executionOf('push-web-prod-4') } });
+      table.mock.resetHistory();
+
+      // Act
+      const head = await readPartitionHead(table.table, 'web', 'prod');
+
+      // Assess
+      expect(head.latest).toEqual(newest);
+      expect(head.waiter).toMatchObject({ executionArn: { S: executionOf('push-web-prod-4') } });
+      expect(table.mock).toHaveReceivedCommandTimes(QueryCommand, 1);
+      expect(table.mock).toHaveReceivedCommandWith(QueryCommand, { ConsistentRead: true });
+    });
+
+    it('finds no waiter when none is parked, whatever else the partition holds', async () => {
+      // Prepare
+      await appendRelease(table.table, where, recordOf());
+      put(rolloutSortKey, { deploymentId: { S: story.deploymentId } });
+
+      // Act
+      const head = await readPartitionHead(table.table, 'web', 'prod');
+
+      // Assess
+      expect(head).toEqual({ waiter: undefined, latest: recordOf() });
+    });
+
+    it('finds neither in an empty partition', async () => {
+      await expect(readPartitionHead(table.table, 'web', 'prod')).resolves.toEqual({
+        waiter: undefined,
+        latest: undefined,
+      });
+    });
+
+    it('reads the history itself when an item it does not know sorts above it', async () => {
+      // Prepare: items after the history fill the page, so the newest record is not on it.
+      const newest = recordOf();
+      await appendRelease(table.table, where, newest);
+      for (const sk of ['x1', 'x2', 'x3']) put(sk);
+
+      // Act
+      const head = await readPartitionHead(table.table, 'web', 'prod');
+
+      // Assess
+      expect(head.latest).toEqual(newest);
+      expect(table.mock).toHaveReceivedCommandTimes(QueryCommand, 2);
+    });
+
+    it('knows every sort key that sorts after the history, and the lock sorts before it', () => {
+      // The Query's Limit counts on it: these, then the newest record.
+      const above = [lockSortKey, waiterSortKey, rolloutSortKey].filter((sk) => sk > releaseSortKeyPrefix);
+      expect(above.sort()).toEqual([...sortKeysAfterReleases].sort());
+      expect(lockSortKey < releaseSortKeyPrefix).toBe(true);
+    });
   });
 
   describe('recordRelease', () => {

@@ -223,6 +223,8 @@ describe('least privilege (sandbox)', () => {
       'onEcsEvent: dynamodb:PutItem',
       // lock.test.ts "clears its own waiter item once it holds the lock"
       'acquireLock: dynamodb:DeleteItem',
+      // lock.test.ts "lets go of a free lock it took and wakes the newer request parked for it"
+      'acquireLock: states:SendTaskSuccess',
       // lock.test.ts "replaces an older waiter…", "wakes itself when the holder let go…"
       'waitForLock: dynamodb:DeleteItem',
       'waitForLock: states:SendTaskSuccess',

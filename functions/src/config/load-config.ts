@@ -20,7 +20,11 @@ export function parseDeployConfig(name: string, text: string): DeployConfig {
 }
 
 export async function loadDeployConfig(ssm: SSMClient, name: string): Promise<DeployConfig> {
-  const stored = await readParameter(ssm, name);
-  if (!stored) throw new ConfigNotFound(`no config parameter ${name}`);
-  return parseDeployConfig(name, stored.value);
+  return deployConfigFrom(name, (await readParameter(ssm, name))?.value);
+}
+
+/** The config parameter `name` holds `text`; ConfigNotFound when it does not exist. */
+export function deployConfigFrom(name: string, text: string | undefined): DeployConfig {
+  if (text === undefined) throw new ConfigNotFound(`no config parameter ${name}`);
+  return parseDeployConfig(name, text);
 }

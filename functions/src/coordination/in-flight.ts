@@ -1,7 +1,7 @@
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { awsCall } from '../errors.ts';
 import type { AppEnv } from '../lock.ts';
-import { appEnvPartition, expiresIn, keyOf, s, stringOf, ttlAttribute } from './table.ts';
+import { appEnvPartition, expiresIn, keyOf, rolloutSortKey, s, stringOf, ttlAttribute } from './table.ts';
 import { parkedWaitSchema, readRolloutWait, settleRollout, type WaitDependencies } from './waits.ts';
 
 /**
@@ -10,7 +10,7 @@ import { parkedWaitSchema, readRolloutWait, settleRollout, type WaitDependencies
  * rollback) parks its token; it names the token too, so a later wait under the same deployment id
  * (the rollback of a staged deployment waits on the same ECS deployment) is never mistaken for it.
  */
-const inFlightSortKey = 'rollout';
+const inFlightSortKey = rolloutSortKey;
 /** Like a parked wait, the pointer lingers at most a day after its wait's timeout. */
 const graceSeconds = 24 * 3600;
 

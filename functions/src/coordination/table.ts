@@ -24,6 +24,16 @@ export function appEnvPartition(app: string, env: string): string {
 export const lockSortKey = 'lock';
 export const waiterSortKey = 'waiter';
 export const releaseSortKeyPrefix = 'release#';
+/** The rollout a deploy of the app/environment waits on (coordination/in-flight.ts). */
+export const rolloutSortKey = 'rollout';
+/**
+ * The sort keys of an app/environment partition that sort after every release record's: DynamoDB
+ * keeps a partition's items sorted by sort key, strings "in order of UTF-8 bytes" (SDK model,
+ * @aws-sdk/client-dynamodb QueryInput `ScanIndexForward`), and `rollout` and `waiter` come after
+ * `release#` (`lock` before it). A descending Query from the top of the partition therefore meets
+ * them before the newest record.
+ */
+export const sortKeysAfterReleases = [rolloutSortKey, waiterSortKey] as const;
 
 /** The partition of one parked wait on a target deployment (an ECS deployment id…). */
 export function waitPartition(deploymentId: string): string {
