@@ -34,13 +34,10 @@ export async function seedFleet(sandbox: Sandbox, shape: FleetShape, prefix = ''
   const { cachedConfigSource } = await import('../functions/handlers/config-source.ts');
   await rebuildRepositoryIndex({
     table: {
-      dynamodb: new DynamoDBClient(sandbox.emulator.clientConfig),
+      dynamodb: new DynamoDBClient(sandbox.clientConfig()),
       tableName: sandbox.coordinationTable,
     },
-    configSource: cachedConfigSource(
-      new SSMClient({ ...sandbox.emulator.clientConfig, retryMode: 'adaptive', maxAttempts: 20 }),
-      0,
-    ),
+    configSource: cachedConfigSource(new SSMClient(sandbox.clientConfig({ maxAttempts: 20 })), 0),
     parameterPrefix: sandbox.parameterPrefix,
   });
   return repositories;
