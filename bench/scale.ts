@@ -139,17 +139,30 @@ export interface ScenarioFigures {
   outcomes: Record<string, number>;
   /** Deploys recorded per simulated minute: the sustained rate (busiest minute after the first). */
   deploysPerMinute: { sustained: number; perMinute: number[] };
-  /** Throttled calls by API, and which was throttled first. */
+  /** Throttled calls by API, which was throttled first, and which most. */
   throttled: Record<string, number>;
   firstThrottled?: string;
-  /** App/environments whose live release is not the newest digest pushed to their repository. */
+  mostThrottled?: string;
+  /**
+   * App/environments whose live release is older than their repository's newest push: pushed in
+   * an earlier second than the newest. A lost or misordered request.
+   */
   notNewest: string[];
+  /**
+   * App/environments live on a push made in the same second as their repository's newest, but
+   * not on the newest itself. The ECR push event's `time` has one-second resolution (Amazon ECR
+   * user guide, "Amazon ECR events and EventBridge": `"time": "2019-11-16T01:54:34Z"`) and is the
+   * request time Gantry orders requests by (functions/src/image-push.ts `pushedAt`): two pushes of
+   * one second tie, neither supersedes the other, and the one that takes the lock last stays live.
+   * What a user observes (the events, the pushes' times to the second) cannot order them either.
+   */
+  tiedNewest: string[];
   /** Calls per deploy by API over the whole run (throttled attempts excluded). */
   perDeploy: Record<string, number>;
 }
 
-/** A small deterministic generator: the same scenario every run. */
-function random(seed: number): () => number {
+/** A small deterministic generator in [0, 1): the same scenario (and retry jitter) every run. */
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
@@ -166,7 +179,7 @@ export async function runQuotaScenario(sandbox: Sandbox, options: ScenarioOption
   const { emulator } = sandbox;
   await sandbox.idle();
   const from = emulator.calls.length;
-  const next = random(11);
+  const next = seededRandom(11);
   const startedAt = new Map<string, number>();
   // When each execution started, on the simulated clock (StartExecution is the runner's hook).
   const runner = sandbox.stepFunctions;
@@ -177,7 +190,9 @@ export async function runQuotaScenario(sandbox: Sandbox, options: ScenarioOption
     return started;
   };
   const pushedAt = new Map<string, number>();
+  /** Each repository's newest push, and the second (the push event's `time`) of every push. */
   const newest = new Map<string, string>();
+  const pushSecond = new Map<string, number>();
   let pushes = 0;
   let deliveries = 0;
   const inFlight: Promise<unknown>[] = [];
@@ -186,6 +201,7 @@ export async function runQuotaScenario(sandbox: Sandbox, options: ScenarioOption
     const tag = `v1.${Math.floor(pushes / 1000)}.${pushes % 1000}`;
     const image = emulator.ecr.putImage({ repository, tag });
     pushedAt.set(image.digest, emulator.clock.nominalNow());
+    pushSecond.set(image.digest, Math.floor(emulator.clock.now() / 1000));
     newest.set(repository, image.digest);
     const event = ecrPushEvent({
       region: emulator.region,
@@ -218,8 +234,15 @@ export async function runQuotaScenario(sandbox: Sandbox, options: ScenarioOption
   }
   // Deploys recorded so far, sampled each simulated minute until every execution has ended.
   const recordedBy: number[] = [];
+  // Recorded: RecordRelease has written the release (its PutParameter succeeded) and the
+  // execution has moved on; entering it is not enough, its writes queue at the quota.
   const recordedNow = () =>
-    runner.listExecutions().filter((execution) => execution.states.includes('RecordRelease')).length;
+    runner
+      .listExecutions()
+      .filter(
+        (execution) =>
+          execution.states.includes('RecordRelease') && execution.states.at(-1) !== 'RecordRelease',
+      ).length;
   let sampling = true;
   const sample = () => {
     recordedBy.push(recordedNow());
@@ -252,12 +275,17 @@ export async function runQuotaScenario(sandbox: Sandbox, options: ScenarioOption
   const perMinute = recordedBy.map((count, minute) => count - (recordedBy[minute - 1] ?? 0));
   const throttledCalls = calls.filter((call) => call.error === 'ThrottlingException');
   const notNewest: string[] = [];
+  const tiedNewest: string[] = [];
   for (let i = 0; i < options.appEnvs; i++) {
     const repository = repositories[i % options.repositories] ?? '';
     const want = newest.get(repository);
-    if (want !== undefined && sandbox.release(appName(i), 'prod')?.digest !== want)
-      notNewest.push(appName(i));
+    const live = sandbox.release(appName(i), 'prod')?.digest;
+    if (want === undefined || live === want) continue;
+    const tied = live !== undefined && pushSecond.get(live) === pushSecond.get(want);
+    (tied ? tiedNewest : notNewest).push(appName(i));
   }
+  const throttled = countByApi(throttledCalls);
+  const [mostThrottled] = Object.entries(throttled).sort(([, a], [, b]) => b - a)[0] ?? [];
   const deploys = outcomes.Deployed ?? executions.length;
   const succeeded = calls.filter((call) => call.error !== 'ThrottlingException');
   return {
@@ -271,9 +299,11 @@ export async function runQuotaScenario(sandbox: Sandbox, options: ScenarioOption
       sustained: Math.max(0, ...perMinute.slice(1)),
       perMinute,
     },
-    throttled: countByApi(throttledCalls),
+    throttled,
     ...(throttledCalls[0] && { firstThrottled: apiOf(throttledCalls[0]) }),
+    ...(mostThrottled && { mostThrottled }),
     notNewest,
+    tiedNewest,
     perDeploy: Object.fromEntries(
       Object.entries(countByApi(succeeded)).map(([api, count]) => [
         api,

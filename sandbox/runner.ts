@@ -265,7 +265,10 @@ export class LocalStepFunctions {
       overrides: {
         taskResourceLocalHandlers: this.localHandlers(executionArn),
         // On the clock, the local handler sleeps each retry's backoff itself (see retryDelay).
-        retryIntervalOverrides: this.everyState('Task', this.options.clock ? 0 : (this.options.retryDelayMs ?? 0)),
+        retryIntervalOverrides: this.everyState(
+          'Task',
+          this.options.clock ? 0 : (this.options.retryDelayMs ?? 0),
+        ),
         waitTimeOverrides: this.options.clock ? {} : this.everyState('Wait', this.options.waitMs ?? 0),
       },
       context: {
@@ -615,7 +618,8 @@ export class LocalStepFunctions {
       this.options.onProgress?.({ executionArn: execution.executionArn, ...progress });
     for await (const event of logs) {
       // A Wait state the sandbox runs as a Task on the clock (waitOnClock) is listed as a Wait.
-      const type = 'state' in event ? (this.definition.States[event.state.name]?.Type ?? event.state.type) : '';
+      const type =
+        'state' in event ? (this.definition.States[event.state.name]?.Type ?? event.state.type) : '';
       if (event.type === 'StateEntered') {
         execution.states.push(event.state.name);
         report({ type: 'entered', state: event.state.name });
@@ -798,7 +802,9 @@ function waitSeconds(state: AslState, input: unknown): number {
   if (typeof state.Seconds === 'number') return state.Seconds;
   const path = state.SecondsPath;
   if (typeof path !== 'string' || !/^\$(\.\w+)+$/.test(path))
-    throw new Error(`the sandbox runs Wait states with Seconds or a $.a.b SecondsPath, not ${JSON.stringify(state)}`);
+    throw new Error(
+      `the sandbox runs Wait states with Seconds or a $.a.b SecondsPath, not ${JSON.stringify(state)}`,
+    );
   let value: unknown = input;
   for (const key of path.split('.').slice(1)) value = (value as Record<string, unknown> | undefined)?.[key];
   if (typeof value !== 'number') throw named('States.Runtime', `${path} is not a number`);

@@ -26,7 +26,6 @@ import { asCaller } from './caller.ts';
 import { type DockerSimulator, type ImageScenario, startDockerSimulator } from './docker/index.ts';
 import { type CreateServiceInput, type Emulator, type Scenario, startEmulator } from './emulator/index.ts';
 import { enforceStackRoles } from './iam.ts';
-import { simulatedClientConfig } from './simulated-sdk.ts';
 import {
   type ExecutionDescription,
   type LambdaHandler,
@@ -34,6 +33,7 @@ import {
   lambdaContext,
   type StateProgress,
 } from './runner.ts';
+import { simulatedClientConfig } from './simulated-sdk.ts';
 
 export interface SandboxOptions {
   /** Simulated milliseconds per real millisecond: 100 shows a 30 s rollout in 0.3 s. */
@@ -305,7 +305,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     clientConfig: ({ maxAttempts } = {}) =>
       virtual
         ? simulatedClientConfig(emulator.clientConfig, emulator.clock, options.random, maxAttempts)
-        : { ...emulator.clientConfig, retryMode: 'adaptive', ...(maxAttempts !== undefined && { maxAttempts }) },
+        : {
+            ...emulator.clientConfig,
+            retryMode: 'adaptive',
+            ...(maxAttempts !== undefined && { maxAttempts }),
+          },
     seedApp(seed) {
       const cluster = seed.env;
       const service = seed.app;

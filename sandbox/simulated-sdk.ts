@@ -43,7 +43,10 @@ export class SimulatedRetryStrategy implements RetryStrategyV2 {
     return this.#decide.acquireInitialRetryToken(scope);
   }
 
-  async refreshRetryTokenForRetry(token: StandardRetryToken, info: RetryErrorInfo): Promise<StandardRetryToken> {
+  async refreshRetryTokenForRetry(
+    token: StandardRetryToken,
+    info: RetryErrorInfo,
+  ): Promise<StandardRetryToken> {
     // The decision waits a real timer of 0 ms: held, or the virtual clock would move meanwhile.
     const release = this.#clock.hold();
     let next: StandardRetryToken;
@@ -75,7 +78,9 @@ export class ClockHoldingHttpHandler extends NodeHttpHandler {
     this.#clock = clock;
   }
 
-  override async handle(...args: Parameters<NodeHttpHandler['handle']>): ReturnType<NodeHttpHandler['handle']> {
+  override async handle(
+    ...args: Parameters<NodeHttpHandler['handle']>
+  ): ReturnType<NodeHttpHandler['handle']> {
     const release = this.#clock.hold();
     try {
       const answer = await super.handle(...args);

@@ -75,8 +75,7 @@ class TimerHeap {
       const left = 2 * i + 1;
       if (left >= heap.length) break;
       const right = left + 1;
-      const child =
-        right < heap.length && before(heap[right] as Timer, heap[left] as Timer) ? right : left;
+      const child = right < heap.length && before(heap[right] as Timer, heap[left] as Timer) ? right : left;
       if (!before(heap[child] as Timer, last)) break;
       heap[i] = heap[child] as Timer;
       i = child;
