@@ -81,6 +81,13 @@ export async function printScaleFigures(goal: Goal): Promise<void> {
     'executions started': figures.started,
     'push -> deploy started p50 (simulated s)': fixed(figures.latency.p50),
     'push -> deploy started p99 (simulated s)': fixed(figures.latency.p99),
+    'push -> release recorded p50 / p99 / max (simulated s)': [
+      figures.liveLatency.p50,
+      figures.liveLatency.p99,
+      figures.liveLatency.max,
+    ]
+      .map(fixed)
+      .join(' / '),
     'deploys recorded, busiest minute (sustained rate)': figures.deploysPerMinute.sustained,
     'deploys recorded per minute': figures.deploysPerMinute.perMinute.join(' '),
     'throttled first': figures.firstThrottled ?? 'none',
@@ -93,6 +100,8 @@ export async function printScaleFigures(goal: Goal): Promise<void> {
   console.table(figures.outcomes);
   console.log('Throttled calls by API:');
   console.table(figures.throttled);
+  console.log('Most attempts of a retried state by one execution (budget: MaxAttempts + 1):');
+  console.table(figures.mostAttempts);
   console.log('Calls per deploy by API over the run (throttled attempts excluded):');
   console.table(figures.perDeploy);
   console.log(

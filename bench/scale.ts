@@ -126,6 +126,19 @@ export const scenarioSizes = {
   },
 } as const satisfies Record<string, ScenarioOptions>;
 
+/** Latency quantiles, simulated seconds. */
+export interface Quantiles {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+function quantiles(values: number[]): Quantiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  return { p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? 0 };
+}
+
 export interface ScenarioFigures {
   pushes: number;
   deliveries: number;
@@ -134,7 +147,17 @@ export interface ScenarioFigures {
   /** Requests that got an execution of their own (the rest were duplicates or already live). */
   started: number;
   /** Push-to-StartExecution latency, simulated seconds. */
-  latency: { p50: number; p99: number; max: number };
+  latency: Quantiles;
+  /**
+   * Push-to-live latency of the executions that deployed (the push until RecordRelease has
+   * written the release), simulated seconds: where the deploys queue at the write quota.
+   */
+  liveLatency: Quantiles;
+  /**
+   * The most attempts one execution made of each Task state that was retried (Retry budgets:
+   * MaxAttempts + 1 attempts; 31 for the Record states, 6 for the others).
+   */
+  mostAttempts: Record<string, number>;
   /** Executions by how they ended. */
   outcomes: Record<string, number>;
   /** Deploys recorded per simulated minute: the sustained rate (busiest minute after the first). */
@@ -188,6 +211,16 @@ export async function runQuotaScenario(sandbox: Sandbox, options: ScenarioOption
     const started = start(request);
     startedAt.set(started.executionArn, emulator.clock.nominalNow());
     return started;
+  };
+  // Each Task attempt, by execution and state; ReleaseLock follows a successful RecordRelease.
+  const attempts = new Map<string, Map<string, number>>();
+  const releasedAt = new Map<string, number>();
+  runner.hooks.observe = ({ executionArn, state }) => {
+    const byState = attempts.get(executionArn) ?? new Map<string, number>();
+    attempts.set(executionArn, byState);
+    byState.set(state, (byState.get(state) ?? 0) + 1);
+    if (state === 'ReleaseLock' && !releasedAt.has(executionArn))
+      releasedAt.set(executionArn, emulator.clock.nominalNow());
   };
   const pushedAt = new Map<string, number>();
   /** Each repository's newest push, and the second (the push event's `time`) of every push. */
@@ -255,10 +288,12 @@ export async function runQuotaScenario(sandbox: Sandbox, options: ScenarioOption
   sampling = false;
   recordedBy.push(recordedNow());
   runner.startExecution = start;
+  runner.hooks.observe = undefined;
 
   const executions = runner.listExecutions().slice();
   const calls = emulator.calls.slice(from);
   const latencies: number[] = [];
+  const liveLatencies: number[] = [];
   const outcomes: Record<string, number> = {};
   for (const execution of executions) {
     const input = JSON.parse(execution.input) as { image?: string };
@@ -268,10 +303,16 @@ export async function runQuotaScenario(sandbox: Sandbox, options: ScenarioOption
     if (pushed !== undefined && started !== undefined) latencies.push((started - pushed) / 1000);
     const outcome = execution.error ?? (execution.states.at(-1) || execution.status);
     outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    const live = releasedAt.get(execution.executionArn);
+    if (outcome === 'Deployed' && pushed !== undefined && live !== undefined)
+      liveLatencies.push((live - pushed) / 1000);
   }
-  latencies.sort((a, b) => a - b);
-  const quantile = (q: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  const mostAttempts: Record<string, number> = {};
+  for (const byState of attempts.values()) {
+    for (const [state, count] of byState) {
+      if (count > 1) mostAttempts[state] = Math.max(mostAttempts[state] ?? 0, count);
+    }
+  }
   const perMinute = recordedBy.map((count, minute) => count - (recordedBy[minute - 1] ?? 0));
   const throttledCalls = calls.filter((call) => call.error === 'ThrottlingException');
   const notNewest: string[] = [];
@@ -293,7 +334,9 @@ export async function runQuotaScenario(sandbox: Sandbox, options: ScenarioOption
     deliveries,
     requested: [...pushedAt.keys()].length * (options.appEnvs / options.repositories),
     started: executions.length,
-    latency: { p50: quantile(0.5), p99: quantile(0.99), max: latencies.at(-1) ?? 0 },
+    latency: quantiles(latencies),
+    liveLatency: quantiles(liveLatencies),
+    mostAttempts,
     outcomes,
     deploysPerMinute: {
       sustained: Math.max(0, ...perMinute.slice(1)),
