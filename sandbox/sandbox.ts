@@ -52,13 +52,14 @@ export interface SandboxOptions {
    * `realtime` (default): simulated time runs `speed` times real time. `virtual`: the clock jumps to
    * its next timer whenever no work is under way (SimClock.startVirtual), so the sandbox's own CPU
    * cannot slow simulated time relative to the load, nor hide a quota; `speed` is then unused.
-   * Virtual time implies `retries: 'definition'` and the SDK's retry backoff on the clock.
+   * Virtual time also puts the SDK's retry backoff on the clock, and implies `retries: 'definition'`.
    */
   time?: 'realtime' | 'virtual';
   /**
-   * `short` (default on a realtime clock): every state machine Retry waits a flat 2 simulated
-   * seconds, which keeps tests fast. `definition`: each waits the backoff the definition writes
-   * (IntervalSeconds, BackoffRate, MaxDelaySeconds, full jitter) on the simulated clock.
+   * `definition` (default): each state machine Retry waits the backoff the definition writes
+   * (IntervalSeconds, BackoffRate, MaxDelaySeconds, full jitter) and each Wait state its seconds,
+   * on the simulated clock. `short` (realtime only): every Retry waits a flat 2 simulated seconds
+   * and every Wait 15, as the sandbox did before.
    */
   retries?: 'short' | 'definition';
   /** The draws of the retries' full jitter (default Math.random; seeded: a repeatable run). */
@@ -213,7 +214,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const realMsPerSimulatedSecond = 1000 / speed;
   // The state machine's own DynamoDB calls (service integrations), sent as Step Functions sends them.
   const dynamodb = new DynamoDBClient(clientConfig);
-  const definitionRetries = virtual || options.retries === 'definition';
+  const definitionRetries = virtual || options.retries !== 'short';
   const stepFunctions = new LocalStepFunctions({
     stateMachineArn,
     handlers,
