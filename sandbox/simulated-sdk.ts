@@ -20,8 +20,9 @@ import type { SimClock } from './emulator/clock.ts';
  * backoff of 0. The delay is then computed as its DefaultRetryBackoffStrategy does (smithy-lang
  * smithy-typescript, packages/util-retry `DefaultRetryBackoffStrategy` and `retries-2026-config`:
  * `floor(random × min(base × 2^retries, MAXIMUM_RETRY_DELAY))`, base 1,000 ms after a throttling
- * error and 50 ms otherwise, cap 20 s; the "exponential backoff with full jitter" of the AWS SDKs
- * and Tools reference guide, "Retry behavior") and slept on `clock`.
+ * error and 50 ms otherwise, cap 20 s: the standard mode's exponential backoff with jitter, three
+ * attempts, of the AWS SDKs and Tools reference guide, "Retry behavior",
+ * https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html) and slept on `clock`.
  */
 export class SimulatedRetryStrategy implements RetryStrategyV2 {
   readonly mode = 'standard';
