@@ -34,13 +34,10 @@ export async function seedFleet(sandbox: Sandbox, shape: FleetShape, prefix = ''
   const { cachedConfigSource } = await import('../functions/handlers/config-source.ts');
   await rebuildRepositoryIndex({
     table: {
-      dynamodb: new DynamoDBClient(sandbox.emulator.clientConfig),
+      dynamodb: new DynamoDBClient(sandbox.clientConfig()),
       tableName: sandbox.coordinationTable,
     },
-    configSource: cachedConfigSource(
-      new SSMClient({ ...sandbox.emulator.clientConfig, retryMode: 'adaptive', maxAttempts: 20 }),
-      0,
-    ),
+    configSource: cachedConfigSource(new SSMClient(sandbox.clientConfig({ maxAttempts: 20 })), 0),
     parameterPrefix: sandbox.parameterPrefix,
   });
   return repositories;
@@ -129,6 +126,19 @@ export const scenarioSizes = {
   },
 } as const satisfies Record<string, ScenarioOptions>;
 
+/** Latency quantiles, simulated seconds. */
+export interface Quantiles {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+function quantiles(values: number[]): Quantiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  return { p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? 0 };
+}
+
 export interface ScenarioFigures {
   pushes: number;
   deliveries: number;
@@ -137,22 +147,45 @@ export interface ScenarioFigures {
   /** Requests that got an execution of their own (the rest were duplicates or already live). */
   started: number;
   /** Push-to-StartExecution latency, simulated seconds. */
-  latency: { p50: number; p99: number; max: number };
+  latency: Quantiles;
+  /**
+   * Push-to-live latency of the executions that deployed (the push until RecordRelease has
+   * written the release), simulated seconds: where the deploys queue at the write quota.
+   */
+  liveLatency: Quantiles;
+  /**
+   * The most attempts one execution made of each Task state that was retried (Retry budgets:
+   * MaxAttempts + 1 attempts; 31 for the Record states, 6 for the others).
+   */
+  mostAttempts: Record<string, number>;
   /** Executions by how they ended. */
   outcomes: Record<string, number>;
   /** Deploys recorded per simulated minute: the sustained rate (busiest minute after the first). */
   deploysPerMinute: { sustained: number; perMinute: number[] };
-  /** Throttled calls by API, and which was throttled first. */
+  /** Throttled calls by API, which was throttled first, and which most. */
   throttled: Record<string, number>;
   firstThrottled?: string;
-  /** App/environments whose live release is not the newest digest pushed to their repository. */
+  mostThrottled?: string;
+  /**
+   * App/environments whose live release is older than their repository's newest push: pushed in
+   * an earlier second than the newest. A lost or misordered request.
+   */
   notNewest: string[];
+  /**
+   * App/environments live on a push made in the same second as their repository's newest, but
+   * not on the newest itself. The ECR push event's `time` has one-second resolution (Amazon ECR
+   * user guide, "Amazon ECR events and EventBridge": `"time": "2019-11-16T01:54:34Z"`) and is the
+   * request time Gantry orders requests by (functions/src/image-push.ts `pushedAt`): two pushes of
+   * one second tie, neither supersedes the other, and the one that takes the lock last stays live.
+   * What a user observes (the events, the pushes' times to the second) cannot order them either.
+   */
+  tiedNewest: string[];
   /** Calls per deploy by API over the whole run (throttled attempts excluded). */
   perDeploy: Record<string, number>;
 }
 
-/** A small deterministic generator: the same scenario every run. */
-function random(seed: number): () => number {
+/** A small deterministic generator in [0, 1): the same scenario (and retry jitter) every run. */
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
@@ -169,7 +202,7 @@ export async function runQuotaScenario(sandbox: Sandbox, options: ScenarioOption
   const { emulator } = sandbox;
   await sandbox.idle();
   const from = emulator.calls.length;
-  const next = random(11);
+  const next = seededRandom(11);
   const startedAt = new Map<string, number>();
   // When each execution started, on the simulated clock (StartExecution is the runner's hook).
   const runner = sandbox.stepFunctions;
@@ -179,8 +212,20 @@ export async function runQuotaScenario(sandbox: Sandbox, options: ScenarioOption
     startedAt.set(started.executionArn, emulator.clock.nominalNow());
     return started;
   };
+  // Each Task attempt, by execution and state; ReleaseLock follows a successful RecordRelease.
+  const attempts = new Map<string, Map<string, number>>();
+  const releasedAt = new Map<string, number>();
+  runner.hooks.observe = ({ executionArn, state }) => {
+    const byState = attempts.get(executionArn) ?? new Map<string, number>();
+    attempts.set(executionArn, byState);
+    byState.set(state, (byState.get(state) ?? 0) + 1);
+    if (state === 'ReleaseLock' && !releasedAt.has(executionArn))
+      releasedAt.set(executionArn, emulator.clock.nominalNow());
+  };
   const pushedAt = new Map<string, number>();
+  /** Each repository's newest push, and the second (the push event's `time`) of every push. */
   const newest = new Map<string, string>();
+  const pushSecond = new Map<string, number>();
   let pushes = 0;
   let deliveries = 0;
   const inFlight: Promise<unknown>[] = [];
@@ -189,6 +234,7 @@ export async function runQuotaScenario(sandbox: Sandbox, options: ScenarioOption
     const tag = `v1.${Math.floor(pushes / 1000)}.${pushes % 1000}`;
     const image = emulator.ecr.putImage({ repository, tag });
     pushedAt.set(image.digest, emulator.clock.nominalNow());
+    pushSecond.set(image.digest, Math.floor(emulator.clock.now() / 1000));
     newest.set(repository, image.digest);
     const event = ecrPushEvent({
       region: emulator.region,
@@ -221,8 +267,15 @@ export async function runQuotaScenario(sandbox: Sandbox, options: ScenarioOption
   }
   // Deploys recorded so far, sampled each simulated minute until every execution has ended.
   const recordedBy: number[] = [];
+  // Recorded: RecordRelease has written the release (its PutParameter succeeded) and the
+  // execution has moved on; entering it is not enough, its writes queue at the quota.
   const recordedNow = () =>
-    runner.listExecutions().filter((execution) => execution.states.includes('RecordRelease')).length;
+    runner
+      .listExecutions()
+      .filter(
+        (execution) =>
+          execution.states.includes('RecordRelease') && execution.states.at(-1) !== 'RecordRelease',
+      ).length;
   let sampling = true;
   const sample = () => {
     recordedBy.push(recordedNow());
@@ -235,10 +288,12 @@ export async function runQuotaScenario(sandbox: Sandbox, options: ScenarioOption
   sampling = false;
   recordedBy.push(recordedNow());
   runner.startExecution = start;
+  runner.hooks.observe = undefined;
 
   const executions = runner.listExecutions().slice();
   const calls = emulator.calls.slice(from);
   const latencies: number[] = [];
+  const liveLatencies: number[] = [];
   const outcomes: Record<string, number> = {};
   for (const execution of executions) {
     const input = JSON.parse(execution.input) as { image?: string };
@@ -248,19 +303,30 @@ export async function runQuotaScenario(sandbox: Sandbox, options: ScenarioOption
     if (pushed !== undefined && started !== undefined) latencies.push((started - pushed) / 1000);
     const outcome = execution.error ?? (execution.states.at(-1) || execution.status);
     outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    const live = releasedAt.get(execution.executionArn);
+    if (outcome === 'Deployed' && pushed !== undefined && live !== undefined)
+      liveLatencies.push((live - pushed) / 1000);
   }
-  latencies.sort((a, b) => a - b);
-  const quantile = (q: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  const mostAttempts: Record<string, number> = {};
+  for (const byState of attempts.values()) {
+    for (const [state, count] of byState) {
+      if (count > 1) mostAttempts[state] = Math.max(mostAttempts[state] ?? 0, count);
+    }
+  }
   const perMinute = recordedBy.map((count, minute) => count - (recordedBy[minute - 1] ?? 0));
   const throttledCalls = calls.filter((call) => call.error === 'ThrottlingException');
   const notNewest: string[] = [];
+  const tiedNewest: string[] = [];
   for (let i = 0; i < options.appEnvs; i++) {
     const repository = repositories[i % options.repositories] ?? '';
     const want = newest.get(repository);
-    if (want !== undefined && sandbox.release(appName(i), 'prod')?.digest !== want)
-      notNewest.push(appName(i));
+    const live = sandbox.release(appName(i), 'prod')?.digest;
+    if (want === undefined || live === want) continue;
+    const tied = live !== undefined && pushSecond.get(live) === pushSecond.get(want);
+    (tied ? tiedNewest : notNewest).push(appName(i));
   }
+  const throttled = countByApi(throttledCalls);
+  const [mostThrottled] = Object.entries(throttled).sort(([, a], [, b]) => b - a)[0] ?? [];
   const deploys = outcomes.Deployed ?? executions.length;
   const succeeded = calls.filter((call) => call.error !== 'ThrottlingException');
   return {
@@ -268,15 +334,19 @@ export async function runQuotaScenario(sandbox: Sandbox, options: ScenarioOption
     deliveries,
     requested: [...pushedAt.keys()].length * (options.appEnvs / options.repositories),
     started: executions.length,
-    latency: { p50: quantile(0.5), p99: quantile(0.99), max: latencies.at(-1) ?? 0 },
+    latency: quantiles(latencies),
+    liveLatency: quantiles(liveLatencies),
+    mostAttempts,
     outcomes,
     deploysPerMinute: {
       sustained: Math.max(0, ...perMinute.slice(1)),
       perMinute,
     },
-    throttled: countByApi(throttledCalls),
+    throttled,
     ...(throttledCalls[0] && { firstThrottled: apiOf(throttledCalls[0]) }),
+    ...(mostThrottled && { mostThrottled }),
     notNewest,
+    tiedNewest,
     perDeploy: Object.fromEntries(
       Object.entries(countByApi(succeeded)).map(([api, count]) => [
         api,

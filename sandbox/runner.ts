@@ -97,11 +97,25 @@ export interface LocalStepFunctionsOptions {
    * The sandbox passes its simulated clock, so timeouts and rollouts share one notion of time.
    */
   startTimer?: (seconds: number, onTimeout: () => void) => () => void;
-  /** Pause before each retry, in real milliseconds, instead of the definition's backoff. */
+  /** Pause before each retry, in real milliseconds, instead of the definition's backoff (without `clock`). */
   retryDelayMs?: number;
-  /** Real milliseconds a `Wait` state pauses, instead of its Seconds. */
+  /** Real milliseconds a `Wait` state pauses, instead of its Seconds (without `clock`). */
   waitMs?: number;
+  /**
+   * Simulated time (the emulator's clock): with it, each Retry waits the backoff the definition
+   * writes and each Wait state its seconds, on this clock, and a running execution holds the clock
+   * between states (SimClock.hold), so a virtual clock waits for it.
+   */
+  clock?: RunnerClock;
   onProgress?: (progress: StateProgress) => void;
+}
+
+/** What the runner needs of the simulated clock (SimClock's `sleep` and `hold`). */
+export interface RunnerClock {
+  sleep(ms: number): Promise<void>;
+  hold(): () => void;
+  /** Full jitter's draw in [0, 1) (default Math.random; a seeded one makes a run repeatable). */
+  random?: () => number;
 }
 
 export interface InjectedCrash {
@@ -201,6 +215,8 @@ export class LocalStepFunctions {
   private readonly parked = new Map<string, ParkedTask>();
   private readonly expiredTokens = new Set<string>();
   private readonly listedHistory = new Map<string, ListedHistoryEvent[]>();
+  /** Each running execution's hold on the clock while it is between states (RunnerClock). */
+  private readonly clockHolds = new Map<string, () => void>();
   readonly hooks: InvocationHooks = {};
   /** The history quota executions are held to: Step Functions' 25,000 (tests lower it to see one fail). */
   historyQuota = maxHistoryEvents;
@@ -213,6 +229,7 @@ export class LocalStepFunctions {
       options.resources,
     );
     withSandboxTimeouts(runnable);
+    if (options.clock) waitOnClock(runnable);
     for (const [name, state] of Object.entries(this.definition.States)) {
       if (state.Type !== 'Task') continue;
       const integration = integrationOf(state);
@@ -241,11 +258,18 @@ export class LocalStepFunctions {
       throw new StepFunctionsApiError('ExecutionAlreadyExists', `execution ${name} already exists`);
     }
     const startDate = new Date();
+    // Held from here: the interpreter enters the first state within run().
+    const clock = this.options.clock;
+    if (clock) this.clockHolds.set(executionArn, clock.hold());
     const run = this.machine.run(JSON.parse(input), {
       overrides: {
         taskResourceLocalHandlers: this.localHandlers(executionArn),
-        retryIntervalOverrides: this.everyState('Task', this.options.retryDelayMs ?? 0),
-        waitTimeOverrides: this.everyState('Wait', this.options.waitMs ?? 0),
+        // On the clock, the local handler sleeps each retry's backoff itself (see retryDelay).
+        retryIntervalOverrides: this.everyState(
+          'Task',
+          this.options.clock ? 0 : (this.options.retryDelayMs ?? 0),
+        ),
+        waitTimeOverrides: this.options.clock ? {} : this.everyState('Wait', this.options.waitMs ?? 0),
       },
       context: {
         Execution: {
@@ -376,6 +400,100 @@ export class LocalStepFunctions {
 
   private localHandlers(executionArn: string): LocalHandlers {
     const handlers: LocalHandlers = {};
+    const clock = this.options.clock;
+    if (clock) {
+      // Each Retry's attempts so far, by state, as the interpreter counts them (reset on leaving).
+      const attempts = new Map<string, number[]>();
+      for (const [stateName, handler] of Object.entries(this.taskHandlers(executionArn))) {
+        handlers[stateName] = async (input) => {
+          // Inside the task the Lambda's own calls hold the clock; sleeping, nothing does.
+          this.pauseWork(executionArn);
+          try {
+            const output = await handler(input);
+            attempts.delete(stateName);
+            return output;
+          } catch (error) {
+            const delayMs = this.retryDelay(stateName, error as Error, attempts, clock.random ?? Math.random);
+            if (delayMs === undefined) attempts.delete(stateName);
+            else await clock.sleep(delayMs);
+            throw error;
+          } finally {
+            this.resumeWork(executionArn);
+          }
+        };
+      }
+      for (const [stateName, state] of Object.entries(this.definition.States)) {
+        if (state.Type !== 'Wait') continue;
+        handlers[stateName] = async (input) => {
+          this.pauseWork(executionArn);
+          try {
+            await clock.sleep(waitSeconds(state, input) * 1000);
+            return input;
+          } finally {
+            this.resumeWork(executionArn);
+          }
+        };
+      }
+      return handlers;
+    }
+    return this.taskHandlers(executionArn);
+  }
+
+  private pauseWork(executionArn: string): void {
+    this.clockHolds.get(executionArn)?.();
+    this.clockHolds.delete(executionArn);
+  }
+
+  private resumeWork(executionArn: string): void {
+    const clock = this.options.clock;
+    if (clock && this.executions.get(executionArn)?.status === 'RUNNING')
+      this.clockHolds.set(executionArn, clock.hold());
+  }
+
+  /**
+   * The backoff before the interpreter's next attempt, if it will retry: the first retrier whose
+   * ErrorEquals names the error (`States.ALL`; `States.TaskFailed` for any but `States.Timeout`)
+   * retries while its attempts are below MaxAttempts (default 3), after IntervalSeconds (default
+   * 1) × BackoffRate (default 2) ^ attempts so far, at most MaxDelaySeconds, drawn uniformly
+   * between 0 and that with JitterStrategy FULL (Step Functions developer guide, "Handling errors
+   * in Step Functions workflows", "Retrying after an error":
+   * https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+   * Undefined when it will not retry (the state then leaves, caught or failed). The interpreter
+   * (aws-local-stepfunctions `StateExecutor.shouldRetry`) makes the same choice, with its own
+   * backoff set to 0 by `retryIntervalOverrides`.
+   */
+  private retryDelay(
+    stateName: string,
+    error: Error,
+    attempts: Map<string, number[]>,
+    random: () => number,
+  ): number | undefined {
+    const retriers = (this.definition.States[stateName]?.Retry ?? []) as AslRetrier[];
+    const counts = attempts.get(stateName) ?? retriers.map(() => 0);
+    attempts.set(stateName, counts);
+    if ((error as { isRetryable?: boolean }).isRetryable === false) return undefined;
+    for (const [index, retrier] of retriers.entries()) {
+      const matches = retrier.ErrorEquals.some(
+        (name) =>
+          name === error.name ||
+          name === 'States.ALL' ||
+          (name === 'States.TaskFailed' && error.name !== 'States.Timeout'),
+      );
+      if (!matches) continue;
+      const done = counts[index] ?? 0;
+      if (done >= (retrier.MaxAttempts ?? 3)) return undefined;
+      counts[index] = done + 1;
+      const ceilingSeconds = Math.min(
+        (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** done,
+        retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY,
+      );
+      return (retrier.JitterStrategy === 'FULL' ? random() : 1) * ceilingSeconds * 1000;
+    }
+    return undefined;
+  }
+
+  private taskHandlers(executionArn: string): LocalHandlers {
+    const handlers: LocalHandlers = {};
     for (const [stateName, state] of Object.entries(this.definition.States)) {
       if (state.Type !== 'Task') continue;
       const integration = integrationOf(state);
@@ -499,17 +617,19 @@ export class LocalStepFunctions {
     const report = (progress: Omit<StateProgress, 'executionArn'>) =>
       this.options.onProgress?.({ executionArn: execution.executionArn, ...progress });
     for await (const event of logs) {
+      // A Wait state the sandbox runs as a Task on the clock (waitOnClock) is listed as a Wait.
+      const type =
+        'state' in event ? (this.definition.States[event.state.name]?.Type ?? event.state.type) : '';
       if (event.type === 'StateEntered') {
         execution.states.push(event.state.name);
         report({ type: 'entered', state: event.state.name });
         this.record(execution, 1);
-        this.list(execution, `${event.state.type}StateEntered`, event.state.name);
+        this.list(execution, `${type}StateEntered`, event.state.name);
         this.record(execution, this.taskEventsOf(event.state.name));
       } else if (event.type === 'StateExited') {
         this.record(execution, 1);
         // Fail states have no Exited event (HistoryEventType, @aws-sdk/client-sfn).
-        if (event.state.type !== 'Fail')
-          this.list(execution, `${event.state.type}StateExited`, event.state.name);
+        if (type !== 'Fail') this.list(execution, `${type}StateExited`, event.state.name);
       } else if (event.type === 'StateRetried') {
         report({ type: 'retried', state: event.state.name });
         this.record(execution, this.taskEventsOf(event.state.name));
@@ -558,6 +678,7 @@ export class LocalStepFunctions {
         ? { ...end, ...execution.stopReason }
         : end;
     Object.assign(execution, ended, { stopDate: new Date() });
+    this.pauseWork(execution.executionArn);
     execution.historyEvents += 1; // ExecutionSucceeded / Failed / Aborted
     for (const [token, parked] of this.parked) {
       if (parked.executionArn === execution.executionArn) this.parked.delete(token);
@@ -648,6 +769,46 @@ export function withSandboxTimeouts(runnable: AslDefinition): AslDefinition {
     }
   }
   return runnable;
+}
+
+/** One entry of a state's Retry (Amazon States Language). */
+interface AslRetrier {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  MaxAttempts?: number;
+  BackoffRate?: number;
+  MaxDelaySeconds?: number;
+  JitterStrategy?: 'FULL' | 'NONE';
+}
+
+/**
+ * Wait states as Tasks of a local handler that sleeps on the simulated clock (edits `runnable`):
+ * the interpreter's own Wait sleeps in real time, which a virtual clock would not wait for.
+ */
+function waitOnClock(runnable: AslDefinition): void {
+  for (const [name, state] of Object.entries(runnable.States)) {
+    if (state.Type !== 'Wait') continue;
+    runnable.States[name] = {
+      Type: 'Task',
+      Resource: `arn:aws:lambda:us-east-1:000000000000:function:gantry-local-sandbox-wait`,
+      ...(state.Next !== undefined && { Next: state.Next }),
+      ...(state.End !== undefined && { End: state.End }),
+    };
+  }
+}
+
+/** A Wait state's seconds: `Seconds`, or `SecondsPath` (a `$.a.b` path) into its input. */
+function waitSeconds(state: AslState, input: unknown): number {
+  if (typeof state.Seconds === 'number') return state.Seconds;
+  const path = state.SecondsPath;
+  if (typeof path !== 'string' || !/^\$(\.\w+)+$/.test(path))
+    throw new Error(
+      `the sandbox runs Wait states with Seconds or a $.a.b SecondsPath, not ${JSON.stringify(state)}`,
+    );
+  let value: unknown = input;
+  for (const key of path.split('.').slice(1)) value = (value as Record<string, unknown> | undefined)?.[key];
+  if (typeof value !== 'number') throw named('States.Runtime', `${path} is not a number`);
+  return value;
 }
 
 /** The Context a handler gets from Lambda, with the fields Powertools reads. */

@@ -33,6 +33,7 @@ import {
   lambdaContext,
   type StateProgress,
 } from './runner.ts';
+import { simulatedClientConfig } from './simulated-sdk.ts';
 
 export interface SandboxOptions {
   /** Simulated milliseconds per real millisecond: 100 shows a 30 s rollout in 0.3 s. */
@@ -47,6 +48,22 @@ export interface SandboxOptions {
    * flow tests that seed ECR by hand would otherwise see the reconciler deploy what they seeded.
    */
   schedules?: boolean;
+  /**
+   * `realtime` (default): simulated time runs `speed` times real time. `virtual`: the clock jumps to
+   * its next timer whenever no work is under way (SimClock.startVirtual), so the sandbox's own CPU
+   * cannot slow simulated time relative to the load, nor hide a quota; `speed` is then unused.
+   * Virtual time also puts the SDK's retry backoff on the clock, and implies `retries: 'definition'`.
+   */
+  time?: 'realtime' | 'virtual';
+  /**
+   * `definition` (default): each state machine Retry waits the backoff the definition writes
+   * (IntervalSeconds, BackoffRate, MaxDelaySeconds, full jitter) and each Wait state its seconds,
+   * on the simulated clock. `short` (realtime only): every Retry waits a flat 2 simulated seconds
+   * and every Wait 15, as the sandbox did before.
+   */
+  retries?: 'short' | 'definition';
+  /** The draws of the retries' full jitter (default Math.random; seeded: a repeatable run). */
+  random?: () => number;
 }
 
 export interface AppSeed {
@@ -107,6 +124,12 @@ export interface Sandbox {
   readonly parameterPrefix: string;
   /** The coordination table's name in the emulator. */
   readonly coordinationTable: string;
+  /**
+   * SDK client settings for a caller outside the Lambdas (seeding, a test's own reads), with
+   * `maxAttempts` for a caller that must outlast a quota: on a virtual clock its calls hold the
+   * clock and its retries back off on it, as the Lambdas' do.
+   */
+  clientConfig(options?: { maxAttempts?: number }): object;
   seedApp(seed: AppSeed): { cluster: string; service: string };
   /**
    * Seeds a swarm target: its Lightsail host (tagged), wake-up queue, services on the Docker Engine
@@ -174,8 +197,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   });
 
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+  const virtual = options.time === 'virtual';
+  // On a virtual clock the Lambdas' SDK clients back off on it and hold it while a call is in flight.
+  const clientConfig = virtual
+    ? simulatedClientConfig(emulator.clientConfig, emulator.clock, options.random)
+    : emulator.clientConfig;
   const handlers = await importHandlers({
-    client: emulator.clientConfig,
+    client: clientConfig,
     parameterPrefix,
     coordinationTable,
     stateMachineArn,
@@ -185,7 +213,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   const realMsPerSimulatedSecond = 1000 / speed;
   // The state machine's own DynamoDB calls (service integrations), sent as Step Functions sends them.
-  const dynamodb = new DynamoDBClient(emulator.clientConfig);
+  const dynamodb = new DynamoDBClient(clientConfig);
+  const definitionRetries = virtual || options.retries !== 'short';
   const stepFunctions = new LocalStepFunctions({
     stateMachineArn,
     handlers,
@@ -206,6 +235,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     startTimer: (seconds, onTimeout) => emulator.clock.schedule(seconds * 1000, onTimeout),
     retryDelayMs: 2 * realMsPerSimulatedSecond,
     waitMs: 15 * realMsPerSimulatedSecond,
+    ...(definitionRetries && {
+      clock: {
+        sleep: (ms: number) => emulator.clock.sleep(ms),
+        hold: () => emulator.clock.hold(),
+        ...(options.random && { random: options.random }),
+      },
+    }),
     ...(options.onProgress && { onProgress: options.onProgress }),
   });
   emulator.sfn.setHandlers({
@@ -241,7 +277,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const stopSchedules = options.schedules
     ? bus.startSchedules(scheduleRules, emulator.clock, where)
     : () => {};
-  emulator.clock.startRealtime({ speed, tickMs: 10 });
+  if (virtual) emulator.clock.startVirtual();
+  else emulator.clock.startRealtime({ speed, tickMs: 10 });
 
   let docker: DockerSimulator | undefined;
   const agents: SwarmAgent[] = [];
@@ -266,6 +303,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     gantryBus: stackName,
     parameterPrefix,
     coordinationTable,
+    clientConfig: ({ maxAttempts } = {}) =>
+      virtual
+        ? simulatedClientConfig(emulator.clientConfig, emulator.clock, options.random, maxAttempts)
+        : {
+            ...emulator.clientConfig,
+            retryMode: 'adaptive',
+            ...(maxAttempts !== undefined && { maxAttempts }),
+          },
     seedApp(seed) {
       const cluster = seed.env;
       const service = seed.app;

@@ -42,6 +42,30 @@ export interface TableDefinition {
 
 interface Table extends TableDefinition {
   readonly items: Map<string, Item>;
+  /**
+   * The same items by partition (the partition key's value as JSON): Query reads one partition,
+   * and scanning every item per Query made a fleet-size run quadratic in the table's size.
+   */
+  readonly partitions: Map<string, Map<string, Item>>;
+}
+
+const partitionOf = (table: Table, item: Item) => JSON.stringify(item[table.partitionKey]);
+
+function storeItem(table: Table, key: string, item: Item): void {
+  table.items.set(key, item);
+  const partition = partitionOf(table, item);
+  const items = table.partitions.get(partition) ?? new Map<string, Item>();
+  table.partitions.set(partition, items);
+  items.set(key, item);
+}
+
+function removeItem(table: Table, key: string): void {
+  const item = table.items.get(key);
+  if (item === undefined) return;
+  table.items.delete(key);
+  const partition = partitionOf(table, item);
+  table.partitions.get(partition)?.delete(key);
+  if (table.partitions.get(partition)?.size === 0) table.partitions.delete(partition);
 }
 
 const attributeTypes = new Set(['S', 'N', 'BOOL', 'NULL', 'M', 'L', 'SS', 'NS']);
@@ -61,7 +85,7 @@ export class DynamoDbState {
   /** Creates a table without going through HTTP (the stack creates it on AWS). */
   createTable(definition: TableDefinition): { tableArn: string } {
     if (this.#tables.has(definition.name)) throw new Error(`table ${definition.name} already exists`);
-    this.#tables.set(definition.name, { ...definition, items: new Map() });
+    this.#tables.set(definition.name, { ...definition, items: new Map(), partitions: new Map() });
     return { tableArn: this.tableArn(definition.name) };
   }
 
@@ -83,7 +107,7 @@ export class DynamoDbState {
   /** Writes an item without conditions: for seeding. */
   putItem(tableName: string, item: Item): void {
     const table = this.#table(tableName);
-    table.items.set(this.#keyOf(table, item, { partial: true }), structuredClone(item));
+    storeItem(table, this.#keyOf(table, item, { partial: true }), structuredClone(item));
   }
 
   #table(name: string): Table {
@@ -196,7 +220,7 @@ export class DynamoDbState {
             const condition = this.#condition(p, bindings);
             const current = table.items.get(key);
             this.#checkCondition(condition, current);
-            table.items.set(key, item);
+            storeItem(table, key, item);
             return returnValues === 'ALL_OLD' && current ? { Attributes: current } : {};
           },
         },
@@ -210,7 +234,7 @@ export class DynamoDbState {
             const condition = this.#condition(p, bindings);
             const current = table.items.get(key);
             this.#checkCondition(condition, current);
-            table.items.delete(key);
+            removeItem(table, key);
             return returnValues === 'ALL_OLD' && current ? { Attributes: current } : {};
           },
         },
@@ -243,8 +267,7 @@ export class DynamoDbState {
       );
     }
     const sortKey = table.sortKey;
-    let matches = [...table.items.values()]
-      .filter((item) => JSON.stringify(item[table.partitionKey]) === JSON.stringify(condition.partition))
+    let matches = [...(table.partitions.get(JSON.stringify(condition.partition))?.values() ?? [])]
       .filter((item) => !condition.sort || evaluate(condition.sort, item))
       .sort((a, b) =>
         sortKey ? (ordering(a[sortKey] as AttributeValue, b[sortKey] as AttributeValue) ?? 0) : 0,

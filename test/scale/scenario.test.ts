@@ -1,13 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runQuotaScenario, type ScenarioFigures, scenarioSizes } from '../../bench/scale.ts';
+import { runQuotaScenario, type ScenarioFigures, scenarioSizes, seededRandom } from '../../bench/scale.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
 
 /**
  * The bench's quota scenario at reduced size (`npm run bench -- scale` runs 1,000 app/environments):
  * 100 app/environments over 50 repositories, pushes ramped from 10 to 60 a minute over two
  * simulated minutes, a burst of 30 pushes within a second, one push in ten delivered twice, with
- * AWS's default quotas on (Parameter Store, Step Functions). Assertions hold on any machine: they
- * count executions and calls, never time.
+ * AWS's default quotas on (Parameter Store, Step Functions). The sandbox runs on virtual time
+ * (simulated time moves only when its work has caught up), so the quotas meet the load the
+ * scenario asks for on any machine, and the retries (the state machine's and the SDK's) back off
+ * on the simulated clock as on AWS. Assertions count executions and calls, never time.
  */
 describe('routing at fleet scale under default quotas (sandbox)', () => {
   let sandbox: Sandbox;
@@ -15,7 +17,7 @@ describe('routing at fleet scale under default quotas (sandbox)', () => {
   const options = scenarioSizes.reduced;
 
   beforeAll(async () => {
-    sandbox = await startSandbox({ speed: 30 });
+    sandbox = await startSandbox({ time: 'virtual', random: seededRandom(5) });
     figures = await runQuotaScenario(sandbox, options);
   }, 300_000);
   afterAll(async () => {
@@ -25,6 +27,18 @@ describe('routing at fleet scale under default quotas (sandbox)', () => {
   it('starts exactly one execution per app/environment and pushed digest: none lost, duplicates dropped', () => {
     expect(figures.deliveries).toBeGreaterThan(figures.pushes);
     expect(figures.started).toBe(figures.requested);
+  });
+
+  it('ends every execution deployed or superseded: none failed, none ran out of retries', () => {
+    expect(Object.keys(figures.outcomes).sort()).toEqual(['Deployed', 'Superseded']);
+  });
+
+  it("leaves every app/environment on its repository's newest push (to the second of the push event)", () => {
+    expect(figures.notNewest).toEqual([]);
+  });
+
+  it('throttles Parameter Store under the burst, so the retries were exercised', () => {
+    expect(figures.throttled['ssm:PutParameter'] ?? 0).toBeGreaterThan(0);
   });
 
   it('routes each invocation with one index read, one GetParameters and a StartExecution per app/environment', () => {
