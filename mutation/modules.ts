@@ -24,6 +24,19 @@ export const mutationModules = {
     mutate: 'functions/src/tracking.ts',
     tests: ['test/functions/image-push.test.ts', 'test/functions/rollback-request.test.ts'],
   },
+  // The config indexes (repository, alarm) that route pushes and alarms at fleet scale
+  'index-table': {
+    mutate: 'functions/src/repository-index/index-table.ts',
+    tests: ['test/scale/repository-index.test.ts', 'test/functions/alarm-index.test.ts'],
+  },
+  'index-tracking': {
+    mutate: 'functions/src/repository-index/tracking.ts',
+    tests: ['test/scale/repository-index.test.ts', 'test/functions/alarm-index.test.ts'],
+  },
+  'config-change': {
+    mutate: 'functions/src/repository-index/config-change.ts',
+    tests: ['test/scale/repository-index.test.ts', 'test/functions/alarm-index.test.ts'],
+  },
   // Coordination
   lock: { mutate: 'functions/src/lock.ts', tests: ['test/functions/lock.test.ts'] },
   waits: {
