@@ -229,7 +229,9 @@ function permissionsFor(prefix) {
     // is still the one compared, announces Drift Detected, and may start a restore.
     reconcile: [
       allow(['ssm:GetParametersByPath'], prefixTree),
-      allow(['ssm:GetParameter'], appEnv('release')),
+      // The live release read again before a drift is reported, and what a swarm runs: its agent's
+      // last report (the target seam's readLive).
+      allow(['ssm:GetParameter'], [appEnv('release'), appEnv('status')]),
       allow(['ecr:DescribeImages'], repositories),
       appEnvItems(['dynamodb:Query', 'dynamodb:GetItem']),
       allow(['states:DescribeExecution'], executions),

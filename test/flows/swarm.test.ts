@@ -1,5 +1,6 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ReconcileSummary } from '../../functions/src/reconcile/reconcile.ts';
 import { swarmParameters, swarmRolloutDetailType } from '../../functions/src/swarm/contract.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/sandbox.ts';
 import { until } from '../support/docker-lab.ts';
@@ -77,6 +78,27 @@ describe('swarm flows (sandbox)', () => {
     expect(
       sandbox.bus.deliveries.filter((d) => d.functionKey === 'onSwarmEvent' && d.ok).length,
     ).toBeGreaterThan(0);
+  });
+
+  it('lets the reconciler read what a swarm runs under its own role, and find no drift after a deploy', async () => {
+    // Prepare: a release recorded from the agent's report.
+    await sandbox.seedSwarmApp({ app: 'census', env: 'prod', repository: 'census' });
+    await sandbox.push({ repository: 'census', tag: 'v1.0.0', swarmScenario: 'healthy' });
+    await sandbox.idle();
+
+    // Act: one scheduled run; it reads the agent's status parameter through the target seam.
+    const delivery = await sandbox.runSchedule('reconcile');
+    await sandbox.idle();
+
+    // Assess
+    const summary = delivery.result as ReconcileSummary;
+    const outcome = summary.outcomes.find((candidate) => candidate.app === 'census');
+    expect(outcome).toMatchObject({ status: 'checked', drift: { action: 'none' } });
+    expect(
+      sandbox.emulator.calls.filter(
+        (call) => call.caller === 'reconcile' && call.error === 'AccessDeniedException',
+      ),
+    ).toEqual([]);
   });
 
   it('records Swarm’s own rollback of a crash-looping image once, without ordering a second rollback', async () => {
