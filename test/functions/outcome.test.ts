@@ -190,6 +190,27 @@ describe('outcome', () => {
         });
       });
 
+      it('records a drift restore as the same release put back, keeping the release before it', async () => {
+        // Prepare: the reconciler's restore of the live release (a plan with mode restore).
+        const plan = planOf({ mode: 'restore', desired: live, live, livePrevious: older, reason: 'drift' });
+
+        // Act
+        const result = await recordOutcome(deps, 'release', {
+          plan,
+          deployment: { ...deployment, revision: live.revision },
+        });
+
+        // Assess: announced as a restore, recorded as a release whose previous is still the older one.
+        expect(result.event).toBe('Drift Restored');
+        expect(ssm.json(releaseName)).toMatchObject({
+          kind: 'release',
+          ...live,
+          previous: older,
+          reason: 'drift',
+        });
+        expect(ssm.json(releaseName)).not.toHaveProperty('rolledBackFrom');
+      });
+
       it('records exactly what went live, for which request, and nothing it was not given', async () => {
         // Act
         await recordOutcome(deps, 'release', { plan: planOf(), deployment });
@@ -329,6 +350,45 @@ describe('outcome', () => {
               ],
             },
           });
+        });
+
+        it("keeps the containers' distinct exit codes, lowest first, at most five", async () => {
+          // Prepare: codes repeated across tasks, a container with none, a task with no containers.
+          const withCodes = (...exitCodes: (number | undefined)[]) => ({
+            ...stopped('EssentialContainerExited', 'Essential container in task exited'),
+            containers: exitCodes.map((exitCode) => (exitCode === undefined ? {} : { exitCode })),
+          });
+          const cause = JSON.stringify({
+            message: '4 task(s) of the new deployment stopped (limit 2)',
+            stoppedTasks: [
+              withCodes(137, 1),
+              withCodes(1, undefined),
+              { taskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/prod/9' },
+              withCodes(9, 3, 2, 139),
+            ],
+          });
+
+          // Act
+          const recorded = (await recordedCause({ Error: 'RolloutFailed', Cause: cause })) as {
+            details: { exitCodes?: number[]; stoppedTasks: number };
+          };
+
+          // Assess
+          expect(recorded.details.stoppedTasks).toBe(4);
+          expect(recorded.details.exitCodes).toEqual([1, 2, 3, 9, 137]);
+        });
+
+        it('keeps no exit codes when no stopped container reports one', async () => {
+          const cause = JSON.stringify({
+            message: 'stopped',
+            stoppedTasks: [stopped('TaskFailedToStart', 'pull')],
+          });
+
+          const recorded = (await recordedCause({ Error: 'RolloutFailed', Cause: cause })) as {
+            details: Record<string, unknown>;
+          };
+
+          expect(recorded.details).not.toHaveProperty('exitCodes');
         });
 
         it('keeps a plain-text cause as the message, cut at 1 000 characters, without details', async () => {
