@@ -18,11 +18,16 @@ export const mutationModules = {
   'image-push': { mutate: 'functions/src/image-push.ts', tests: ['test/functions/image-push.test.ts'] },
   'rollback-request': {
     mutate: 'functions/src/rollback-request.ts',
-    tests: ['test/functions/rollback-request.test.ts'],
+    // alarm-index.test.ts: the alarm routing through the alarm index lives in rollback-request.ts
+    tests: ['test/functions/rollback-request.test.ts', 'test/functions/alarm-index.test.ts'],
   },
   tracking: {
     mutate: 'functions/src/tracking.ts',
-    tests: ['test/functions/image-push.test.ts', 'test/functions/rollback-request.test.ts'],
+    tests: [
+      'test/functions/image-push.test.ts',
+      'test/functions/rollback-request.test.ts',
+      'test/functions/alarm-index.test.ts',
+    ],
   },
   // The config indexes (repository, alarm) that route pushes and alarms at fleet scale
   'index-table': {

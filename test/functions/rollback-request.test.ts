@@ -1,6 +1,13 @@
-import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  ExecutionAlreadyExists,
+  SendTaskFailureCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { noteRolloutInFlight } from '../../functions/src/coordination/in-flight.ts';
+import { registerRolloutWait } from '../../functions/src/coordination/waits.ts';
 import {
   parseRollbackTrigger,
   type RollbackRequestDependencies,
@@ -60,6 +67,16 @@ function liveRelease(requestedAt: string) {
     requestedAt,
     previous: null,
   };
+}
+
+/** A deploy of `app`/`env` in flight, its rollout wait parked under `taskToken`. */
+async function deployInFlight(app: string, env: string, taskToken: string) {
+  const { coordination } = deps();
+  const deploymentId = `ecs-svc/${app}-${env}`;
+  await registerRolloutWait(coordination, { taskToken, deploymentId, timeoutSeconds: 900 }, async () => ({
+    outcome: 'pending' as const,
+  }));
+  await noteRolloutInFlight(coordination, { app, env }, { deploymentId, taskToken });
 }
 
 beforeEach(() => {
@@ -185,6 +202,26 @@ describe('rollback request', () => {
       expect(parseRollbackTrigger(suppressed)).toEqual({
         ignored: `alarm web-prod-5xx's actions are suppressed (${by}: ${reason})`,
       });
+    });
+
+    it('tells the deploy in flight to roll back at once, and starts rollbacks for the others', async () => {
+      // Prepare: a deploy of web/prod is parked on its rollout; web/eu lists the alarm too.
+      sfnMock.on(SendTaskFailureCommand).resolves({});
+      await deployInFlight('web', 'prod', 'token-web-prod');
+
+      // Act
+      const result = await requestRollbacks(deps(), triggerOf(alarmEvent));
+
+      // Assess
+      expect(result.rollbacks).toEqual([
+        { app: 'web', env: 'prod', started: false, delivered: true },
+        { app: 'web', env: 'eu', started: true },
+      ]);
+      expect(sfnMock).toHaveReceivedCommandExactlyOnceWith(SendTaskFailureCommand, {
+        taskToken: 'token-web-prod',
+        error: 'RollbackRequested',
+      });
+      expect(started().map(({ input }) => input.env)).toEqual(['eu']);
     });
 
     it('starts no rollback, and says so, for an alarm older than the live release', async () => {
