@@ -24,6 +24,7 @@ export const mutationModules = {
   tracking: {
     mutate: 'functions/src/tracking.ts',
     tests: [
+      'test/functions/tracking.test.ts',
       'test/functions/image-push.test.ts',
       'test/functions/rollback-request.test.ts',
       'test/functions/alarm-index.test.ts',
@@ -32,7 +33,11 @@ export const mutationModules = {
   // The config indexes (repository, alarm) that route pushes and alarms at fleet scale
   'index-table': {
     mutate: 'functions/src/repository-index/index-table.ts',
-    tests: ['test/scale/repository-index.test.ts', 'test/functions/alarm-index.test.ts'],
+    tests: [
+      'test/functions/index-table.test.ts',
+      'test/scale/repository-index.test.ts',
+      'test/functions/alarm-index.test.ts',
+    ],
   },
   'index-tracking': {
     mutate: 'functions/src/repository-index/tracking.ts',
