@@ -41,7 +41,11 @@ export const mutationModules = {
   },
   'index-tracking': {
     mutate: 'functions/src/repository-index/tracking.ts',
-    tests: ['test/scale/repository-index.test.ts', 'test/functions/alarm-index.test.ts'],
+    tests: [
+      'test/functions/index-tracking.test.ts',
+      'test/scale/repository-index.test.ts',
+      'test/functions/alarm-index.test.ts',
+    ],
   },
   'config-change': {
     mutate: 'functions/src/repository-index/config-change.ts',
