@@ -49,7 +49,11 @@ export const mutationModules = {
   },
   'config-change': {
     mutate: 'functions/src/repository-index/config-change.ts',
-    tests: ['test/scale/repository-index.test.ts', 'test/functions/alarm-index.test.ts'],
+    tests: [
+      'test/functions/config-change.test.ts',
+      'test/scale/repository-index.test.ts',
+      'test/functions/alarm-index.test.ts',
+    ],
   },
   // Coordination
   lock: { mutate: 'functions/src/lock.ts', tests: ['test/functions/lock.test.ts'] },
