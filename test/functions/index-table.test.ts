@@ -197,13 +197,16 @@ describe('updateIndexEntry', () => {
 
   it('swaps one app/environment for another in one write', async () => {
     // Prepare
-    await writeIndexEntry(table.table, 'web', [web], 'absent');
+    await writeIndexEntry(table.table, 'web', [web, { app: 'web', env: 'qa' }], 'absent');
 
     // Act
     await updateIndexEntry(table.table, 'web', { remove: web, add: api });
 
     // Assess
-    expect((await readIndexEntry(table.table, 'web'))?.appEnvs.map(appEnvKey)).toEqual(['api/prod']);
+    expect((await readIndexEntry(table.table, 'web'))?.appEnvs.map(appEnvKey)).toEqual([
+      'api/prod',
+      'web/qa',
+    ]);
   });
 
   it('gives up after five lost races, naming the entry and the attempts', async () => {
