@@ -309,6 +309,21 @@ describe('rollback request', () => {
   });
 
   describe('a gantry Rollback Requested event', () => {
+    it('tells the deploy in flight to roll back even when its config has since become invalid', async () => {
+      // Prepare: the deploy read its config when it began; the config was broken since.
+      sfnMock.on(SendTaskFailureCommand).resolves({});
+      await deployInFlight('web', 'prod', 'token-web-prod');
+      ssm.put('/gantry/web/prod/config', { ...webConfig, tagPatern: '^v' });
+
+      // Act
+      const result = await requestRollbacks(deps(), triggerOf(requestedEvent));
+
+      // Assess
+      expect(result.rollbacks).toEqual([{ app: 'web', env: 'prod', started: false, delivered: true }]);
+      expect(result.invalidConfigs).toEqual([expect.stringMatching(/^web\/prod: .*tagPatern/)]);
+      expect(sfnMock).not.toHaveReceivedCommand(StartExecutionCommand);
+    });
+
     it('says "rollback requested" when the request gives no reason', async () => {
       const { reason: _, ...withoutReason } = requestedEvent.detail;
 
