@@ -208,25 +208,6 @@ describe('updateIndexEntry', () => {
       'web/qa',
     ]);
   });
-
-  it('gives up after five lost races, naming the entry and the attempts', async () => {
-    // Prepare: every conditional write loses its race.
-    table.mock.on(PutItemCommand).rejects(
-      Object.assign(new Error('The conditional request failed'), {
-        name: 'ConditionalCheckFailedException',
-        $metadata: {},
-      }),
-    );
-
-    // Act, Assess
-    await expect(updateIndexEntry(table.table, 'web-5xx', { add: web }, alarmIndexPartition)).rejects.toThrow(
-      expect.objectContaining({
-        name: 'IndexUpdateConflict',
-        message: 'the index entry of alarm web-5xx changed under 5 attempts in a row',
-      }),
-    );
-    expect(table.mock.commandCalls(PutItemCommand)).toHaveLength(5);
-  });
 });
 
 describe('a throttled index', () => {
