@@ -160,8 +160,9 @@ describe('index entries', () => {
   });
 
   it('reads eventually consistent to route an event, and strongly consistent to list or change an entry', async () => {
-    // Prepare: an eventually consistent read costs half a read unit ("Read consistency", DynamoDB
-    // developer guide, https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.ReadConsistency.html).
+    // Prepare: an eventually consistent read of an item up to 4 KB costs half a read unit, a
+    // strongly consistent one a whole unit ("DynamoDB read and write operations", DynamoDB developer
+    // guide, https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html).
     await writeIndexEntry(table.table, 'web', [web], 'absent');
     table.mock.resetHistory();
 
