@@ -18,24 +18,42 @@ export const mutationModules = {
   'image-push': { mutate: 'functions/src/image-push.ts', tests: ['test/functions/image-push.test.ts'] },
   'rollback-request': {
     mutate: 'functions/src/rollback-request.ts',
-    tests: ['test/functions/rollback-request.test.ts'],
+    // alarm-index.test.ts: the alarm routing through the alarm index lives in rollback-request.ts
+    tests: ['test/functions/rollback-request.test.ts', 'test/functions/alarm-index.test.ts'],
   },
   tracking: {
     mutate: 'functions/src/tracking.ts',
-    tests: ['test/functions/image-push.test.ts', 'test/functions/rollback-request.test.ts'],
+    tests: [
+      'test/functions/tracking.test.ts',
+      'test/functions/image-push.test.ts',
+      'test/functions/rollback-request.test.ts',
+      'test/functions/alarm-index.test.ts',
+    ],
   },
   // The config indexes (repository, alarm) that route pushes and alarms at fleet scale
   'index-table': {
     mutate: 'functions/src/repository-index/index-table.ts',
-    tests: ['test/scale/repository-index.test.ts', 'test/functions/alarm-index.test.ts'],
+    tests: [
+      'test/functions/index-table.test.ts',
+      'test/scale/repository-index.test.ts',
+      'test/functions/alarm-index.test.ts',
+    ],
   },
   'index-tracking': {
     mutate: 'functions/src/repository-index/tracking.ts',
-    tests: ['test/scale/repository-index.test.ts', 'test/functions/alarm-index.test.ts'],
+    tests: [
+      'test/functions/index-tracking.test.ts',
+      'test/scale/repository-index.test.ts',
+      'test/functions/alarm-index.test.ts',
+    ],
   },
   'config-change': {
     mutate: 'functions/src/repository-index/config-change.ts',
-    tests: ['test/scale/repository-index.test.ts', 'test/functions/alarm-index.test.ts'],
+    tests: [
+      'test/functions/config-change.test.ts',
+      'test/scale/repository-index.test.ts',
+      'test/functions/alarm-index.test.ts',
+    ],
   },
   // Coordination
   lock: { mutate: 'functions/src/lock.ts', tests: ['test/functions/lock.test.ts'] },

@@ -1,6 +1,13 @@
-import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  ExecutionAlreadyExists,
+  SendTaskFailureCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { noteRolloutInFlight } from '../../functions/src/coordination/in-flight.ts';
+import { registerRolloutWait } from '../../functions/src/coordination/waits.ts';
 import {
   parseRollbackTrigger,
   type RollbackRequestDependencies,
@@ -60,6 +67,16 @@ function liveRelease(requestedAt: string) {
     requestedAt,
     previous: null,
   };
+}
+
+/** A deploy of `app`/`env` in flight, its rollout wait parked under `taskToken`. */
+async function deployInFlight(app: string, env: string, taskToken: string) {
+  const { coordination } = deps();
+  const deploymentId = `ecs-svc/${app}-${env}`;
+  await registerRolloutWait(coordination, { taskToken, deploymentId, timeoutSeconds: 900 }, async () => ({
+    outcome: 'pending' as const,
+  }));
+  await noteRolloutInFlight(coordination, { app, env }, { deploymentId, taskToken });
 }
 
 beforeEach(() => {
@@ -187,6 +204,26 @@ describe('rollback request', () => {
       });
     });
 
+    it('tells the deploy in flight to roll back at once, and starts rollbacks for the others', async () => {
+      // Prepare: a deploy of web/prod is parked on its rollout; web/eu lists the alarm too.
+      sfnMock.on(SendTaskFailureCommand).resolves({});
+      await deployInFlight('web', 'prod', 'token-web-prod');
+
+      // Act
+      const result = await requestRollbacks(deps(), triggerOf(alarmEvent));
+
+      // Assess
+      expect(result.rollbacks).toEqual([
+        { app: 'web', env: 'prod', started: false, delivered: true },
+        { app: 'web', env: 'eu', started: true },
+      ]);
+      expect(sfnMock).toHaveReceivedCommandExactlyOnceWith(SendTaskFailureCommand, {
+        taskToken: 'token-web-prod',
+        error: 'RollbackRequested',
+      });
+      expect(started().map(({ input }) => input.env)).toEqual(['eu']);
+    });
+
     it('starts no rollback, and says so, for an alarm older than the live release', async () => {
       // Prepare: the live release was requested after the alarm went to ALARM (10:31:05).
       ssm.put('/gantry/web/prod/release', liveRelease('2025-06-03T10:40:00Z'));
@@ -272,6 +309,21 @@ describe('rollback request', () => {
   });
 
   describe('a gantry Rollback Requested event', () => {
+    it('tells the deploy in flight to roll back even when its config has since become invalid', async () => {
+      // Prepare: the deploy read its config when it began; the config was broken since.
+      sfnMock.on(SendTaskFailureCommand).resolves({});
+      await deployInFlight('web', 'prod', 'token-web-prod');
+      ssm.put('/gantry/web/prod/config', { ...webConfig, tagPatern: '^v' });
+
+      // Act
+      const result = await requestRollbacks(deps(), triggerOf(requestedEvent));
+
+      // Assess
+      expect(result.rollbacks).toEqual([{ app: 'web', env: 'prod', started: false, delivered: true }]);
+      expect(result.invalidConfigs).toEqual([expect.stringMatching(/^web\/prod: .*tagPatern/)]);
+      expect(sfnMock).not.toHaveReceivedCommand(StartExecutionCommand);
+    });
+
     it('says "rollback requested" when the request gives no reason', async () => {
       const { reason: _, ...withoutReason } = requestedEvent.detail;
 

@@ -259,7 +259,7 @@ describe('repository index', () => {
       ]);
     });
 
-    it('fails with IndexUpdateConflict when the entry changes under every attempt', async () => {
+    it('fails with IndexUpdateConflict after five attempts when the entry changes under every one', async () => {
       // Prepare: every conditional write loses its race.
       table.mock.on(PutItemCommand).rejects(
         Object.assign(new Error('The conditional request failed'), {
@@ -270,8 +270,12 @@ describe('repository index', () => {
 
       // Act, Assess
       await expect(updateIndexEntry(table.table, 'web', { add: { app: 'a', env: 'prod' } })).rejects.toThrow(
-        expect.objectContaining({ name: 'IndexUpdateConflict' }),
+        expect.objectContaining({
+          name: 'IndexUpdateConflict',
+          message: 'the index entry of repository web changed under 5 attempts in a row',
+        }),
       );
+      expect(table.mock.commandCalls(PutItemCommand)).toHaveLength(5);
     });
   });
 
