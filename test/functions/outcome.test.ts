@@ -379,9 +379,13 @@ describe('outcome', () => {
         });
 
         it('keeps no exit codes when no stopped container reports one', async () => {
+          // A task with no containers listed, and one whose container never ran (no exit code).
           const cause = JSON.stringify({
             message: 'stopped',
-            stoppedTasks: [stopped('TaskFailedToStart', 'pull')],
+            stoppedTasks: [
+              stopped('TaskFailedToStart', 'pull'),
+              { ...stopped('TaskFailedToStart', 'pull'), containers: [{ name: 'app' }] },
+            ],
           });
 
           const recorded = (await recordedCause({ Error: 'RolloutFailed', Cause: cause })) as {

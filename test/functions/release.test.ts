@@ -157,6 +157,17 @@ describe('release records', () => {
     expect(fromHistory).toEqual(record);
   });
 
+  it('keeps the revision of a record that also carries the old taskDefinitionArn field', async () => {
+    // Prepare: written by a version that kept both while the field was renamed.
+    ssm.put(where.parameterName, {
+      ...recordOf(),
+      taskDefinitionArn: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/old:1',
+    });
+
+    // Act / Assess: the target-neutral revision wins; the old field is dropped.
+    await expect(readRelease(ssm.client, where.parameterName)).resolves.toEqual(recordOf());
+  });
+
   it('reads one record to know the latest, however long the history', async () => {
     await latestRelease(table.table, 'web', 'prod');
 

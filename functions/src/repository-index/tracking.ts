@@ -6,7 +6,7 @@ import { awsCall, ConfigInvalid } from '../errors.ts';
 import { appEnvParameters } from '../parameters.ts';
 import { parseReleaseRecord, type ReleaseRecord, safeJson } from '../release.ts';
 import { type ConfigSource, listAppEnvConfigs } from '../tracking.ts';
-import { type AppEnvName, appEnvKey, readIndexEntry, writeIndexEntry } from './index-table.ts';
+import { type AppEnvName, readIndexEntry, writeIndexEntry } from './index-table.ts';
 import { type ConfigIndex, repositoryIndex } from './indexes.ts';
 
 /** GetParameters takes at most 10 names a call (GetParameters API reference, `Names`: 1 to 10 items,
@@ -125,9 +125,8 @@ export async function appEnvsNaming(
     await writeIndexEntry(deps.table, key, names, 'absent', index);
   }
   const read = await readAppEnvs(deps.ssm, deps.parameterPrefix, names);
-  for (const broken of read.invalid) {
-    if (!invalid.some((known) => appEnvKey(known) === appEnvKey(broken))) invalid = [...invalid, broken];
-  }
+  // No app/environment is in both: a scan reads again only the configs it found valid.
+  invalid = [...invalid, ...read.invalid];
   return {
     naming: read.appEnvs.filter(({ config }) => index.keysNamedBy(config).includes(key)),
     invalid,
