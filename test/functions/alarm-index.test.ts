@@ -21,6 +21,7 @@ import {
 import { isIgnored } from '../../functions/src/tracking.ts';
 import { lambdaContext } from '../../sandbox/runner.ts';
 import { loadEvent, webConfig } from '../support/aws-fixtures.ts';
+import { answerStartExecution } from '../support/sfn-mock.ts';
 import { fakeParameterStore } from '../support/ssm-fake.ts';
 import { fakeCoordinationTable } from '../support/table-fake.ts';
 
@@ -123,10 +124,7 @@ beforeEach(() => {
   ssm = fakeParameterStore();
   table = fakeCoordinationTable();
   scans = 0;
-  sfnMock.on(StartExecutionCommand).callsFake(({ name }) => ({
-    executionArn: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`,
-    startDate: new Date(),
-  }));
+  answerStartExecution(sfnMock, stateMachineArn);
 });
 
 afterEach(() => {

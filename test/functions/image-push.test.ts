@@ -9,6 +9,7 @@ import {
 } from '../../functions/src/image-push.ts';
 import { isIgnored } from '../../functions/src/tracking.ts';
 import { loadEvent, story, webConfig } from '../support/aws-fixtures.ts';
+import { answerStartExecution } from '../support/sfn-mock.ts';
 import { fakeParameterStore } from '../support/ssm-fake.ts';
 import { fakeCoordinationTable } from '../support/table-fake.ts';
 
@@ -70,10 +71,7 @@ beforeEach(() => {
     'web/canary/config': JSON.stringify({ ...webConfig, tagPattern: '^v\\d+\\.\\d+\\.\\d+-rc' }),
     'api/prod/config': JSON.stringify({ ...webConfig, repository: 'api' }),
   };
-  sfnMock.on(StartExecutionCommand).callsFake(({ name }) => ({
-    executionArn: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`,
-    startDate: new Date(),
-  }));
+  answerStartExecution(sfnMock, stateMachineArn);
 });
 
 afterEach(() => {

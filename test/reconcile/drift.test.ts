@@ -14,6 +14,7 @@ import type { AppEnvState } from '../../functions/src/reconcile/fleet.ts';
 import type { ReleaseRecord } from '../../functions/src/release.ts';
 import { executionName } from '../../functions/src/start-deploy.ts';
 import { story, webConfig } from '../support/aws-fixtures.ts';
+import { answerStartExecution } from '../support/sfn-mock.ts';
 import { fakeParameterStore } from '../support/ssm-fake.ts';
 import { fakeCoordinationTable } from '../support/table-fake.ts';
 
@@ -72,10 +73,7 @@ beforeEach(() => {
   coordination = fakeCoordinationTable();
   running = { revision: handMade, image: `${story.registry}/web@${story.previousDigest}` };
   eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
-  sfnMock.on(StartExecutionCommand).callsFake(({ name }) => ({
-    executionArn: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`,
-    startDate: new Date(),
-  }));
+  answerStartExecution(sfnMock, stateMachineArn);
 });
 
 afterEach(() => {

@@ -16,6 +16,7 @@ import {
   writeIndexEntry,
 } from '../../functions/src/repository-index/index-table.ts';
 import { loadEvent, story, webConfig } from '../support/aws-fixtures.ts';
+import { answerStartExecution } from '../support/sfn-mock.ts';
 import { fakeParameterStore } from '../support/ssm-fake.ts';
 import { fakeCoordinationTable } from '../support/table-fake.ts';
 
@@ -76,10 +77,7 @@ beforeEach(() => {
   ssm = fakeParameterStore();
   table = fakeCoordinationTable();
   scans = 0;
-  sfnMock.on(StartExecutionCommand).callsFake(({ name }) => ({
-    executionArn: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`,
-    startDate: new Date(),
-  }));
+  answerStartExecution(sfnMock, stateMachineArn);
 });
 
 afterEach(() => {
