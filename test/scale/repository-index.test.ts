@@ -33,14 +33,10 @@ function seedFleet(count: number) {
   }
 }
 
-/** Every config under the prefix, as Powertools' getMultiple returns them (relative names). */
+/** Every config under the prefix, as Powertools' getMultiple returns them (relative names), each scan counted. */
 const configSource = async (prefix: string) => {
   scans++;
-  return Object.fromEntries(
-    [...ssm.parameters]
-      .filter(([name]) => name.startsWith(`${prefix}/`) && name.endsWith('/config'))
-      .map(([name, { value }]) => [name.slice(prefix.length + 1), value]),
-  );
+  return ssm.configsUnder(prefix);
 };
 
 function deps(): PushDependencies {
